@@ -1,0 +1,318 @@
+"""The campaign file: one TOML file that says what to send, to whom, from whom and how.
+
+Loaded once at the edge (`load_campaign`), validated with frozen pydantic models, and passed down.
+Every relative path is resolved against the campaign file's folder.  Every problem is collected
+and reported as ``campaign.toml: key: reason``.  The SMTP password is never in the file: the file
+names an environment variable (`SMTPConfig.password_env`) and `smtp_password` reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from distrib.errors import ConfigError, Location, Problem
+from distrib.headers import find_forbidden
+
+__all__ = [
+    "Campaign",
+    "LimitsConfig",
+    "SMTPConfig",
+    "SenderConfig",
+    "SourceConfig",
+    "display_path",
+    "load_campaign",
+    "smtp_password",
+]
+
+Language = Literal["fr", "en"]
+
+
+def display_path(path: Path) -> str:
+    """Show ``path`` relative to the working directory when it is inside it, else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _resolve(value: Any, info: ValidationInfo) -> Any:
+    """Resolve a relative path against the campaign folder given in the validation context."""
+    base = (info.context or {}).get("base")
+    if isinstance(value, str | Path) and base is not None:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (Path(base) / path).resolve()
+    return value
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+def _check_header_text(value: str | None) -> str | None:
+    if value is not None:
+        reason = find_forbidden(value)
+        if reason is not None:
+            raise ValueError(f"contains a {reason}; header text must be a single line")
+    return value
+
+
+def _check_address(value: str | None) -> str | None:
+    """Validate an email address with email-validator (no DNS), keeping it as written."""
+    if value is None:
+        return None
+    _check_header_text(value)
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address ({exc})") from None
+    return value
+
+
+class SourceConfig(_Frozen):
+    """One contact spreadsheet.  Sources are listed in priority order: earlier ones win."""
+
+    path: Path
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+
+    _resolve_path = field_validator("path", mode="before")(_resolve)
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, value: str | None) -> str | None:
+        if value is not None and value != "\t" and len(value) != 1:
+            raise ValueError("must be one character, e.g. ';' or '\\t'")
+        return value
+
+
+class SenderConfig(_Frozen):
+    """Who the message is from, and the identification CASL and CAN-SPAM require in the footer."""
+
+    name: str
+    address: str
+    reply_to: str | None = None
+    organisation: str
+    postal_address: str
+    contact: str | None = None
+    website: str | None = None
+    unsubscribe_mailto: str | None = None
+    unsubscribe_url: str | None = None
+
+    _names = field_validator("name", "organisation")(_check_header_text)
+    _addresses = field_validator("address", "reply_to", "unsubscribe_mailto")(_check_address)
+
+    @field_validator("unsubscribe_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_header_text(value)
+            if not value.startswith("https://"):
+                raise ValueError("must be an https:// URL (RFC 8058 one-click unsubscribe)")
+        return value
+
+    @property
+    def domain(self) -> str:
+        """The sender's domain, used for Message-IDs."""
+        return self.address.rpartition("@")[2].lower()
+
+    @property
+    def unsubscribe_address(self) -> str:
+        """The mailbox that receives unsubscribe requests (defaults to the sender address)."""
+        return self.unsubscribe_mailto or self.address
+
+
+class SMTPConfig(_Frozen):
+    """The relay.  ``security`` is ``tls`` (implicit TLS, port 465), ``starttls`` (required, never
+    optional) or ``none`` (only for a local capture server)."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: str | None = None
+    password_env: str = "DISTRIB_SMTP_PASSWORD"
+    timeout: Annotated[float, Field(gt=0)] = 60.0
+    data_timeout: Annotated[float, Field(gt=0)] = 600.0
+    local_hostname: str | None = None
+    validate_certs: bool = True
+    ca_file: Path | None = None
+
+    _resolve_ca = field_validator("ca_file", mode="before")(_resolve)
+
+    @field_validator("password_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError("must be the name of an environment variable, e.g. DISTRIB_SMTP_PASSWORD")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password_in_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError(
+                "'password' is not read from the campaign file; put the password in the "
+                "environment variable named by smtp.password_env"
+            )
+        return data
+
+
+class LimitsConfig(_Frozen):
+    """How fast to send.  ``rate`` is messages per second for the whole run (0 means no limit)."""
+
+    rate: Annotated[float, Field(ge=0)] = 10.0
+    connections: Annotated[int, Field(ge=1, le=64)] = 2
+    retries: Annotated[int, Field(ge=0, le=20)] = 3
+    retry_delay: Annotated[float, Field(ge=0)] = 30.0
+    max_retry_delay: Annotated[float, Field(ge=0)] = 900.0
+
+
+class Campaign(_Frozen):
+    """A whole campaign file, with every path resolved."""
+
+    file: Path
+    name: str
+    release: Path
+    templates: Path | None = None
+    default_language: Language = "fr"
+    sources: tuple[SourceConfig, ...]
+    suppression: tuple[Path, ...] = ()
+    sender: SenderConfig
+    smtp: SMTPConfig = SMTPConfig()
+    limits: LimitsConfig = LimitsConfig()
+    log: Path | None = None
+
+    _resolve_paths = field_validator("release", "templates", "log", mode="before")(_resolve)
+
+    @field_validator("suppression", mode="before")
+    @classmethod
+    def _resolve_list(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple):
+            return [_resolve(v, info) for v in value]
+        return value
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _source_shorthand(cls, value: Any) -> Any:
+        # `sources = ["a.csv", "b.xlsx"]` is shorthand for `[[sources]] path = ...`.
+        if isinstance(value, list):
+            return [{"path": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _at_least_one(cls, value: tuple[SourceConfig, ...]) -> tuple[SourceConfig, ...]:
+        if not value:
+            raise ValueError("list at least one contact source")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value or find_forbidden(value):
+            raise ValueError("must be a non-empty single line")
+        return value
+
+    @property
+    def folder(self) -> Path:
+        """The folder holding the campaign file."""
+        return self.file.parent
+
+    @property
+    def log_path(self) -> Path:
+        """The SQLite delivery log (default: ``distrib-log.sqlite`` beside the campaign file)."""
+        return self.log if self.log is not None else self.folder / "distrib-log.sqlite"
+
+
+def smtp_password(smtp: SMTPConfig, environ: dict[str, str] | None = None) -> str | None:
+    """Read the SMTP password from the environment variable the campaign names (None if unset)."""
+    env = os.environ if environ is None else environ
+    value = env.get(smtp.password_env)
+    return value if value else None
+
+
+def _toml_problem(path: Path, exc: tomllib.TOMLDecodeError) -> Problem:
+    text = str(exc)
+    match = re.search(r"\(at line (\d+), column (\d+)\)", text)
+    row = int(match.group(1)) if match else None
+    message = re.sub(r"\s*\(at line \d+, column \d+\)", "", text)
+    return Problem(f"not valid TOML: {message}", Location(display_path(path), row), "toml")
+
+
+def _validation_problems(path: Path, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"]) or "(file)"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see the campaign-file reference)"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        problems.append(Problem(f"{key}: {message}", Location(display_path(path)), "config"))
+    return problems
+
+
+def _missing_paths(campaign: Campaign) -> list[Problem]:
+    where = Location(display_path(campaign.file))
+    checks: list[tuple[str, Path | None, bool]] = [
+        ("release", campaign.release, True),
+        ("templates", campaign.templates, True),
+        ("smtp.ca_file", campaign.smtp.ca_file, False),
+    ]
+    checks += [(f"sources.{i}.path", s.path, False) for i, s in enumerate(campaign.sources)]
+    checks += [(f"suppression.{i}", p, False) for i, p in enumerate(campaign.suppression)]
+    problems = []
+    for key, path, is_dir in checks:
+        if path is None:
+            continue
+        ok = path.is_dir() if is_dir else path.is_file()
+        if not ok:
+            kind = "folder" if is_dir else "file"
+            problems.append(Problem(f"{key}: {kind} not found: {display_path(path)}", where, "path"))
+    return problems
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Read and validate a campaign file; raise `ConfigError` listing every problem found."""
+    file = Path(path).expanduser().resolve()
+    where = Location(display_path(file))
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError([Problem(f"cannot read campaign file: {exc.strerror}", where, "io")]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ConfigError([Problem("campaign file must be UTF-8", where, "encoding")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([_toml_problem(file, exc)]) from None
+    if "file" in data:
+        raise ConfigError([Problem("file: unknown key", where, "config")])
+    data = {"name": file.parent.name or file.stem, **data, "file": file}
+    try:
+        campaign = Campaign.model_validate(data, context={"base": file.parent})
+    except ValidationError as exc:
+        raise ConfigError(_validation_problems(file, exc)) from None
+    missing = _missing_paths(campaign)
+    if missing:
+        raise ConfigError(missing)
+    return campaign

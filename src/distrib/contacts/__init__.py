@@ -1,0 +1,1 @@
+"""Contacts stage: read media lists, normalise, merge, validate and suppress."""

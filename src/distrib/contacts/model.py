@@ -1,0 +1,94 @@
+"""Values produced by the contacts stage and consumed by rendering, sending and the delivery log."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from distrib.errors import Location, Problem
+
+__all__ = ["Contact", "ContactBook", "RowStatus", "SourceSummary"]
+
+RowStatus = Literal["accepted", "duplicate", "rejected", "suppressed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One journalist who will get one message.
+
+    ``email`` is the address as written in the winning source (trimmed, NFC); ``address`` is the
+    form used on the wire (domain lower-cased, IDNA A-label); ``key`` is the deduplication key.
+    ``fields`` holds every column of the merged row under a predictable snake_case name,
+    including the standard ones, so templates can use any of them.
+    """
+
+    email: str
+    address: str
+    key: str
+    language: Literal["fr", "en"]
+    first_name: str = ""
+    last_name: str = ""
+    outlet: str = ""
+    outlet_slug: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
+    sources: tuple[Location, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The full name, as it should appear in the To header (may be empty)."""
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def domain(self) -> str:
+        """The recipient's domain (A-label), used for per-domain limits and filters."""
+        return self.address.rpartition("@")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSummary:
+    """How the rows of one source were accounted for.  ``rows`` = the sum of the four outcomes."""
+
+    path: str
+    rows: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    suppressed: int
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+
+    @property
+    def adds_up(self) -> bool:
+        """Tell whether every row read is accounted for exactly once."""
+        return self.rows == self.accepted + self.duplicates + self.rejected + self.suppressed
+
+
+@dataclass(frozen=True, slots=True)
+class ContactBook:
+    """The merged, deduplicated, validated and suppressed audience of a campaign.
+
+    ``rejected`` lists every rejected row as a `Problem` (``file[:sheet]:row:column: reason``);
+    ``suppressed`` and ``duplicates`` say which rows were set aside and why, so nothing is dropped
+    silently.
+    """
+
+    contacts: tuple[Contact, ...]
+    sources: tuple[SourceSummary, ...]
+    rejected: tuple[Problem, ...] = ()
+    suppressed: tuple[Problem, ...] = ()
+    duplicates: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def rows(self) -> int:
+        """All rows read from every source."""
+        return sum(s.rows for s in self.sources)
+
+    @property
+    def adds_up(self) -> bool:
+        """Tell whether accepted + duplicates + rejected + suppressed = rows read, per source."""
+        return all(s.adds_up for s in self.sources) and len(self.contacts) == sum(
+            s.accepted for s in self.sources
+        )

@@ -1,0 +1,167 @@
+"""Errors raised by distrib, and the `Problem` record used to report bad input.
+
+The tree::
+
+    DistribError                       every error distrib raises on purpose
+    ├── ProblemsError                  one or more Problems, all collected before raising
+    │   ├── ConfigError                the campaign file is missing, malformed or invalid
+    │   ├── ContactsError              a contact source or suppression list cannot be used at all
+    │   ├── ReleaseError               the release folder or a release document is unusable
+    │   └── RenderError                templates or messages that cannot be rendered
+    ├── HeaderValueError (ValueError)  a control character would reach a message header
+    ├── SendError                      the run cannot go on (never raised for one refused recipient)
+    │   ├── SMTPConnectionError        connect, greeting, HELO, or a dropped connection that persists
+    │   ├── SMTPSecurityError          STARTTLS/TLS required but unavailable or failed
+    │   ├── SMTPAuthError              authentication refused, or refused to authenticate in plaintext
+    │   └── SMTPConfigError            the relay refuses our sender or parameters (it is us, not them)
+    └── DeliveryLogError               the SQLite delivery log cannot be opened or used
+        ├── RunNotFoundError           no run with that id
+        └── RunLockedError             another process holds the run's lease
+
+A refused recipient is *data* (a row in the delivery log), never an exception.  Messages start with
+where the problem is, ``path[:sheet]:row:column: reason``, so a press officer can open the file there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "ContactsError",
+    "DeliveryLogError",
+    "DistribError",
+    "HeaderValueError",
+    "Location",
+    "Problem",
+    "ProblemsError",
+    "ReleaseError",
+    "RenderError",
+    "RunLockedError",
+    "RunNotFoundError",
+    "SMTPAuthError",
+    "SMTPConfigError",
+    "SMTPConnectionError",
+    "SMTPSecurityError",
+    "SendError",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where something came from: a file, optionally a sheet, a 1-based row and a column name.
+
+    ``row`` counts lines the way a spreadsheet shows them (the header is row 1), so the officer
+    can jump straight to it.
+    """
+
+    path: str
+    row: int | None = None
+    sheet: str | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.path]
+        if self.sheet is not None:
+            parts.append(self.sheet)
+        if self.row is not None:
+            parts.append(str(self.row))
+        if self.column is not None:
+            parts.append(self.column)
+        return ":".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with the input, with where it is and a stable machine-readable code."""
+
+    message: str
+    where: Location | None = None
+    code: str = "invalid"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where is not None else self.message
+
+
+class DistribError(Exception):
+    """Base class of every error distrib raises on purpose."""
+
+
+class ProblemsError(DistribError):
+    """One or more problems, collected so the officer can fix them all at once."""
+
+    def __init__(self, problems: Iterable[Problem], summary: str | None = None) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        if not self.problems:
+            raise ValueError("ProblemsError needs at least one problem")
+        self.summary = summary
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        lines = [self.summary] if self.summary else []
+        lines.extend(str(p) for p in self.problems)
+        return "\n".join(lines)
+
+
+class ConfigError(ProblemsError):
+    """The campaign file is missing, malformed, or has invalid keys."""
+
+
+class ContactsError(ProblemsError):
+    """A contact source or suppression list cannot be used at all (not one bad row: those are data)."""
+
+
+class ReleaseError(ProblemsError):
+    """The release folder or one of its documents is unusable."""
+
+
+class RenderError(ProblemsError):
+    """Templates that do not load, or messages that cannot be rendered for some contacts."""
+
+
+class HeaderValueError(DistribError, ValueError):
+    """A value meant for a message header contains CR, LF or another control character."""
+
+    def __init__(self, header: str, value: str, reason: str) -> None:
+        self.header = header
+        self.value = value
+        self.reason = reason
+        super().__init__(f"header {header}: {reason} in {value!r}")
+
+
+class SendError(DistribError):
+    """The run cannot go on.  Raised for connection, TLS, auth and configuration failures only."""
+
+    def __init__(self, message: str, *, code: int | None = None, reply: str | None = None) -> None:
+        self.code = code
+        self.reply = reply
+        super().__init__(message)
+
+
+class SMTPConnectionError(SendError):
+    """Could not connect to the relay, or it keeps dropping the connection."""
+
+
+class SMTPSecurityError(SendError):
+    """TLS was required and could not be established; distrib never falls back to plaintext."""
+
+
+class SMTPAuthError(SendError):
+    """The relay refused our credentials, or authenticating would have sent them in plaintext."""
+
+
+class SMTPConfigError(SendError):
+    """The relay refuses the sender address or a parameter: a problem with our setup, not a recipient."""
+
+
+class DeliveryLogError(DistribError):
+    """The delivery log cannot be opened, upgraded or written."""
+
+
+class RunNotFoundError(DeliveryLogError):
+    """No run with that id in the delivery log."""
+
+
+class RunLockedError(DeliveryLogError):
+    """Another process is sending this run (it holds the lease)."""
