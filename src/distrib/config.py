@@ -147,7 +147,7 @@ class SMTPConfig(_Frozen):
     port: Annotated[int, Field(ge=1, le=65535)] = 587
     security: Literal["none", "starttls", "tls"] = "starttls"
     username: str | None = None
-    password_env: str = "DISTRIB_SMTP_PASSWORD"
+    password_env: str = "DISTRIB_SMTP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
     timeout: Annotated[float, Field(gt=0)] = 60.0
     data_timeout: Annotated[float, Field(gt=0)] = 600.0
     local_hostname: str | None = None
@@ -160,7 +160,9 @@ class SMTPConfig(_Frozen):
     @classmethod
     def _env_name(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError("must be the name of an environment variable, e.g. DISTRIB_SMTP_PASSWORD")
+            raise ValueError(
+                "must be the name of an environment variable, e.g. DISTRIB_SMTP_PASSWORD"
+            )
         return value
 
     @model_validator(mode="before")
@@ -287,7 +289,9 @@ def _missing_paths(campaign: Campaign) -> list[Problem]:
         ok = path.is_dir() if is_dir else path.is_file()
         if not ok:
             kind = "folder" if is_dir else "file"
-            problems.append(Problem(f"{key}: {kind} not found: {display_path(path)}", where, "path"))
+            problems.append(
+                Problem(f"{key}: {kind} not found: {display_path(path)}", where, "path")
+            )
     return problems
 
 
@@ -298,7 +302,9 @@ def load_campaign(path: str | Path) -> Campaign:
     try:
         raw = file.read_bytes()
     except OSError as exc:
-        raise ConfigError([Problem(f"cannot read campaign file: {exc.strerror}", where, "io")]) from None
+        raise ConfigError(
+            [Problem(f"cannot read campaign file: {exc.strerror}", where, "io")]
+        ) from None
     try:
         data = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:

@@ -9,17 +9,17 @@ The tree::
     │   ├── ReleaseError               the release folder or a release document is unusable
     │   └── RenderError                templates or messages that cannot be rendered
     ├── HeaderValueError (ValueError)  a control character would reach a message header
-    ├── SendError                      the run cannot go on (never raised for one refused recipient)
-    │   ├── SMTPConnectionError        connect, greeting, HELO, or a dropped connection that persists
-    │   ├── SMTPSecurityError          STARTTLS/TLS required but unavailable or failed
-    │   ├── SMTPAuthError              authentication refused, or refused to authenticate in plaintext
-    │   └── SMTPConfigError            the relay refuses our sender or parameters (it is us, not them)
+    ├── SendError                      the run cannot go on (never for one refused recipient)
+    │   ├── SMTPConnectionError        cannot connect, or the connection keeps dropping
+    │   ├── SMTPSecurityError          TLS required but unavailable or failed
+    │   ├── SMTPAuthError              credentials refused, or AUTH would be in plaintext
+    │   └── SMTPConfigError            relay refuses our sender or parameters (us, not them)
     └── DeliveryLogError               the SQLite delivery log cannot be opened or used
         ├── RunNotFoundError           no run with that id
         └── RunLockedError             another process holds the run's lease
 
-A refused recipient is *data* (a row in the delivery log), never an exception.  Messages start with
-where the problem is, ``path[:sheet]:row:column: reason``, so a press officer can open the file there.
+A refused recipient is *data* (a row in the delivery log), never an exception.  Messages start
+with where the problem is, ``path[:sheet]:row:column: reason``, so the officer can go there.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class ConfigError(ProblemsError):
 
 
 class ContactsError(ProblemsError):
-    """A contact source or suppression list cannot be used at all (not one bad row: those are data)."""
+    """A contact source or suppression list cannot be used at all (bad rows are data)."""
 
 
 class ReleaseError(ProblemsError):
@@ -152,7 +152,7 @@ class SMTPAuthError(SendError):
 
 
 class SMTPConfigError(SendError):
-    """The relay refuses the sender address or a parameter: a problem with our setup, not a recipient."""
+    """The relay refuses our sender address or a parameter: our setup, not a recipient."""
 
 
 class DeliveryLogError(DistribError):

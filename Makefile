@@ -1,0 +1,42 @@
+# distrib — two commands on a fresh machine:
+#   make demo   set up, start the local capture server, send the example campaign, show the report
+#   make test   set up, then lint, type-check and run the whole test suite
+# Both create .venv with python3 and install distrib into it (editable) with its dev tools.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: all demo test lint types pytest system-deps bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+system-deps:
+	@./scripts/install-system-deps.sh
+
+demo: $(STAMP)
+	@./scripts/demo.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy src
+
+pytest: $(STAMP) system-deps
+	$(BIN)/pytest
+
+test: lint types pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,94 @@
+"""What every command shares: consoles, exit codes, error handling and locating the log."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import IntEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from distrib.config import Campaign
+    from distrib.deliverylog import DeliveryLog
+
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Exit(IntEnum):
+    """distrib's exit codes (documented in the README)."""
+
+    OK = 0  # success: everything done (or nothing to do)
+    ERROR = 1  # bad input, configuration, or a connection/TLS/auth failure
+    USAGE = 2  # bad command line, or a confirmation needed without a terminal
+    FAILURES = 3  # the run finished, but some messages failed, were deferred or are unknown
+    STOPPED = 4  # the run was stopped before the end (Ctrl-C); it can be resumed
+
+
+CampaignArg = Annotated[
+    Path, typer.Argument(help="The campaign file (TOML).", show_default=False)
+]
+LogOpt = Annotated[
+    Path | None,
+    typer.Option("--log", help="Delivery log file (default: the one the campaign names).", show_default=False),
+]
+CampaignOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--campaign", "-c", help="Campaign file whose delivery log to read.", show_default=False
+    ),
+]
+
+
+def fail(message: str, code: Exit = Exit.ERROR) -> NoReturn:
+    """Print ``message`` on stderr and exit with ``code``."""
+    err.print(f"[bold red]error:[/] {message}" if sys.stderr.isatty() else f"error: {message}")
+    raise typer.Exit(int(code))
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn distrib's errors into a clear message and exit code 1 — never a traceback."""
+    from distrib.errors import DistribError, ProblemsError
+
+    try:
+        yield
+    except ProblemsError as exc:
+        if exc.summary:
+            err.print(f"error: {exc.summary}", markup=False)
+        else:
+            err.print(f"error: {len(exc.problems)} problem(s):", markup=False)
+        for problem in exc.problems:
+            err.print(f"  {problem}", markup=False)
+        raise typer.Exit(int(Exit.ERROR)) from None
+    except DistribError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(int(Exit.ERROR)) from None
+
+
+def load(campaign: Path) -> Campaign:
+    """Load a campaign file (errors become a clean exit)."""
+    from distrib.config import load_campaign
+
+    with user_errors():
+        return load_campaign(campaign)
+
+
+def open_log(campaign: Path | None, log: Path | None, *, create: bool = False) -> DeliveryLog:
+    """Open the delivery log named by ``--log``, by ``--campaign``, or found in this folder."""
+    from distrib.deliverylog import DeliveryLog
+
+    if log is None:
+        if campaign is None and Path("campaign.toml").is_file():
+            campaign = Path("campaign.toml")
+        if campaign is not None:
+            log = load(campaign).log_path
+        else:
+            log = Path("distrib-log.sqlite")
+    with user_errors():
+        return DeliveryLog.open(log, create=create)

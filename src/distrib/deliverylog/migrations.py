@@ -1,0 +1,122 @@
+"""Numbered schema migrations, recorded in the ``schema_migrations`` table of each log file.
+
+A migration is appended, never edited: an older log file opens and is upgraded in order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+__all__ = ["MIGRATIONS", "Migration", "current_version", "migrate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One numbered schema change."""
+
+    version: int
+    name: str
+    sql: str
+
+
+MIGRATIONS: Sequence[Migration] = (
+    Migration(
+        1,
+        "runs, messages and attempts",
+        """
+        CREATE TABLE runs (
+            id             INTEGER PRIMARY KEY,
+            token          TEXT NOT NULL UNIQUE,
+            campaign       TEXT NOT NULL,
+            campaign_file  TEXT NOT NULL,
+            status         TEXT NOT NULL,
+            created_at     TEXT NOT NULL,
+            started_at     TEXT,
+            finished_at    TEXT,
+            settings       TEXT NOT NULL DEFAULT '{}',
+            contacts_hash  TEXT,
+            templates_hash TEXT,
+            note           TEXT
+        );
+        CREATE TABLE messages (
+            id              INTEGER PRIMARY KEY,
+            run_id          INTEGER NOT NULL REFERENCES runs(id),
+            key             TEXT NOT NULL,
+            recipient       TEXT NOT NULL,
+            address         TEXT NOT NULL,
+            name            TEXT NOT NULL DEFAULT '',
+            outlet          TEXT NOT NULL DEFAULT '',
+            language        TEXT NOT NULL DEFAULT '',
+            provenance      TEXT NOT NULL DEFAULT '',
+            subject         TEXT NOT NULL DEFAULT '',
+            message_id      TEXT,
+            content_hash    TEXT,
+            status          TEXT NOT NULL,
+            reply_code      INTEGER,
+            reply_text      TEXT,
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            created_at      TEXT NOT NULL,
+            updated_at      TEXT NOT NULL,
+            sent_at         TEXT,
+            note            TEXT,
+            UNIQUE (run_id, key)
+        );
+        CREATE INDEX messages_run_status ON messages (run_id, status);
+        CREATE INDEX messages_key_status ON messages (key, status);
+        CREATE TABLE attempts (
+            id            INTEGER PRIMARY KEY,
+            message       INTEGER NOT NULL REFERENCES messages(id),
+            started_at    TEXT NOT NULL,
+            finished_at   TEXT,
+            server        TEXT,
+            outcome       TEXT,
+            reply_code    INTEGER,
+            enhanced_code TEXT,
+            reply_text    TEXT
+        );
+        CREATE INDEX attempts_message ON attempts (message);
+        """,
+    ),
+)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """Return the highest migration applied to this database (0 for a new file)."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply every migration newer than the database, each in its own transaction."""
+    applied = []
+    version = current_version(conn)
+    for migration in migrations:
+        if migration.version <= version:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, datetime.now(UTC).isoformat()),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        applied.append(migration.version)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    # executescript() would COMMIT implicitly; splitting keeps each migration one transaction.
+    return [s.strip() for s in sql.split(";") if s.strip()]

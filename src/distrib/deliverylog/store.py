@@ -1,0 +1,497 @@
+"""The delivery log: a real SQLite file with one row per message and one per SMTP attempt.
+
+Durability: WAL journal with ``synchronous=FULL`` (in WAL mode NORMAL may lose the last commits on
+power loss, and the state committed before DATA is the whole point).  Every state change is its
+own transaction and is guarded: an update only applies from the states it is allowed from, so a
+bug cannot silently turn a ``sent`` message back into ``ready``.
+
+Never stored: the SMTP password and message bodies (only a hash of the rendered content).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+from distrib.deliverylog.migrations import migrate
+from distrib.deliverylog.states import ACTIVE, PENDING, State
+from distrib.errors import DeliveryLogError, RunNotFoundError
+
+__all__ = [
+    "Attempt",
+    "DeliveryLog",
+    "MessageRow",
+    "NewMessage",
+    "Run",
+    "new_run_token",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """Return the current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def new_run_token() -> str:
+    """Draw a random run token (12 hex digits), unique across logs for practical purposes."""
+    return secrets.token_hex(6)
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One send run of a campaign."""
+
+    id: int
+    token: str
+    campaign: str
+    campaign_file: str
+    status: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    settings: Mapping[str, Any]
+    contacts_hash: str | None
+    templates_hash: str | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message row to create when a run is planned (before anything is sent)."""
+
+    key: str
+    recipient: str
+    address: str
+    status: State = State.READY
+    name: str = ""
+    outlet: str = ""
+    language: str = ""
+    provenance: str = ""
+    subject: str = ""
+    message_id: str | None = None
+    content_hash: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """One message of a run, as stored."""
+
+    id: int
+    run_id: int
+    key: str
+    recipient: str
+    address: str
+    name: str
+    outlet: str
+    language: str
+    provenance: str
+    subject: str
+    message_id: str | None
+    content_hash: str | None
+    status: str
+    reply_code: int | None
+    reply_text: str | None
+    attempts: int
+    next_attempt_at: str | None
+    created_at: str
+    updated_at: str
+    sent_at: str | None
+    note: str | None
+
+    @property
+    def domain(self) -> str:
+        """The recipient's domain."""
+        return self.address.rpartition("@")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try at delivering a message: what the server said."""
+
+    id: int
+    message: int
+    started_at: str
+    finished_at: str | None
+    server: str | None
+    outcome: str | None
+    reply_code: int | None
+    enhanced_code: str | None
+    reply_text: str | None
+
+
+_MESSAGE_COLUMNS = ", ".join(MessageRow.__slots__)
+_RUN_COLUMNS = ", ".join(Run.__slots__)
+
+
+class DeliveryLog:
+    """A delivery log file.  Open with `DeliveryLog.open`; use as a context manager."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Callable[[], datetime]) -> None:
+        self._conn = conn
+        self.path = path
+        self._clock = clock
+
+    @classmethod
+    def open(
+        cls, path: str | Path, *, create: bool = True, clock: Callable[[], datetime] = utcnow
+    ) -> Self:
+        """Open (and create or upgrade) the log at ``path``."""
+        file = Path(path)
+        if not create and not file.is_file():
+            raise DeliveryLogError(f"{file}: no delivery log here (nothing has been sent yet?)")
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(file, isolation_level=None, timeout=5.0)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            migrate(conn)
+        except (sqlite3.Error, OSError) as exc:
+            raise DeliveryLogError(f"{file}: cannot open the delivery log: {exc}") from None
+        return cls(conn, file, clock)
+
+    def close(self) -> None:
+        """Close the underlying connection."""
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def now(self) -> str:
+        """Return the log's current timestamp string (UTC, milliseconds)."""
+        return _ts(self._clock())
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run statements in one write transaction (``BEGIN IMMEDIATE``)."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise DeliveryLogError(f"{self.path}: cannot write the delivery log: {exc}") from None
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._conn.execute("ROLLBACK")
+            raise DeliveryLogError(f"{self.path}: cannot write the delivery log: {exc}") from None
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        campaign: str,
+        campaign_file: str,
+        *,
+        settings: Mapping[str, Any] | None = None,
+        contacts_hash: str | None = None,
+        templates_hash: str | None = None,
+        token: str | None = None,
+    ) -> Run:
+        """Record a new run (status ``planned``) and return it.
+
+        ``token`` is the run's unique random identifier, used in Message-IDs; pass the one the
+        messages were planned with, or let the log draw one.
+        """
+        token = token or new_run_token()
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (token, campaign, campaign_file, status, created_at, settings,"
+                " contacts_hash, templates_hash) VALUES (?, ?, ?, 'planned', ?, ?, ?, ?)",
+                (
+                    token,
+                    campaign,
+                    campaign_file,
+                    self.now(),
+                    json.dumps(dict(settings or {}), sort_keys=True),
+                    contacts_hash,
+                    templates_hash,
+                ),
+            )
+        assert cursor.lastrowid is not None
+        return self.get_run(cursor.lastrowid)
+
+    def get_run(self, run_id: int) -> Run:
+        """Return run ``run_id`` or raise `RunNotFoundError`."""
+        row = self._conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        found = row.fetchone()
+        if found is None:
+            raise RunNotFoundError(f"{self.path}: no run {run_id} (see `distrib runs`)")
+        return _run(found)
+
+    def runs(self, campaign: str | None = None) -> list[Run]:
+        """Return every run, oldest first (optionally only one campaign's)."""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        args: tuple[Any, ...] = ()
+        if campaign is not None:
+            sql, args = sql + " WHERE campaign = ?", (campaign,)
+        return [_run(r) for r in self._conn.execute(sql + " ORDER BY id", args)]
+
+    def set_run_status(self, run_id: int, status: str, note: str | None = None) -> None:
+        """Set a run's status, stamping ``started_at`` / ``finished_at`` as they happen."""
+        now = self.now()
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, note = COALESCE(?, note),"
+                " started_at = CASE WHEN ? = 'sending' THEN COALESCE(started_at, ?)"
+                " ELSE started_at END,"
+                " finished_at = CASE WHEN ? IN ('finished', 'stopped', 'aborted') THEN ?"
+                " ELSE NULL END WHERE id = ?",
+                (status, note, status, now, status, now, run_id),
+            )
+
+    # -- planning -----------------------------------------------------------------------------
+
+    def add_messages(self, run_id: int, messages: Iterable[NewMessage]) -> int:
+        """Create the message rows of a run in one transaction; return how many were added."""
+        now = self.now()
+        rows = (
+            (
+                run_id, m.key, m.recipient, m.address, m.name, m.outlet, m.language, m.provenance,
+                m.subject, m.message_id, m.content_hash, str(m.status), now, now, m.note,
+            )
+            for m in messages
+        )  # fmt: skip
+        with self.transaction() as conn:
+            cursor = conn.executemany(
+                "INSERT INTO messages (run_id, key, recipient, address, name, outlet, language,"
+                " provenance, subject, message_id, content_hash, status, created_at, updated_at,"
+                " note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return cursor.rowcount
+
+    def sent_keys(self, campaign: str, *, exclude_run: int | None = None) -> dict[str, int]:
+        """Map each key already sent (or possibly sent: ``unknown``) by this campaign to its run."""
+        rows = self._conn.execute(
+            "SELECT m.key, MIN(m.run_id) FROM messages m JOIN runs r ON r.id = m.run_id"
+            " WHERE r.campaign = ? AND m.status IN ('sent', 'unknown', 'data')"
+            " AND r.id IS NOT ? GROUP BY m.key",
+            (campaign, exclude_run),
+        )
+        return {str(key): int(run) for key, run in rows}
+
+    # -- the state machine --------------------------------------------------------------------
+
+    def recover(self, run_id: int) -> tuple[int, int]:
+        """After a crash: ``sending`` → ``ready`` (not delivered), ``data`` → ``unknown``.
+
+        Returns (requeued, unknown).
+        """
+        now = self.now()
+        with self.transaction() as conn:
+            requeued = conn.execute(
+                "UPDATE messages SET status = 'ready', updated_at = ? WHERE run_id = ?"
+                " AND status = 'sending'",
+                (now, run_id),
+            ).rowcount
+            unknown = conn.execute(
+                "UPDATE messages SET status = 'unknown', updated_at = ?, reply_text ="
+                " 'interrupted after DATA began: may or may not have been delivered'"
+                " WHERE run_id = ? AND status = 'data'",
+                (now, run_id),
+            ).rowcount
+            conn.execute(
+                "UPDATE attempts SET finished_at = ?, outcome = 'interrupted' WHERE finished_at"
+                " IS NULL AND message IN (SELECT id FROM messages WHERE run_id = ?)",
+                (now, run_id),
+            )
+        return requeued, unknown
+
+    def pending(self, run_id: int, *, due_by: datetime | None = None) -> list[MessageRow]:
+        """Return the messages this run still has to try, in planning order.
+
+        With ``due_by``, deferred messages are only returned once their retry time has come.
+        """
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE run_id = ? AND (status = 'ready'"
+        args: list[Any] = [run_id]
+        if due_by is None:
+            sql += " OR status = 'deferred')"
+        else:
+            sql += " OR (status = 'deferred' AND COALESCE(next_attempt_at, '') <= ?))"
+            args.append(_ts(due_by))
+        return [_message(r) for r in self._conn.execute(sql + " ORDER BY id", args)]
+
+    def claim(self, message: int, *, server: str | None = None) -> int:
+        """Mark a pending message ``sending`` and open an attempt; return the attempt id."""
+        now = self.now()
+        with self.transaction() as conn:
+            self._move(conn, message, PENDING, State.SENDING, now, bump_attempts=True)
+            cursor = conn.execute(
+                "INSERT INTO attempts (message, started_at, server) VALUES (?, ?, ?)",
+                (message, now, server),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def begin_data(self, message: int) -> None:
+        """Commit that DATA is about to start: from here a lost connection means ``unknown``."""
+        with self.transaction() as conn:
+            self._move(conn, message, {State.SENDING}, State.DATA, self.now())
+
+    def release(self, message: int, attempt: int, *, reason: str) -> None:
+        """Return a ``sending`` message to ``ready`` (nothing was transmitted: safe to retry)."""
+        now = self.now()
+        with self.transaction() as conn:
+            self._move(conn, message, {State.SENDING}, State.READY, now)
+            self._close_attempt(
+                conn,
+                attempt=attempt,
+                now=now,
+                outcome="requeued",
+                code=None,
+                enhanced=None,
+                text=reason,
+            )
+
+    def record(
+        self,
+        message: int,
+        attempt: int,
+        state: State,
+        *,
+        code: int | None,
+        text: str,
+        enhanced: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Record the outcome of an attempt: ``sent``, ``deferred``, ``failed`` or ``unknown``."""
+        if state not in {State.SENT, State.DEFERRED, State.FAILED, State.UNKNOWN}:
+            raise ValueError(f"not an attempt outcome: {state}")
+        allowed = {State.DATA} if state in {State.SENT, State.UNKNOWN} else ACTIVE
+        now = self.now()
+        with self.transaction() as conn:
+            self._move(conn, message, allowed, state, now)
+            conn.execute(
+                "UPDATE messages SET reply_code = ?, reply_text = ?, next_attempt_at = ?,"
+                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
+                (
+                    code,
+                    text,
+                    _ts(retry_at) if retry_at is not None else None,
+                    str(state),
+                    now,
+                    message,
+                ),
+            )
+            self._close_attempt(
+                conn,
+                attempt=attempt,
+                now=now,
+                outcome=str(state),
+                code=code,
+                enhanced=enhanced,
+                text=text,
+            )
+
+    def _move(
+        self,
+        conn: sqlite3.Connection,
+        message: int,
+        allowed: Iterable[State],
+        target: State,
+        now: str,
+        *,
+        bump_attempts: bool = False,
+    ) -> None:
+        states = sorted(str(s) for s in allowed)
+        marks = ", ".join("?" * len(states))
+        bump = ", attempts = attempts + 1" if bump_attempts else ""
+        cursor = conn.execute(
+            f"UPDATE messages SET status = ?, updated_at = ?{bump}"
+            f" WHERE id = ? AND status IN ({marks})",
+            (str(target), now, message, *states),
+        )
+        if cursor.rowcount != 1:
+            found = conn.execute("SELECT status FROM messages WHERE id = ?", (message,)).fetchone()
+            current = found[0] if found else "missing"
+            raise DeliveryLogError(
+                f"message {message}: cannot go from {current} to {target} (expected {states})"
+            )
+
+    @staticmethod
+    def _close_attempt(
+        conn: sqlite3.Connection,
+        *,
+        attempt: int,
+        now: str,
+        outcome: str,
+        code: int | None,
+        enhanced: str | None,
+        text: str | None,
+    ) -> None:
+        conn.execute(
+            "UPDATE attempts SET finished_at = ?, outcome = ?, reply_code = ?, enhanced_code = ?,"
+            " reply_text = ? WHERE id = ?",
+            (now, outcome, code, enhanced, text, attempt),
+        )
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def messages(self, run_id: int, *, states: Sequence[str] | None = None) -> list[MessageRow]:
+        """Return a run's messages in planning order, optionally only some states."""
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE run_id = ?"
+        args: list[Any] = [run_id]
+        if states:
+            sql += f" AND status IN ({', '.join('?' * len(states))})"
+            args.extend(states)
+        return [_message(r) for r in self._conn.execute(sql + " ORDER BY id", args)]
+
+    def message(self, message: int) -> MessageRow:
+        """Return one message row by id."""
+        row = self._conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message,)
+        ).fetchone()
+        if row is None:
+            raise DeliveryLogError(f"{self.path}: no message {message}")
+        return _message(row)
+
+    def attempts(self, message: int) -> list[Attempt]:
+        """Return every attempt made for one message, oldest first."""
+        rows = self._conn.execute(
+            "SELECT id, message, started_at, finished_at, server, outcome, reply_code,"
+            " enhanced_code, reply_text FROM attempts WHERE message = ? ORDER BY id",
+            (message,),
+        )
+        return [Attempt(*tuple(r)) for r in rows]
+
+    def counts(self, run_id: int) -> dict[str, int]:
+        """Count a run's messages per state."""
+        rows = self._conn.execute(
+            "SELECT status, COUNT(*) FROM messages WHERE run_id = ? GROUP BY status", (run_id,)
+        )
+        return {str(status): int(n) for status, n in rows}
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run a read-only query (used by the audit module)."""
+        return list(self._conn.execute(sql, args))
+
+
+def _run(row: sqlite3.Row) -> Run:
+    values = dict(row)
+    values["settings"] = json.loads(values["settings"] or "{}")
+    return Run(**values)
+
+
+def _message(row: sqlite3.Row) -> MessageRow:
+    return MessageRow(*tuple(row))

@@ -1,0 +1,273 @@
+"""The one module that knows the order of the stages.
+
+::
+
+    load_campaign → load_contacts → load_release → Renderer → make_plan
+        make_plan → write_preview                               (distrib preview)
+        make_plan → start_run (delivery log rows) → send_run    (distrib send)
+
+A plan renders every message once, so every problem (a missing field, a missing language, a
+header with a control character) is known before anything leaves.  Sending renders again, one
+message at a time, streaming into the SMTP engine, and checks that each message still hashes to
+what was planned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from distrib.config import Campaign, display_path, smtp_password
+from distrib.contacts import load_contacts
+from distrib.contacts.model import Contact, ContactBook
+from distrib.deliverylog import DeliveryLog, NewMessage, Run, State, new_run_token
+from distrib.errors import Problem, RenderError
+from distrib.release import load_release
+from distrib.render import RenderedMessage, Renderer, make_message_id
+from distrib.send import Outgoing, Progress, SendReport, send_messages
+
+__all__ = [
+    "Plan",
+    "PlannedMessage",
+    "SendOutcome",
+    "make_plan",
+    "render_planned",
+    "send_run",
+    "start_run",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMessage:
+    """A message that rendered cleanly: what will be sent, without the bytes."""
+
+    contact: Contact
+    language: str
+    subject: str
+    message_id: str
+    content_hash: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything known about a send before it starts."""
+
+    campaign: Campaign
+    book: ContactBook
+    renderer: Renderer
+    token: str
+    messages: tuple[PlannedMessage, ...]
+    skipped: tuple[tuple[PlannedMessage, int], ...]
+    problems: tuple[Problem, ...]
+    contacts_hash: str
+    templates_hash: str
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether every contact's message rendered (problems block sending)."""
+        return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """The run that was sent and what the engine reported."""
+
+    run: Run
+    report: SendReport
+
+
+def contacts_fingerprint(contacts: Sequence[Contact]) -> str:
+    """Hash the audience (addresses, languages and every field) to detect edits between runs."""
+    digest = hashlib.sha256()
+    for c in sorted(contacts, key=lambda c: c.key):
+        digest.update(repr((c.key, c.address, c.language, sorted(c.fields.items()))).encode())
+    return digest.hexdigest()
+
+
+def files_fingerprint(*folders: Path | None) -> str:
+    """Hash every file under the given folders (templates and release)."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        if folder is None or not folder.is_dir():
+            continue
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(str(file.relative_to(folder)).encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def make_plan(
+    campaign: Campaign,
+    *,
+    log: DeliveryLog | None = None,
+    resend: bool = False,
+    token: str | None = None,
+) -> Plan:
+    """Load contacts and release, render every message once, and find who was already sent it."""
+    book = load_contacts(campaign)
+    release = load_release(campaign)
+    renderer = Renderer(campaign, release)
+    token = token or new_run_token()
+    already = {} if log is None or resend else log.sent_keys(campaign.name)
+    planned: list[PlannedMessage] = []
+    skipped: list[tuple[PlannedMessage, int]] = []
+    problems: list[Problem] = []
+    for contact in book.contacts:
+        try:
+            rendered = _render(renderer, campaign, token, contact)
+        except RenderError as exc:
+            problems.extend(exc.problems)
+            continue
+        item = _planned(rendered)
+        if contact.key in already:
+            skipped.append((item, already[contact.key]))
+        else:
+            planned.append(item)
+    return Plan(
+        campaign=campaign,
+        book=book,
+        renderer=renderer,
+        token=token,
+        messages=tuple(planned),
+        skipped=tuple(skipped),
+        problems=tuple(problems),
+        contacts_hash=contacts_fingerprint(book.contacts),
+        templates_hash=files_fingerprint(renderer.templates_dir, campaign.release),
+    )
+
+
+def _render(renderer: Renderer, campaign: Campaign, token: str, contact: Contact) -> RenderedMessage:
+    message_id = make_message_id(token, contact.key, campaign.sender.domain)
+    return renderer.render(contact, message_id=message_id)
+
+
+def _planned(rendered: RenderedMessage) -> PlannedMessage:
+    return PlannedMessage(
+        contact=rendered.contact,
+        language=rendered.language,
+        subject=rendered.subject,
+        message_id=rendered.message_id,
+        content_hash=rendered.content_hash,
+        size=len(rendered.data),
+    )
+
+
+def render_planned(plan: Plan) -> Iterator[RenderedMessage]:
+    """Render the plan's messages again, one at a time (for preview)."""
+    for item in plan.messages:
+        yield plan.renderer.render(item.contact, message_id=item.message_id)
+
+
+def _provenance(contact: Contact) -> str:
+    return "; ".join(str(loc) for loc in contact.sources)
+
+
+def _new_message(item: PlannedMessage, status: State, note: str | None = None) -> NewMessage:
+    c = item.contact
+    return NewMessage(
+        key=c.key,
+        recipient=c.email,
+        address=c.address,
+        status=status,
+        name=c.name,
+        outlet=c.outlet,
+        language=item.language,
+        provenance=_provenance(c),
+        subject=item.subject,
+        message_id=item.message_id,
+        content_hash=item.content_hash,
+        note=note,
+    )
+
+
+def start_run(plan: Plan, log: DeliveryLog) -> Run:
+    """Record the run and one row per message in the log, before anything is sent."""
+    campaign = plan.campaign
+    run = log.create_run(
+        campaign.name,
+        display_path(campaign.file),
+        settings={
+            "relay": f"{campaign.smtp.host}:{campaign.smtp.port}",
+            "security": campaign.smtp.security,
+            "rate": campaign.limits.rate,
+            "connections": campaign.limits.connections,
+        },
+        contacts_hash=plan.contacts_hash,
+        templates_hash=plan.templates_hash,
+        token=plan.token,
+    )
+    rows = [_new_message(m, State.READY) for m in plan.messages]
+    rows += [
+        _new_message(m, State.SKIPPED, f"already sent by run {earlier}")
+        for m, earlier in plan.skipped
+    ]
+    log.add_messages(run.id, rows)
+    return run
+
+
+def _outgoing(plan: Plan, log: DeliveryLog, run: Run) -> Iterator[Outgoing]:
+    by_key = {m.contact.key: m for m in plan.messages}
+    for row in log.pending(run.id):
+        item = by_key[row.key]
+        rendered = plan.renderer.render(item.contact, message_id=row.message_id or "")
+        if rendered.content_hash != row.content_hash:
+            # The templates or release changed after planning: never send something unplanned.
+            raise RenderError(
+                [Problem(f"{row.recipient}: message changed since it was planned; plan again")]
+            )
+        yield Outgoing(
+            message=row.id,
+            envelope_from=rendered.envelope_from,
+            recipient=rendered.recipient,
+            data=rendered.data,
+            message_id=rendered.message_id,
+        )
+
+
+def send_run(
+    plan: Plan,
+    log: DeliveryLog,
+    run: Run,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    handle_signals: bool = True,
+) -> SendOutcome:
+    """Send every pending message of ``run``; Ctrl-C stops cleanly (in-flight messages finish)."""
+    campaign = plan.campaign
+    total = len(log.pending(run.id))
+    log.set_run_status(run.id, "sending")
+
+    async def _go() -> SendReport:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+        try:
+            return await send_messages(
+                _outgoing(plan, log, run),
+                log=log,
+                smtp=campaign.smtp,
+                limits=campaign.limits,
+                password=smtp_password(campaign.smtp),
+                total=total,
+                on_progress=on_progress,
+                stop=stop,
+            )
+        finally:
+            if handle_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+
+    try:
+        report = asyncio.run(_go())
+    except BaseException as exc:
+        log.set_run_status(run.id, "aborted", note=str(exc) or type(exc).__name__)
+        raise
+    status = "stopped" if report.stopped else "finished"
+    log.set_run_status(run.id, status, note=report.stop_reason)
+    return SendOutcome(log.get_run(run.id), report)
