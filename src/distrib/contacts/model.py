@@ -47,7 +47,12 @@ class Contact:
 
 @dataclass(frozen=True, slots=True)
 class SourceSummary:
-    """How the rows of one source were accounted for.  ``rows`` = the sum of the four outcomes."""
+    """How the rows of one source were accounted for.  ``rows`` = the sum of the four outcomes.
+
+    ``rows`` counts the data rows under the header that hold at least one non-blank cell.
+    Completely blank rows are not data: those between data rows are counted apart in
+    ``blank_rows``; those after the last data row (often sheet formatting) are not counted.
+    """
 
     path: str
     rows: int
@@ -58,6 +63,7 @@ class SourceSummary:
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+    blank_rows: int = 0
 
     @property
     def adds_up(self) -> bool:
