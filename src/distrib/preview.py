@@ -1,0 +1,214 @@
+"""Write a preview of a campaign: one ``.eml`` and one ``.html`` per recipient, and an index.
+
+The ``.eml`` files are the exact bytes that would be sent (open them in a mail client); the
+``.html`` files are the HTML parts (open them in a browser).  ``index.html`` lists every message
+and every problem; it is autoescaped and self-contained (no scripts, no external resources), so
+a hostile name in a media list cannot do anything in the officer's browser.  File names come from
+the recipient address, reduced to ``[a-z0-9._-]``, so none can leave the output folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from jinja2 import Environment, StrictUndefined
+
+if TYPE_CHECKING:
+    from distrib.errors import Problem
+    from distrib.render import RenderedMessage
+
+__all__ = ["PreviewFile", "PreviewResult", "safe_stem", "write_preview"]
+
+_UNSAFE = re.compile(r"[^a-z0-9._-]+")
+_MAX_STEM = 80
+# Names Windows will not create whatever the extension; "index" is ours.
+_RESERVED = frozenset(
+    {"con", "prn", "aux", "nul", "index"}
+    | {f"com{i}" for i in range(10)}
+    | {f"lpt{i}" for i in range(10)}
+)
+
+_INDEX_TEMPLATE = """\
+<!DOCTYPE html>
+<html lang="fr">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>
+body { font-family: system-ui, Arial, sans-serif; margin: 2rem; color: #222; }
+table { border-collapse: collapse; width: 100%; font-size: 14px; }
+th, td { border: 1px solid #ddd; padding: 6px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f4f0; }
+tr:nth-child(even) td { background: #fafaf8; }
+.problems { border-left: 4px solid #c0392b; padding: 0.5rem 1rem; background: #fdf2f0; }
+.counts span { margin-right: 1.5rem; }
+</style>
+</head>
+<body>
+<h1>{{ title }}</h1>
+<p class="counts">
+<span>Messages&nbsp;: <strong>{{ files | length }}</strong></span>
+{% for lang, count in by_language.items() %}
+<span>{{ lang }}&nbsp;: <strong>{{ count }}</strong></span>
+{% endfor %}
+<span>Problèmes / problems&nbsp;: <strong>{{ problems | length }}</strong></span>
+</p>
+{% if problems %}
+<section class="problems">
+<h2>Problèmes / Problems ({{ problems | length }})</h2>
+<ul>
+{% for problem in problems %}
+<li><code>{{ problem.code }}</code> {{ problem }}</li>
+{% endfor %}
+</ul>
+</section>
+{% endif %}
+<h2>Messages</h2>
+{% if files %}
+<table>
+<thead>
+<tr><th>#</th><th>Destinataire / Recipient</th><th>Nom / Name</th><th>Média / Outlet</th>\
+<th>Langue</th><th>Objet / Subject</th><th>Fichiers / Files</th></tr>
+</thead>
+<tbody>
+{% for file in files %}
+<tr>
+<td>{{ loop.index }}</td>
+<td>{{ file.recipient }}</td>
+<td>{{ file.name }}</td>
+<td>{{ file.outlet }}</td>
+<td>{{ file.language }}</td>
+<td>{{ file.subject }}</td>
+<td><a href="{{ file.html.name | urlencode }}">HTML</a> · \
+<a href="{{ file.eml.name | urlencode }}">.eml</a></td>
+</tr>
+{% endfor %}
+</tbody>
+</table>
+{% else %}
+<p>Aucun message. / No messages.</p>
+{% endif %}
+</body>
+</html>
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewFile:
+    """The two files written for one recipient, and what the index shows about them."""
+
+    recipient: str
+    name: str
+    outlet: str
+    language: str
+    subject: str
+    eml: Path
+    html: Path
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewResult:
+    """What `write_preview` wrote: the index, every recipient's files, and counts."""
+
+    out_dir: Path
+    index: Path
+    files: tuple[PreviewFile, ...]
+    by_language: Mapping[str, int]
+    problems: int
+
+    @property
+    def messages(self) -> int:
+        """How many messages were written."""
+        return len(self.files)
+
+
+def safe_stem(address: str, taken: set[str]) -> str:
+    """Return a file name stem for ``address`` made of ``[a-z0-9._-]``, not yet in ``taken``.
+
+    The stem is added to ``taken``.  Case is folded so two stems never differ only by case
+    (they would collide on macOS and Windows).
+    """
+    stem = _UNSAFE.sub("_", address.lower().replace("@", "_at_"))
+    stem = stem.strip("._-")[:_MAX_STEM].rstrip("._-") or "message"
+    if stem.split(".")[0] in _RESERVED:
+        stem = f"_{stem}"
+    candidate, number = stem, 2
+    while candidate in taken:
+        candidate = f"{stem}-{number}"
+        number += 1
+    taken.add(candidate)
+    return candidate
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, replacing a symlink rather than writing through it."""
+    if path.is_symlink():
+        path.unlink()
+    path.write_bytes(data)
+
+
+def write_preview(
+    messages: Iterable[RenderedMessage],
+    out_dir: Path,
+    *,
+    problems: Sequence[Problem] = (),
+    title: str = "",
+) -> PreviewResult:
+    """Write ``.eml`` + ``.html`` per message and ``index.html`` into ``out_dir``; return them."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
+    files: list[PreviewFile] = []
+    for message in messages:
+        stem = safe_stem(message.recipient, taken)
+        eml, html = out_dir / f"{stem}.eml", out_dir / f"{stem}.html"
+        _write(eml, message.data)
+        _write(html, message.html.encode("utf-8"))
+        contact = message.contact
+        files.append(
+            PreviewFile(
+                recipient=message.recipient,
+                name=contact.name,
+                outlet=contact.outlet,
+                language=message.language,
+                subject=message.subject,
+                eml=eml,
+                html=html,
+            )
+        )
+    by_language = Counter(file.language for file in files)
+    index = out_dir / "index.html"
+    _write(index, _render_index(files, by_language, problems, title).encode("utf-8"))
+    return PreviewResult(
+        out_dir=out_dir,
+        index=index,
+        files=tuple(files),
+        by_language=MappingProxyType(dict(sorted(by_language.items()))),
+        problems=len(problems),
+    )
+
+
+def _render_index(
+    files: Sequence[PreviewFile],
+    by_language: Mapping[str, int],
+    problems: Sequence[Problem],
+    title: str,
+) -> str:
+    """Render the index page with an autoescaping environment (names are untrusted)."""
+    environment = Environment(
+        autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+    template = environment.from_string(_INDEX_TEMPLATE)
+    return template.render(
+        title=title or "Aperçu de l’envoi / Send preview",
+        files=files,
+        by_language=dict(sorted(by_language.items())),
+        problems=problems,
+    )

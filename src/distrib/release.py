@@ -1,0 +1,422 @@
+"""Load the release: one Markdown document per language, each opened by YAML front matter.
+
+A release folder holds ``fr.md`` and/or ``en.md``::
+
+    ---
+    title: La Pointe-aux-Cèdres lance « Hiver en vitrine »
+    subject: "Communiqué : « Hiver en vitrine » à la Pointe-aux-Cèdres"
+    dateline: MONTRÉAL, le 4 novembre 2027 –
+    summary: optional one-paragraph summary
+    embargo: 2027-11-04T09:00:00-05:00      # optional; must carry a UTC offset
+    any_other_key: kept in ReleaseDocument.meta
+    ---
+    The body, in CommonMark.
+
+The front matter is read with PyYAML's ``BaseLoader`` so every value stays the string the officer
+wrote (no surprise dates, booleans or octal numbers).  The body becomes HTML with raw HTML disabled
+(the author is trusted, but a pasted ``<script>`` must not reach 500 inboxes) and a plain-text
+version for the ``text/plain`` part.  `load_release` reports every problem of every document at
+once, each as ``path:line: key: reason``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal
+
+import yaml
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from distrib.config import display_path
+from distrib.errors import Location, Problem, ReleaseError
+from distrib.headers import find_forbidden
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
+
+    from distrib.config import Campaign
+
+__all__ = [
+    "LANGUAGES",
+    "Language",
+    "Release",
+    "ReleaseDocument",
+    "load_release",
+    "markdown_to_text",
+    "read_release",
+]
+
+Language = Literal["fr", "en"]
+LANGUAGES: tuple[Language, ...] = ("fr", "en")
+REQUIRED_KEYS = ("title", "subject", "dateline")
+# These end up in the Subject header or on a line of their own, so they must be one line.
+SINGLE_LINE_KEYS = ("title", "subject", "dateline")
+_KNOWN_KEYS = frozenset({*REQUIRED_KEYS, "summary", "embargo"})
+
+# "commonmark" alone would pass raw HTML through: html=False turns it into visible text.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False})
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseDocument:
+    """The release in one language: front matter values, and the body as Markdown, HTML and text."""
+
+    language: Language
+    title: str
+    subject: str
+    dateline: str
+    body_markdown: str
+    body_html: Markup
+    body_text: str
+    path: Path
+    summary: str = ""
+    embargo: datetime | None = None
+    meta: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Every document of a release, keyed by language (only the languages that have a file)."""
+
+    folder: Path
+    documents: Mapping[Language, ReleaseDocument]
+
+    @property
+    def languages(self) -> tuple[Language, ...]:
+        """The languages present, in the canonical order (fr, en)."""
+        return tuple(lang for lang in LANGUAGES if lang in self.documents)
+
+    def get(self, language: str) -> ReleaseDocument | None:
+        """Return the document for ``language``, or None if the release has none."""
+        for lang, document in self.documents.items():
+            if lang == language:
+                return document
+        return None
+
+
+def load_release(campaign: Campaign) -> Release:
+    """Load the campaign's release folder; raise `ReleaseError` listing every problem found."""
+    return read_release(campaign.release)
+
+
+def read_release(folder: Path) -> Release:
+    """Load ``fr.md`` and ``en.md`` from ``folder``; raise `ReleaseError` listing every problem."""
+    where = Location(display_path(folder))
+    if not folder.is_dir():
+        raise ReleaseError([Problem("release folder not found", where, "release")])
+    paths = {lang: folder / f"{lang}.md" for lang in LANGUAGES}
+    present = {lang: path for lang, path in paths.items() if path.is_file()}
+    if not present:
+        message = "no fr.md or en.md in the release folder: write one Markdown file per language"
+        raise ReleaseError([Problem(message, where, "release")])
+    problems: list[Problem] = []
+    documents: dict[Language, ReleaseDocument] = {}
+    for lang, path in present.items():
+        document = _read_document(lang, path, problems)
+        if document is not None:
+            documents[lang] = document
+    if problems:
+        raise ReleaseError(problems, f"the release in {display_path(folder)} cannot be used")
+    return Release(folder, MappingProxyType(documents))
+
+
+def _read_document(lang: Language, path: Path, problems: list[Problem]) -> ReleaseDocument | None:
+    """Parse one document, appending its problems; return None if it had any."""
+    shown = display_path(path)
+    found: list[Problem] = []
+    text = _read_text(path, shown, found)
+    split = _split_front_matter(text, shown, found) if text is not None else None
+    if split is None:
+        problems.extend(found)
+        return None
+    front, body, body_row = split
+    values = _parse_front_matter(front, shown, found)
+    if values is not None:
+        _check_values(values, shown, found)
+    if not body.strip():
+        found.append(
+            Problem(
+                "the document has no body after the front matter",
+                Location(shown, body_row),
+                "empty",
+            )
+        )
+    problems.extend(found)
+    if found or values is None:
+        return None
+    return _build_document(lang, path, values, body)
+
+
+def _read_text(path: Path, shown: str, problems: list[Problem]) -> str | None:
+    """Read ``path`` as UTF-8 with LF line endings and NFC-normalised text."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(f"cannot read: {exc.strerror}", Location(shown), "io"))
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        row = raw[: exc.start].count(b"\n") + 1
+        problems.append(
+            Problem("not UTF-8 text; save the file as UTF-8", Location(shown, row), "encoding")
+        )
+        return None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return unicodedata.normalize("NFC", text)
+
+
+def _split_front_matter(
+    text: str, shown: str, problems: list[Problem]
+) -> tuple[str, str, int] | None:
+    """Return (front matter, body, 1-based line where the body starts), or None with a problem."""
+    lines = text.split("\n")
+    if lines[0].rstrip() != "---":
+        message = "must start with YAML front matter between '---' lines (title, subject, dateline)"
+        problems.append(Problem(message, Location(shown, 1), "front-matter"))
+        return None
+    for index in range(1, len(lines)):
+        if lines[index].rstrip() == "---":
+            return "\n".join(lines[1:index]), "\n".join(lines[index + 1 :]), index + 2
+    message = "the front matter is not closed: add a '---' line after it"
+    problems.append(Problem(message, Location(shown, 1), "front-matter"))
+    return None
+
+
+def _parse_front_matter(
+    front: str, shown: str, problems: list[Problem]
+) -> dict[str, tuple[str, int]] | None:
+    """Return ``{key: (value, line)}`` from the front matter, every value a string."""
+    try:
+        # BaseLoader resolves every scalar to a plain string; composing keeps line numbers.
+        node = yaml.compose(front, Loader=yaml.BaseLoader)
+    except yaml.MarkedYAMLError as exc:
+        row = exc.problem_mark.line + 2 if exc.problem_mark is not None else None
+        reason = ", ".join(part for part in (exc.context, exc.problem) if part)
+        problems.append(
+            Problem(f"front matter is not valid YAML: {reason}", Location(shown, row), "yaml")
+        )
+        return None
+    except yaml.YAMLError as exc:
+        problems.append(Problem(f"front matter is not valid YAML: {exc}", Location(shown), "yaml"))
+        return None
+    if node is None:
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        message = "front matter must be 'key: value' lines"
+        problems.append(Problem(message, Location(shown, node.start_mark.line + 2), "yaml"))
+        return None
+    return _mapping_values(node, shown, problems)
+
+
+def _mapping_values(
+    node: yaml.MappingNode, shown: str, problems: list[Problem]
+) -> dict[str, tuple[str, int]]:
+    """Collect scalar ``key: value`` pairs, reporting nested values and repeated keys."""
+    values: dict[str, tuple[str, int]] = {}
+    for key_node, value_node in node.value:
+        row = key_node.start_mark.line + 2  # +1 for 1-based lines, +1 for the opening '---'
+        where = Location(shown, row)
+        if not isinstance(key_node, yaml.ScalarNode):
+            problems.append(Problem("front matter keys must be plain words", where, "yaml"))
+            continue
+        key = key_node.value
+        if key in values:
+            problems.append(
+                Problem(f"{key}: given twice (first on line {values[key][1]})", where, "yaml")
+            )
+        elif not isinstance(value_node, yaml.ScalarNode):
+            problems.append(
+                Problem(f"{key}: must be a single text value, not a list or mapping", where, "yaml")
+            )
+        else:
+            values[key] = (value_node.value.strip(), row)
+    return values
+
+
+def _check_values(
+    values: Mapping[str, tuple[str, int]], shown: str, problems: list[Problem]
+) -> None:
+    """Report missing required keys, multi-line header text and a bad embargo."""
+    for key in REQUIRED_KEYS:
+        if key not in values:
+            problems.append(
+                Problem(f"{key}: required key is missing", Location(shown), "missing-key")
+            )
+        elif not values[key][0]:
+            problems.append(
+                Problem(f"{key}: must not be empty", Location(shown, values[key][1]), "missing-key")
+            )
+    for key in SINGLE_LINE_KEYS:
+        value, row = values.get(key, ("", 0))
+        reason = find_forbidden(value)
+        if reason is not None:
+            message = f"{key}: contains a {reason}; it must be a single line"
+            problems.append(Problem(message, Location(shown, row), "header"))
+    if "embargo" in values:
+        value, row = values["embargo"]
+        embargo_problem = _embargo_problem(value)
+        if embargo_problem is not None:
+            where = Location(shown, row)
+            problems.append(Problem(f"embargo: {embargo_problem}", where, "embargo"))
+
+
+def _embargo_problem(value: str) -> str | None:
+    """Say what is wrong with an embargo value, or return None if it is a zoned date-time."""
+    example = "e.g. 2027-03-10T09:00:00-05:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return f"{value!r} is not an ISO 8601 date-time ({example})"
+    if "T" not in value.upper() and " " not in value:
+        return f"{value!r} is a date without a time ({example})"
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return f"{value!r} has no UTC offset, so the moment is ambiguous ({example}, or Z for UTC)"
+    return None
+
+
+def _build_document(
+    lang: Language, path: Path, values: Mapping[str, tuple[str, int]], body: str
+) -> ReleaseDocument:
+    """Assemble a checked document and render its body."""
+    plain = {key: value for key, (value, _row) in values.items()}
+    body_markdown = body.strip("\n") + "\n"
+    tokens = _MARKDOWN.parse(body_markdown)
+    embargo = plain.get("embargo")
+    return ReleaseDocument(
+        language=lang,
+        title=plain["title"],
+        subject=plain["subject"],
+        dateline=plain["dateline"],
+        body_markdown=body_markdown,
+        # Safe: html=False makes markdown-it escape every tag and markdown-it refuses
+        # javascript:/vbscript:/file: links, so the output is ours, not the author's HTML.
+        body_html=Markup(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {})),  # noqa: S704
+        body_text=markdown_to_text(tokens),
+        path=path,
+        summary=plain.get("summary", ""),
+        embargo=datetime.fromisoformat(embargo) if embargo else None,
+        meta=MappingProxyType({k: v for k, v in plain.items() if k not in _KNOWN_KEYS}),
+    )
+
+
+def markdown_to_text(source: str | Sequence[Token]) -> str:
+    """Render Markdown (source or markdown-it tokens) as plain text that reads well in mail.
+
+    Paragraphs stay paragraphs with the author's line breaks, emphasis marks go, links become
+    ``text (url)``, headings become lines of their own, list items start with ``- `` or ``1. ``.
+    """
+    tokens = _MARKDOWN.parse(source) if isinstance(source, str) else source
+    writer = _TextWriter()
+    for index, token in enumerate(tokens):
+        writer.block(token, tokens[index + 1] if index + 1 < len(tokens) else None)
+    return "\n".join(writer.lines).strip("\n")
+
+
+# Blocks that start on a new paragraph (a hidden paragraph is the text of a tight list item).
+_BLOCK_STARTS = frozenset(
+    {"paragraph_open", "heading_open", "blockquote_open", "hr", "fence", "code_block"}
+)
+
+
+class _TextWriter:
+    """Turn a markdown-it block token stream into lines of plain text."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.lists: list[list[int]] = []  # one [next number] per open list; -1 for bullets
+        self.indents: list[str] = []  # continuation indent of each open list item
+        self.marker: str | None = None  # the list marker waiting for the item's first line
+        self.quote = 0
+
+    def block(self, token: Token, following: Token | None) -> None:
+        """Handle one block-level token."""
+        kind = token.type
+        if kind in _BLOCK_STARTS and not token.hidden:
+            self._gap()
+        if kind in ("bullet_list_open", "ordered_list_open"):
+            if not self.lists:
+                self._gap()
+            start = int(token.attrs.get("start", 1)) if kind == "ordered_list_open" else -1
+            self.lists.append([start])
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            self.lists.pop()
+        elif kind == "list_item_open":
+            self._open_item(following)
+        elif kind == "list_item_close":
+            self.indents.pop()
+            self.marker = None
+        elif kind == "blockquote_open":
+            self.quote += 1
+        elif kind == "blockquote_close":
+            self.quote -= 1
+        elif kind == "inline":
+            self._emit(_inline_text(token.children or []))
+        elif kind in ("fence", "code_block"):
+            self._emit(token.content.rstrip("\n"))
+        elif kind == "hr":
+            self._emit("----")
+
+    def _open_item(self, following: Token | None) -> None:
+        counter = self.lists[-1]
+        if counter[0] < 0:
+            marker = "- "
+        else:
+            marker = f"{counter[0]}. "
+            counter[0] += 1
+        # A loose list (items separated by blank lines in the source) keeps its blank lines.
+        if following is not None and following.type == "paragraph_open" and not following.hidden:
+            self._gap()
+        outer = self.indents[-1] if self.indents else ""
+        self.marker = outer + marker
+        self.indents.append(outer + " " * len(marker))
+
+    def _gap(self) -> None:
+        if self.lines and self.lines[-1].strip(" >") and self.marker is None:
+            self.lines.append(("> " * self.quote).rstrip())
+
+    def _emit(self, text: str) -> None:
+        prefix = "> " * self.quote
+        indent = self.indents[-1] if self.indents else ""
+        for number, line in enumerate(text.split("\n")):
+            if number == 0 and self.marker is not None:
+                self.lines.append((prefix + self.marker + line).rstrip())
+                self.marker = None
+            else:
+                self.lines.append((prefix + indent + line).rstrip() if line else prefix.rstrip())
+
+
+def _inline_text(children: Sequence[Token]) -> str:
+    """Flatten inline tokens: drop emphasis marks, write links as ``text (url)``."""
+    parts: list[str] = []
+    links: list[tuple[str, int]] = []
+    for child in children:
+        kind = child.type
+        if kind in ("text", "code_inline"):
+            parts.append(child.content)
+        elif kind in ("softbreak", "hardbreak"):
+            parts.append("\n")
+        elif kind == "image":
+            parts.append(child.content)
+        elif kind == "link_open":
+            links.append((str(child.attrs.get("href", "")), len(parts)))
+        elif kind == "link_close" and links:
+            href, start = links.pop()
+            label = "".join(parts[start:])
+            # An autolink or a link whose text is its address needs no repetition.
+            if href and _bare(href) != _bare(label):
+                parts.append(f" ({href.removeprefix('mailto:')})")
+    return "".join(parts)
+
+
+def _bare(link: str) -> str:
+    """Strip the scheme and trailing slash, so ``agapc.example`` matches ``https://agapc.example/``."""
+    for scheme in ("mailto:", "https://", "http://"):
+        link = link.removeprefix(scheme)
+    return link.rstrip("/").lower()

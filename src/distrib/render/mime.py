@@ -1,0 +1,284 @@
+"""Build one MIME message (bytes with CRLF, ready for SMTP DATA) from rendered parts.
+
+The message is an `email.message.EmailMessage` serialised with a clone of `email.policy.SMTP`.
+Two things in that policy are ours, because CPython 3.11.7 gets them wrong:
+
+* **Subject, From, To, Reply-To are folded by us.**  The standard folder can glue two encoded
+  words together (``?==?``, which Yahoo rejects, python/cpython#144156) or leave a space that
+  unfolds into two.  Ours writes ASCII text as is (folding only at existing spaces) and anything
+  else as a run of RFC 2047 ``Q`` encoded words, each at most 75 characters and on a line of at
+  most 76, cut between characters, so every RFC 2047 decoder gets the exact text back.
+* **List-Unsubscribe is never encoded.**  The standard folder turns a long URL into an encoded
+  word, which no mail client will follow.  Ours keeps it ASCII and folds between URIs.
+
+Every value still goes through `distrib.headers.check_header` before it gets here (CVE-2024-6923).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.headerregistry import (
+    Address,
+    AddressHeader,
+    BaseHeader,
+    HeaderRegistry,
+    UnstructuredHeader,
+)
+from email.message import EmailMessage
+from email.policy import SMTP, Policy
+from typing import Any
+
+__all__ = [
+    "HeaderValues",
+    "build_message",
+    "content_hash",
+    "encode_words",
+    "make_message_id",
+    "mime_policy",
+]
+
+_MAX_LINE = 78
+_MAX_ENCODED_LINE = 76  # RFC 2047 section 2: a line holding encoded words
+_PREFIX = "=?utf-8?q?"
+_SUFFIX = "?="
+# RFC 2047 section 5(3): the characters a Q-encoded word may carry as themselves anywhere,
+# including inside a display name.  Everything else is =XX, and space is "_".
+_Q_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_DOMAIN_LITERAL = re.compile(r"\[[\x21-\x5a\x5e-\x7e]*\]")
+_LONGEST_ASCII_WORD = 900  # beyond this an ASCII line could pass the 998-octet hard limit
+_LONGEST_ASCII_NAME = 150  # a quoted display name is never folded, so keep it well short
+
+
+def _q_encode(char: str) -> str:
+    if char in _Q_SAFE:
+        return char
+    if char == " ":
+        return "_"
+    return "".join(f"={byte:02X}" for byte in char.encode("utf-8"))
+
+
+def encode_words(text: str, first_room: int) -> list[str]:
+    """Encode ``text`` as RFC 2047 Q words: the first fits in ``first_room``, the others in 75."""
+    words: list[str] = []
+    room = max(first_room, len(_PREFIX) + len(_SUFFIX) + 12)
+    current = ""
+    for char in text:
+        encoded = _q_encode(char)
+        if current and len(_PREFIX) + len(current) + len(encoded) + len(_SUFFIX) > room:
+            words.append(_PREFIX + current + _SUFFIX)
+            current = ""
+            room = _MAX_ENCODED_LINE - 1  # a continuation line starts with one space
+        current += encoded
+    words.append(_PREFIX + current + _SUFFIX)
+    return words
+
+
+def _needs_encoding(text: str) -> bool:
+    """Tell whether ``text`` cannot go into a header as it is."""
+    if not text.isascii() or "=?" in text:
+        # "=?" could be read as the start of an encoded word by the recipient's client.
+        return True
+    return any(len(word) > _LONGEST_ASCII_WORD for word in text.split(" "))
+
+
+def _fold_words(
+    start: str, words: Sequence[str], linesep: str, limit: int, *, break_first: bool = True
+) -> str:
+    """Join ``words`` after ``start``, breaking lines before a word so they stay under ``limit``.
+
+    With ``break_first=False`` the first word stays on the header's line whatever its length.
+    """
+    lines: list[str] = []
+    current = start
+    for index, word in enumerate(words):
+        may_break = index > 0 or break_first
+        if may_break and len(current) + 1 + len(word) > limit:
+            lines.append(current)
+            current = " " + word
+        else:
+            current = f"{current} {word}" if current else word
+    lines.append(current)
+    return linesep.join(lines) + linesep
+
+
+def _fold_ascii(start: str, text: str, linesep: str) -> str:
+    """Fold ASCII text at its own spaces, so unfolding gives back exactly ``text``."""
+    lines: list[str] = []
+    current = start + " "
+    first = True
+    for part in text.split(" "):
+        if first:
+            current += part
+            first = False
+        elif part and current.strip() and len(current) + 1 + len(part) > _MAX_LINE:
+            lines.append(current)
+            current = " " + part
+        else:
+            current += " " + part
+    lines.append(current)
+    return linesep.join(lines) + linesep
+
+
+class _TextHeader(UnstructuredHeader, BaseHeader):
+    """An unstructured header (Subject) folded by distrib, see the module docstring."""
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        """Keep the value exactly as given (the standard parser would decode encoded words)."""
+        super().parse(value, kwds)
+        kwds["decoded"] = value
+
+    def fold(self, *, policy: Policy) -> str:
+        """Return the header line(s), RFC 2047-encoded when the text is not plain ASCII."""
+        start = f"{self.name}:"
+        text = str(self)
+        if not _needs_encoding(text):
+            return _fold_ascii(start, text, policy.linesep)
+        words = encode_words(text, _MAX_ENCODED_LINE - len(start) - 1)
+        return _fold_words(start, words, policy.linesep, _MAX_ENCODED_LINE)
+
+
+# typeshed types AddressHeader.init and BaseHeader.init differently; at run time they agree.
+class _AddressListHeader(AddressHeader, BaseHeader):  # type: ignore[misc]
+    """From, To, Reply-To with display names encoded by distrib, see the module docstring."""
+
+    def fold(self, *, policy: Policy) -> str:
+        """Return the header line(s) for addresses set as `Address` objects."""
+        start = f"{self.name}:"
+        words: list[str] = []
+        for index, address in enumerate(self.addresses):
+            words.extend(_address_words(address))
+            if index < len(self.addresses) - 1:
+                words[-1] += ","
+        return _fold_words(start, words, policy.linesep, _MAX_ENCODED_LINE)
+
+
+def _address_words(address: Address) -> list[str]:
+    """Return the words of one address: the display name, then ``<addr-spec>``."""
+    spec = address.addr_spec
+    if not spec.isascii():
+        raise ValueError(f"address {spec!r} is not ASCII (SMTPUTF8 is not supported)")
+    name = address.display_name
+    if not name:
+        return [spec]
+    if _needs_encoding(name) or len(name) > _LONGEST_ASCII_NAME:
+        # A name gets a line of its own rather than being cut early: some parsers (CPython's
+        # included) add a space between adjacent encoded words inside a display name.
+        words = encode_words(name, _MAX_ENCODED_LINE - 1)
+    else:
+        # str(Address) quotes the display name when RFC 5322 requires it.
+        words = str(Address(display_name=name, addr_spec="x@x.invalid")).rsplit(" <", 1)[:1]
+    return [*words, f"<{spec}>"]
+
+
+class _URIListHeader(UnstructuredHeader, BaseHeader):
+    """List-Unsubscribe: ASCII URIs in angle brackets, folded between URIs, never encoded."""
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        """Keep the value exactly as given."""
+        super().parse(value, kwds)
+        kwds["decoded"] = value
+
+    def fold(self, *, policy: Policy) -> str:
+        """Return the header with one URI per line if it is long."""
+        text = str(self)
+        if not text.isascii():
+            raise ValueError(f"{self.name} must be ASCII: {text!r}")
+        # Some parsers keep the space of a fold right after the colon as part of the value.
+        words = text.split(" ")
+        return _fold_words(f"{self.name}:", words, policy.linesep, _MAX_LINE, break_first=False)
+
+
+def mime_policy() -> Policy:
+    """Return `email.policy.SMTP` with distrib's header folding (see the module docstring)."""
+    registry = HeaderRegistry()
+    registry.map_to_type("subject", _TextHeader)
+    for name in ("from", "to", "reply-to"):
+        registry.map_to_type(name, _AddressListHeader)
+    registry.map_to_type("list-unsubscribe", _URIListHeader)
+    return SMTP.clone(header_factory=registry)
+
+
+_POLICY = mime_policy()
+
+
+def make_message_id(run_token: str, contact_key: str, domain: str) -> str:
+    """Return ``<distrib.RUN.RECIPIENT@domain>``, the same for a run and recipient, else different.
+
+    Both parts are truncated SHA-256 digests, so the ID is a valid RFC 5322 ``msg-id`` whatever
+    the token and key hold, and reveals neither.
+    """
+    if not run_token or not contact_key:
+        raise ValueError("make_message_id needs a run token and a contact key")
+    host = _message_id_domain(domain)
+    # 48 + 96 bits: collisions are out of reach and the header still fits on one line.
+    run = hashlib.sha256(run_token.encode("utf-8")).hexdigest()[:12]
+    recipient = hashlib.sha256(f"{run_token}\x00{contact_key}".encode()).hexdigest()[:24]
+    return f"<distrib.{run}.{recipient}@{host}>"
+
+
+def _message_id_domain(domain: str) -> str:
+    """Return ``domain`` as an ASCII dot-atom (IDNA) or domain literal, or raise ValueError."""
+    host = domain.strip().lower()
+    if _DOMAIN_LITERAL.fullmatch(host):
+        return host
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(f"cannot use {domain!r} in a Message-ID: {exc}") from None
+    if not _DOT_ATOM.fullmatch(host):
+        raise ValueError(f"cannot use {domain!r} in a Message-ID")
+    return host
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderValues:
+    """The header values of one message, all checked by `distrib.headers.check_header`."""
+
+    sender: Address
+    recipient: Address
+    subject: str
+    date: str
+    message_id: str
+    content_language: str
+    list_unsubscribe: str
+    one_click: bool = False
+    reply_to: Address | None = None
+
+
+def build_message(headers: HeaderValues, text: str, html: str) -> bytes:
+    """Return the ``multipart/alternative`` message (text/plain, then text/html) as CRLF bytes."""
+    message = EmailMessage(policy=_POLICY)
+    message["From"] = headers.sender
+    message["To"] = headers.recipient
+    if headers.reply_to is not None:
+        message["Reply-To"] = headers.reply_to
+    message["Subject"] = headers.subject
+    message["Date"] = headers.date
+    message["Message-ID"] = headers.message_id
+    message["List-Unsubscribe"] = headers.list_unsubscribe
+    if headers.one_click:
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    # Quoted-printable keeps the message 7-bit clean (no 8BITMIME needed) and lines short.
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # Set after the body: set_content() clears every Content-* header of the message.
+    message["Content-Language"] = headers.content_language
+    return message.as_bytes()
+
+
+def content_hash(subject: str, text: str, html: str) -> str:
+    """Return the SHA-256 hex digest of what the recipient reads (not Date or Message-ID)."""
+    digest = hashlib.sha256()
+    for part in (subject, text, html):
+        data = part.encode("utf-8")
+        # Length-prefix each part so moving text between parts changes the hash.
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()

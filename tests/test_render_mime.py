@@ -1,0 +1,89 @@
+"""The MIME layer: our header folding must give every reader the exact text back."""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from distrib.headers import is_header_safe
+from distrib.render.mime import HeaderValues, build_message, encode_words, make_message_id
+from render_helpers import parse
+
+header_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=300
+).filter(lambda s: is_header_safe(s) and s.strip() == s and s != "")
+
+
+def build(
+    subject: str = "Bonjour", name: str = "Zoé Bélanger", unsubscribe: str | None = None
+) -> bytes:
+    headers = HeaderValues(
+        sender=Address("Service de presse AGAPC", addr_spec="presse@agapc.example"),
+        recipient=Address(name, addr_spec="zoe@exemple.ca"),
+        subject=subject,
+        date="Thu, 04 Nov 2027 09:00:00 -0500",
+        message_id=make_message_id("run", "zoe", "agapc.example"),
+        content_language="fr-CA",
+        list_unsubscribe=unsubscribe or "<mailto:presse@agapc.example?subject=unsubscribe>",
+    )
+    return build_message(headers, "texte é\n", "<p>texte é</p>\n")
+
+
+def header_lines(data: bytes) -> list[bytes]:
+    return data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+
+
+@given(header_text)
+def test_any_safe_subject_round_trips(subject: str) -> None:
+    data = build(subject=subject)
+    assert parse(data)["Subject"] == subject
+    assert data.isascii()
+    lines = header_lines(data)
+    assert max(len(line) for line in lines) <= 998
+    if not subject.isascii():
+        subject_lines = [line for line in lines if b"=?utf-8?q?" in line]
+        assert all(len(line) <= 76 for line in subject_lines)
+
+
+@given(header_text.filter(lambda s: len(s.encode()) <= 20))
+def test_short_display_names_round_trip(name: str) -> None:
+    [to] = parse(build(name=name))["To"].addresses
+    assert (to.display_name, to.addr_spec) == (name, "zoe@exemple.ca")
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "L’AGAPC lance « Hiver en vitrine » : un programme de 485 000 $ pour nos rues",
+        "Deux  espaces   et plus" + " mot" * 30,
+        "=?utf-8?q?d=C3=A9j=C3=A0?= encodé",
+        "x" * 950,
+    ],
+)
+def test_awkward_subjects_round_trip(subject: str) -> None:
+    assert parse(build(subject=subject))["Subject"] == subject
+
+
+def test_encoded_words_respect_rfc2047_limits() -> None:
+    words = encode_words("é" * 100 + " fin", 60)
+    assert len(words[0]) <= 60
+    assert all(len(word) <= 75 for word in words)
+    assert all(word.startswith("=?utf-8?q?") and word.endswith("?=") for word in words)
+    assert "".join(words).count("=C3=A9") == 100
+
+
+def test_non_ascii_recipient_address_is_refused() -> None:
+    headers = HeaderValues(
+        sender=Address("A", addr_spec="presse@agapc.example"),
+        recipient=Address("Zoé", username="zoé", domain="exemple.ca"),
+        subject="x",
+        date="Thu, 04 Nov 2027 09:00:00 -0500",
+        message_id="<a@b>",
+        content_language="fr-CA",
+        list_unsubscribe="<mailto:a@b>",
+    )
+    with pytest.raises(ValueError, match="SMTPUTF8"):
+        build_message(headers, "t", "h")
