@@ -1,0 +1,21 @@
+"""Sending stage: SMTP transport, rate limiting and dispatch (the only async code in distrib)."""
+
+from distrib.send.engine import RECONNECT_ATTEMPTS, STOP_REASON, send_messages
+from distrib.send.model import Outgoing, Progress, SendReport
+from distrib.send.policy import Reply, backoff, enhanced_code
+from distrib.send.ratelimit import TokenBucket
+from distrib.send.transport import build_tls_context
+
+__all__ = [
+    "RECONNECT_ATTEMPTS",
+    "STOP_REASON",
+    "Outgoing",
+    "Progress",
+    "Reply",
+    "SendReport",
+    "TokenBucket",
+    "backoff",
+    "build_tls_context",
+    "enhanced_code",
+    "send_messages",
+]

@@ -1,0 +1,253 @@
+"""One message through the delivery-log state machine (see `distrib.deliverylog.states`).
+
+``claim`` (sending) → MAIL → RCPT → ``begin_data`` (committed before DATA) → DATA → 354 → body
+and final dot → ``record``.  DATA is split from the body: a connection lost before 354 is known
+not to have delivered anything (deferred and retried), while once a body byte may have left, a
+lost connection or a timeout is ``unknown`` and never retried automatically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Protocol
+
+from distrib.config import LimitsConfig
+from distrib.deliverylog import DeliveryLog, State, utcnow
+from distrib.errors import DeliveryLogError, SMTPAuthError, SMTPConfigError
+from distrib.send.model import Item, Outgoing, Transaction, Worker
+from distrib.send.policy import Reply, backoff
+from distrib.send.transport import AUTH_CODES, BadAddress, Connection, Dropped, check_address
+
+__all__ = ["Delivery", "Dispatcher"]
+
+
+class Dispatcher(Protocol):
+    """What `Delivery` needs from the dispatcher that owns the queue."""
+
+    @property
+    def halted(self) -> bool:
+        """Tell whether the run is stopping (start nothing new)."""
+        ...
+
+    def finished(self, outcome: str) -> None:
+        """Count a final outcome for this run (sent, deferred, failed, unknown)."""
+
+    def requeue(self, item: Item) -> None:
+        """Put ``item`` back at the front of the queue now."""
+
+    def retry_later(self, item: Item, delay: float) -> None:
+        """Put ``item`` back after ``delay`` seconds."""
+
+
+class Delivery:
+    """Drive one message at a time through MAIL, RCPT, DATA and the delivery log."""
+
+    def __init__(self, log: DeliveryLog, limits: LimitsConfig, dispatcher: Dispatcher) -> None:
+        self.log = log
+        self.limits = limits
+        self.dispatcher = dispatcher
+
+    @staticmethod
+    def _trouble(worker: Worker, what: str) -> None:
+        worker.troubles += 1
+        worker.last_trouble = what
+
+    async def send(self, worker: Worker, item: Item) -> None:
+        """Try ``item`` once on ``worker``'s open connection and record what happened."""
+        out = item.out
+        utf8 = not (out.recipient.isascii() and out.envelope_from.isascii())
+        options = self._preflight(worker.conn, out, utf8)
+        t = Transaction(worker, item, self.log.claim(out.message, server=worker.conn.server))
+        try:
+            if isinstance(options, str):
+                self._record(t, State.FAILED, None, options)
+            else:
+                await self._transaction(t, options, utf8)
+        except Dropped as exc:
+            self._dropped(t, exc)
+        except asyncio.CancelledError:
+            self._abandon(t)
+            raise
+        except Exception:
+            if t.stage == "envelope":
+                with contextlib.suppress(DeliveryLogError):
+                    self._release(t, "the run stopped on an error before DATA")
+            raise
+
+    async def _transaction(self, t: Transaction, options: list[str], utf8: bool) -> None:
+        conn, out = t.worker.conn, t.item.out
+        reply = await conn.mail(out.envelope_from, options=options, utf8=utf8)
+        if not reply.positive:
+            return await self._refused(t, reply, "MAIL FROM")
+        reply = await conn.rcpt(out.recipient, utf8=utf8)
+        if not reply.positive:
+            return await self._refused(t, reply, "RCPT TO")
+        self.log.begin_data(out.message)
+        t.stage = "data"
+        reply = await conn.data_command()
+        if reply.code != 354:
+            return await self._refused(t, reply, "DATA")
+        t.stage = "body"
+        reply = await conn.data_body(out.data)
+        return self._after_body(t, reply)
+
+    def _preflight(self, conn: Connection, out: Outgoing, utf8: bool) -> list[str] | str:
+        """Return the MAIL FROM parameters, or why this one message cannot be sent on ``conn``.
+
+        A problem with our own envelope sender would fail every message: it stops the run.
+        """
+        smtputf8 = conn.supports("smtputf8")
+        try:
+            check_address(out.envelope_from)
+        except BadAddress as exc:
+            raise SMTPConfigError(f"the envelope sender cannot be used: {exc}") from None
+        if not out.envelope_from.isascii() and not smtputf8:
+            raise SMTPConfigError(
+                f"the envelope sender {out.envelope_from!r} is not ASCII and {conn.server}"
+                " does not support SMTPUTF8"
+            )
+        try:
+            check_address(out.recipient)
+        except BadAddress as exc:
+            return str(exc)
+        options: list[str] = []
+        if utf8:
+            if not smtputf8:
+                return (
+                    f"the address {out.recipient!r} has a non-ASCII local part and"
+                    f" {conn.server} does not support SMTPUTF8"
+                )
+            options.append("SMTPUTF8")
+        if not out.data.isascii():
+            if not conn.supports("8bitmime"):
+                return f"the message has 8-bit content and {conn.server} does not offer 8BITMIME"
+            options.append("BODY=8BITMIME")
+        limit = conn.size_limit
+        if limit is not None:
+            if limit and len(out.data) > limit:
+                return f"the message ({len(out.data)} bytes) exceeds {conn.server}'s SIZE {limit}"
+            options.insert(0, f"SIZE={len(out.data)}")
+        return options
+
+    def _dropped(self, t: Transaction, exc: Dropped) -> None:
+        """Handle a lost connection or a timeout, by how far the transaction had gone."""
+        self._trouble(t.worker, str(exc))
+        if t.stage == "envelope":
+            self._release(t, f"{exc} (nothing was sent)")
+            self.dispatcher.requeue(t.item)
+        elif not exc.body_sent:
+            self._defer(t, None, f"{exc} (nothing was sent)")
+        else:
+            self._record(t, State.UNKNOWN, None, _unknown_text(exc))
+
+    async def _refused(self, t: Transaction, reply: Reply, command: str) -> None:
+        """Handle a negative reply to MAIL FROM, RCPT TO or the DATA command."""
+        server, out = t.worker.conn.server, t.item.out
+        text = f"{command}: {reply}"
+        if reply.code == 421:
+            # The server is closing (aiosmtplib already closed our side): nothing was sent.
+            self._trouble(t.worker, f"{server}: {reply}")
+            if t.stage == "envelope":
+                self._release(t, f"{server} closing: {text}")
+                self.dispatcher.requeue(t.item)
+            else:
+                self._defer(t, reply, text)
+            return
+        if reply.code in AUTH_CODES and t.stage == "envelope":
+            self._release(t, text)
+            raise SMTPAuthError(
+                f"{server} requires authentication or encryption: {text}",
+                code=reply.code,
+                reply=reply.text,
+            )
+        if command == "MAIL FROM" and reply.permanent and reply.code != 552:
+            self._release(t, text)
+            raise SMTPConfigError(
+                f"{server} refused our sender {out.envelope_from}: {reply}",
+                code=reply.code,
+                reply=reply.text,
+            )
+        await t.worker.conn.rset()
+        if reply.transient:
+            t.worker.troubles = 0
+            self._defer(t, reply, text)
+        else:
+            self._record(t, State.FAILED, reply, text)
+
+    def _after_body(self, t: Transaction, reply: Reply) -> None:
+        """Record the reply to the final dot."""
+        text = f"DATA: {reply}"
+        if reply.positive:
+            self._record(t, State.SENT, reply, reply.text)
+        elif reply.transient:
+            # 4xx, including 421, after the dot: the server says it did not take the message.
+            if reply.code == 421:
+                self._trouble(t.worker, f"{t.worker.conn.server}: {reply}")
+            else:
+                t.worker.troubles = 0
+            self._defer(t, reply, text)
+        elif reply.permanent:
+            self._record(t, State.FAILED, reply, text)
+        else:
+            # Not a reply the protocol allows here: the server has the body, so do not guess.
+            t.worker.conn.abort()
+            self._record(t, State.UNKNOWN, reply, f"unexpected reply {text}")
+
+    def _release(self, t: Transaction, reason: str) -> None:
+        self.log.release(t.item.out.message, t.attempt, reason=reason)
+        t.stage = "done"
+
+    def _record(self, t: Transaction, state: State, reply: Reply | None, text: str) -> None:
+        code = reply.code if reply is not None else None
+        enhanced = reply.enhanced if reply is not None else None
+        self.log.record(
+            t.item.out.message, t.attempt, state, code=code, text=text, enhanced=enhanced
+        )
+        t.stage = "done"
+        if reply is not None and state is not State.UNKNOWN:
+            t.worker.troubles = 0
+        self.dispatcher.finished(str(state))
+
+    def _defer(self, t: Transaction, reply: Reply | None, text: str) -> None:
+        item = t.item
+        item.retries += 1
+        delay = backoff(item.retries, base=self.limits.retry_delay, cap=self.limits.max_retry_delay)
+        self.log.record(
+            item.out.message,
+            t.attempt,
+            State.DEFERRED,
+            code=reply.code if reply is not None else None,
+            text=text,
+            enhanced=reply.enhanced if reply is not None else None,
+            retry_at=utcnow() + timedelta(seconds=delay),
+        )
+        t.stage = "done"
+        if item.retries > self.limits.retries or self.dispatcher.halted:
+            self.dispatcher.finished("deferred")
+            return
+        self.dispatcher.retry_later(item, delay)
+
+    def _abandon(self, t: Transaction) -> None:
+        """Leave the log truthful when the whole send is cancelled mid-message."""
+        if t.stage == "envelope":
+            self._release(t, "cancelled before DATA (nothing was sent)")
+        elif t.stage == "data":
+            self.log.record(
+                t.item.out.message,
+                t.attempt,
+                State.DEFERRED,
+                code=None,
+                text="cancelled before 354",
+            )
+        elif t.stage == "body":
+            text = _unknown_text("cancelled while waiting for the reply to the message")
+            self.log.record(t.item.out.message, t.attempt, State.UNKNOWN, code=None, text=text)
+
+
+def _unknown_text(cause: object) -> str:
+    return (
+        f"{cause}: the message may or may not have been delivered (RFC 1047);"
+        " not resent automatically: check with the recipient or the relay's logs"
+    )

@@ -1,0 +1,389 @@
+"""One SMTP connection: the TLS and AUTH policy, and each command's reply, classified.
+
+The engine decides what a reply means for the delivery log; this module only guarantees that
+every command ends in exactly one of: a `Reply` (the server answered), `Dropped` (no answer:
+the connection was lost or timed out), `BadAddress` (nothing was sent), or a `SendError`
+subclass (the run cannot go on).  The password is only ever handed to aiosmtplib's ``login``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import ssl
+from typing import Literal
+
+import aiosmtplib
+from aiosmtplib.email import parse_address
+from aiosmtplib.protocol import SMTPProtocol
+
+from distrib.config import SMTPConfig
+from distrib.errors import SMTPAuthError, SMTPConfigError, SMTPConnectionError, SMTPSecurityError
+from distrib.send.policy import Reply
+
+__all__ = [
+    "AUTH_CODES",
+    "BadAddress",
+    "ConnectFailed",
+    "Connection",
+    "Dropped",
+    "build_tls_context",
+    "check_address",
+    "wire_body",
+]
+
+_LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+_QUIT_TIMEOUT = 10.0
+_CLOSE_WAIT = 2.0
+#: Auth failures that stop the run: RFC 4954 530/534/535/538 (and 454, temporary failure).
+AUTH_CODES = frozenset({454, 530, 534, 535, 538})
+
+
+class ConnectFailed(Exception):
+    """Could not open a usable session this time (refused, timed out, 421 at the greeting)."""
+
+
+class Dropped(Exception):
+    """The server gave no reply: the connection was lost or the reply timed out.
+
+    ``body_sent`` says whether any byte of the message body may have left this process.
+    """
+
+    def __init__(self, message: str, *, body_sent: bool = False) -> None:
+        self.body_sent = body_sent
+        super().__init__(message)
+
+
+class BadAddress(Exception):
+    """An address cannot be put on an SMTP command line as it is (nothing was sent for it)."""
+
+
+def build_tls_context(smtp: SMTPConfig) -> ssl.SSLContext | None:
+    """Build the TLS context for ``smtp`` (None when ``security`` is ``none``)."""
+    if smtp.security == "none":
+        return None
+    cafile = str(smtp.ca_file) if smtp.ca_file is not None else None
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise SMTPSecurityError(f"smtp.ca_file: cannot load {cafile}: {reason}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if not smtp.validate_certs:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def check_address(address: str) -> None:
+    """Refuse an address that cannot go on an SMTP command line exactly as it is."""
+    try:
+        parsed = parse_address(address)
+    except ValueError as exc:
+        raise BadAddress(f"address {address!r} cannot be used on an SMTP command line") from exc
+    # parseaddr() can extract a *different* address from a malformed one (CVE-2023-27043):
+    # only send an address that passes through unchanged.
+    if parsed != address:
+        raise BadAddress(f"address {address!r} is not a plain addr-spec")
+
+
+def wire_body(data: bytes) -> bytes:
+    """Return ``data`` with CRLF line endings, a final CRLF, dot-stuffing and the final dot."""
+    body = _LINE_ENDINGS.sub(b"\r\n", data)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return _LEADING_DOT.sub(b"..", body) + b".\r\n"
+
+
+class Connection:
+    """One reusable SMTP session to the relay, opened on demand."""
+
+    def __init__(
+        self, smtp: SMTPConfig, *, password: str | None, tls: ssl.SSLContext | None
+    ) -> None:
+        self._cfg = smtp
+        self._password = password
+        self._tls = tls
+        self._client: aiosmtplib.SMTP | None = None
+        self._protocols: list[SMTPProtocol] = []  # every session opened, to wait for its close
+        self.server = f"{smtp.host}:{smtp.port}"
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.server} open={self.is_open}>"
+
+    @property
+    def is_open(self) -> bool:
+        """Tell whether the session is connected and usable."""
+        return self._client is not None and self._client.is_connected
+
+    def supports(self, extension: str) -> bool:
+        """Tell whether the server advertised ``extension`` (e.g. ``smtputf8``) in its EHLO."""
+        return self._client is not None and self._client.supports_extension(extension)
+
+    @property
+    def size_limit(self) -> int | None:
+        """Return the SIZE the server advertised (0 = no fixed limit), or None without SIZE."""
+        if not self.supports("size") or self._client is None:
+            return None
+        value = self._client.esmtp_extensions.get("size", "").strip()
+        return int(value) if value.isdigit() else 0
+
+    def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is None or not self._client.is_connected:
+            raise Dropped(f"{self.server}: not connected")
+        return self._client
+
+    # -- opening ------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, secure and authenticate; raise `ConnectFailed` (retry) or a `SendError`."""
+        self.abort()
+        cfg = self._cfg
+        security: Literal["none", "starttls", "tls"] = cfg.security
+        # Never leave start_tls at aiosmtplib's opportunistic default (None): it silently stays
+        # in plaintext when the server does not offer STARTTLS.
+        client = aiosmtplib.SMTP(
+            hostname=cfg.host,
+            port=cfg.port,
+            local_hostname=cfg.local_hostname,
+            timeout=cfg.timeout,
+            use_tls=security == "tls",
+            start_tls=security == "starttls",
+            tls_context=self._tls,
+        )
+        self._client = client
+        try:
+            await self._connect(client)
+            if security != "none" and client.get_transport_info("sslcontext") is None:
+                raise SMTPSecurityError(f"{self.server}: the connection is not encrypted")
+            await self._hello(client)
+            if cfg.username:
+                await self._login(client, cfg.username)
+        except BaseException:
+            self.abort()
+            raise
+
+    async def _connect(self, client: aiosmtplib.SMTP) -> None:
+        where = self.server
+        try:
+            await client.connect()
+            if client.protocol is not None:
+                self._protocols = [p for p in self._protocols if p.transport is not None]
+                self._protocols.append(client.protocol)
+        except aiosmtplib.SMTPConnectResponseError as exc:
+            # The greeting was not 220: 421 means "busy, come back", 554 means "not for you".
+            if 400 <= exc.code < 500:
+                raise ConnectFailed(f"{where} is not accepting connections: {_said(exc)}") from None
+            raise SMTPConnectionError(
+                f"{where} refused the session: {_said(exc)}", code=exc.code, reply=exc.message
+            ) from None
+        except aiosmtplib.SMTPConnectError as exc:
+            if isinstance(exc.__cause__, ssl.SSLError):
+                raise SMTPSecurityError(f"{where}: TLS failed: {exc.__cause__}") from None
+            raise ConnectFailed(f"cannot connect to {where}: {exc.message}") from None
+        except ssl.SSLError as exc:
+            raise SMTPSecurityError(f"{where}: TLS failed: {exc}") from None
+        except aiosmtplib.SMTPHeloError as exc:
+            if 400 <= exc.code < 500:
+                raise ConnectFailed(f"{where} refused EHLO for now: {_said(exc)}") from None
+            raise SMTPConfigError(
+                f"{where} refused our EHLO: {_said(exc)} (check smtp.local_hostname)",
+                code=exc.code,
+                reply=exc.message,
+            ) from None
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
+            raise ConnectFailed(f"{where}: {exc.message} while opening the session") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            # Only STARTTLS answers with a bare response error here (454 TLS not available).
+            raise SMTPSecurityError(
+                f"{where} refused STARTTLS: {_said(exc)}; distrib never falls back to plaintext",
+                code=exc.code,
+                reply=exc.message,
+            ) from None
+        except aiosmtplib.SMTPException as exc:
+            raise SMTPSecurityError(
+                f"{where} does not offer STARTTLS ({exc.message}); distrib never falls back to"
+                ' plaintext: use security = "tls" if the relay speaks implicit TLS'
+            ) from None
+
+    async def _hello(self, client: aiosmtplib.SMTP) -> None:
+        if not client.is_ehlo_or_helo_needed:
+            return
+        try:
+            try:
+                await client.ehlo()
+            except aiosmtplib.SMTPHeloError as exc:
+                if 400 <= exc.code < 500 or not client.is_connected:
+                    raise ConnectFailed(f"{self.server} refused EHLO: {_said(exc)}") from None
+                await client.helo()
+        except aiosmtplib.SMTPHeloError as exc:
+            raise SMTPConfigError(
+                f"{self.server} refused HELO: {_said(exc)}", code=exc.code, reply=exc.message
+            ) from None
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
+            raise ConnectFailed(f"{self.server}: {exc.message} after EHLO") from None
+
+    async def _login(self, client: aiosmtplib.SMTP, username: str) -> None:
+        where = self.server
+        if self._password is None:
+            raise SMTPAuthError(
+                f"smtp.username is set but the environment variable {self._cfg.password_env}"
+                " is empty or unset"
+            )
+        # aiosmtplib's login() does not check this; the password must never cross in clear.
+        if client.get_transport_info("sslcontext") is None:
+            raise SMTPAuthError(
+                f"refusing to send the password to {where} over an unencrypted connection"
+                ' (set smtp.security to "starttls" or "tls")'
+            )
+        try:
+            await client.login(username, self._password)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            text = self._redact(exc.message)
+            raise SMTPAuthError(
+                f"{where} refused the credentials of {username!r}: {exc.code} {text}",
+                code=exc.code,
+                reply=text,
+            ) from None
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
+            raise ConnectFailed(f"{where}: {exc.message} during AUTH") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            text = self._redact(exc.message)
+            raise SMTPAuthError(
+                f"{where}: AUTH failed: {exc.code} {text}", code=exc.code, reply=text
+            ) from None
+        except aiosmtplib.SMTPException:
+            raise SMTPAuthError(f"{where} does not offer AUTH, but smtp.username is set") from None
+
+    def _redact(self, text: str) -> str:
+        # A hostile or buggy server could echo what we sent; never let it reach a message.
+        if self._password and self._password in text:
+            return text.replace(self._password, "***")
+        return text
+
+    # -- one transaction ----------------------------------------------------------------------
+
+    async def mail(self, sender: str, *, options: list[str], utf8: bool) -> Reply:
+        """Send MAIL FROM and return the reply."""
+        client = self._connected()
+        encoding = "utf-8" if utf8 else "ascii"
+        try:
+            response = await client.mail(sender, options=options, encoding=encoding)
+        except aiosmtplib.SMTPSenderRefused as exc:
+            return Reply(exc.code, exc.message)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
+            raise self._dropped(f"{exc.message} after MAIL FROM") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise self._dropped(f"unreadable reply to MAIL FROM: {exc.message}") from None
+        return Reply(response.code, response.message)
+
+    async def rcpt(self, recipient: str, *, utf8: bool) -> Reply:
+        """Send RCPT TO and return the reply."""
+        client = self._connected()
+        encoding = "utf-8" if utf8 else "ascii"
+        try:
+            response = await client.rcpt(recipient, encoding=encoding)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            return Reply(exc.code, exc.message)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
+            raise self._dropped(f"{exc.message} after RCPT TO") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise self._dropped(f"unreadable reply to RCPT TO: {exc.message}") from None
+        return Reply(response.code, response.message)
+
+    async def data_command(self) -> Reply:
+        """Send the DATA command alone; a `Dropped` here means no body byte was sent."""
+        client = self._connected()
+        try:
+            response = await client.execute_command(b"DATA")
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
+            raise self._dropped(f"{exc.message} after DATA, before 354") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise self._dropped(f"unreadable reply to DATA: {exc.message}") from None
+        return Reply(response.code, response.message)
+
+    async def data_body(self, data: bytes) -> Reply:
+        """Write the body and the final dot, then wait up to ``data_timeout`` for the reply.
+
+        Raises `Dropped` with ``body_sent=True`` once anything may have been written: the
+        server may have the message (RFC 1047), so the caller must not send it again.
+        """
+        client = self._connected()
+        protocol = client.protocol
+        if protocol is None:
+            raise self._dropped("connection lost after 354, before the body")
+        payload = wire_body(data)
+        try:
+            protocol.write(payload)
+        except aiosmtplib.SMTPServerDisconnected:
+            # write() refuses before writing anything when the transport is already closing.
+            raise self._dropped("connection lost after 354, before the body") from None
+        try:
+            response = await protocol.read_response(timeout=self._cfg.data_timeout)
+        except aiosmtplib.SMTPTimeoutError:
+            raise self._dropped(
+                f"no reply to the end of the message within {self._cfg.data_timeout:g} s",
+                body_sent=True,
+            ) from None
+        except aiosmtplib.SMTPServerDisconnected as exc:
+            raise self._dropped(f"{exc.message} after the message body", body_sent=True) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise self._dropped(
+                f"unreadable reply to the end of the message: {exc.message}", body_sent=True
+            ) from None
+        if response.code == 421:
+            self.abort()
+        return Reply(response.code, response.message)
+
+    async def rset(self) -> None:
+        """Reset the transaction; if that fails, close (the next message reconnects)."""
+        if not self.is_open or self._client is None:
+            return
+        try:
+            await self._client.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            self.abort()
+
+    def _dropped(self, what: str, *, body_sent: bool = False) -> Dropped:
+        # After a lost reply the session is out of step: never reuse it.
+        self.abort()
+        return Dropped(f"{self.server}: {what}", body_sent=body_sent)
+
+    # -- closing ------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Say QUIT (briefly), close, and wait until the sockets this connection used are shut."""
+        client = self._client
+        if client is not None and client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                # Not client.quit(): it closes TLS gracefully, which may outlive the loop.
+                await client.execute_command(b"QUIT", timeout=min(self._cfg.timeout, _QUIT_TIMEOUT))
+        self.abort()
+        await self._wait_closed()
+
+    def abort(self) -> None:
+        """Close the connection at once, without QUIT."""
+        client, self._client = self._client, None
+        if client is None:
+            return
+        transport = client.transport
+        if isinstance(transport, asyncio.Transport) and not transport.is_closing():
+            # abort(), not close(): a TLS close waits for the server's close_notify; the
+            # session is over either way.
+            transport.abort()
+        client.close()
+
+    async def _wait_closed(self) -> None:
+        # aiosmtplib's protocol drops its transport in connection_lost, which runs once the
+        # socket is closed: wait for that (briefly) so no socket outlives the event loop.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _CLOSE_WAIT
+        while any(p.transport is not None for p in self._protocols) and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        self._protocols = [p for p in self._protocols if p.transport is not None]
+
+
+def _said(exc: aiosmtplib.SMTPResponseException) -> str:
+    return f"{exc.code} {exc.message}".strip()

@@ -1,0 +1,172 @@
+"""TLS and AUTH policy of the send engine, against real aiosmtpd servers and trustme certs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from distrib.config import LimitsConfig, SMTPConfig
+from distrib.deliverylog import DeliveryLog
+from distrib.errors import SendError, SMTPAuthError, SMTPSecurityError
+from distrib.send import SendReport, send_messages
+from smtp_server import SMTPTestServer, TLSFiles, plan_messages
+
+LIMITS = LimitsConfig(rate=0, connections=1, retries=0, retry_delay=0, max_retry_delay=0)
+PASSWORD = "s3cret-Pa55word!"
+Factory = Callable[..., SMTPTestServer]
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[DeliveryLog]:
+    with DeliveryLog.open(tmp_path / "distrib-log.sqlite") as opened:
+        yield opened
+
+
+def send(outgoing: Any, log: DeliveryLog, smtp: SMTPConfig, password: str | None) -> SendReport:
+    return asyncio.run(
+        send_messages(outgoing, log=log, smtp=smtp, limits=LIMITS, password=password)
+    )
+
+
+def assert_password_nowhere(log: DeliveryLog, *texts: str) -> None:
+    for text in texts:
+        assert PASSWORD not in text
+    for table in ("runs", "messages", "attempts"):
+        for row in log.query(f"SELECT * FROM {table}"):
+            assert all(PASSWORD not in str(value) for value in tuple(row))
+
+
+def test_starttls_then_auth_then_mail(make_smtp_server: Factory, log: DeliveryLog) -> None:
+    server = make_smtp_server(tls="starttls", users={"press": PASSWORD}, auth_required=True)
+    run, outgoing = plan_messages(log, ["a@example.org", "b@example.org"])
+    report = send(outgoing, log, server.smtp_config(username="press"), PASSWORD)
+
+    assert report.sent == 2
+    commands = server.commands
+    verbs = [c.verb for c in commands]
+    assert verbs[:4] == ["EHLO", "STARTTLS", "EHLO", "AUTH"]
+    assert all(c.tls for c in commands if c.verb in {"AUTH", "MAIL", "RCPT", "DATA"})
+    assert server.logins == [(commands[0].session, "press", True)]
+    assert all(m.tls and m.user == "press" for m in server.messages)
+    assert_password_nowhere(log)
+    assert {m.status for m in log.messages(run.id)} == {"sent"}
+
+
+def test_implicit_tls(make_smtp_server: Factory, log: DeliveryLog) -> None:
+    server = make_smtp_server(tls="implicit", users={"press": PASSWORD})
+    _, outgoing = plan_messages(log, ["a@example.org"])
+    report = send(outgoing, log, server.smtp_config(username="press"), PASSWORD)
+    assert report.sent == 1
+    assert "STARTTLS" not in server.verbs()
+    assert server.messages[0].tls
+
+
+def test_starttls_required_but_not_offered_stops_before_anything_else(
+    smtp_server: SMTPTestServer, tls_files: TLSFiles, log: DeliveryLog
+) -> None:
+    run, outgoing = plan_messages(log, ["a@example.org"])
+    smtp = smtp_server.smtp_config(security="starttls", username="press", ca_file=tls_files.ca_file)
+    with pytest.raises(SMTPSecurityError, match="never falls back to plaintext") as caught:
+        send(outgoing, log, smtp, PASSWORD)
+    assert smtp_server.verbs() == ["EHLO"]  # no STARTTLS to refuse, no AUTH, no MAIL
+    assert {m.status for m in log.messages(run.id)} == {"ready"}
+    assert_password_nowhere(log, str(caught.value), repr(caught.value))
+
+
+def test_a_454_reply_to_starttls_stops_without_falling_back(
+    make_smtp_server: Factory, log: DeliveryLog
+) -> None:
+    server = make_smtp_server(tls="starttls", users={"press": PASSWORD})
+    server.script("STARTTLS", "454 4.7.0 TLS not available due to temporary reason")
+    run, outgoing = plan_messages(log, ["a@example.org"])
+    with pytest.raises(SMTPSecurityError, match="454") as caught:
+        send(outgoing, log, server.smtp_config(username="press"), PASSWORD)
+    assert caught.value.code == 454
+    assert server.verbs() == ["EHLO", "STARTTLS"]
+    assert {m.status for m in log.messages(run.id)} == {"ready"}
+
+
+def test_an_untrusted_certificate_is_refused(make_smtp_server: Factory, log: DeliveryLog) -> None:
+    server = make_smtp_server(tls="starttls")
+    run, outgoing = plan_messages(log, ["a@example.org"])
+    # Without smtp.ca_file the throw-away test CA is not trusted.
+    with pytest.raises(SMTPSecurityError, match="TLS failed"):
+        send(outgoing, log, server.smtp_config(ca_file=None), None)
+    assert "MAIL" not in server.verbs()
+    assert {m.status for m in log.messages(run.id)} == {"ready"}
+
+
+def test_validate_certs_false_accepts_an_untrusted_certificate(
+    make_smtp_server: Factory, log: DeliveryLog
+) -> None:
+    server = make_smtp_server(tls="starttls")
+    _, outgoing = plan_messages(log, ["a@example.org"])
+    report = send(outgoing, log, server.smtp_config(ca_file=None, validate_certs=False), None)
+    assert report.sent == 1 and server.messages[0].tls
+
+
+def test_refused_credentials_stop_the_run_and_leave_every_message_ready(
+    make_smtp_server: Factory, log: DeliveryLog
+) -> None:
+    server = make_smtp_server(tls="starttls", users={"press": "another password"})
+    run, outgoing = plan_messages(log, ["a@example.org", "b@example.org"])
+    with pytest.raises(SMTPAuthError, match="535") as caught:
+        send(outgoing, log, server.smtp_config(username="press"), PASSWORD)
+    assert caught.value.code == 535
+    assert "MAIL" not in server.verbs()
+    assert not server.messages
+    assert {m.status for m in log.messages(run.id)} == {"ready"}
+    assert all(not log.attempts(m.id) for m in log.messages(run.id))
+    assert_password_nowhere(log, str(caught.value), repr(caught.value), repr(caught.value.args))
+
+
+def test_auth_required_by_the_relay_but_not_configured_stops_the_run(
+    make_smtp_server: Factory, log: DeliveryLog
+) -> None:
+    server = make_smtp_server(tls="starttls", users={"press": PASSWORD}, auth_required=True)
+    run, outgoing = plan_messages(log, ["a@example.org"])
+    with pytest.raises(SMTPAuthError, match="530"):
+        send(outgoing, log, server.smtp_config(), None)
+    [row] = log.messages(run.id)
+    assert row.status == "ready"
+    assert [a.outcome for a in log.attempts(row.id)] == ["requeued"]
+
+
+def test_no_password_is_ever_sent_over_plaintext(
+    make_smtp_server: Factory, log: DeliveryLog
+) -> None:
+    # This server would happily take AUTH in plaintext: distrib must not offer it the chance.
+    server = make_smtp_server(users={"press": PASSWORD}, auth_require_tls=False)
+    run, outgoing = plan_messages(log, ["a@example.org"])
+    with pytest.raises(SMTPAuthError, match="unencrypted") as caught:
+        send(outgoing, log, server.smtp_config(username="press"), PASSWORD)
+    assert "AUTH" not in server.verbs()
+    assert not server.logins
+    assert {m.status for m in log.messages(run.id)} == {"ready"}
+    assert_password_nowhere(log, str(caught.value), repr(caught.value))
+
+
+def test_a_username_without_a_password_is_refused_before_connecting(
+    make_smtp_server: Factory, log: DeliveryLog
+) -> None:
+    server = make_smtp_server(tls="starttls", users={"press": PASSWORD})
+    _, outgoing = plan_messages(log, ["a@example.org"])
+    smtp = server.smtp_config(username="press", password_env="DISTRIB_TEST_UNSET")
+    with pytest.raises(SMTPAuthError, match="DISTRIB_TEST_UNSET"):
+        send(outgoing, log, smtp, None)
+    assert server.connections == 0
+
+
+def test_a_missing_ca_file_is_a_security_error(tmp_path: Path, log: DeliveryLog) -> None:
+    _, outgoing = plan_messages(log, ["a@example.org"])
+    smtp = SMTPConfig(security="starttls", ca_file=tmp_path / "missing.pem")
+    with pytest.raises(SMTPSecurityError, match=r"smtp\.ca_file"):
+        send(outgoing, log, smtp, None)
+
+
+def test_every_stop_error_is_a_send_error() -> None:
+    assert issubclass(SMTPAuthError, SendError) and issubclass(SMTPSecurityError, SendError)
