@@ -48,7 +48,7 @@ def test_xlsx_cells_are_text_not_formulas(tmp_path: Path) -> None:
     write_table(path, ["name", "n"], rows(), "xlsx")
     sheet = load_workbook(path).active
     assert sheet is not None
-    values = [row for row in sheet.iter_rows(values_only=True)]
+    values = list(sheet.iter_rows(values_only=True))
     assert values[0] == ("name", "n")
     # XML normalises a lone CR to LF; what matters is the leading quote.
     assert [v[0] for v in values[2:]] == ["'" + v.replace("\r", "\n") for v in DANGEROUS]

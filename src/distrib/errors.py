@@ -14,9 +14,10 @@ The tree::
     │   ├── SMTPSecurityError          TLS required but unavailable or failed
     │   ├── SMTPAuthError              credentials refused, or AUTH would be in plaintext
     │   └── SMTPConfigError            relay refuses our sender or parameters (us, not them)
-    └── DeliveryLogError               the SQLite delivery log cannot be opened or used
-        ├── RunNotFoundError           no run with that id
-        └── RunLockedError             another process holds the run's lease
+    ├── DeliveryLogError               the SQLite delivery log cannot be opened or used
+    │   ├── RunNotFoundError           no run with that id
+    │   └── RunLockedError             another process holds the run's lease
+    └── SinkError                      the capture server cannot listen or store mail
 
 A refused recipient is *data* (a row in the delivery log), never an exception.  Messages start
 with where the problem is, ``path[:sheet]:row:column: reason``, so the officer can go there.
@@ -45,6 +46,7 @@ __all__ = [
     "SMTPConnectionError",
     "SMTPSecurityError",
     "SendError",
+    "SinkError",
 ]
 
 
@@ -165,3 +167,7 @@ class RunNotFoundError(DeliveryLogError):
 
 class RunLockedError(DeliveryLogError):
     """Another process is sending this run (it holds the lease)."""
+
+
+class SinkError(DistribError):
+    """`distrib sink` cannot listen on its address or use its Maildir."""

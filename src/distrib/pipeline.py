@@ -140,7 +140,9 @@ def make_plan(
     )
 
 
-def _render(renderer: Renderer, campaign: Campaign, token: str, contact: Contact) -> RenderedMessage:
+def _render(
+    renderer: Renderer, campaign: Campaign, token: str, contact: Contact
+) -> RenderedMessage:
     message_id = make_message_id(token, contact.key, campaign.sender.domain)
     return renderer.render(contact, message_id=message_id)
 
@@ -212,8 +214,11 @@ def start_run(plan: Plan, log: DeliveryLog) -> Run:
 def _outgoing(plan: Plan, log: DeliveryLog, run: Run) -> Iterator[Outgoing]:
     by_key = {m.contact.key: m for m in plan.messages}
     for row in log.pending(run.id):
-        item = by_key[row.key]
-        rendered = plan.renderer.render(item.contact, message_id=row.message_id or "")
+        item = by_key.get(row.key)
+        if item is None or row.message_id != item.message_id:
+            # The log row does not match this plan: never send something that was not planned.
+            raise RenderError([Problem(f"{row.recipient}: not in this run's plan; plan again")])
+        rendered = plan.renderer.render(item.contact, message_id=item.message_id)
         if rendered.content_hash != row.content_hash:
             # The templates or release changed after planning: never send something unplanned.
             raise RenderError(

@@ -25,7 +25,7 @@ from typing import Any, Self
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from distrib.errors import DistribError
+from distrib.errors import SinkError
 
 __all__ = [
     "DEFAULT_PORT",
@@ -39,10 +39,6 @@ __all__ = [
 DEFAULT_PORT = 2525
 MAX_MESSAGE_SIZE = 50 * 1024 * 1024
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-class SinkError(DistribError):
-    """The capture server cannot start (port in use, Maildir not writable)."""
 
 
 @dataclass(frozen=True, slots=True)

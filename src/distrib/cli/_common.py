@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from distrib.config import Campaign
     from distrib.deliverylog import DeliveryLog
 
-console = Console(highlight=False, soft_wrap=True)
+# Piped or captured output gets a wide fixed width, so tables are not squeezed to 80 columns.
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -30,12 +31,12 @@ class Exit(IntEnum):
     STOPPED = 4  # the run was stopped before the end (Ctrl-C); it can be resumed
 
 
-CampaignArg = Annotated[
-    Path, typer.Argument(help="The campaign file (TOML).", show_default=False)
-]
+CampaignArg = Annotated[Path, typer.Argument(help="The campaign file (TOML).", show_default=False)]
 LogOpt = Annotated[
     Path | None,
-    typer.Option("--log", help="Delivery log file (default: the one the campaign names).", show_default=False),
+    typer.Option(
+        "--log", help="Delivery log file (default: the one the campaign names).", show_default=False
+    ),
 ]
 CampaignOpt = Annotated[
     Path | None,
@@ -86,9 +87,6 @@ def open_log(campaign: Path | None, log: Path | None, *, create: bool = False) -
     if log is None:
         if campaign is None and Path("campaign.toml").is_file():
             campaign = Path("campaign.toml")
-        if campaign is not None:
-            log = load(campaign).log_path
-        else:
-            log = Path("distrib-log.sqlite")
+        log = load(campaign).log_path if campaign is not None else Path("distrib-log.sqlite")
     with user_errors():
         return DeliveryLog.open(log, create=create)

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from distrib.cli._common import CampaignOpt, LogOpt, console, fail, open_log, user_errors
+from distrib.cli._common import CampaignOpt, Exit, LogOpt, console, fail, open_log, user_errors
 
 if TYPE_CHECKING:
     from distrib.audit import Report
+    from distrib.export import Format
 
 RunArg = Annotated[
     str, typer.Argument(help="Run id (see `distrib runs`), or 'latest'.", show_default=True)
@@ -25,6 +26,13 @@ class LogFormat(StrEnum):
     csv = "csv"
     json = "json"
     xlsx = "xlsx"
+
+
+_FORMATS: dict[LogFormat, Format] = {
+    LogFormat.csv: "csv",
+    LogFormat.json: "json",
+    LogFormat.xlsx: "xlsx",
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -51,8 +59,13 @@ def runs(campaign: CampaignOpt = None, log: LogOpt = None) -> None:
     for s in summaries:
         states = ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items()))
         table.add_row(
-            str(s.run.id), s.run.campaign, s.run.status, s.run.started_at or "-",
-            s.run.finished_at or "-", str(s.total), states,
+            str(s.run.id),
+            s.run.campaign,
+            s.run.status,
+            s.run.started_at or "-",
+            s.run.finished_at or "-",
+            str(s.total),
+            states,
         )
     console.print(table)
 
@@ -63,7 +76,9 @@ def log_command(
         list[str] | None,
         typer.Option("--status", "-s", help="Only these states (repeatable), e.g. failed."),
     ] = None,
-    fmt: Annotated[LogFormat, typer.Option("--format", "-f", help="Output format.")] = LogFormat.table,
+    fmt: Annotated[
+        LogFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = LogFormat.table,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file.", show_default=False)
     ] = None,
@@ -81,7 +96,10 @@ def log_command(
     valid = {str(s) for s in State}
     unknown = [s for s in status or () if s not in valid]
     if unknown:
-        fail(f"unknown state(s): {', '.join(unknown)} (valid: {', '.join(sorted(valid))})", 2)
+        fail(
+            f"unknown state(s): {', '.join(unknown)} (valid: {', '.join(sorted(valid))})",
+            Exit.USAGE,
+        )
     with open_log(campaign, log) as delivery_log, user_errors():
         found = resolve_run(delivery_log, run)
         rows = message_dicts(delivery_log, found.id, states=status or None)
@@ -89,8 +107,8 @@ def log_command(
         _print_log_table(rows, found.id)
         return
     if fmt is LogFormat.xlsx and output is None:
-        fail("--format xlsx needs --output FILE", 2)
-    text = write_table(output, LOG_COLUMNS, rows, fmt.value)
+        fail("--format xlsx needs --output FILE", Exit.USAGE)
+    text = write_table(output, LOG_COLUMNS, rows, _FORMATS[fmt])
     if text is not None:
         typer.echo(text, nl=False)
     else:
@@ -106,13 +124,20 @@ def _print_log_table(rows: list[dict[str, object]], run_id: int) -> None:
     for r in rows:
         reply = " ".join(str(p) for p in (r["reply_code"], r["reply_text"]) if p)
         table.add_row(
-            str(r["recipient"]), str(r["name"]), str(r["outlet"]), str(r["language"]),
-            str(r["status"]), reply, str(r["attempts"]),
+            str(r["recipient"]),
+            str(r["name"]),
+            str(r["outlet"]),
+            str(r["language"]),
+            str(r["status"]),
+            reply,
+            str(r["attempts"]),
         )
     console.print(table)
 
 
-def report_command(run: RunArg = "latest", campaign: CampaignOpt = None, log: LogOpt = None) -> None:
+def report_command(
+    run: RunArg = "latest", campaign: CampaignOpt = None, log: LogOpt = None
+) -> None:
     """Summarise a run: counts by state, language and outlet, and every failure."""
     from distrib.audit import report, resolve_run
 
@@ -129,18 +154,27 @@ def print_report(rep: Report) -> None:
         f"Run {run.id} of {run.campaign}: {run.status}"
         f" (started {run.started_at or '-'}, finished {run.finished_at or '-'})"
     )
-    console.print("By state: " + ", ".join(f"{k} {v}" for k, v in rep.by_state.items())
-                  + f" (total {rep.total})")
+    console.print(
+        "By state: "
+        + ", ".join(f"{k} {v}" for k, v in rep.by_state.items())
+        + f" (total {rep.total})"
+    )
     for title, groups in (("language", rep.by_language), ("outlet", rep.by_outlet)):
         table = Table(title=f"By {title}", title_justify="left")
         table.add_column(title)
-        states = sorted({s for counts in groups.values() for s in counts}, key=list(rep.by_state).index)
+        states = sorted(
+            {s for counts in groups.values() for s in counts}, key=list(rep.by_state).index
+        )
         for s in states:
             table.add_column(s, justify="right")
         for name, counts in groups.items():
             table.add_row(name, *(str(counts.get(s, 0)) for s in states))
         console.print(table)
-    for title, rows in (("Failed", rep.failures), ("Deferred", rep.deferred), ("Unknown", rep.unknown)):
+    for title, rows in (
+        ("Failed", rep.failures),
+        ("Deferred", rep.deferred),
+        ("Unknown", rep.unknown),
+    ):
         if rows:
             console.print(f"{title} ({len(rows)}):")
             for m in rows:

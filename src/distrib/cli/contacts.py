@@ -39,13 +39,16 @@ def print_book(book: ContactBook, *, default_language: str, details: bool = True
         table.add_column(column, justify="left" if column in ("source", "read as") else "right")
     for s in book.sources:
         name = f"{s.path}:{s.sheet}" if s.sheet else s.path
-        read_as = ", ".join(
-            part for part in (s.encoding, _delimiter(s.delimiter)) if part
-        )
+        read_as = ", ".join(part for part in (s.encoding, _delimiter(s.delimiter)) if part)
         table.add_row(
-            name, read_as, *(str(n) for n in (s.rows, s.accepted, s.duplicates, s.rejected, s.suppressed))
+            name,
+            read_as,
+            *(str(n) for n in (s.rows, s.accepted, s.duplicates, s.rejected, s.suppressed)),
         )
-    totals = [sum(getattr(s, f) for s in book.sources) for f in ("rows", "accepted", "duplicates", "rejected", "suppressed")]
+    totals = [
+        sum(getattr(s, f) for s in book.sources)
+        for f in ("rows", "accepted", "duplicates", "rejected", "suppressed")
+    ]
     table.add_row("total", "", *(str(n) for n in totals), style="bold")
     console.print(table)
     ok = "adds up" if book.adds_up else "DOES NOT ADD UP (please report this as a bug)"
@@ -55,7 +58,8 @@ def print_book(book: ContactBook, *, default_language: str, details: bool = True
     )
     languages = Counter(c.language for c in book.contacts)
     console.print(
-        "Languages: " + ", ".join(f"{lang} {n}" for lang, n in sorted(languages.items()))
+        "Languages: "
+        + ", ".join(f"{lang} {n}" for lang, n in sorted(languages.items()))
         + f" (missing or unknown languages default to {default_language})"
     )
     outlets = Counter(c.outlet or "(no outlet)" for c in book.contacts)

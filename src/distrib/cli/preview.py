@@ -20,7 +20,9 @@ def preview(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Folder to write to (default: preview/ beside the campaign).",
+            "--out",
+            "-o",
+            help="Folder to write to (default: preview/ beside the campaign).",
             show_default=False,
         ),
     ] = None,

@@ -59,13 +59,14 @@ def send(
             raise typer.Exit(int(Exit.OK))
         smtp = config.smtp
         question = (
-            f"Send {len(plan.messages)} message(s) via {smtp.host}:{smtp.port}"
-            f" ({smtp.security})?"
+            f"Send {len(plan.messages)} message(s) via {smtp.host}:{smtp.port} ({smtp.security})?"
         )
         if not yes:
             if not sys.stdin.isatty():
-                fail("refusing to send without confirmation: run in a terminal or pass --yes",
-                     Exit.USAGE)
+                fail(
+                    "refusing to send without confirmation: run in a terminal or pass --yes",
+                    Exit.USAGE,
+                )
             if not typer.confirm(question, default=False):
                 console.print("Nothing was sent.")
                 raise typer.Exit(int(Exit.OK))
@@ -102,8 +103,13 @@ def _send(plan: Plan, delivery_log: DeliveryLog) -> None:
         run = start_run(plan, delivery_log)
     console.print(f"Run {run.id} started (log: {delivery_log.path})")
     bar = Progress(
-        TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(), console=console, disable=not console.is_terminal,
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
     )
     task = bar.add_task("send", total=len(plan.messages), detail="")
 
@@ -128,8 +134,9 @@ def _send(plan: Plan, delivery_log: DeliveryLog) -> None:
     r = outcome.report
     console.print(f"Elapsed {r.elapsed:.1f} s over {r.connections} connection(s).")
     if r.stopped:
-        console.print(f"Stopped: {r.stop_reason or 'interrupted'}.  Run `distrib send` again to go on.")
+        console.print(
+            f"Stopped: {r.stop_reason or 'interrupted'}.  Run `distrib send` again to go on."
+        )
         raise typer.Exit(int(Exit.STOPPED))
     if r.failed or r.deferred or r.unknown:
         raise typer.Exit(int(Exit.FAILURES))
-

@@ -45,9 +45,9 @@ def init(
 def sink(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 2525,
-    maildir: Annotated[
-        Path, typer.Option(help="Maildir to store captured messages in.")
-    ] = Path("captured-mail"),
+    maildir: Annotated[Path, typer.Option(help="Maildir to store captured messages in.")] = Path(
+        "captured-mail"
+    ),
 ) -> None:
     """Run a local SMTP server that captures every message in a Maildir (nothing is relayed).
 

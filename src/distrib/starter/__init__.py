@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from importlib import resources
 from pathlib import Path
 
@@ -12,7 +11,7 @@ _FILES = ("campaign.toml", "contacts.csv", "release/fr.md", "release/en.md")
 
 
 def write_starter(folder: Path) -> list[Path]:
-    """Write the starter campaign into ``folder``; never overwrite a file.  Return what was written."""
+    """Write the starter campaign into ``folder`` (never overwriting); return the files written."""
     from distrib.render import default_templates_dir
 
     templates = default_templates_dir()
@@ -29,6 +28,3 @@ def write_starter(folder: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
     return [path for path, _ in plan]
-
-
-

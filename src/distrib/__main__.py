@@ -1,0 +1,5 @@
+"""Allow ``python -m distrib``."""
+
+from distrib.cli import main
+
+main()
