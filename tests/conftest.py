@@ -44,3 +44,44 @@ def make_smtp_server(tls_files: TLSFiles) -> Iterator[Callable[..., SMTPTestServ
 def smtp_server(make_smtp_server: Callable[..., SMTPTestServer]) -> SMTPTestServer:
     """A plaintext test SMTP server on 127.0.0.1 (SMTPUTF8 and 8BITMIME offered, no AUTH)."""
     return make_smtp_server()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (Debian's, installed by scripts/install-system-deps.sh) via Playwright.
+
+    Fails, rather than skips, when Chromium is missing: the browser tests are part of the suite.
+    """
+    import os
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("DISTRIB_CHROMIUM") or shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Chromium not found: run scripts/install-system-deps.sh (make test does)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=executable,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def screenshots_dir() -> Path:
+    """Where browser tests save their screenshots (kept after the run, for people to look at)."""
+    folder = Path(__file__).resolve().parent.parent / "test-artifacts"
+    folder.mkdir(exist_ok=True)
+    return folder

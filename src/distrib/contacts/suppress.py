@@ -35,6 +35,13 @@ class Suppression:
     def __len__(self) -> int:
         return len(self.keys)
 
+    def with_entries(self, entries: Iterable[tuple[str, Location]]) -> Suppression:
+        """Return a copy that also suppresses ``entries`` (address, where it was listed)."""
+        keys = dict(self.keys)
+        for address, where in entries:
+            keys.setdefault(suppression_key(address), where)
+        return Suppression(keys, self.warnings)
+
 
 def _text_entries(path: Path) -> Iterator[tuple[str, Location]]:
     try:

@@ -1,6 +1,7 @@
 """Numbered schema migrations, recorded in the ``schema_migrations`` table of each log file.
 
-A migration is appended, never edited: an older log file opens and is upgraded in order.
+A migration is appended, never edited: an older log file opens and every migration it has not
+recorded yet is applied, in ascending version order, each in its own transaction.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["MIGRATIONS", "Migration", "current_version", "migrate"]
+__all__ = ["MIGRATIONS", "Migration", "applied_versions", "current_version", "migrate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,22 +85,26 @@ MIGRATIONS: Sequence[Migration] = (
 )
 
 
-def current_version(conn: sqlite3.Connection) -> int:
-    """Return the highest migration applied to this database (0 for a new file)."""
+def applied_versions(conn: sqlite3.Connection) -> set[int]:
+    """Return the versions of every migration recorded in this database."""
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
-    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
-    return int(row[0])
+    return {int(row[0]) for row in conn.execute("SELECT version FROM schema_migrations")}
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """Return the highest migration applied to this database (0 for a new file)."""
+    return max(applied_versions(conn), default=0)
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
-    """Apply every migration newer than the database, each in its own transaction."""
+    """Apply every migration the database has not recorded, in version order; return them."""
     applied = []
-    version = current_version(conn)
-    for migration in migrations:
-        if migration.version <= version:
+    done = applied_versions(conn)
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version in done:
             continue
         conn.execute("BEGIN IMMEDIATE")
         try:
