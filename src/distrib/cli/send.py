@@ -95,13 +95,14 @@ def _send(plan: Plan, delivery_log: DeliveryLog) -> None:
 
     from distrib.audit import report
     from distrib.cli.audit import print_report
+    from distrib.config import display_path
     from distrib.errors import SendError
     from distrib.pipeline import send_run, start_run
     from distrib.send import Progress as SendProgress
 
     with user_errors():
         run = start_run(plan, delivery_log)
-    console.print(f"Run {run.id} started (log: {delivery_log.path})")
+    console.print(f"Run {run.id} started (log: {display_path(delivery_log.path.resolve())})")
     bar = Progress(
         TextColumn("sending"),
         BarColumn(),
