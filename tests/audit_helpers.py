@@ -114,8 +114,9 @@ def _deliver(log: DeliveryLog, clock: Clock, message: int, outcome: str, t: floa
                    text="RCPT TO: 550 5.1.1 no such user")  # fmt: skip
         return
     if outcome == "deferred":
+        retry = clock.now + timedelta(minutes=5)
         log.record(message, attempt, State.DEFERRED, code=451, enhanced="4.7.1",
-                   text="RCPT TO: 451 4.7.1 greylisted", retry_at=clock.now + timedelta(minutes=5))  # fmt: skip
+                   text="RCPT TO: 451 4.7.1 greylisted", retry_at=retry)  # fmt: skip
         return
     log.begin_data(message)
     clock.at(t + 0.4)

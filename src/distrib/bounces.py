@@ -39,7 +39,7 @@ from flufl.bounce import all_failures
 
 from distrib.contacts.normalize import suppression_key
 from distrib.deliverylog import DeliveryLog
-from distrib.deliverylog.feedback import HARD_BOUNCE, NewBounce
+from distrib.deliverylog.feedback import HARD_BOUNCE, NewBounce, NewSuppression
 from distrib.inbox import (
     InboxMessage,
     classify,
@@ -404,57 +404,71 @@ class _Index:
 def apply_bounces(
     log: DeliveryLog, bounces: Iterable[Bounce], *, dry_run: bool = False
 ) -> tuple[list[Recorded], list[tuple[Bounce, BouncedRecipient]]]:
-    """Match each bounced recipient to a message and record it; suppress hard bounces."""
+    """Match each bounced recipient to a message and record it; suppress hard bounces.
+
+    Everything is written in one transaction: a mailbox of thousands of bounces costs one sync
+    to disk, not two per bounce, and an interrupted read leaves nothing half done.
+    """
     index = _Index(log)
-    recorded: list[Recorded] = []
+    pending = pending_by_key(log)
+    matched: list[tuple[Bounce, BouncedRecipient, dict[str, Any], str]] = []
     unmatched: list[tuple[Bounce, BouncedRecipient]] = []
     for bounce in bounces:
         for recipient in bounce.recipients:
             found = index.match(bounce, recipient)
             if found is None:
                 unmatched.append((bounce, recipient))
-                continue
-            row, how = found
-            recorded.append(_record(log, bounce, recipient, row, how=how, dry_run=dry_run))
+            else:
+                matched.append((bounce, recipient, *found))
+    items = [
+        (_new_bounce(bounce, recipient, row, how), _suppression(bounce, recipient, row, pending))
+        for bounce, recipient, row, how in matched
+    ]
+    news = _dry_run(log, [b for b, _ in items]) if dry_run else log.record_bounces(items)
+    recorded = [
+        Recorded(bounce, recipient, row["id"], row["run_id"], row["address"], how, new,
+                 suppressed=new and recipient.kind == "hard")
+        for (bounce, recipient, row, how), new in zip(matched, news, strict=True)
+    ]  # fmt: skip
     return recorded, unmatched
 
 
-def _record(
-    log: DeliveryLog,
+def _new_bounce(
+    bounce: Bounce, recipient: BouncedRecipient, row: dict[str, Any], how: str
+) -> NewBounce:
+    return NewBounce(
+        message=row["id"], notice=bounce.notice, recipient=recipient.recipient,
+        kind=recipient.kind, action=recipient.action, matched_by=how, source=bounce.source,
+        status=recipient.status, diagnostic=recipient.diagnostic or None,
+        remote_mta=recipient.remote_mta, arrived_at=bounce.arrived_at,
+    )  # fmt: skip
+
+
+def _suppression(
     bounce: Bounce,
     recipient: BouncedRecipient,
     row: dict[str, Any],
-    *,
-    how: str,
-    dry_run: bool,
-) -> Recorded:
-    if dry_run:
-        seen = log.query(
-            "SELECT 1 FROM bounces WHERE notice = ? AND recipient = ?",
-            (bounce.notice, recipient.recipient),
-        )
-    new = not seen if dry_run else log.record_bounce(
-        NewBounce(
-            message=row["id"], notice=bounce.notice, recipient=recipient.recipient,
-            kind=recipient.kind, action=recipient.action, matched_by=how, source=bounce.source,
-            status=recipient.status, diagnostic=recipient.diagnostic or None,
-            remote_mta=recipient.remote_mta, arrived_at=bounce.arrived_at,
-        )
+    pending: dict[str, list[int]],
+) -> NewSuppression | None:
+    if recipient.kind != "hard":
+        return None
+    key = suppression_key(row["address"])
+    status = f" {recipient.status}" if recipient.status else ""
+    return NewSuppression(
+        row["address"], key, HARD_BOUNCE, f"bounce{status} from {bounce.source}",
+        bounce.arrived_at, row["id"], recipient.diagnostic or None, tuple(pending.get(key, ())),
     )  # fmt: skip
-    suppressed = False
-    if recipient.kind == "hard" and new:
-        key = suppression_key(row["address"])
-        suppressed = dry_run or log.add_suppression(
-            row["address"], key, reason=HARD_BOUNCE,
-            source=f"bounce {recipient.status or ''} from {bounce.source}".replace("  ", " "),
-            requested_at=bounce.arrived_at, message=row["id"], note=recipient.diagnostic or None,
-            pending=pending_by_key(log).get(key, []),
-        )  # fmt: skip
-    if new and not dry_run and recipient.kind != "delayed":
-        row["status"] = "bounced"
-    return Recorded(
-        bounce, recipient, row["id"], row["run_id"], row["address"], how, new, suppressed
-    )
+
+
+def _dry_run(log: DeliveryLog, bounces: Sequence[NewBounce]) -> list[bool]:
+    """Which bounces would be new, without writing anything."""
+    rows = log.query("SELECT notice, recipient FROM bounces")
+    seen = {(str(r["notice"]), str(r["recipient"])) for r in rows}
+    news = []
+    for b in bounces:
+        news.append((b.notice, b.recipient) not in seen)
+        seen.add((b.notice, b.recipient))
+    return news
 
 
 def process_mailbox(path: Path, log: DeliveryLog, *, dry_run: bool = False) -> BounceOutcome:
@@ -480,8 +494,3 @@ def process_mailbox(path: Path, log: DeliveryLog, *, dry_run: bool = False) -> B
             outcome.other.append((item.source, subject))
     outcome.recorded, outcome.unmatched = apply_bounces(log, bounces, dry_run=dry_run)
     return outcome
-
-
-def hard_addresses(recorded: Sequence[Recorded]) -> list[str]:
-    """The addresses newly suppressed by these bounces."""
-    return sorted({r.address for r in recorded if r.suppressed})

@@ -29,7 +29,7 @@ from typing import Any
 
 from distrib.contacts.normalize import AddressError, normalize_address, suppression_key
 from distrib.deliverylog import DeliveryLog
-from distrib.deliverylog.feedback import UNSUBSCRIBED
+from distrib.deliverylog.feedback import UNSUBSCRIBED, NewSuppression
 from distrib.errors import Location, Problem
 from distrib.inbox import (
     classify,
@@ -99,20 +99,21 @@ def record_optouts(
     outcome = outcome or OptOutOutcome()
     pending = pending_by_key(log)
     listed = {s.key for s in log.suppressions() if s.reason == UNSUBSCRIBED}
+    entries = []
     for optout in optouts:
         if optout.key in listed:
             outcome.already.append(optout)
             continue
         listed.add(optout.key)
-        waiting = pending.get(optout.key, [])
-        if not dry_run:
-            log.add_suppression(
-                optout.address, optout.key, reason=UNSUBSCRIBED, source=optout.source,
-                requested_at=optout.requested_at, message=optout.message, note=note,
-                pending=waiting,
-            )  # fmt: skip
+        waiting = tuple(pending.get(optout.key, ()))
+        entries.append(
+            NewSuppression(optout.address, optout.key, UNSUBSCRIBED, optout.source,
+                           optout.requested_at, optout.message, note, waiting)
+        )  # fmt: skip
         outcome.added.append(optout)
         outcome.stopped += len(waiting)
+    if entries and not dry_run:
+        log.add_suppressions(entries)  # one transaction for the whole list
     return outcome
 
 

@@ -207,6 +207,7 @@ def render_html(rep: Report, *, zone: tzinfo | None = None, source: str = "") ->
         "version": __version__,
         "source": source,
         "rate": rep.timeline.rate,
+        "rate_text": _number(rep.timeline.rate) if rep.timeline.rate else "",
     }
     return template.render(context)
 

@@ -17,6 +17,7 @@ __all__ = [
     "UNSUBSCRIBED",
     "BounceRow",
     "NewBounce",
+    "NewSuppression",
     "Suppressed",
 ]
 
@@ -42,6 +43,24 @@ class Suppressed:
     created_at: str
     message: int | None
     note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewSuppression:
+    """An entry to add to the suppression list.
+
+    ``key`` is what matching uses (`distrib.contacts.normalize.suppression_key`); ``pending``
+    lists that person's messages still waiting in a run, to stop with it.
+    """
+
+    address: str
+    key: str
+    reason: str
+    source: str
+    requested_at: datetime | None = None
+    message: int | None = None
+    note: str | None = None
+    pending: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from distrib.deliverylog.feedback import BounceRow, NewBounce, Suppressed
+from distrib.deliverylog.feedback import BounceRow, NewBounce, NewSuppression, Suppressed
 from distrib.deliverylog.migrations import migrate
 from distrib.deliverylog.states import ACTIVE, PENDING, State
 from distrib.errors import DeliveryLogError, Location, RunNotFoundError
@@ -507,19 +507,30 @@ class DeliveryLog:
         ``deferred``): they become ``suppressed`` in the same transaction, so not even a resumed
         run sends them.
         """
+        entry = NewSuppression(address, key, reason, source, requested_at, message, note,
+                               tuple(pending))  # fmt: skip
+        return self.add_suppressions([entry])[0]
+
+    def add_suppressions(self, entries: Iterable[NewSuppression]) -> list[bool]:
+        """Add several entries in one transaction (see `add_suppression`); True for each new one."""
         now = self.now()
-        asked = _ts(requested_at) if requested_at is not None else None
         with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO suppressions (address, key, reason, source, requested_at,"
-                " created_at, message, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (address, key, reason, source, asked, now, message, note),
-            )
-            conn.executemany(
-                "UPDATE messages SET status = 'suppressed', updated_at = ?, note = ? WHERE id = ?"
-                " AND status IN ('ready', 'deferred')",
-                [(now, f"{reason} ({source})", m) for m in pending],
-            )
+            return [self._suppress(conn, entry, now) for entry in entries]
+
+    @staticmethod
+    def _suppress(conn: sqlite3.Connection, entry: NewSuppression, now: str) -> bool:
+        asked = _ts(entry.requested_at) if entry.requested_at is not None else None
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO suppressions (address, key, reason, source, requested_at,"
+            " created_at, message, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.address, entry.key, entry.reason, entry.source, asked, now, entry.message,
+             entry.note),
+        )  # fmt: skip
+        conn.executemany(
+            "UPDATE messages SET status = 'suppressed', updated_at = ?, note = ? WHERE id = ?"
+            " AND status IN ('ready', 'deferred')",
+            [(now, f"{entry.reason} ({entry.source})", m) for m in entry.pending],
+        )
         return cursor.rowcount == 1
 
     def suppressions(self) -> list[Suppressed]:
@@ -543,27 +554,43 @@ class DeliveryLog:
         A failure, hard or soft, moves its message from ``sent`` or ``unknown`` to ``bounced``:
         the relay accepted it but the recipient's server did not.  A delay warning only records.
         """
+        return self.record_bounces([(bounce, None)])[0]
+
+    def record_bounces(
+        self, items: Iterable[tuple[NewBounce, NewSuppression | None]]
+    ) -> list[bool]:
+        """Record bounces in one transaction, each with the suppression it calls for (if new)."""
         now = self.now()
-        arrived = _ts(bounce.arrived_at) if bounce.arrived_at is not None else None
+        recorded = []
         with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO bounces (message, notice, recipient, kind, action, status,"
-                " diagnostic, remote_mta, matched_by, arrived_at, recorded_at, source)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    bounce.message, bounce.notice, bounce.recipient, bounce.kind, bounce.action,
-                    bounce.status, bounce.diagnostic, bounce.remote_mta, bounce.matched_by,
-                    arrived, now, bounce.source,
-                ),
-            )  # fmt: skip
-            if cursor.rowcount != 1:
-                return False
-            if bounce.kind != "delayed":
-                conn.execute(
-                    "UPDATE messages SET status = 'bounced', updated_at = ? WHERE id = ?"
-                    " AND status IN ('sent', 'unknown')",
-                    (now, bounce.message),
-                )
+            for bounce, suppression in items:
+                new = self._bounce(conn, bounce, now)
+                if new and suppression is not None:
+                    self._suppress(conn, suppression, now)
+                recorded.append(new)
+        return recorded
+
+    @staticmethod
+    def _bounce(conn: sqlite3.Connection, bounce: NewBounce, now: str) -> bool:
+        arrived = _ts(bounce.arrived_at) if bounce.arrived_at is not None else None
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO bounces (message, notice, recipient, kind, action, status,"
+            " diagnostic, remote_mta, matched_by, arrived_at, recorded_at, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                bounce.message, bounce.notice, bounce.recipient, bounce.kind, bounce.action,
+                bounce.status, bounce.diagnostic, bounce.remote_mta, bounce.matched_by,
+                arrived, now, bounce.source,
+            ),
+        )  # fmt: skip
+        if cursor.rowcount != 1:
+            return False
+        if bounce.kind != "delayed":
+            conn.execute(
+                "UPDATE messages SET status = 'bounced', updated_at = ? WHERE id = ?"
+                " AND status IN ('sent', 'unknown')",
+                (now, bounce.message),
+            )
         return True
 
     def bounces(self, message: int | None = None) -> list[BounceRow]:
