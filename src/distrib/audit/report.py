@@ -146,11 +146,15 @@ def _outlet_order(item: tuple[str, Counter[str]]) -> tuple[int, str]:
 
 
 def resolve_commands(run_id: int, address: str) -> tuple[str, str]:
-    """Return the two commands that settle an *unknown*: it was delivered, or send it again."""
+    """Return the two commands that settle an *unknown*: it was delivered, or send it again.
+
+    `distrib resolve` (the sending stage's) keeps who decided, when and why: the note is asked
+    for, so the commands carry one to edit.
+    """
     quoted = shlex.quote(address)
     return (
-        f"distrib resolve {run_id} --mark-sent {quoted}",
-        f"distrib resolve {run_id} --resend {quoted}",
+        f"distrib resolve {run_id} --mark-sent {quoted} --note 'accepted in the relay log'",
+        f"distrib resolve {run_id} --resend {quoted} --note 'not in the relay log'",
     )
 
 

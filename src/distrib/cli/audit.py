@@ -32,6 +32,10 @@ ZoneOpt = Annotated[
 ]
 
 
+#: Table columns shown whole (wrapped), never cut with an ellipsis.
+_WHOLE = frozenset({"recipient", "address", "reply"})
+
+
 class TableFormat(StrEnum):
     """Output formats of the audit commands."""
 
@@ -271,13 +275,19 @@ def _filter(
     )
 
 
+def smtp_reply(code: object, enhanced: object, text: object) -> str:
+    """One SMTP reply for people: the code and enhanced code once, then the text."""
+    words = str(text or "")
+    parts = [str(p) for p in (code, enhanced) if p and str(p) not in words]
+    return " ".join([*parts, words]).strip()
+
+
 def _reply(row: dict[str, Any]) -> str:
-    parts = (row.get("reply_code"), row.get("enhanced_code"), row.get("reply_text"))
-    text = " ".join(str(p) for p in parts if p)
     if row.get("bounce"):
-        bounce = " ".join(str(p) for p in (row["bounce_status"], row["bounce_reply"]) if p)
-        text = f"{row['bounce']} bounce: {bounce}" + (f" (relay: {text})" if text else "")
-    return text
+        return f"{row['bounce']} bounce: " + smtp_reply(
+            None, row["bounce_status"], row["bounce_reply"]
+        )
+    return smtp_reply(row.get("reply_code"), row.get("enhanced_code"), row.get("reply_text"))
 
 
 def _print_log_table(rows: list[dict[str, Any]], title: str, zone: tzinfo | None) -> None:
@@ -287,7 +297,8 @@ def _print_log_table(rows: list[dict[str, Any]], title: str, zone: tzinfo | None
 
     table = Table(title=f"{title}: {len(rows)} message(s)", title_justify="left")
     for column in ("recipient", "name", "outlet", "lang", "status", "reply", "tries", "last try"):
-        table.add_column(column)
+        # Addresses and Message-IDs are never cut short: they wrap.
+        table.add_column(column, overflow="fold" if column in _WHOLE else "ellipsis")
     for r in rows:
         table.add_row(
             str(r["recipient"]),
@@ -309,10 +320,10 @@ def _print_attempts(rows: list[dict[str, Any]], title: str, zone: tzinfo | None)
 
     table = Table(title=f"{title}: {len(rows)} attempt(s)", title_justify="left")
     for column in ("recipient", "#", "finished", "server", "outcome", "reply"):
-        table.add_column(column)
+        # Addresses and Message-IDs are never cut short: they wrap.
+        table.add_column(column, overflow="fold" if column in _WHOLE else "ellipsis")
     for r in rows:
-        codes = (r["reply_code"], r["enhanced_code"], r["reply_text"])
-        reply = " ".join(str(p) for p in codes if p)
+        reply = smtp_reply(r["reply_code"], r["enhanced_code"], r["reply_text"])
         table.add_row(
             str(r["recipient"]),
             str(r["attempt"]),

@@ -79,7 +79,7 @@ def print_outcome(outcome: BounceOutcome, mailbox: Path, *, dry_run: bool) -> No
     if new:
         table = Table(title="Bounces", title_justify="left")
         for column in ("recipient", "run", "kind", "status", "reason given", "matched by"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold" if column == "recipient" else "ellipsis")
         for r in new:
             kind = r.recipient.kind + (" (suppressed)" if r.suppressed else "")
             table.add_row(

@@ -59,7 +59,7 @@ def history_command(
 
         table = Table(title_justify="left")
         for column in ("run", "campaign", "started", "sent to", "status", "detail", "subject"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold" if column == "sent to" else "ellipsis")
         for e in found.entries:
             table.add_row(
                 str(e["run"]),

@@ -127,7 +127,7 @@ def suppressions(
 
     table = Table(title=f"Suppression list: {len(entries)} address(es)", title_justify="left")
     for column in ("address", "reason", "dated", "recorded", "source", "note"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold" if column in ("address", "source") else "ellipsis")
     for e in entries:
         table.add_row(
             e.address,
