@@ -22,7 +22,7 @@ from distrib.audit.times import format_time
 __all__ = ["Bar", "Chart", "chart", "render_html"]
 
 WIDTH, HEIGHT = 920, 280
-LEFT, RIGHT, TOP, BOTTOM = 56, 20, 18, 42
+LEFT, RIGHT, TOP, BOTTOM = 56, 36, 18, 42
 
 _TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200)
 

@@ -403,7 +403,7 @@ def print_report(rep: Report, zone: tzinfo | None = None) -> None:
     if rep.bounced:
         console.print(f"Bounced after the relay accepted them ({len(rep.bounced)}):")
         for m in rep.bounced:
-            reason = " ".join(str(p) for p in (m["bounce_status"], m["bounce_reply"]) if p)
+            reason = smtp_reply(None, m["bounce_status"], m["bounce_reply"])
             console.print(f"  {m['recipient']}  {m['bounce']} bounce: {reason}", markup=False)
     if rep.unknown:
         console.print(
