@@ -353,17 +353,9 @@ class BounceOutcome:
     unsubscribes: list[tuple[str, str]] = field(default_factory=list)
     other: list[tuple[str, str]] = field(default_factory=list)
 
-    def count(self, kind: str, *, new_only: bool = True) -> int:
-        """How many recorded recipients were of ``kind`` (hard, soft, delayed)."""
-        return sum(1 for r in self.recorded if r.recipient.kind == kind and (r.new or not new_only))
-
-    @property
-    def bounces(self) -> int:
-        """Notifications read (each may report several recipients)."""
-        notices = {r.bounce.source for r in self.recorded}
-        return len(
-            notices | {b.source for b, _ in self.unmatched} | {s for s, _ in self.unreadable}
-        )
+    def count(self, kind: str) -> int:
+        """How many recipients of ``kind`` (hard, soft, delayed) were newly recorded."""
+        return sum(1 for r in self.recorded if r.recipient.kind == kind and r.new)
 
 
 class _Index:
