@@ -46,11 +46,14 @@ def smtp_server(make_smtp_server: Callable[..., SMTPTestServer]) -> SMTPTestServ
     return make_smtp_server()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
     """Headless Chromium (Debian's, installed by scripts/install-system-deps.sh) via Playwright.
 
     Fails, rather than skips, when Chromium is missing: the browser tests are part of the suite.
+    One per test, not per session: while Playwright's sync API is open, `asyncio.run()` fails
+    ("cannot be called from a running event loop"), which would break every later test that
+    sends in-process.
     """
     import os
     import shutil

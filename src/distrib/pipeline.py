@@ -107,8 +107,12 @@ def make_plan(
     resend: bool = False,
     token: str | None = None,
 ) -> Plan:
-    """Load contacts and release, render every message once, and find who was already sent it."""
-    book = load_contacts(campaign)
+    """Load contacts and release, render every message once, and find who was already sent it.
+
+    With a ``log``, its suppression list (opt-outs, hard bounces) is applied like the campaign's.
+    """
+    suppressed = log.suppression_entries() if log is not None else ()
+    book = load_contacts(campaign, extra_suppression=suppressed)
     release = load_release(campaign)
     renderer = Renderer(campaign, release)
     token = token or new_run_token()

@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from distrib.cli._common import CampaignOpt, Exit, LogOpt, console, fail, open_log, user_errors
 
 if TYPE_CHECKING:
-    from distrib.audit import Report
+    from distrib.audit import LogFilter, Report
     from distrib.export import Format
 
 RunArg = Annotated[
-    str, typer.Argument(help="Run id (see `distrib runs`), or 'latest'.", show_default=True)
+    str,
+    typer.Argument(
+        help="Run id (see `distrib runs`), 'latest', or 'all' (log only).", show_default=True
+    ),
+]
+ZoneOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="Show times in this zone, e.g. America/Montreal or UTC (default: this machine's).",
+        show_default=False,
+    ),
 ]
 
 
-class LogFormat(StrEnum):
-    """Output formats of `distrib log`."""
+#: Table columns shown whole (wrapped), never cut with an ellipsis.
+_WHOLE = frozenset({"recipient", "address", "reply"})
+
+
+class TableFormat(StrEnum):
+    """Output formats of the audit commands."""
 
     table = "table"
     csv = "csv"
@@ -28,10 +45,21 @@ class LogFormat(StrEnum):
     xlsx = "xlsx"
 
 
-_FORMATS: dict[LogFormat, Format] = {
-    LogFormat.csv: "csv",
-    LogFormat.json: "json",
-    LogFormat.xlsx: "xlsx",
+# Kept for callers of the backbone's name.
+LogFormat = TableFormat
+
+FormatOpt = Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help="Write to this file (needed for xlsx).", show_default=False
+    ),
+]
+
+_FORMATS: dict[TableFormat, Format] = {
+    TableFormat.csv: "csv",
+    TableFormat.json: "json",
+    TableFormat.xlsx: "xlsx",
 }
 
 
@@ -42,32 +70,92 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report_command)
 
 
-def runs(campaign: CampaignOpt = None, log: LogOpt = None) -> None:
-    """List every run in the delivery log with its counts per state."""
-    from rich.table import Table
+def zone_option(name: str | None) -> tzinfo | None:
+    """Read ``--tz`` (a bad zone is a usage error)."""
+    from distrib.audit import parse_zone
 
-    from distrib.audit import run_summaries
+    try:
+        return parse_zone(name)
+    except ValueError as exc:
+        fail(f"--tz: {exc}", Exit.USAGE)
 
+
+def emit_table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: TableFormat, output: Path | None
+) -> None:
+    """Write ``rows`` as CSV, JSON or XLSX to ``output`` or standard output."""
+    from distrib.export import write_table
+
+    if fmt is TableFormat.xlsx and output is None:
+        fail("--format xlsx needs --output FILE", Exit.USAGE)
+    try:
+        text = write_table(output, columns, rows, _FORMATS[fmt])
+    except OSError as exc:
+        fail(f"{output}: cannot write: {exc.strerror}")
+    if text is not None:
+        typer.echo(text, nl=False)
+    else:
+        console.print(f"Wrote {len(rows)} row(s) to {output}", markup=False)
+
+
+def runs(
+    fmt: FormatOpt = TableFormat.table,
+    output: OutputOpt = None,
+    tz: ZoneOpt = None,
+    campaign: CampaignOpt = None,
+    log: LogOpt = None,
+) -> None:
+    """List every run in the delivery log: campaign, start and end, counts per state."""
+    from distrib.audit import STATE_ORDER, format_time, in_zone, run_summaries
+
+    zone = zone_option(tz)
     with open_log(campaign, log) as delivery_log:
         summaries = run_summaries(delivery_log)
+    if fmt is not TableFormat.table:
+        states = [s for s in STATE_ORDER if any(s in x.counts for x in summaries)]
+        states += sorted({s for x in summaries for s in x.counts} - set(states))
+        rows = [
+            {
+                "run": s.run.id, "campaign": s.run.campaign, "campaign_file": s.run.campaign_file,
+                "status": s.run.status, "created_at": s.run.created_at,
+                "started_at": s.run.started_at, "finished_at": s.run.finished_at,
+                "messages": s.total, **{state: s.counts.get(state, 0) for state in states},
+            }
+            for s in summaries
+        ]  # fmt: skip
+        columns = ["run", "campaign", "campaign_file", "status", "created_at", "started_at"]
+        emit_table(in_zone(rows, zone), [*columns, "finished_at", "messages", *states], fmt, output)
+        return
     if not summaries:
         console.print("No runs yet.")
         return
+    from rich.table import Table
+
     table = Table(title=f"Runs in {delivery_log.path}", title_justify="left")
-    for column in ("run", "campaign", "status", "started", "finished", "messages", "by state"):
-        table.add_column(column)
+    for column in ("run", "campaign", "status", "started", "finished", "took", "messages"):
+        table.add_column(column, justify="right" if column in ("run", "messages") else "left")
+    table.add_column("by state")
     for s in summaries:
-        states = ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items()))
+        by_state = ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items()))
         table.add_row(
             str(s.run.id),
             s.run.campaign,
             s.run.status,
-            s.run.started_at or "-",
-            s.run.finished_at or "-",
+            format_time(s.run.started_at, zone) or "-",
+            format_time(s.run.finished_at, zone) or "-",
+            _took(s.run.started_at, s.run.finished_at),
             str(s.total),
-            states,
+            by_state,
         )
     console.print(table)
+
+
+def _took(started: str | None, finished: str | None) -> str:
+    if not started or not finished:
+        return "-"
+    seconds = round((datetime.fromisoformat(finished) - datetime.fromisoformat(started)).seconds)
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 def log_command(
@@ -76,22 +164,92 @@ def log_command(
         list[str] | None,
         typer.Option("--status", "-s", help="Only these states (repeatable), e.g. failed."),
     ] = None,
-    fmt: Annotated[
-        LogFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = LogFormat.table,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file.", show_default=False)
+    language: Annotated[
+        list[str] | None,
+        typer.Option("--language", "-l", help="Only these languages (repeatable): fr, en."),
     ] = None,
+    outlet: Annotated[
+        list[str] | None,
+        typer.Option("--outlet", help="Only this outlet, whole name, any case (repeatable)."),
+    ] = None,
+    domain: Annotated[
+        list[str] | None,
+        typer.Option("--domain", help="Only addresses at this domain or its subdomains."),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", "-a", help="Only addresses containing this text, any case."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only messages last tried at or after this time, with its zone:"
+            " 2027-02-02T09:00-05:00, ...Z, or '2027-02-02 09:00 America/Montreal'.",
+            show_default=False,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            help="Only messages last tried before this time (same forms as --since).",
+            show_default=False,
+        ),
+    ] = None,
+    attempts: Annotated[
+        bool,
+        typer.Option(
+            "--attempts", help="One row per SMTP attempt (time, server, codes, reply) instead."
+        ),
+    ] = False,
+    fmt: FormatOpt = TableFormat.table,
+    output: OutputOpt = None,
+    tz: ZoneOpt = None,
     campaign: CampaignOpt = None,
     log: LogOpt = None,
 ) -> None:
-    """Show one row per message of a run: recipient, state, SMTP reply, attempts.
+    """Show one row per message of a run: recipient, state, SMTP reply, attempts, bounces.
 
-    CSV and XLSX exports neutralise cells that a spreadsheet would run as formulas.
+    CSV and XLSX exports neutralise cells that a spreadsheet would run as formulas; JSON also
+    lists every attempt of each message.
     """
-    from distrib.audit import LOG_COLUMNS, message_dicts, resolve_run
+    from distrib.audit import ATTEMPT_COLUMNS, attempt_entries, in_zone, log_columns, log_entries
+    from distrib.audit import resolve_run as find_run
+
+    zone = zone_option(tz)
+    where = _filter(status, language, outlet, domain, address, since, until)
+    with open_log(campaign, log) as delivery_log, user_errors():
+        run_id = None if run == "all" else find_run(delivery_log, run).id
+        if attempts:
+            rows = attempt_entries(delivery_log, run_id, where)
+            columns: Sequence[str] = ATTEMPT_COLUMNS
+        else:
+            rows = log_entries(delivery_log, run_id, where, with_attempts=fmt is TableFormat.json)
+            columns = log_columns(delivery_log)
+            if fmt is TableFormat.json:
+                columns = [*columns, "attempt_log"]
+    if fmt is TableFormat.table:
+        title = f"Run {run_id}" if run_id is not None else "All runs"
+        if attempts:
+            _print_attempts(rows, title, zone)
+        else:
+            _print_log_table(rows, title, zone)
+        return
+    emit_table(in_zone(rows, zone), columns, fmt, output)
+
+
+def _filter(
+    status: list[str] | None,
+    language: list[str] | None,
+    outlet: list[str] | None,
+    domain: list[str] | None,
+    address: str | None,
+    since: str | None,
+    until: str | None,
+) -> LogFilter:
+    from distrib.audit import LogFilter, parse_instant
     from distrib.deliverylog import State
-    from distrib.export import write_table
 
     valid = {str(s) for s in State}
     unknown = [s for s in status or () if s not in valid]
@@ -100,59 +258,128 @@ def log_command(
             f"unknown state(s): {', '.join(unknown)} (valid: {', '.join(sorted(valid))})",
             Exit.USAGE,
         )
-    with open_log(campaign, log) as delivery_log, user_errors():
-        found = resolve_run(delivery_log, run)
-        rows = message_dicts(delivery_log, found.id, states=status or None)
-    if fmt is LogFormat.table:
-        _print_log_table(rows, found.id)
-        return
-    if fmt is LogFormat.xlsx and output is None:
-        fail("--format xlsx needs --output FILE", Exit.USAGE)
-    text = write_table(output, LOG_COLUMNS, rows, _FORMATS[fmt])
-    if text is not None:
-        typer.echo(text, nl=False)
-    else:
-        console.print(f"Wrote {len(rows)} row(s) to {output}")
+    bounds: list[datetime | None] = []
+    for name, value in (("--since", since), ("--until", until)):
+        try:
+            bounds.append(parse_instant(value) if value is not None else None)
+        except ValueError as exc:
+            fail(f"{name}: {exc}", Exit.USAGE)
+    return LogFilter(
+        states=tuple(status or ()),
+        languages=tuple(language or ()),
+        outlets=tuple(outlet or ()),
+        domains=tuple(domain or ()),
+        address=address,
+        since=bounds[0],
+        until=bounds[1],
+    )
 
 
-def _print_log_table(rows: list[dict[str, object]], run_id: int) -> None:
+def smtp_reply(code: object, enhanced: object, text: object) -> str:
+    """One SMTP reply for people: the code and enhanced code once, then the text."""
+    words = str(text or "")
+    parts = [str(p) for p in (code, enhanced) if p and str(p) not in words]
+    return " ".join([*parts, words]).strip()
+
+
+def _reply(row: dict[str, Any]) -> str:
+    if row.get("bounce"):
+        return f"{row['bounce']} bounce: " + smtp_reply(
+            None, row["bounce_status"], row["bounce_reply"]
+        )
+    return smtp_reply(row.get("reply_code"), row.get("enhanced_code"), row.get("reply_text"))
+
+
+def _print_log_table(rows: list[dict[str, Any]], title: str, zone: tzinfo | None) -> None:
     from rich.table import Table
 
-    table = Table(title=f"Run {run_id}: {len(rows)} message(s)", title_justify="left")
-    for column in ("recipient", "name", "outlet", "lang", "status", "reply", "tries"):
-        table.add_column(column)
+    from distrib.audit import format_time
+
+    table = Table(title=f"{title}: {len(rows)} message(s)", title_justify="left")
+    for column in ("recipient", "name", "outlet", "lang", "status", "reply", "tries", "last try"):
+        # Addresses and Message-IDs are never cut short: they wrap.
+        table.add_column(column, overflow="fold" if column in _WHOLE else "ellipsis")
     for r in rows:
-        reply = " ".join(str(p) for p in (r["reply_code"], r["reply_text"]) if p)
         table.add_row(
             str(r["recipient"]),
             str(r["name"]),
             str(r["outlet"]),
             str(r["language"]),
             str(r["status"]),
-            reply,
+            _reply(r),
             str(r["attempts"]),
+            format_time(r["attempted_at"], zone),
         )
-    console.print(table)
+    console.print(table, markup=False)
+
+
+def _print_attempts(rows: list[dict[str, Any]], title: str, zone: tzinfo | None) -> None:
+    from rich.table import Table
+
+    from distrib.audit import format_time
+
+    table = Table(title=f"{title}: {len(rows)} attempt(s)", title_justify="left")
+    for column in ("recipient", "#", "finished", "server", "outcome", "reply"):
+        # Addresses and Message-IDs are never cut short: they wrap.
+        table.add_column(column, overflow="fold" if column in _WHOLE else "ellipsis")
+    for r in rows:
+        reply = smtp_reply(r["reply_code"], r["enhanced_code"], r["reply_text"])
+        table.add_row(
+            str(r["recipient"]),
+            str(r["attempt"]),
+            format_time(r["finished_at"] or r["started_at"], zone),
+            str(r["server"] or ""),
+            str(r["outcome"] or "in progress"),
+            reply,
+        )
+    console.print(table, markup=False)
 
 
 def report_command(
-    run: RunArg = "latest", campaign: CampaignOpt = None, log: LogOpt = None
+    run: RunArg = "latest",
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write a self-contained HTML report (timeline chart, per-outlet table)"
+            " to this file, ready to attach to an email.",
+            show_default=False,
+        ),
+    ] = None,
+    tz: ZoneOpt = None,
+    campaign: CampaignOpt = None,
+    log: LogOpt = None,
 ) -> None:
-    """Summarise a run: counts by state, language and outlet, and every failure."""
+    """Summarise a run: counts by state, language and outlet; failures, bounces, unknowns."""
     from distrib.audit import report, resolve_run
 
+    zone = zone_option(tz)
     with open_log(campaign, log) as delivery_log, user_errors():
-        print_report(report(delivery_log, resolve_run(delivery_log, run)))
+        rep = report(delivery_log, resolve_run(delivery_log, run))
+        source = delivery_log.path.name
+    print_report(rep, zone)
+    if html is not None:
+        from distrib.audit.html import render_html
+
+        try:
+            html.write_text(render_html(rep, zone=zone, source=source), encoding="utf-8")
+        except OSError as exc:
+            fail(f"{html}: cannot write the report: {exc.strerror}")
+        console.print(f"Wrote the HTML report to {html}", markup=False)
 
 
-def print_report(rep: Report) -> None:
+def print_report(rep: Report, zone: tzinfo | None = None) -> None:
     """Print a run report."""
     from rich.table import Table
 
+    from distrib.audit import format_time, resolve_commands
+
     run = rep.run
     console.print(
-        f"Run {run.id} of {run.campaign}: {run.status}"
-        f" (started {run.started_at or '-'}, finished {run.finished_at or '-'})"
+        f"Run {run.id} of {run.campaign}: {run.status} (started"
+        f" {format_time(run.started_at, zone) or '-'}, finished"
+        f" {format_time(run.finished_at, zone) or '-'})",
+        markup=False,
     )
     console.print(
         "By state: "
@@ -162,21 +389,38 @@ def print_report(rep: Report) -> None:
     for title, groups in (("language", rep.by_language), ("outlet", rep.by_outlet)):
         table = Table(title=f"By {title}", title_justify="left")
         table.add_column(title)
-        states = sorted(
-            {s for counts in groups.values() for s in counts}, key=list(rep.by_state).index
-        )
-        for s in states:
+        for s in rep.states:
             table.add_column(s, justify="right")
         for name, counts in groups.items():
-            table.add_row(name, *(str(counts.get(s, 0)) for s in states))
-        console.print(table)
-    for title, rows in (
-        ("Failed", rep.failures),
-        ("Deferred", rep.deferred),
-        ("Unknown", rep.unknown),
-    ):
+            table.add_row(name, *(str(counts.get(s, 0)) for s in rep.states))
+        console.print(table, markup=False)
+    for title, rows in (("Failed", rep.failures), ("Deferred", rep.deferred)):
         if rows:
             console.print(f"{title} ({len(rows)}):")
             for m in rows:
-                reply = " ".join(str(p) for p in (m.reply_code, m.reply_text) if p)
-                console.print(f"  {m.recipient}  {reply}  [{m.message_id}]", markup=False)
+                reply = " ".join(str(p) for p in (m["reply_code"], m["reply_text"]) if p)
+                console.print(f"  {m['recipient']}  {reply}  [{m['message_id']}]", markup=False)
+    if rep.bounced:
+        console.print(f"Bounced after the relay accepted them ({len(rep.bounced)}):")
+        for m in rep.bounced:
+            reason = smtp_reply(None, m["bounce_status"], m["bounce_reply"])
+            console.print(f"  {m['recipient']}  {m['bounce']} bounce: {reason}", markup=False)
+    if rep.unknown:
+        console.print(
+            f"Unknown ({len(rep.unknown)}): may or may not have been delivered; search the"
+            " relay's logs for the Message-ID, then settle each one:"
+        )
+        for m in rep.unknown:
+            mark, resend = resolve_commands(run.id, m["address"])
+            console.print(f"  {m['recipient']}  [{m['message_id']}]", markup=False)
+            console.print(f"      delivered:     {mark}", markup=False)
+            console.print(f"      not delivered: {resend}", markup=False)
+    if rep.resolved:
+        console.print(f"Resolved unknowns ({len(rep.resolved)}):")
+        for m in rep.resolved:
+            who = m.get("resolved_by") or "?"
+            console.print(
+                f"  {m['recipient']}  {m.get('resolution') or '?'} by {who}"
+                f" at {format_time(m.get('resolved_at'), zone) or '?'}",
+                markup=False,
+            )

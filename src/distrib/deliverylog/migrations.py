@@ -82,6 +82,49 @@ MIGRATIONS: Sequence[Migration] = (
         CREATE INDEX attempts_message ON attempts (message);
         """,
     ),
+    # 10-19: the audit stage (suppressions, bounces).
+    Migration(
+        10,
+        "suppression list: opt-outs and hard bounces",
+        """
+        CREATE TABLE suppressions (
+            id           INTEGER PRIMARY KEY,
+            address      TEXT NOT NULL,
+            key          TEXT NOT NULL,
+            reason       TEXT NOT NULL,
+            source       TEXT NOT NULL,
+            requested_at TEXT,
+            created_at   TEXT NOT NULL,
+            message      INTEGER REFERENCES messages(id),
+            note         TEXT,
+            UNIQUE (key, reason)
+        );
+        """,
+    ),
+    Migration(
+        11,
+        "bounces reported by delivery-status notifications",
+        """
+        CREATE TABLE bounces (
+            id          INTEGER PRIMARY KEY,
+            message     INTEGER NOT NULL REFERENCES messages(id),
+            notice      TEXT NOT NULL,
+            recipient   TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            action      TEXT NOT NULL,
+            status      TEXT,
+            diagnostic  TEXT,
+            remote_mta  TEXT,
+            matched_by  TEXT NOT NULL,
+            arrived_at  TEXT,
+            recorded_at TEXT NOT NULL,
+            source      TEXT NOT NULL,
+            UNIQUE (notice, recipient)
+        );
+        CREATE INDEX bounces_message ON bounces (message);
+        CREATE INDEX messages_message_id ON messages (message_id);
+        """,
+    ),
 )
 
 

@@ -16,6 +16,10 @@
 reply, so after a crash a message still in ``sending`` was certainly not delivered (back to ready)
 and one in ``data`` may have been (it becomes ``unknown`` and waits for the officer: never resent
 automatically).  ``test`` marks test sends to the officer's own address.
+
+After the run, a delivery-status notification (`distrib bounces`) saying the message could not be
+delivered moves ``sent`` (or ``unknown``) to ``bounced``: the relay took it, the recipient's
+server did not.  Whether the bounce was hard or soft is kept in the ``bounces`` table.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class State(StrEnum):
     SUPPRESSED = "suppressed"
     REJECTED = "rejected"
     TEST = "test"
+    BOUNCED = "bounced"
 
 
 #: Waiting to be (re)tried by this run.
@@ -46,6 +51,6 @@ PENDING = frozenset({State.READY, State.DEFERRED})
 #: Claimed by a sender right now; after a crash these are recovered.
 ACTIVE = frozenset({State.SENDING, State.DATA})
 #: Final for the run (``unknown`` until the officer resolves it).
-DONE = frozenset({State.SENT, State.FAILED, State.UNKNOWN})
+DONE = frozenset({State.SENT, State.FAILED, State.UNKNOWN, State.BOUNCED})
 #: Rows kept so the log accounts for everyone, but never sent.
 NEVER_SENT = frozenset({State.SKIPPED, State.SUPPRESSED, State.REJECTED})

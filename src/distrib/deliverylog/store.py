@@ -20,9 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
+from distrib.deliverylog.feedback import BounceRow, NewBounce, NewSuppression, Suppressed
 from distrib.deliverylog.migrations import migrate
 from distrib.deliverylog.states import ACTIVE, PENDING, State
-from distrib.errors import DeliveryLogError, RunNotFoundError
+from distrib.errors import DeliveryLogError, Location, RunNotFoundError
 
 __all__ = [
     "Attempt",
@@ -485,6 +486,123 @@ class DeliveryLog:
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query (used by the audit module)."""
         return list(self._conn.execute(sql, args))
+
+    # -- suppressions and bounces (migrations 10-11, written by the audit stage) ---------------
+
+    def add_suppression(
+        self,
+        address: str,
+        key: str,
+        *,
+        reason: str,
+        source: str,
+        requested_at: datetime | None = None,
+        message: int | None = None,
+        note: str | None = None,
+        pending: Iterable[int] = (),
+    ) -> bool:
+        """Put ``address`` (matched on ``key``) on the suppression list; False if already there.
+
+        ``pending`` names this person's messages still waiting in some run (``ready`` or
+        ``deferred``): they become ``suppressed`` in the same transaction, so not even a resumed
+        run sends them.
+        """
+        entry = NewSuppression(address, key, reason, source, requested_at, message, note,
+                               tuple(pending))  # fmt: skip
+        return self.add_suppressions([entry])[0]
+
+    def add_suppressions(self, entries: Iterable[NewSuppression]) -> list[bool]:
+        """Add several entries in one transaction (see `add_suppression`); True for each new one."""
+        now = self.now()
+        with self.transaction() as conn:
+            return [self._suppress(conn, entry, now) for entry in entries]
+
+    @staticmethod
+    def _suppress(conn: sqlite3.Connection, entry: NewSuppression, now: str) -> bool:
+        asked = _ts(entry.requested_at) if entry.requested_at is not None else None
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO suppressions (address, key, reason, source, requested_at,"
+            " created_at, message, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.address, entry.key, entry.reason, entry.source, asked, now, entry.message,
+             entry.note),
+        )  # fmt: skip
+        conn.executemany(
+            "UPDATE messages SET status = 'suppressed', updated_at = ?, note = ? WHERE id = ?"
+            " AND status IN ('ready', 'deferred')",
+            [(now, f"{entry.reason} ({entry.source})", m) for m in entry.pending],
+        )
+        return cursor.rowcount == 1
+
+    def suppressions(self) -> list[Suppressed]:
+        """Return the suppression list, oldest entry first."""
+        rows = self._conn.execute(
+            "SELECT id, address, key, reason, source, requested_at, created_at, message, note"
+            " FROM suppressions ORDER BY id"
+        )
+        return [Suppressed(*tuple(r)) for r in rows]
+
+    def suppression_entries(self) -> list[tuple[str, Location]]:
+        """Return (address, where) for every entry, as `load_contacts` takes extra suppressions."""
+        return [
+            (s.address, Location("delivery log", column=f"{s.reason} {s.created_at[:10]}"))
+            for s in self.suppressions()
+        ]
+
+    def record_bounce(self, bounce: NewBounce) -> bool:
+        """Record a bounce once (the same notice read again returns False and changes nothing).
+
+        A failure, hard or soft, moves its message from ``sent`` or ``unknown`` to ``bounced``:
+        the relay accepted it but the recipient's server did not.  A delay warning only records.
+        """
+        return self.record_bounces([(bounce, None)])[0]
+
+    def record_bounces(
+        self, items: Iterable[tuple[NewBounce, NewSuppression | None]]
+    ) -> list[bool]:
+        """Record bounces in one transaction, each with the suppression it calls for (if new)."""
+        now = self.now()
+        recorded = []
+        with self.transaction() as conn:
+            for bounce, suppression in items:
+                new = self._bounce(conn, bounce, now)
+                if new and suppression is not None:
+                    self._suppress(conn, suppression, now)
+                recorded.append(new)
+        return recorded
+
+    @staticmethod
+    def _bounce(conn: sqlite3.Connection, bounce: NewBounce, now: str) -> bool:
+        arrived = _ts(bounce.arrived_at) if bounce.arrived_at is not None else None
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO bounces (message, notice, recipient, kind, action, status,"
+            " diagnostic, remote_mta, matched_by, arrived_at, recorded_at, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                bounce.message, bounce.notice, bounce.recipient, bounce.kind, bounce.action,
+                bounce.status, bounce.diagnostic, bounce.remote_mta, bounce.matched_by,
+                arrived, now, bounce.source,
+            ),
+        )  # fmt: skip
+        if cursor.rowcount != 1:
+            return False
+        if bounce.kind != "delayed":
+            conn.execute(
+                "UPDATE messages SET status = 'bounced', updated_at = ? WHERE id = ?"
+                " AND status IN ('sent', 'unknown')",
+                (now, bounce.message),
+            )
+        return True
+
+    def bounces(self, message: int | None = None) -> list[BounceRow]:
+        """Return every recorded bounce (or one message's), oldest first."""
+        sql = (
+            "SELECT id, message, notice, recipient, kind, action, status, diagnostic, remote_mta,"
+            " matched_by, arrived_at, recorded_at, source FROM bounces"
+        )
+        args: tuple[Any, ...] = ()
+        if message is not None:
+            sql, args = sql + " WHERE message = ?", (message,)
+        return [BounceRow(*tuple(r)) for r in self._conn.execute(sql + " ORDER BY id", args)]
 
 
 def _run(row: sqlite3.Row) -> Run:

@@ -1,0 +1,182 @@
+"""What happened in one run: counts by state, language and outlet, problems, and a timeline.
+
+The timeline counts SMTP attempts by the second they finished (wider bins for long runs, so a
+chart never has more than `MAX_BINS` bars) next to the rate limit the run was configured with
+(``runs.settings["rate"]``, messages per second; 0 means none).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from distrib.audit.queries import log_entries
+from distrib.deliverylog import DeliveryLog, Run, State
+
+__all__ = [
+    "MAX_BINS",
+    "OUTCOMES",
+    "STATE_ORDER",
+    "Report",
+    "Timeline",
+    "report",
+    "resolve_commands",
+    "timeline",
+]
+
+#: The order states are shown in: delivered first, then what needs attention, then the rest.
+STATE_ORDER = (
+    "sent", "bounced", "failed", "deferred", "unknown", "ready", "sending", "data", "skipped",
+    "suppressed", "rejected", "test",
+)  # fmt: skip
+
+#: Attempt outcomes drawn on the timeline, bottom to top.
+OUTCOMES = ("sent", "deferred", "failed", "unknown")
+
+#: At most this many bars on a timeline.
+MAX_BINS = 300
+
+_BIN_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Attempts per time bin over a run, by outcome, and the configured rate limit."""
+
+    start: datetime | None
+    bin_seconds: int
+    bins: tuple[Mapping[str, int], ...]
+    rate: float | None
+
+    @property
+    def total(self) -> int:
+        """Attempts counted."""
+        return sum(sum(b.values()) for b in self.bins)
+
+    @property
+    def duration(self) -> float:
+        """Seconds covered by the bins."""
+        return len(self.bins) * self.bin_seconds
+
+    def per_second(self, index: int) -> float:
+        """Messages per second in bin ``index``."""
+        return sum(self.bins[index].values()) / self.bin_seconds
+
+    @property
+    def peak(self) -> float:
+        """The highest messages-per-second of any bin."""
+        return max((self.per_second(i) for i in range(len(self.bins))), default=0.0)
+
+    @property
+    def peak_at(self) -> datetime | None:
+        """When the peak bin starts."""
+        if self.start is None or not self.bins:
+            return None
+        best = max(range(len(self.bins)), key=self.per_second)
+        return self.start + timedelta(seconds=best * self.bin_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What happened in one run, counted by state, language and outlet."""
+
+    run: Run
+    by_state: dict[str, int]
+    by_language: dict[str, dict[str, int]]
+    by_outlet: dict[str, dict[str, int]]
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    unknown: list[dict[str, Any]] = field(default_factory=list)
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+    bounced: list[dict[str, Any]] = field(default_factory=list)
+    resolved: list[dict[str, Any]] = field(default_factory=list)
+    timeline: Timeline = field(default_factory=lambda: Timeline(None, 1, (), None))
+
+    @property
+    def total(self) -> int:
+        """All message rows of the run."""
+        return sum(self.by_state.values())
+
+    @property
+    def states(self) -> list[str]:
+        """The states present in this run, in display order."""
+        return list(self.by_state)
+
+
+def report(log: DeliveryLog, run: Run) -> Report:
+    """Count a run's messages by state, by language and by outlet; list what needs attention."""
+    rows = log_entries(log, run.id)
+    by_state = Counter(m["status"] for m in rows)
+    by_language: dict[str, Counter[str]] = defaultdict(Counter)
+    by_outlet: dict[str, Counter[str]] = defaultdict(Counter)
+    for m in rows:
+        by_language[m["language"] or "?"][m["status"]] += 1
+        by_outlet[m["outlet"] or "(no outlet)"][m["status"]] += 1
+    return Report(
+        run=run,
+        by_state=_ordered(by_state),
+        by_language={k: _ordered(v) for k, v in sorted(by_language.items())},
+        by_outlet={k: _ordered(v) for k, v in sorted(by_outlet.items(), key=_outlet_order)},
+        failures=_having(rows, State.FAILED),
+        unknown=_having(rows, State.UNKNOWN),
+        deferred=_having(rows, State.DEFERRED),
+        bounced=_having(rows, State.BOUNCED),
+        resolved=[m for m in rows if m.get("resolved_at") or m.get("resolution")],
+        timeline=timeline(log, run),
+    )
+
+
+def _having(rows: Iterable[dict[str, Any]], state: State) -> list[dict[str, Any]]:
+    return [m for m in rows if m["status"] == state]
+
+
+def _ordered(counts: Counter[str]) -> dict[str, int]:
+    return {s: counts[s] for s in sorted(counts, key=_state_rank)}
+
+
+def _state_rank(state: str) -> tuple[int, str]:
+    return (STATE_ORDER.index(state) if state in STATE_ORDER else len(STATE_ORDER), state)
+
+
+def _outlet_order(item: tuple[str, Counter[str]]) -> tuple[int, str]:
+    return (-sum(item[1].values()), item[0].casefold())
+
+
+def resolve_commands(run_id: int, address: str) -> tuple[str, str]:
+    """Return the two commands that settle an *unknown*: it was delivered, or send it again.
+
+    `distrib resolve` (the sending stage's) keeps who decided, when and why: the note is asked
+    for, so the commands carry one to edit.
+    """
+    quoted = shlex.quote(address)
+    return (
+        f"distrib resolve {run_id} --mark-sent {quoted} --note 'accepted in the relay log'",
+        f"distrib resolve {run_id} --resend {quoted} --note 'not in the relay log'",
+    )
+
+
+def timeline(log: DeliveryLog, run: Run) -> Timeline:
+    """Count the run's finished attempts per time bin and outcome."""
+    marks = ", ".join("?" * len(OUTCOMES))
+    rows = log.query(
+        "SELECT a.started_at, a.finished_at, a.outcome FROM attempts a"
+        " JOIN messages m ON m.id = a.message WHERE m.run_id = ? AND a.finished_at IS NOT NULL"
+        f" AND a.outcome IN ({marks}) ORDER BY a.finished_at",
+        (run.id, *OUTCOMES),
+    )
+    rate = float(run.settings.get("rate") or 0) or None
+    if not rows:
+        return Timeline(None, 1, (), rate)
+    first = min(datetime.fromisoformat(r["started_at"]) for r in rows)
+    start = first.replace(microsecond=0)
+    finished = [(datetime.fromisoformat(r["finished_at"]), str(r["outcome"])) for r in rows]
+    span = (finished[-1][0] - start).total_seconds()
+    step = next((s for s in _BIN_STEPS if span / s < MAX_BINS), _BIN_STEPS[-1])
+    bins: list[Counter[str]] = [Counter() for _ in range(int(span // step) + 1)]
+    for moment, outcome in finished:
+        index = max(0, int((moment - start).total_seconds() // step))
+        bins[min(index, len(bins) - 1)][outcome] += 1
+    return Timeline(start, step, tuple(dict(b) for b in bins), rate)

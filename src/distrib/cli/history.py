@@ -1,0 +1,87 @@
+"""`distrib contacts history ADDRESS`: every run and message one journalist was sent."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from distrib.cli._common import CampaignOpt, Exit, LogOpt, console, fail, open_log, user_errors
+from distrib.cli.audit import FormatOpt, OutputOpt, TableFormat, ZoneOpt, emit_table, zone_option
+
+
+def register(app: typer.Typer) -> None:
+    """Add the history command to ``app`` (the ``contacts`` group)."""
+    app.command("history")(history_command)
+
+
+HISTORY_COLUMNS = (
+    "run", "campaign", "run_started_at", "recipient", "address", "name", "outlet", "language",
+    "status", "sent_at", "reply_code", "reply_text", "bounce", "bounce_status", "bounce_reply",
+    "bounced_at", "subject", "message_id",
+)  # fmt: skip
+
+
+def history_command(
+    address: Annotated[str, typer.Argument(help="The journalist's address.", show_default=False)],
+    fmt: FormatOpt = TableFormat.table,
+    output: OutputOpt = None,
+    tz: ZoneOpt = None,
+    campaign: CampaignOpt = None,
+    log: LogOpt = None,
+) -> None:
+    """Show every run and message the delivery log holds for one journalist, and opt-outs.
+
+    Case and +tag variants of the address count as the same person, as for suppression.
+    """
+    from distrib.audit import format_time, history, in_zone
+    from distrib.contacts.normalize import AddressError, normalize_address
+
+    zone = zone_option(tz)
+    try:
+        checked = normalize_address(address)
+    except AddressError as exc:
+        fail(f"{address!r}: {exc.reason}", Exit.USAGE)
+    domain = checked.address.rpartition("@")[2]
+    with open_log(campaign, log) as delivery_log, user_errors():
+        found = history(delivery_log, address, key=checked.suppression_key, domain=domain)
+    if fmt is not TableFormat.table:
+        emit_table(in_zone(found.entries, zone), HISTORY_COLUMNS, fmt, output)
+        return
+    runs = {e["run"] for e in found.entries}
+    console.print(
+        f"{checked.address}: {len(found.entries)} message(s) in {len(runs)} run(s),"
+        f" {found.received} delivered",
+        markup=False,
+    )
+    if found.entries:
+        from rich.table import Table
+
+        table = Table(title_justify="left")
+        for column in ("run", "campaign", "started", "sent to", "status", "detail", "subject"):
+            table.add_column(column, overflow="fold" if column == "sent to" else "ellipsis")
+        for e in found.entries:
+            table.add_row(
+                str(e["run"]),
+                str(e["campaign"]),
+                format_time(e["run_started_at"], zone, seconds=False),
+                str(e["address"]),
+                str(e["status"]),
+                _detail(e),
+                str(e["subject"]),
+            )
+        console.print(table, markup=False)
+    if not found.suppressions:
+        console.print("Not on this log's suppression list.")
+    for s in found.suppressions:
+        asked = format_time(s.requested_at or s.created_at, zone, seconds=False)
+        console.print(f"On the suppression list: {s.reason} on {asked} ({s.source})", markup=False)
+
+
+def _detail(entry: dict[str, object]) -> str:
+    if entry.get("bounce"):
+        return f"{entry['bounce']} bounce {entry.get('bounce_status') or ''}".strip()
+    if entry["status"] == "sent":
+        return f"Message-ID {entry['message_id']}"
+    parts = (entry.get("reply_code"), entry.get("reply_text"))
+    return " ".join(str(p) for p in parts if p)
