@@ -102,9 +102,9 @@ class ReleaseDocument:
     meta: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     attachments: tuple[Attachment, ...] = ()
     links: tuple[Link, ...] = ()
-    about_html: Markup = Markup("")
+    about_html: Markup = field(default_factory=Markup)
     about_text: str = ""
-    media_contact_html: Markup = Markup("")
+    media_contact_html: Markup = field(default_factory=Markup)
     media_contact_text: str = ""
     has_end_mark: bool = False  # the body already holds -30-, « – 30 – », ### …
 

@@ -37,7 +37,9 @@ __all__ = [
 DEFAULT_END_MARKS = {"fr": "– 30 –", "en": "-30-"}
 # -30-, - 30 -, – 30 –, —30—, ###, -fin-, -ENDS- on a line of their own.
 _END_MARK = re.compile(
-    r"^[ \t]*(?:[-–—][ \t]*30[ \t]*[-–—]|\\?#[ \t]*\\?#[ \t]*\\?#|-[ \t]*(?:fin|ends?)[ \t]*-)[ \t]*$",
+    r"^[ \t]*(?:[-–—][ \t]*30[ \t]*[-–—]"  # -30-, « – 30 – »
+    r"|\\?#[ \t]*\\?#[ \t]*\\?#"  # ###, possibly escaped in Markdown
+    r"|-[ \t]*(?:fin|ends?)[ \t]*-)[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -82,8 +84,8 @@ def has_end_mark(markdown: str) -> bool:
     return _END_MARK.search(markdown) is not None
 
 
-def resolve_attachment(folder: Path, written: str) -> Attachment | str:
-    """Return the attachment ``written`` names in ``folder``, or the reason it cannot be used."""
+def _path_problem(written: str) -> str | None:
+    """Say why ``written`` is not a relative path inside the folder, or return None."""
     if not written:
         return "an attachment path is empty"
     if "\\" in written or PureWindowsPath(written).drive:
@@ -93,22 +95,36 @@ def resolve_attachment(folder: Path, written: str) -> Attachment | str:
         return f"{written!r}: absolute paths are not allowed; give a path inside the release folder"
     if ".." in pure.parts:
         return f"{written!r}: '..' is not allowed; attachments must be inside the release folder"
-    root = folder.resolve()
-    candidate = root.joinpath(*pure.parts)
+    if find_forbidden(pure.name):
+        return f"{written!r}: the file name holds a control character"
+    return None
+
+
+def _file_problem(written: str, candidate: Path, root: Path) -> str | None:
+    """Say why ``candidate`` cannot be attached (absent, outside ``root``, not a file)."""
     if not candidate.exists():
         return f"{written!r}: file not found in the release folder"
-    real = candidate.resolve()
-    if not real.is_relative_to(root):
+    if not candidate.resolve().is_relative_to(root):
         return f"{written!r}: leads outside the release folder (a symlink); copy the file in"
-    if not real.is_file():
+    if not candidate.resolve().is_file():
         return f"{written!r}: not a file"
+    return None
+
+
+def resolve_attachment(folder: Path, written: str) -> Attachment | str:
+    """Return the attachment ``written`` names in ``folder``, or the reason it cannot be used."""
+    problem = _path_problem(written)
+    root = folder.resolve()
+    candidate = root.joinpath(*PurePosixPath(written).parts)
+    problem = problem or _file_problem(written, candidate, root)
+    if problem is not None:
+        return problem
+    real = candidate.resolve()
     try:
         data = real.read_bytes()
     except OSError as exc:
         return f"{written!r}: cannot read: {exc.strerror}"
-    filename = pure.name
-    if find_forbidden(filename):
-        return f"{written!r}: the file name holds a control character"
+    filename = PurePosixPath(written).name
     guessed, encoding = mimetypes.guess_type(filename, strict=False)
     # A compressed file (.svgz, .tar.gz) is sent as what it is, not what it expands to.
     content_type = "application/octet-stream" if guessed is None or encoding else guessed
