@@ -16,6 +16,8 @@ from distrib.errors import Location
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_RELEASE = REPO / "example" / "release"
 DATE = datetime(2027, 11, 4, 9, 0, tzinfo=UTC)
+#: The unsubscribe-token secret tests put in DISTRIB_UNSUBSCRIBE_SECRET.
+SECRET = "test-secret-0123456789abcdef"
 
 SENDER: dict[str, Any] = {
     "name": "Service de presse AGAPC",

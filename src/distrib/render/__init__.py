@@ -48,16 +48,21 @@ from distrib.render.context import LANGUAGE_TAGS
 from distrib.render.mime import make_message_id
 from distrib.render.renderer import (
     TEMPLATE_FILES,
+    MessageLanguage,
     RenderedMessage,
     Renderer,
     default_templates_dir,
 )
+from distrib.render.unsubscribe import unsubscribe_token, verify_token
 
 __all__ = [
     "LANGUAGE_TAGS",
     "TEMPLATE_FILES",
+    "MessageLanguage",
     "RenderedMessage",
     "Renderer",
     "default_templates_dir",
     "make_message_id",
+    "unsubscribe_token",
+    "verify_token",
 ]
