@@ -84,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     import os
 
-    os.environ.setdefault("DISTRIB_UNSUBSCRIBE_SECRET", "bench-secret")
+    os.environ.setdefault("DISTRIB_UNSUBSCRIBE_SECRET", "bench-secret-0123456789")
     with tempfile.TemporaryDirectory() as tmp:
         built = campaign(Path(tmp))
         start = time.perf_counter()
