@@ -247,9 +247,11 @@ def test_contact_without_name_gets_bare_address(renderer: Renderer) -> None:
     assert parts(message)[0].startswith("Bonjour,\n\n")
 
 
-def test_unusable_address_fails_that_contact(renderer: Renderer) -> None:
+@pytest.mark.parametrize("address", ["zoe@@exemple.ca", "zoe@exe mple.ca", "<zoe@x.ca>"])
+def test_unusable_address_fails_that_contact(renderer: Renderer, address: str) -> None:
+    # (A UTF-8 local part such as zoé@exemple.ca is usable: see test_render_headers.py.)
     with pytest.raises(RenderError) as info:
-        render(renderer, address="zoé@exemple.ca")
+        render(renderer, address=address)
     [problem] = info.value.problems
     assert problem.code == "header"
     assert problem.message.startswith("cannot use the address")

@@ -202,8 +202,17 @@ class _ListIdHeader(UnstructuredHeader, BaseHeader):
     def fold(self, *, policy: Policy) -> str:
         """Return the header, folded before the ``<list.id>`` if needed."""
         description, _, list_id = str(self).rpartition(" <")
-        words = [*_phrase_words(description), f"<{list_id}"] if description else [f"<{list_id}"]
-        return _fold_words(f"{self.name}:", words, policy.linesep, _MAX_ENCODED_LINE)
+        start = f"{self.name}:"
+        if not description:
+            words = []
+        elif _needs_encoding(description):
+            # The first word stays on the header's line (a fold right after the colon would
+            # leave a space in the value for some parsers), so it gets that line's room.
+            words = encode_words(description, _MAX_ENCODED_LINE - len(start) - 1)
+        else:
+            words = _phrase_words(description)
+        words.append(f"<{list_id}")
+        return _fold_words(start, words, policy.linesep, _MAX_ENCODED_LINE, break_first=False)
 
 
 class _URIListHeader(UnstructuredHeader, BaseHeader):

@@ -425,9 +425,16 @@ class Renderer:
         if len(problems) > unsafe:
             return None
         try:
+            local, _, domain = to_address.rpartition("@")
+            # A UTF-8 local part (RFC 6532) is given in parts: Address(addr_spec=) refuses it.
+            recipient = (
+                Address(display_name=to_name, addr_spec=to_address)
+                if local.isascii()
+                else Address(display_name=to_name, username=local, domain=domain)
+            )
             return HeaderValues(
                 sender=Address(display_name=sender.name, addr_spec=self._from),
-                recipient=Address(display_name=to_name, addr_spec=to_address),
+                recipient=recipient,
                 subject=subject,
                 date=date_text,
                 message_id=message_id,
