@@ -46,11 +46,13 @@ def smtp_server(make_smtp_server: Callable[..., SMTPTestServer]) -> SMTPTestServ
     return make_smtp_server()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Chromium (Debian's, installed by scripts/install-system-deps.sh) via Playwright.
 
     Fails, rather than skips, when Chromium is missing: the browser tests are part of the suite.
+    Module-scoped: while Playwright's sync API is open its event loop counts as running in the
+    main thread, so `asyncio.run` (every sending test) would fail in the modules after it.
     """
     import os
     import shutil
