@@ -16,6 +16,8 @@ from distrib.errors import Location
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_RELEASE = REPO / "example" / "release"
 DATE = datetime(2027, 11, 4, 9, 0, tzinfo=UTC)
+#: The unsubscribe-token secret tests put in DISTRIB_UNSUBSCRIBE_SECRET.
+SECRET = "test-secret-0123456789abcdef"
 
 SENDER: dict[str, Any] = {
     "name": "Service de presse AGAPC",
@@ -80,8 +82,25 @@ def simple_templates(
     return files
 
 
+CAMPAIGN_KEYS = ("bilingual_order", "fallback_language", "outlets", "max_attachments_mb", "dkim")
+
+
 def make_campaign(
     tmp_path: Path, *, release: Path | None = None, templates: Path | None = None, **sender: Any
+) -> Campaign:
+    """Build a validated `Campaign`; keyword arguments in CAMPAIGN_KEYS are campaign keys, the
+    others sender keys."""
+    keys = {k: sender.pop(k) for k in CAMPAIGN_KEYS if k in sender}
+    return _make_campaign(tmp_path, release=release, templates=templates, keys=keys, **sender)
+
+
+def _make_campaign(
+    tmp_path: Path,
+    *,
+    release: Path | None,
+    templates: Path | None,
+    keys: dict[str, Any],
+    **sender: Any,
 ) -> Campaign:
     """Build a validated `Campaign` in ``tmp_path`` (a contact CSV and a release if not given)."""
     (tmp_path / "contacts.csv").write_text("email\nzoe@exemple.ca\n", encoding="utf-8")
@@ -96,6 +115,7 @@ def make_campaign(
     }
     if templates is not None:
         data["templates"] = str(templates)
+    data.update(keys)
     return Campaign.model_validate(data, context={"base": tmp_path})
 
 

@@ -96,4 +96,5 @@ def test_the_deliberate_mess(book: ContactBook) -> None:
     suppressed = [(Path(p.where.path).name, p.where.row) for p in book.suppressed if p.where]
     assert suppressed == [("medias-quebec.csv", 19), ("english-media.xlsx", 3)]
     language = sorted(w.code for w in book.warnings if w.code.startswith("language"))
-    assert language == ["language-bilingual"] * 2 + ["language-missing"] * 2 + ["language-unknown"]
+    assert language == ["language-missing"] * 2 + ["language-unknown"]
+    assert sum(c.language == "both" for c in book.contacts) == 2  # bilingual: one message each

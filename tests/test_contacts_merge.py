@@ -141,11 +141,11 @@ def test_languages_default_with_a_warning_per_contact(tmp_path: Path) -> None:
         ["e@b.example", "", "", "", "English", ""],
     ]
     book = load(write_csv(tmp_path / "l.csv", rows), default_language="en")
-    assert [c.language for c in book.contacts] == ["en", "en", "en", "en"]
+    # A bilingual contact keeps "both" (one message in both languages), without a warning.
+    assert [c.language for c in book.contacts] == ["en", "en", "both", "en"]
     assert [(str(w.where), w.code) for w in book.warnings] == [
         ("l.csv:2:Langue", "language-missing"),
         ("l.csv:3:Langue", "language-unknown"),
-        ("l.csv:4:Langue", "language-bilingual"),
     ]
     assert book.warnings[1].message == "unknown language 'Espagnol': using 'en'"
 

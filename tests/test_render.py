@@ -12,9 +12,11 @@ from distrib.errors import RenderError
 from distrib.release import load_release
 from distrib.render import RenderedMessage, Renderer, make_message_id
 from distrib.render.mime import content_hash
+from distrib.render.unsubscribe import unsubscribe_token
 from render_helpers import (
     DATE,
     FR_FRONT,
+    SECRET,
     make_campaign,
     make_contact,
     parse,
@@ -157,22 +159,25 @@ def test_message_id_refuses_bad_input(bad: str) -> None:
         make_message_id("", "key", "agapc.example")
 
 
-def test_one_click_unsubscribe_headers(tmp_path: Path) -> None:
+def test_one_click_unsubscribe_headers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISTRIB_UNSUBSCRIBE_SECRET", SECRET)
     url = "https://agapc.example/desabonnement?liste=medias-2027-hiver-en-vitrine&source=courriel"
     renderer = renderer_for(
         tmp_path, unsubscribe_url=url, unsubscribe_mailto="desabonnement@agapc.example"
     )
     rendered = render(renderer)
     message = parse(rendered.data)
+    token = unsubscribe_token(SECRET.encode(), "zoe.belanger@exemple.ca")
+    personal = f"{url}&token={token}"
     assert (
         message["List-Unsubscribe"]
-        == f"<{url}>, <mailto:desabonnement@agapc.example?subject=unsubscribe>"
+        == f"<{personal}>, <mailto:desabonnement@agapc.example?subject=unsubscribe>"
     )
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     # A long URL is folded between URIs, never turned into an encoded word.
-    assert f"List-Unsubscribe: <{url}>,\r\n <mailto:".encode() in rendered.data
-    text, _html = parts(message)
-    assert url in text
+    assert f"List-Unsubscribe: <{personal}>,\r\n <mailto:".encode() in rendered.data
+    text, html = parts(message)
+    assert personal in text and f'href="{personal.replace("&", "&amp;")}"' in html
     assert "desabonnement@agapc.example" in text
 
 
@@ -242,9 +247,11 @@ def test_contact_without_name_gets_bare_address(renderer: Renderer) -> None:
     assert parts(message)[0].startswith("Bonjour,\n\n")
 
 
-def test_unusable_address_fails_that_contact(renderer: Renderer) -> None:
+@pytest.mark.parametrize("address", ["zoe@@exemple.ca", "zoe@exe mple.ca", "<zoe@x.ca>"])
+def test_unusable_address_fails_that_contact(renderer: Renderer, address: str) -> None:
+    # (A UTF-8 local part such as zoé@exemple.ca is usable: see test_render_headers.py.)
     with pytest.raises(RenderError) as info:
-        render(renderer, address="zoé@exemple.ca")
+        render(renderer, address=address)
     [problem] = info.value.problems
     assert problem.code == "header"
     assert problem.message.startswith("cannot use the address")

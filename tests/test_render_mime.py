@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import email
+import email.policy
 from email.headerregistry import Address
 
 import pytest
@@ -75,15 +78,23 @@ def test_encoded_words_respect_rfc2047_limits() -> None:
     assert "".join(words).count("=C3=A9") == 100
 
 
-def test_non_ascii_recipient_address_is_refused() -> None:
+def test_non_ascii_local_part_is_written_as_utf8_rfc6532() -> None:
     headers = HeaderValues(
         sender=Address("A", addr_spec="presse@agapc.example"),
         recipient=Address("Zoé", username="zoé", domain="exemple.ca"),
-        subject="x",
+        subject="Communiqué",
         date="Thu, 04 Nov 2027 09:00:00 -0500",
         message_id="<a@b>",
         content_language="fr-CA",
         list_unsubscribe="<mailto:a@b>",
     )
-    with pytest.raises(ValueError, match="SMTPUTF8"):
-        build_message(headers, "t", "h")
+    data = build_message(headers, "t", "h")
+    assert "To: =?utf-8?q?Zo=C3=A9?= <zoé@exemple.ca>\r\n".encode() in data
+    assert b"=?utf-8?q?Communiqu=C3=A9?=" in data  # the rest stays encoded as usual
+    # A reader of RFC 6532 mail decodes the header block as UTF-8.
+    message = email.message_from_string(data.decode("utf-8"), policy=email.policy.default)
+    [to] = message["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("Zoé", "zoé@exemple.ca")
+    # An ASCII recipient keeps the message 7-bit.
+    ascii_headers = dataclasses.replace(headers, recipient=Address("Zoé", "zoe", "x.ca"))
+    assert build_message(ascii_headers, "t", "h").isascii()

@@ -14,6 +14,7 @@ from render_helpers import (
     EXAMPLE_RELEASE,
     FR_FRONT,
     REPO,
+    SECRET,
     make_campaign,
     make_contact,
     parse,
@@ -216,7 +217,8 @@ def test_default_templates_dir_is_the_repo_folder() -> None:
 
 
 @pytest.fixture
-def example(tmp_path: Path) -> Renderer:
+def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Renderer:
+    monkeypatch.setenv("DISTRIB_UNSUBSCRIBE_SECRET", SECRET)
     campaign = make_campaign(
         tmp_path, release=EXAMPLE_RELEASE, unsubscribe_url="https://agapc.example/desabonnement"
     )
@@ -238,7 +240,10 @@ def test_default_templates_with_the_example_release_in_french(example: Renderer)
     assert "presse@agapc.example" in text and "https://agapc.example/desabonnement" in text
     assert "\n\n\n" not in text
     assert '<html lang="fr-CA">' in html
-    assert '<p style="margin:0 0 16px 0;">Bonjour Zoé,</p>' in html
+    # style.css is inlined: classes became style attributes, no <style> sheet is left.
+    assert '<p class="greeting" style="margin: 0 0 16px 0;">Bonjour Zoé,</p>' in html
+    assert "<style" not in html
+    assert '<h2 style="margin: 20px 0 8px 0;' in html  # the release body is styled too
     assert "<strong>Hiver en vitrine</strong>" in html
     assert 'href="mailto:presse@agapc.example?subject=unsubscribe"' in html
     assert "<script" not in html and "<img" not in html

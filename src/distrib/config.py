@@ -29,6 +29,7 @@ from distrib.headers import find_forbidden
 
 __all__ = [
     "Campaign",
+    "DKIMConfig",
     "LimitsConfig",
     "SMTPConfig",
     "SenderConfig",
@@ -115,8 +116,27 @@ class SenderConfig(_Frozen):
     website: str | None = None
     unsubscribe_mailto: str | None = None
     unsubscribe_url: str | None = None
+    # The environment variable holding the secret that makes per-recipient unsubscribe tokens.
+    unsubscribe_secret_env: str = "DISTRIB_UNSUBSCRIBE_SECRET"  # noqa: S105 (a name)
+    list_id: str | None = None  # the List-Id, e.g. "communiques.agapc.example"
 
     _names = field_validator("name", "organisation")(_check_header_text)
+
+    @field_validator("unsubscribe_secret_env")
+    @classmethod
+    def _secret_env_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError("must be the name of an environment variable")
+        return value
+
+    @field_validator("list_id")
+    @classmethod
+    def _list_id(cls, value: str | None) -> str | None:
+        # RFC 2919: a dot-atom, conventionally a name under a domain the sender controls.
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", value):
+            raise ValueError("must look like a host name, e.g. communiques.agapc.example")
+        return value
+
     _addresses = field_validator("address", "reply_to", "unsubscribe_mailto")(_check_address)
 
     @field_validator("unsubscribe_url")
@@ -176,6 +196,23 @@ class SMTPConfig(_Frozen):
         return data
 
 
+class DKIMConfig(_Frozen):
+    """DKIM signing: ``selector._domainkey.domain`` publishes the public key of ``key_file``."""
+
+    selector: str
+    domain: str
+    key_file: Path
+
+    _resolve_key = field_validator("key_file", mode="before")(_resolve)
+
+    @field_validator("selector", "domain")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", value):
+            raise ValueError("must be DNS labels separated by dots, e.g. s2027 or agapc.example")
+        return value
+
+
 class LimitsConfig(_Frozen):
     """How fast to send.  ``rate`` is messages per second for the whole run (0 means no limit)."""
 
@@ -200,8 +237,23 @@ class Campaign(_Frozen):
     smtp: SMTPConfig = SMTPConfig()
     limits: LimitsConfig = LimitsConfig()
     log: Path | None = None
+    # Rendering (issue 4): bilingual order, fallback language, outlets sheet, attachments, DKIM.
+    bilingual_order: tuple[Language, Language] = ("fr", "en")
+    fallback_language: Language | None = None
+    outlets: Path | None = None
+    max_attachments_mb: Annotated[float, Field(gt=0, le=50)] = 10.0
+    dkim: DKIMConfig | None = None
 
-    _resolve_paths = field_validator("release", "templates", "log", mode="before")(_resolve)
+    _resolve_paths = field_validator("release", "templates", "log", "outlets", mode="before")(
+        _resolve
+    )
+
+    @field_validator("bilingual_order")
+    @classmethod
+    def _both_languages(cls, value: tuple[Language, Language]) -> tuple[Language, Language]:
+        if set(value) != {"fr", "en"}:
+            raise ValueError('must be ["fr", "en"] or ["en", "fr"]')
+        return value
 
     @field_validator("suppression", mode="before")
     @classmethod
@@ -279,6 +331,8 @@ def _missing_paths(campaign: Campaign) -> list[Problem]:
         ("release", campaign.release, True),
         ("templates", campaign.templates, True),
         ("smtp.ca_file", campaign.smtp.ca_file, False),
+        ("outlets", campaign.outlets, False),
+        ("dkim.key_file", campaign.dkim.key_file if campaign.dkim else None, False),
     ]
     checks += [(f"sources.{i}.path", s.path, False) for i, s in enumerate(campaign.sources)]
     checks += [(f"suppression.{i}", p, False) for i, p in enumerate(campaign.suppression)]

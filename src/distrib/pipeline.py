@@ -66,6 +66,7 @@ class Plan:
     problems: tuple[Problem, ...]
     contacts_hash: str
     templates_hash: str
+    warnings: tuple[Problem, ...] = ()  # do not block sending (long subjects, big HTML …)
 
     @property
     def ok(self) -> bool:
@@ -120,12 +121,14 @@ def make_plan(
     planned: list[PlannedMessage] = []
     skipped: list[tuple[PlannedMessage, int]] = []
     problems: list[Problem] = []
+    warnings = renderer.check_audience(book.contacts)
     for contact in book.contacts:
         try:
             rendered = _render(renderer, campaign, token, contact)
         except RenderError as exc:
             problems.extend(exc.problems)
             continue
+        warnings.extend(rendered.warnings)
         item = _planned(rendered)
         if contact.key in already:
             skipped.append((item, already[contact.key]))
@@ -141,6 +144,7 @@ def make_plan(
         problems=tuple(problems),
         contacts_hash=contacts_fingerprint(book.contacts),
         templates_hash=files_fingerprint(renderer.templates_dir, campaign.release),
+        warnings=tuple(warnings),
     )
 
 
@@ -148,7 +152,8 @@ def _render(
     renderer: Renderer, campaign: Campaign, token: str, contact: Contact
 ) -> RenderedMessage:
     message_id = make_message_id(token, contact.key, campaign.sender.domain)
-    return renderer.render(contact, message_id=message_id)
+    # Planning needs no DKIM signature (the send signs each message as it goes).
+    return renderer.render(contact, message_id=message_id, sign=False)
 
 
 def _planned(rendered: RenderedMessage) -> PlannedMessage:

@@ -1,6 +1,10 @@
 """Write a preview of a campaign: one ``.eml`` and one ``.html`` per recipient, and an index.
 
-The ``.eml`` files are the exact bytes that would be sent (open them in a mail client); the
+`collect_preview` renders every contact once and keeps, for each, the outcome (subject, size,
+warnings, or the problems that stop it); `distrib.preview_server` serves that as a local web page.
+
+The ``.eml`` files are the exact bytes that would be sent (less the DKIM signature, added as each
+message is sent) (open them in a mail client); the
 ``.html`` files are the HTML parts (open them in a browser).  ``index.html`` lists every message
 and every problem; it is autoescaped and self-contained (no scripts, no external resources), so
 a hostile name in a media list cannot do anything in the officer's browser.  File names come from
@@ -11,8 +15,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -20,10 +25,20 @@ from typing import TYPE_CHECKING
 from jinja2 import Environment, StrictUndefined
 
 if TYPE_CHECKING:
+    from distrib.config import Campaign
+    from distrib.contacts.model import Contact
     from distrib.errors import Problem
-    from distrib.render import RenderedMessage
+    from distrib.render import RenderedMessage, Renderer
 
-__all__ = ["PreviewFile", "PreviewResult", "safe_stem", "write_preview"]
+__all__ = [
+    "PreviewEntry",
+    "PreviewFile",
+    "PreviewResult",
+    "PreviewSet",
+    "collect_preview",
+    "safe_stem",
+    "write_preview",
+]
 
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
 _MAX_STEM = 80
@@ -211,4 +226,95 @@ def _render_index(
         files=files,
         by_language=dict(sorted(by_language.items())),
         problems=problems,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewEntry:
+    """One contact of the audience in the preview: what its message is, or why there is none."""
+
+    number: int  # 1-based, in audience order
+    contact: Contact
+    language: str  # the message's language, or the contact's if it cannot be rendered
+    subject: str
+    size: int
+    message_id: str
+    problems: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether the message rendered."""
+        return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewSet:
+    """Every contact's outcome, rendered once; `render` renders one again on demand."""
+
+    campaign: Campaign
+    renderer: Renderer
+    entries: tuple[PreviewEntry, ...]
+    warnings: tuple[Problem, ...]  # about the whole audience (unused outlet folders …)
+    date: datetime
+    book_problems: tuple[Problem, ...] = ()  # rejected rows of the media lists
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        """Every rendering problem, in audience order (any of them blocks `distrib send`)."""
+        return tuple(p for entry in self.entries for p in entry.problems)
+
+    def render(self, entry: PreviewEntry, *, sign: bool = True) -> RenderedMessage:
+        """Render ``entry``'s message again, as it was (same Message-ID and Date)."""
+        return self.renderer.render(
+            entry.contact, message_id=entry.message_id, date=self.date, sign=sign
+        )
+
+    def messages(self) -> Iterator[RenderedMessage]:
+        """Render every message that renders, one at a time (without DKIM: it is per send)."""
+        for entry in self.entries:
+            if entry.ok:
+                yield self.render(entry, sign=False)
+
+
+def collect_preview(campaign: Campaign, *, token: str = "preview") -> PreviewSet:  # noqa: S107
+    """Load contacts and release, render every contact's message once, and keep the outcomes."""
+    from datetime import UTC
+
+    from distrib.contacts import load_contacts
+    from distrib.errors import RenderError
+    from distrib.release import load_release
+    from distrib.render import Renderer, make_message_id
+
+    book = load_contacts(campaign)
+    renderer = Renderer(campaign, load_release(campaign))
+    date = datetime.now(UTC).astimezone().replace(microsecond=0)
+    entries = []
+    for number, contact in enumerate(book.contacts, start=1):
+        message_id = make_message_id(token, contact.key, campaign.sender.domain)
+        try:
+            rendered = renderer.render(contact, message_id=message_id, date=date, sign=False)
+        except RenderError as exc:
+            entries.append(
+                PreviewEntry(number, contact, contact.language, "", 0, message_id, exc.problems)
+            )
+            continue
+        entries.append(
+            PreviewEntry(
+                number,
+                contact,
+                rendered.language,
+                rendered.subject,
+                rendered.size,
+                message_id,
+                warnings=rendered.warnings,
+            )
+        )
+    return PreviewSet(
+        campaign=campaign,
+        renderer=renderer,
+        entries=tuple(entries),
+        warnings=tuple(renderer.check_audience(book.contacts)),
+        date=date,
+        book_problems=book.rejected,
     )

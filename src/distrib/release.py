@@ -8,9 +8,19 @@ A release folder holds ``fr.md`` and/or ``en.md``::
     dateline: MONTRÉAL, le 4 novembre 2027 –
     summary: optional one-paragraph summary
     embargo: 2027-11-04T09:00:00-05:00      # optional; must carry a UTC offset
+    attachments: [photos/marche.jpg, fiche.pdf]   # optional; files of the release folder
+    links:                                  # optional; shown in the message, never rewritten
+      - title: Photos haute résolution
+        url: https://agapc.example/photos
+    about: |                                # optional "About …" boilerplate (Markdown)
+      ### À propos de l’AGAPC
+      Fondée en 1987, …
+    media_contact: |                        # optional media-contact block (Markdown)
+      Julien Ostiguy, 514 555-0142
     any_other_key: kept in ReleaseDocument.meta
     ---
-    The body, in CommonMark.
+    The body, in CommonMark.  It may end with the end mark (-30-, « – 30 – », ###); if it does
+    not, the templates add the language's usual one after the "About" section.
 
 The front matter is read with PyYAML's ``BaseLoader`` so every value stays the string the officer
 wrote (no surprise dates, booleans or octal numbers).  The body becomes HTML with raw HTML disabled
@@ -22,12 +32,12 @@ once, each as ``path:line: key: reason``.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from markdown_it import MarkdownIt
@@ -36,10 +46,18 @@ from markupsafe import Markup
 from distrib.config import display_path
 from distrib.errors import Location, Problem, ReleaseError
 from distrib.headers import find_forbidden
+from distrib.markdown_text import markdown_to_text
+from distrib.release_extras import (
+    DEFAULT_END_MARKS,
+    Attachment,
+    Link,
+    check_total_size,
+    has_end_mark,
+    parse_link,
+    resolve_attachment,
+)
 
 if TYPE_CHECKING:
-    from markdown_it.token import Token
-
     from distrib.config import Campaign
 
 __all__ = [
@@ -57,7 +75,10 @@ LANGUAGES: tuple[Language, ...] = ("fr", "en")
 REQUIRED_KEYS = ("title", "subject", "dateline")
 # These end up in the Subject header or on a line of their own, so they must be one line.
 SINGLE_LINE_KEYS = ("title", "subject", "dateline")
-_KNOWN_KEYS = frozenset({*REQUIRED_KEYS, "summary", "embargo"})
+# Keys that hold a list (or, for attachments, possibly one path written as plain text).
+LIST_KEYS = ("attachments", "links")
+_MARKDOWN_KEYS = ("about", "media_contact")
+_KNOWN_KEYS = frozenset({*REQUIRED_KEYS, *LIST_KEYS, *_MARKDOWN_KEYS, "summary", "embargo"})
 
 # "commonmark" alone would pass raw HTML through: html=False turns it into visible text.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False})
@@ -78,6 +99,18 @@ class ReleaseDocument:
     summary: str = ""
     embargo: datetime | None = None
     meta: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    attachments: tuple[Attachment, ...] = ()
+    links: tuple[Link, ...] = ()
+    about_html: Markup = field(default_factory=Markup)
+    about_text: str = ""
+    media_contact_html: Markup = field(default_factory=Markup)
+    media_contact_text: str = ""
+    has_end_mark: bool = False  # the body already holds -30-, « – 30 – », ### …
+
+    @property
+    def end_mark(self) -> str:
+        """The end mark this language's journalists expect: « – 30 – » or -30-."""
+        return DEFAULT_END_MARKS[self.language]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +135,10 @@ class Release:
 
 def load_release(campaign: Campaign) -> Release:
     """Load the campaign's release folder; raise `ReleaseError` listing every problem found."""
-    return read_release(campaign.release)
+    return read_release(campaign.release, max_attachments_mb=campaign.max_attachments_mb)
 
 
-def read_release(folder: Path) -> Release:
+def read_release(folder: Path, *, max_attachments_mb: float = 10.0) -> Release:
     """Load ``fr.md`` and ``en.md`` from ``folder``; raise `ReleaseError` listing every problem."""
     where = Location(display_path(folder))
     if not folder.is_dir():
@@ -118,15 +151,23 @@ def read_release(folder: Path) -> Release:
     problems: list[Problem] = []
     documents: dict[Language, ReleaseDocument] = {}
     for lang, path in present.items():
-        document = _read_document(lang, path, problems)
+        document = _read_document(lang, path, problems, max_attachments_mb)
         if document is not None:
             documents[lang] = document
+    if len(documents) == len(LANGUAGES) and not problems:
+        # A bilingual message carries the attachments of both documents.
+        both = [a for d in documents.values() for a in d.attachments]
+        reason = check_total_size(both, max_attachments_mb)
+        if reason is not None:
+            problems.append(Problem(f"attachments (fr.md and en.md): {reason}", where, "size"))
     if problems:
         raise ReleaseError(problems, f"the release in {display_path(folder)} cannot be used")
     return Release(folder, MappingProxyType(documents))
 
 
-def _read_document(lang: Language, path: Path, problems: list[Problem]) -> ReleaseDocument | None:
+def _read_document(
+    lang: Language, path: Path, problems: list[Problem], max_attachments_mb: float
+) -> ReleaseDocument | None:
     """Parse one document, appending its problems; return None if it had any."""
     shown = display_path(path)
     found: list[Problem] = []
@@ -136,9 +177,11 @@ def _read_document(lang: Language, path: Path, problems: list[Problem]) -> Relea
         problems.extend(found)
         return None
     front, body, body_row = split
-    values = _parse_front_matter(front, shown, found)
+    lists: dict[str, tuple[list[Any], int]] = {}
+    values = _parse_front_matter(front, shown, found, lists)
     if values is not None:
         _check_values(values, shown, found)
+    extras = _extras(path.parent, lists, shown, found, max_attachments_mb)
     if not body.strip():
         found.append(
             Problem(
@@ -150,7 +193,7 @@ def _read_document(lang: Language, path: Path, problems: list[Problem]) -> Relea
     problems.extend(found)
     if found or values is None:
         return None
-    return _build_document(lang, path, values, body)
+    return _build_document(lang, path, values, body, extras)
 
 
 def _read_text(path: Path, shown: str, problems: list[Problem]) -> str | None:
@@ -190,7 +233,7 @@ def _split_front_matter(
 
 
 def _parse_front_matter(
-    front: str, shown: str, problems: list[Problem]
+    front: str, shown: str, problems: list[Problem], lists: dict[str, tuple[list[Any], int]]
 ) -> dict[str, tuple[str, int]] | None:
     """Return ``{key: (value, line)}`` from the front matter, every value a string."""
     try:
@@ -212,13 +255,16 @@ def _parse_front_matter(
         message = "front matter must be 'key: value' lines"
         problems.append(Problem(message, Location(shown, node.start_mark.line + 2), "yaml"))
         return None
-    return _mapping_values(node, shown, problems)
+    return _mapping_values(node, shown, problems, lists)
 
 
 def _mapping_values(
-    node: yaml.MappingNode, shown: str, problems: list[Problem]
+    node: yaml.MappingNode,
+    shown: str,
+    problems: list[Problem],
+    lists: dict[str, tuple[list[Any], int]],
 ) -> dict[str, tuple[str, int]]:
-    """Collect scalar ``key: value`` pairs, reporting nested values and repeated keys."""
+    """Collect scalar ``key: value`` pairs (lists into ``lists``), reporting repeated keys."""
     values: dict[str, tuple[str, int]] = {}
     for key_node, value_node in node.value:
         row = key_node.start_mark.line + 2  # +1 for 1-based lines, +1 for the opening '---'
@@ -227,10 +273,15 @@ def _mapping_values(
             problems.append(Problem("front matter keys must be plain words", where, "yaml"))
             continue
         key = key_node.value
-        if key in values:
+        earlier = values.get(key) or lists.get(key)
+        if earlier is not None:
             problems.append(
-                Problem(f"{key}: given twice (first on line {values[key][1]})", where, "yaml")
+                Problem(f"{key}: given twice (first on line {earlier[1]})", where, "yaml")
             )
+        elif key in LIST_KEYS:
+            items = _list_items(key, value_node, where, problems)
+            if items is not None:
+                lists[key] = (items, row)
         elif not isinstance(value_node, yaml.ScalarNode):
             problems.append(
                 Problem(f"{key}: must be a single text value, not a list or mapping", where, "yaml")
@@ -238,6 +289,62 @@ def _mapping_values(
         else:
             values[key] = (value_node.value.strip(), row)
     return values
+
+
+def _list_items(
+    key: str, node: yaml.Node, where: Location, problems: list[Problem]
+) -> list[Any] | None:
+    """Return a list key's items: strings, or lists of (key, value) pairs for mappings."""
+    if isinstance(node, yaml.ScalarNode):
+        return [node.value.strip()] if node.value.strip() else []
+    if not isinstance(node, yaml.SequenceNode):
+        problems.append(Problem(f"{key}: must be a list ('- item' lines)", where, "yaml"))
+        return None
+    items: list[Any] = []
+    for item in node.value:
+        if isinstance(item, yaml.ScalarNode):
+            items.append(item.value.strip())
+        elif isinstance(item, yaml.MappingNode) and all(
+            isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode) for k, v in item.value
+        ):
+            items.append([(k.value, v.value.strip()) for k, v in item.value])
+        else:
+            problems.append(Problem(f"{key}: an item is neither text nor pairs", where, "yaml"))
+            return None
+    return items
+
+
+def _extras(
+    folder: Path,
+    lists: Mapping[str, tuple[list[Any], int]],
+    shown: str,
+    problems: list[Problem],
+    max_attachments_mb: float,
+) -> tuple[tuple[Attachment, ...], tuple[Link, ...]]:
+    """Resolve the attachments and parse the links, reporting every problem with its line."""
+    attachments: list[Attachment] = []
+    written, row = lists.get("attachments", ([], 0))
+    for item in written:
+        found = resolve_attachment(folder, item) if isinstance(item, str) else "not a path"
+        if isinstance(found, str):
+            problems.append(Problem(f"attachments: {found}", Location(shown, row), "attachment"))
+        elif any(a.path == found.path for a in attachments):
+            message = f"attachments: {item!r} is listed twice"
+            problems.append(Problem(message, Location(shown, row), "attachment"))
+        else:
+            attachments.append(found)
+    reason = check_total_size(attachments, max_attachments_mb)
+    if reason is not None:
+        problems.append(Problem(f"attachments: {reason}", Location(shown, row), "size"))
+    links: list[Link] = []
+    items, row = lists.get("links", ([], 0))
+    for item in items:
+        link = parse_link(item)
+        if isinstance(link, str):
+            problems.append(Problem(f"links: {link}", Location(shown, row), "link"))
+        else:
+            links.append(link)
+    return tuple(attachments), tuple(links)
 
 
 def _check_values(
@@ -281,15 +388,33 @@ def _embargo_problem(value: str) -> str | None:
     return None
 
 
+def _html(markdown: str) -> Markup:
+    """Render Markdown as HTML (safe: see `_build_document`)."""
+    tokens = _MARKDOWN.parse(markdown)
+    return Markup(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}))  # noqa: S704
+
+
 def _build_document(
-    lang: Language, path: Path, values: Mapping[str, tuple[str, int]], body: str
+    lang: Language,
+    path: Path,
+    values: Mapping[str, tuple[str, int]],
+    body: str,
+    extras: tuple[tuple[Attachment, ...], tuple[Link, ...]] = ((), ()),
 ) -> ReleaseDocument:
     """Assemble a checked document and render its body."""
     plain = {key: value for key, (value, _row) in values.items()}
     body_markdown = body.strip("\n") + "\n"
     tokens = _MARKDOWN.parse(body_markdown)
     embargo = plain.get("embargo")
+    about, contact = plain.get("about", ""), plain.get("media_contact", "")
     return ReleaseDocument(
+        attachments=extras[0],
+        links=extras[1],
+        about_html=_html(about) if about else Markup(""),
+        about_text=markdown_to_text(about) if about else "",
+        media_contact_html=_html(contact) if contact else Markup(""),
+        media_contact_text=markdown_to_text(contact) if contact else "",
+        has_end_mark=has_end_mark(body_markdown),
         language=lang,
         title=plain["title"],
         subject=plain["subject"],
@@ -304,119 +429,3 @@ def _build_document(
         embargo=datetime.fromisoformat(embargo) if embargo else None,
         meta=MappingProxyType({k: v for k, v in plain.items() if k not in _KNOWN_KEYS}),
     )
-
-
-def markdown_to_text(source: str | Sequence[Token]) -> str:
-    """Render Markdown (source or markdown-it tokens) as plain text that reads well in mail.
-
-    Paragraphs stay paragraphs with the author's line breaks, emphasis marks go, links become
-    ``text (url)``, headings become lines of their own, list items start with ``- `` or ``1. ``.
-    """
-    tokens = _MARKDOWN.parse(source) if isinstance(source, str) else source
-    writer = _TextWriter()
-    for index, token in enumerate(tokens):
-        writer.block(token, tokens[index + 1] if index + 1 < len(tokens) else None)
-    return "\n".join(writer.lines).strip("\n")
-
-
-# Blocks that start on a new paragraph (a hidden paragraph is the text of a tight list item).
-_BLOCK_STARTS = frozenset(
-    {"paragraph_open", "heading_open", "blockquote_open", "hr", "fence", "code_block"}
-)
-
-
-class _TextWriter:
-    """Turn a markdown-it block token stream into lines of plain text."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.lists: list[list[int]] = []  # one [next number] per open list; -1 for bullets
-        self.indents: list[str] = []  # continuation indent of each open list item
-        self.marker: str | None = None  # the list marker waiting for the item's first line
-        self.quote = 0
-
-    def block(self, token: Token, following: Token | None) -> None:
-        """Handle one block-level token."""
-        kind = token.type
-        if kind in _BLOCK_STARTS and not token.hidden:
-            self._gap()
-        if kind in ("bullet_list_open", "ordered_list_open"):
-            if not self.lists:
-                self._gap()
-            start = int(token.attrs.get("start", 1)) if kind == "ordered_list_open" else -1
-            self.lists.append([start])
-        elif kind in ("bullet_list_close", "ordered_list_close"):
-            self.lists.pop()
-        elif kind == "list_item_open":
-            self._open_item(following)
-        elif kind == "list_item_close":
-            self.indents.pop()
-            self.marker = None
-        elif kind == "blockquote_open":
-            self.quote += 1
-        elif kind == "blockquote_close":
-            self.quote -= 1
-        elif kind == "inline":
-            self._emit(_inline_text(token.children or []))
-        elif kind in ("fence", "code_block"):
-            self._emit(token.content.rstrip("\n"))
-        elif kind == "hr":
-            self._emit("----")
-
-    def _open_item(self, following: Token | None) -> None:
-        counter = self.lists[-1]
-        if counter[0] < 0:
-            marker = "- "
-        else:
-            marker = f"{counter[0]}. "
-            counter[0] += 1
-        # A loose list (items separated by blank lines in the source) keeps its blank lines.
-        if following is not None and following.type == "paragraph_open" and not following.hidden:
-            self._gap()
-        outer = self.indents[-1] if self.indents else ""
-        self.marker = outer + marker
-        self.indents.append(outer + " " * len(marker))
-
-    def _gap(self) -> None:
-        if self.lines and self.lines[-1].strip(" >") and self.marker is None:
-            self.lines.append(("> " * self.quote).rstrip())
-
-    def _emit(self, text: str) -> None:
-        prefix = "> " * self.quote
-        indent = self.indents[-1] if self.indents else ""
-        for number, line in enumerate(text.split("\n")):
-            if number == 0 and self.marker is not None:
-                self.lines.append((prefix + self.marker + line).rstrip())
-                self.marker = None
-            else:
-                self.lines.append((prefix + indent + line).rstrip() if line else prefix.rstrip())
-
-
-def _inline_text(children: Sequence[Token]) -> str:
-    """Flatten inline tokens: drop emphasis marks, write links as ``text (url)``."""
-    parts: list[str] = []
-    links: list[tuple[str, int]] = []
-    for child in children:
-        kind = child.type
-        if kind in ("text", "code_inline"):
-            parts.append(child.content)
-        elif kind in ("softbreak", "hardbreak"):
-            parts.append("\n")
-        elif kind == "image":
-            parts.append(child.content)
-        elif kind == "link_open":
-            links.append((str(child.attrs.get("href", "")), len(parts)))
-        elif kind == "link_close" and links:
-            href, start = links.pop()
-            label = "".join(parts[start:])
-            # An autolink or a link whose text is its address needs no repetition.
-            if href and _bare(href) != _bare(label):
-                parts.append(f" ({href.removeprefix('mailto:')})")
-    return "".join(parts)
-
-
-def _bare(link: str) -> str:
-    """Strip the scheme and trailing slash, so ``agapc.example`` matches ``https://agapc.example/``."""
-    for scheme in ("mailto:", "https://", "http://"):
-        link = link.removeprefix(scheme)
-    return link.rstrip("/").lower()

@@ -1,13 +1,16 @@
-"""`distrib preview`: write every rendered message to a folder, to look at before sending."""
+"""`distrib preview`: write every rendered message to a folder, or serve them on a local page."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from distrib.cli._common import CampaignArg, Exit, console, err, load, user_errors
+
+if TYPE_CHECKING:
+    from distrib.preview import PreviewSet
 
 
 def register(app: typer.Typer) -> None:
@@ -26,28 +29,74 @@ def preview(
             show_default=False,
         ),
     ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Serve the preview on a local web page (127.0.0.1) instead of writing files.",
+        ),
+    ] = False,
+    port: Annotated[
+        int, typer.Option("--port", help="Port for --serve (0 picks a free one).", min=0)
+    ] = 8025,
 ) -> None:
     """Render every message and write one .eml and one .html per recipient, plus an index.html.
 
-    Nothing is sent.  Exits 1 when some messages cannot be rendered (they are listed).
+    Nothing is sent, whatever the embargo.  With --serve, browse every recipient's message, the
+    problems and the warnings at http://127.0.0.1:PORT/ (Ctrl-C stops).  Exits 1 when some
+    messages cannot be rendered (they are listed).
     """
     from distrib.config import display_path
-    from distrib.pipeline import make_plan, render_planned
-    from distrib.preview import write_preview
+    from distrib.preview import collect_preview, write_preview
 
     config = load(campaign)
     with user_errors():
-        plan = make_plan(config)
+        collected = collect_preview(config)
+    if serve:
+        _serve(collected, port)
+        return
+    with user_errors():
         folder = out if out is not None else config.folder / "preview"
-        result = write_preview(
-            render_planned(plan), folder, problems=plan.problems, title=config.name
-        )
+        write_preview(collected.messages(), folder, problems=collected.problems, title=config.name)
     index = folder / "index.html"
-    console.print(f"Wrote {len(plan.messages)} messages to {display_path(folder.resolve())}/")
+    written = sum(entry.ok for entry in collected.entries)
+    console.print(f"Wrote {written} messages to {display_path(folder.resolve())}/")
     console.print(f"Open {display_path(index.resolve())} in a browser.")
-    del result
-    if plan.problems:
-        err.print(f"{len(plan.problems)} message(s) cannot be rendered:", markup=False)
-        for problem in plan.problems:
+    _report(collected)
+
+
+def _report(collected: PreviewSet) -> None:
+    """Print the warnings, then the problems (which exit 1)."""
+    warnings = [w for e in collected.entries for w in e.warnings] + list(collected.warnings)
+    if warnings:
+        console.print(f"{len(warnings)} warning(s) (they do not stop a send):", markup=False)
+        for warning in warnings[:20]:
+            console.print(f"  {warning}", markup=False)
+        if len(warnings) > 20:
+            console.print(f"  … and {len(warnings) - 20} more (distrib preview --serve)")
+    problems = collected.problems
+    if problems:
+        err.print(f"{len(problems)} message(s) cannot be rendered:", markup=False)
+        for problem in problems:
             err.print(f"  {problem}", markup=False)
         raise typer.Exit(int(Exit.ERROR))
+
+
+def _serve(collected: PreviewSet, port: int) -> None:
+    from distrib.preview_server import PreviewServer
+
+    try:
+        server = PreviewServer(collected, port)
+    except OSError as exc:
+        err.print(f"error: cannot listen on 127.0.0.1:{port}: {exc.strerror}", markup=False)
+        raise typer.Exit(int(Exit.ERROR)) from None
+    total = len(collected.entries)
+    failing = sum(not e.ok for e in collected.entries)
+    console.print(f"{total} recipient(s), {failing} with problems.")
+    console.print(f"Preview at {server.url}  (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        console.print("\nStopped.")
+    finally:
+        server.httpd.server_close()

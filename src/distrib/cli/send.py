@@ -11,6 +11,10 @@ import typer
 from distrib.cli._common import CampaignArg, Exit, LogOpt, console, err, fail, load, user_errors
 
 if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+    from pathlib import Path
+
+    from distrib.config import Campaign
     from distrib.deliverylog import DeliveryLog
     from distrib.pipeline import Plan
 
@@ -33,22 +37,53 @@ def send(
         ),
     ] = False,
     log: LogOpt = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Wait and start at this time, with a time zone: 2027-11-04T09:00-05:00 or"
+            " '2027-11-04 09:00 America/Toronto'.",
+            show_default=False,
+        ),
+    ] = None,
+    test_to: Annotated[
+        str | None,
+        typer.Option(
+            "--test-to",
+            help="Send a test to this address instead: one message per language (not counted"
+            " as sent to anyone).",
+            show_default=False,
+        ),
+    ] = None,
+    as_contact: Annotated[
+        str | None,
+        typer.Option(
+            "--as", help="With --test-to: send this contact's message.", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Send the campaign: one message per journalist, in their language.
 
     Shows recipients by language and outlet, what was set aside, and asks before sending (--yes
     skips the question; without a terminal and without --yes, distrib refuses).  Recipients an
-    earlier run already sent to are skipped unless --resend.
+    earlier run already sent to are skipped unless --resend.  Refuses to start before the
+    release's embargo; --at waits for a given time.
     """
     from distrib.deliverylog import DeliveryLog
     from distrib.pipeline import make_plan
 
     config = load(campaign)
+    if test_to is not None:
+        _test_send(config, test_to, as_contact, log)
+        return
+    if as_contact is not None:
+        fail("--as needs --test-to (it picks whose message the test send shows)", Exit.USAGE)
     with user_errors():
         delivery_log = DeliveryLog.open(log or config.log_path)
         plan = make_plan(config, log=delivery_log, resend=resend)
     with delivery_log:
         _summarise(plan)
+        start = _start_time(plan, at)
         if plan.problems:
             err.print(f"\n{len(plan.problems)} message(s) cannot be rendered:", markup=False)
             for problem in plan.problems:
@@ -70,6 +105,8 @@ def send(
             if not typer.confirm(question, default=False):
                 console.print("Nothing was sent.")
                 raise typer.Exit(int(Exit.OK))
+        if start is not None:
+            _wait(plan, start)
         _send(plan, delivery_log)
 
 
@@ -88,6 +125,8 @@ def _summarise(plan: Plan) -> None:
     )
     if book.rejected:
         console.print("  (see `distrib contacts check` for every rejected row)")
+    if plan.warnings:
+        console.print(f"  {len(plan.warnings)} warning(s): see `distrib preview --serve`")
 
 
 def _send(plan: Plan, delivery_log: DeliveryLog) -> None:
@@ -140,4 +179,75 @@ def _send(plan: Plan, delivery_log: DeliveryLog) -> None:
         )
         raise typer.Exit(int(Exit.STOPPED))
     if r.failed or r.deferred or r.unknown:
+        raise typer.Exit(int(Exit.FAILURES))
+
+
+def _start_time(plan: Plan, at: str | None) -> datetime | None:
+    """Return when to start (None: now); refuse a start before the release's embargo."""
+    from distrib.schedule import EmbargoError, Schedule, embargo_of, parse_time, utc_now
+
+    try:
+        when = parse_time(at) if at is not None else None
+        schedule = Schedule(embargo=embargo_of(plan.renderer.release), at=when)
+        start = schedule.start_time(utc_now())
+    except EmbargoError as exc:
+        fail(f"{exc}; nothing was sent")
+    if when is None or start <= utc_now():
+        return None
+    console.print(f"Starting at {start.isoformat()}.")
+    return start
+
+
+def _wait(plan: Plan, start: datetime) -> None:
+    """Count down to ``start`` (Ctrl-C gives up: nothing sent), then check the embargo again."""
+    from distrib.schedule import (
+        EmbargoError,
+        check_embargo,
+        embargo_of,
+        format_countdown,
+        utc_now,
+        wait_until,
+    )
+
+    def tick(remaining: timedelta) -> None:
+        if console.is_terminal:
+            console.print(f"\rStarting in {format_countdown(remaining)} ", end="")
+
+    if not console.is_terminal:
+        console.print(f"Waiting {format_countdown(start - utc_now())} (until {start.isoformat()})")
+    try:
+        wait_until(start, on_tick=tick)
+    except KeyboardInterrupt:
+        console.print("\nInterrupted while waiting: nothing was sent.")
+        raise typer.Exit(int(Exit.STOPPED)) from None
+    console.print()
+    try:
+        check_embargo(embargo_of(plan.renderer.release), utc_now())
+    except EmbargoError as exc:
+        fail(f"{exc}; nothing was sent")
+
+
+def _test_send(config: Campaign, to: str, as_contact: str | None, log: Path | None) -> None:
+    """Send the test message(s) to the officer and say what was sent."""
+    from distrib.deliverylog import DeliveryLog
+    from distrib.errors import SendError
+    from distrib.testsend import send_tests
+
+    with user_errors():
+        delivery_log = DeliveryLog.open(log or config.log_path)
+    with delivery_log, user_errors():
+        try:
+            outcome = send_tests(config, delivery_log, to, as_contact=as_contact)
+        except SendError as exc:
+            fail(f"{exc}; the test was not sent")
+    for row in outcome.rows:
+        console.print(
+            f"  {row.status:8} {row.language:4} {row.subject}  ({row.note})", markup=False
+        )
+    sent = sum(row.status == "test" for row in outcome.rows)
+    console.print(
+        f"Test run {outcome.run.id}: {sent} of {len(outcome.rows)} test message(s) sent to {to};"
+        " not counted as sent to any contact."
+    )
+    if sent < len(outcome.rows):
         raise typer.Exit(int(Exit.FAILURES))

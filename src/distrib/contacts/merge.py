@@ -95,17 +95,15 @@ def _records(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[Any,
     return zip(*(frame[c].to_numpy(dtype=object).tolist() for c in columns), strict=True)
 
 
-def _language(code: str, raw: str, default: Language) -> tuple[Language, str | None, str]:
+def _language(
+    code: str, raw: str, default: Language
+) -> tuple[Literal["fr", "en", "both"], str | None, str]:
     """Return (language, warning code or None, warning text) for a merged language cell."""
     if code in ("fr", "en"):
         return ("fr" if code == "fr" else "en"), None, ""
     if code == "both":
-        # Bilingual contacts get both versions in a later issue; for now, the default.
-        return (
-            default,
-            "language-bilingual",
-            f"bilingual ({raw!r}): sending the {default!r} version",
-        )
+        # Bilingual contacts get one message in both languages (see distrib.render).
+        return "both", None, ""
     if raw:
         return default, "language-unknown", f"unknown language {raw!r}: using {default!r}"
     return default, "language-missing", f"no language: using {default!r}"

@@ -19,6 +19,7 @@ class Contact:
 
     ``email`` is the address as written in the winning source (trimmed, NFC); ``address`` is the
     form used on the wire (domain lower-cased, IDNA A-label); ``key`` is the deduplication key.
+    ``language`` is ``both`` for a bilingual contact, who gets one message in both languages.
     ``fields`` holds every column of the merged row under a predictable snake_case name,
     including the standard ones, so templates can use any of them.
     """
@@ -26,7 +27,7 @@ class Contact:
     email: str
     address: str
     key: str
-    language: Literal["fr", "en"]
+    language: Literal["fr", "en", "both"]  # "both": one bilingual message
     first_name: str = ""
     last_name: str = ""
     outlet: str = ""

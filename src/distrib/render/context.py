@@ -8,14 +8,19 @@ so ``{{ 7*7 }}`` in a journalist's name prints as typed.  Lookups of a missing f
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 from jinja2.utils import missing
+from markupsafe import Markup
+
+from distrib.release_extras import format_size
+from distrib.render.css import inline_template
+from distrib.render.filters import FILTERS
 
 if TYPE_CHECKING:
     from distrib.config import SenderConfig
@@ -24,19 +29,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LANGUAGE_TAGS",
+    "ConfinedLoader",
+    "LanguageValues",
     "TemplateValues",
     "build_context",
+    "contact_values",
     "make_environments",
-    "unsubscribe_mailto_uri",
+    "release_values",
+    "sender_values",
 ]
 
 # The language of the message, as a BCP 47 tag for Content-Language and <html lang>.
 LANGUAGE_TAGS: Mapping[str, str] = MappingProxyType({"fr": "fr-CA", "en": "en-CA"})
-
-_DATETIME_PATTERNS = {
-    "fr": "d MMMM y 'à' H 'h' mm '(UTC'xxx')'",
-    "en": "MMMM d, y 'at' h:mm a '(UTC'xxx')'",
-}
 
 
 class TemplateValues(Mapping[str, Any]):
@@ -109,21 +113,36 @@ def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
-def format_datetime(value: datetime | None, lang: str) -> str:
-    """Format an aware date-time the way a reader of ``lang`` expects, keeping its UTC offset."""
-    if value is None:
-        return ""
-    from babel.dates import format_datetime as babel_format
+class ConfinedLoader(FileSystemLoader):
+    """A `FileSystemLoader` that never reads outside its folder and can inline CSS.
 
-    pattern = _DATETIME_PATTERNS.get(lang, _DATETIME_PATTERNS["en"])
-    locale = LANGUAGE_TAGS.get(lang, "en-CA").replace("-", "_")
-    return str(babel_format(value, pattern, tzinfo=value.tzinfo, locale=locale))
+    Jinja2 already refuses ``..`` in template names; this also refuses a template file that is
+    a symlink leading out of the folder.  With ``css`` (the folder's ``style.css``, possibly
+    empty) every ``.html`` template is returned with the CSS inlined (`distrib.render.css`).
+    """
+
+    def __init__(self, root: Path, css: str | None = None) -> None:
+        super().__init__(root, encoding="utf-8", followlinks=False)
+        self.root = root.resolve()
+        self.css = css
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        """Return the template source (CSS inlined for .html), refusing files outside."""
+        source, filename, uptodate = super().get_source(environment, template)
+        if not Path(filename).resolve().is_relative_to(self.root):
+            raise TemplateNotFound(f"{template} (it leads outside the templates folder)")
+        if self.css is not None and template.endswith(".html"):
+            source = inline_template(source, self.css)
+        return source, filename, uptodate
 
 
-def make_environments(templates_dir: Path) -> tuple[Environment, Environment]:
+def make_environments(
+    templates_dir: Path, css: str | None = None
+) -> tuple[Environment, Environment]:
     """Return the (HTML, text) environments: autoescaped HTML, plain text and subject."""
     options: dict[str, Any] = {
-        "loader": FileSystemLoader(templates_dir, encoding="utf-8"),
         "undefined": _FieldUndefined,
         "keep_trailing_newline": True,
         # Block tags on lines of their own leave no blank lines: the text part stays tidy.
@@ -132,14 +151,14 @@ def make_environments(templates_dir: Path) -> tuple[Environment, Environment]:
         "finalize": _finalize,
         "auto_reload": False,
     }
-    html = _Environment(autoescape=True, **options)
-    text = _Environment(autoescape=False, **options)
+    html = _Environment(autoescape=True, loader=ConfinedLoader(templates_dir, css), **options)
+    text = _Environment(autoescape=False, loader=ConfinedLoader(templates_dir), **options)
     for environment in (html, text):
-        environment.filters["format_datetime"] = format_datetime
+        environment.filters.update(FILTERS)
     return html, text
 
 
-def _contact_values(contact: Contact) -> TemplateValues:
+def contact_values(contact: Contact, language: str) -> TemplateValues:
     """Every field of the merged row, with the standard ones taking precedence."""
     data: dict[str, Any] = dict(contact.fields)
     data.update(
@@ -150,35 +169,62 @@ def _contact_values(contact: Contact) -> TemplateValues:
         name=contact.name,
         outlet=contact.outlet,
         outlet_slug=contact.outlet_slug,
-        language=contact.language,
+        language=language,
     )
     return TemplateValues("contact", data)
 
 
-def _release_values(document: ReleaseDocument) -> TemplateValues:
+def release_values(
+    document: ReleaseDocument, inline: Callable[[Markup], Markup] | None = None
+) -> TemplateValues:
+    """The values of one release document (built once per campaign, not per message).
+
+    ``inline`` inlines the stylesheet into the document's HTML (its body, About and contact).
+    """
+    style = inline or (lambda html: html)
+    links = tuple(
+        TemplateValues("link", {"title": link.title, "url": link.url}) for link in document.links
+    )
+    attachments = tuple(
+        TemplateValues(
+            "attachment",
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "size_text": format_size(a.size),
+            },
+        )
+        for a in document.attachments
+    )
     return TemplateValues(
         "release",
         {
             "language": document.language,
+            "language_tag": LANGUAGE_TAGS[document.language],
             "title": document.title,
             "subject": document.subject,
             "dateline": document.dateline,
             "summary": document.summary,
-            "body_html": document.body_html,
+            "body_html": style(document.body_html),
             "body_text": document.body_text,
             "body_markdown": document.body_markdown,
             "embargo": document.embargo,
             "meta": TemplateValues("release.meta", document.meta),
+            "links": links,
+            "attachments": attachments,
+            "about_html": style(document.about_html),
+            "about_text": document.about_text,
+            "media_contact_html": style(document.media_contact_html),
+            "media_contact_text": document.media_contact_text,
+            "end_mark": document.end_mark,
+            "has_end_mark": document.has_end_mark,
         },
     )
 
 
-def unsubscribe_mailto_uri(sender: SenderConfig) -> str:
-    """Return the ``mailto:`` URI that asks to be taken off the list."""
-    return f"mailto:{sender.unsubscribe_address}?subject=unsubscribe"
-
-
-def _sender_values(sender: SenderConfig) -> TemplateValues:
+def sender_values(sender: SenderConfig) -> TemplateValues:
+    """The sender's values, from the campaign file."""
     return TemplateValues(
         "sender",
         {
@@ -193,20 +239,56 @@ def _sender_values(sender: SenderConfig) -> TemplateValues:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LanguageValues:
+    """The context values shared by every message of one language (``fr``, ``en`` or ``both``)."""
+
+    lang: str
+    languages: tuple[str, ...]
+    documents: tuple[TemplateValues, ...]
+    releases: TemplateValues
+    sender: TemplateValues
+    language_tag: str
+
+    @classmethod
+    def build(
+        cls,
+        lang: str,
+        documents: Sequence[ReleaseDocument],
+        sender: TemplateValues,
+        inline: Callable[[Markup], Markup] | None = None,
+    ) -> LanguageValues:
+        """Return the shared values of ``lang`` whose documents are ``documents``, in order."""
+        values = tuple(release_values(d, inline) for d in documents)
+        return cls(
+            lang=lang,
+            languages=tuple(d.language for d in documents),
+            documents=values,
+            releases=TemplateValues(
+                "releases", {d.language: v for d, v in zip(documents, values, strict=True)}
+            ),
+            sender=sender,
+            language_tag=LANGUAGE_TAGS[documents[0].language],
+        )
+
+
 def build_context(
-    contact: Contact, document: ReleaseDocument, sender: SenderConfig
+    contact: Contact,
+    shared: LanguageValues,
+    *,
+    unsubscribe: Mapping[str, str | None],
+    outlet: Mapping[str, str],
 ) -> dict[str, Any]:
     """Return the template context for one contact (see the `distrib.render` docstring)."""
-    unsubscribe = {
-        "mailto": sender.unsubscribe_address,
-        "mailto_uri": unsubscribe_mailto_uri(sender),
-        "url": sender.unsubscribe_url,
-    }
     return {
-        "contact": _contact_values(contact),
-        "release": _release_values(document),
-        "sender": _sender_values(sender),
+        "contact": contact_values(contact, shared.lang),
+        "release": shared.documents[0],
+        "releases": shared.releases,
+        "documents": shared.documents,
+        "languages": shared.languages,
+        "sender": shared.sender,
         "unsubscribe": TemplateValues("unsubscribe", unsubscribe),
-        "lang": contact.language,
-        "language_tag": LANGUAGE_TAGS[contact.language],
+        "outlet": TemplateValues("outlet", outlet),
+        "lang": shared.lang,
+        "language_tag": shared.language_tag,
     }

@@ -10,6 +10,13 @@ Two things in that policy are ours, because CPython 3.11.7 gets them wrong:
   most 76, cut between characters, so every RFC 2047 decoder gets the exact text back.
 * **List-Unsubscribe is never encoded.**  The standard folder turns a long URL into an encoded
   word, which no mail client will follow.  Ours keeps it ASCII and folds between URIs.
+* **List-Id** (RFC 2919) is a description, encoded like a display name, then ``<list.id>``.
+
+A recipient address with a non-ASCII local part (``zoé@exemple.ca``) is written as UTF-8 in the
+To header (RFC 6532) with a clone of the policy that has ``utf8=True``; such a message can only
+be sent to a relay that offers SMTPUTF8, which the sending stage checks.  Attachments make the
+message ``multipart/mixed`` around the ``multipart/alternative`` text and HTML; each attachment's
+MIME part is built (base64) once and reused for every message.
 
 Every value still goes through `distrib.headers.check_header` before it gets here (CVE-2024-6923).
 """
@@ -20,6 +27,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.contentmanager import raw_data_manager
 from email.headerregistry import (
     Address,
     AddressHeader,
@@ -28,8 +36,12 @@ from email.headerregistry import (
     UnstructuredHeader,
 )
 from email.message import EmailMessage
-from email.policy import SMTP, Policy
-from typing import Any
+from email.policy import SMTP, SMTPUTF8, Policy
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from distrib.release_extras import Attachment
 
 __all__ = [
     "HeaderValues",
@@ -151,28 +163,56 @@ class _AddressListHeader(AddressHeader, BaseHeader):  # type: ignore[misc]
         start = f"{self.name}:"
         words: list[str] = []
         for index, address in enumerate(self.addresses):
-            words.extend(_address_words(address))
+            words.extend(_address_words(address, utf8=bool(getattr(policy, "utf8", False))))
             if index < len(self.addresses) - 1:
                 words[-1] += ","
         return _fold_words(start, words, policy.linesep, _MAX_ENCODED_LINE)
 
 
-def _address_words(address: Address) -> list[str]:
+def _address_words(address: Address, *, utf8: bool = False) -> list[str]:
     """Return the words of one address: the display name, then ``<addr-spec>``."""
     spec = address.addr_spec
-    if not spec.isascii():
-        raise ValueError(f"address {spec!r} is not ASCII (SMTPUTF8 is not supported)")
+    if not spec.isascii() and not utf8:
+        raise ValueError(f"address {spec!r} is not ASCII (needs the SMTPUTF8 policy)")
     name = address.display_name
     if not name:
         return [spec]
+    return [*_phrase_words(name), f"<{spec}>"]
+
+
+def _phrase_words(name: str) -> list[str]:
+    """Return a display name (or List-Id description) as RFC 5322 phrase words."""
     if _needs_encoding(name) or len(name) > _LONGEST_ASCII_NAME:
         # A name gets a line of its own rather than being cut early: some parsers (CPython's
         # included) add a space between adjacent encoded words inside a display name.
-        words = encode_words(name, _MAX_ENCODED_LINE - 1)
-    else:
-        # str(Address) quotes the display name when RFC 5322 requires it.
-        words = str(Address(display_name=name, addr_spec="x@x.invalid")).rsplit(" <", 1)[:1]
-    return [*words, f"<{spec}>"]
+        return encode_words(name, _MAX_ENCODED_LINE - 1)
+    # str(Address) quotes the display name when RFC 5322 requires it.
+    return str(Address(display_name=name, addr_spec="x@x.invalid")).rsplit(" <", 1)[:1]
+
+
+class _ListIdHeader(UnstructuredHeader, BaseHeader):
+    """List-Id: ``description <list.id>``, the description encoded like a display name."""
+
+    @classmethod
+    def parse(cls, value: str, kwds: dict[str, Any]) -> None:
+        """Keep the value exactly as given."""
+        super().parse(value, kwds)
+        kwds["decoded"] = value
+
+    def fold(self, *, policy: Policy) -> str:
+        """Return the header, folded before the ``<list.id>`` if needed."""
+        description, _, list_id = str(self).rpartition(" <")
+        start = f"{self.name}:"
+        if not description:
+            words = []
+        elif _needs_encoding(description):
+            # The first word stays on the header's line (a fold right after the colon would
+            # leave a space in the value for some parsers), so it gets that line's room.
+            words = encode_words(description, _MAX_ENCODED_LINE - len(start) - 1)
+        else:
+            words = _phrase_words(description)
+        words.append(f"<{list_id}")
+        return _fold_words(start, words, policy.linesep, _MAX_ENCODED_LINE, break_first=False)
 
 
 class _URIListHeader(UnstructuredHeader, BaseHeader):
@@ -194,17 +234,20 @@ class _URIListHeader(UnstructuredHeader, BaseHeader):
         return _fold_words(f"{self.name}:", words, policy.linesep, _MAX_LINE, break_first=False)
 
 
-def mime_policy() -> Policy:
-    """Return `email.policy.SMTP` with distrib's header folding (see the module docstring)."""
+def mime_policy(*, utf8: bool = False) -> Policy:
+    """Return `email.policy.SMTP` (or ``SMTPUTF8``) with distrib's header folding (see above)."""
     registry = HeaderRegistry()
     registry.map_to_type("subject", _TextHeader)
     for name in ("from", "to", "reply-to"):
         registry.map_to_type(name, _AddressListHeader)
     registry.map_to_type("list-unsubscribe", _URIListHeader)
-    return SMTP.clone(header_factory=registry)
+    registry.map_to_type("list-id", _ListIdHeader)
+    return (SMTPUTF8 if utf8 else SMTP).clone(header_factory=registry)
 
 
 _POLICY = mime_policy()
+# RFC 6532: a UTF-8 address in To, for relays that offer SMTPUTF8.
+_POLICY_UTF8 = mime_policy(utf8=True)
 
 
 def make_message_id(run_token: str, contact_key: str, domain: str) -> str:
@@ -250,11 +293,32 @@ class HeaderValues:
     list_unsubscribe: str
     one_click: bool = False
     reply_to: Address | None = None
+    list_id: str | None = None  # "Description <list.id>"
 
 
-def build_message(headers: HeaderValues, text: str, html: str) -> bytes:
-    """Return the ``multipart/alternative`` message (text/plain, then text/html) as CRLF bytes."""
-    message = EmailMessage(policy=_POLICY)
+@lru_cache(maxsize=64)
+def attachment_part(attachment: Attachment) -> EmailMessage:
+    """Return the MIME part of ``attachment`` (base64), built once and shared by messages."""
+    # An EmailMessage so that attach() accepts it; raw_data_manager adds no MIME-Version.
+    part = EmailMessage(policy=_POLICY)
+    raw_data_manager.set_content(
+        part,
+        attachment.data,
+        maintype=attachment.maintype,
+        subtype=attachment.subtype,
+        disposition="attachment",
+        filename=attachment.filename,
+    )
+    return part
+
+
+def build_message(
+    headers: HeaderValues, text: str, html: str, attachments: Sequence[Attachment] = ()
+) -> bytes:
+    """Return the message as CRLF bytes: ``multipart/alternative`` (text/plain, then text/html),
+    inside ``multipart/mixed`` with the attachments if there are any."""
+    utf8 = not headers.recipient.addr_spec.isascii()
+    message = EmailMessage(policy=_POLICY_UTF8 if utf8 else _POLICY)
     message["From"] = headers.sender
     message["To"] = headers.recipient
     if headers.reply_to is not None:
@@ -262,21 +326,30 @@ def build_message(headers: HeaderValues, text: str, html: str) -> bytes:
     message["Subject"] = headers.subject
     message["Date"] = headers.date
     message["Message-ID"] = headers.message_id
+    if headers.list_id is not None:
+        message["List-Id"] = headers.list_id
     message["List-Unsubscribe"] = headers.list_unsubscribe
     if headers.one_click:
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # Quoted-printable keeps the message 7-bit clean (no 8BITMIME needed) and lines short.
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if attachments:
+        message.make_mixed()
+        for attachment in attachments:
+            message.attach(attachment_part(attachment))
     # Set after the body: set_content() clears every Content-* header of the message.
     message["Content-Language"] = headers.content_language
     return message.as_bytes()
 
 
-def content_hash(subject: str, text: str, html: str) -> str:
-    """Return the SHA-256 hex digest of what the recipient reads (not Date or Message-ID)."""
+def content_hash(subject: str, text: str, html: str, *extra: str) -> str:
+    """Return the SHA-256 hex digest of what the recipient reads (not Date or Message-ID).
+
+    ``extra`` adds more parts, e.g. the digests of the attachments.
+    """
     digest = hashlib.sha256()
-    for part in (subject, text, html):
+    for part in (subject, text, html, *extra):
         data = part.encode("utf-8")
         # Length-prefix each part so moving text between parts changes the hash.
         digest.update(len(data).to_bytes(8, "big"))

@@ -1,0 +1,153 @@
+"""The preview web server: recipients, filters, message view, problems view, and its defences."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import http.client
+from collections.abc import Iterator
+
+import pytest
+
+from distrib.preview import PreviewSet
+from distrib.preview_server import PreviewServer
+from preview_helpers import ATTACHMENT, preview_set
+
+ADDRESSES = {
+    "zoe.belanger@fleuve.example",
+    "Marc.Tremblay@fleuve.example",
+    "alice@quotidien.example",
+    "sam.okafor@river.example",
+    "noemie@river.example",
+    "lea@deuxrives.example",
+    "remi@radiotest.example",
+}
+
+
+@pytest.fixture(scope="module")
+def collected(tmp_path_factory: pytest.TempPathFactory) -> PreviewSet:
+    return preview_set(tmp_path_factory.mktemp("preview"))
+
+
+@pytest.fixture(scope="module")
+def server(collected: PreviewSet) -> Iterator[PreviewServer]:
+    running = PreviewServer(collected).start()
+    yield running
+    running.stop()
+
+
+def get(
+    server: PreviewServer, path: str, host: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    conn.request("GET", path, headers={"Host": host or f"127.0.0.1:{server.port}"})
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+
+
+def page(server: PreviewServer, path: str) -> str:
+    status, headers, body = get(server, path)
+    assert status == 200, body
+    assert "script-src" not in headers["content-security-policy"]
+    assert headers["content-security-policy"].startswith("default-src 'none'")
+    return body.decode("utf-8")
+
+
+def listed(html: str) -> set[str]:
+    import re
+
+    return set(re.findall(r'<td class="address">([^<]+)</td>', html))
+
+
+def test_collect_keeps_every_contact_outcome(collected: PreviewSet) -> None:
+    assert {e.contact.address for e in collected.entries} == ADDRESSES
+    failing = [e for e in collected.entries if not e.ok]
+    assert [e.contact.address for e in failing] == ["remi@radiotest.example"]
+    assert failing[0].problems[0].code == "undefined"
+    assert [p.code for p in collected.problems] == ["undefined"]
+    languages = {e.contact.address: e.language for e in collected.entries}
+    assert languages["lea@deuxrives.example"] == "both"
+    assert languages["sam.okafor@river.example"] == "en"
+
+
+def test_the_list_shows_every_recipient(server: PreviewServer) -> None:
+    html = page(server, "/")
+    assert listed(html) == ADDRESSES
+    assert "7 / 7 destinataires" in html
+    # A hostile name from a media list is escaped, never markup.
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?lang=en", {"alice@quotidien.example", "sam.okafor@river.example"}),
+        ("?lang=both", {"lea@deuxrives.example"}),
+        ("?outlet=le-fleuve", {"zoe.belanger@fleuve.example", "Marc.Tremblay@fleuve.example"}),
+        ("?status=problems", {"remi@radiotest.example"}),
+        ("?q=okafor", {"sam.okafor@river.example"}),
+        ("?q=No%C3%A9mie", {"noemie@river.example"}),
+        ("?q=FLEUVE&lang=fr", {"zoe.belanger@fleuve.example", "Marc.Tremblay@fleuve.example"}),
+        ("?q=nobody", set()),
+    ],
+)
+def test_filters_and_search(server: PreviewServer, query: str, expected: set[str]) -> None:
+    assert listed(page(server, "/" + query)) == expected
+
+
+def test_a_message_page_shows_headers_parts_and_attachments(
+    server: PreviewServer, collected: PreviewSet
+) -> None:
+    entry = next(e for e in collected.entries if e.contact.address == "zoe.belanger@fleuve.example")
+    html = page(server, f"/message/{entry.number}")
+    assert f'<iframe id="html-part" sandbox="" src="/message/{entry.number}/html"' in html
+    assert "Bonjour Zoé," in html  # the text part
+    assert "<th>List-Id</th>" in html and "<th>List-Unsubscribe</th>" in html
+    assert f"fiche.pdf</a> (application/pdf, {len(ATTACHMENT)} bytes)" in html
+    status, headers, body = get(server, f"/message/{entry.number}/html")
+    assert status == 200 and headers["content-security-policy"].startswith("sandbox;")
+    assert "Bonjour Zoé," in body.decode("utf-8")
+    status, headers, body = get(server, f"/message/{entry.number}.eml")
+    assert headers["content-type"] == "message/rfc822"
+    message = email.message_from_bytes(body, policy=email.policy.default)
+    assert message["To"].addresses[0].addr_spec == "zoe.belanger@fleuve.example"
+    status, headers, body = get(server, f"/message/{entry.number}/attachment/0")
+    assert (status, body) == (200, ATTACHMENT)
+    assert headers["content-disposition"] == 'attachment; filename="fiche.pdf"'
+
+
+def test_the_problems_view_lists_blocking_problems_and_warnings(
+    server: PreviewServer, collected: PreviewSet
+) -> None:
+    html = page(server, "/problems")
+    blocking = html.split('id="blocking"')[1].split("</section>")[0]
+    assert "remi@radiotest.example" in blocking
+    assert "&#39;contact&#39; has no field &#39;rubrique&#39;" in blocking
+    warnings = html.split('id="warnings"')[1].split("</section>")[0]
+    assert "unused-outlet" in warnings and "outlets/nulle-part" in warnings
+    rejected = html.split('id="rejected"')[1]
+    assert "pas-une-adresse@" in rejected
+    failing = next(e for e in collected.entries if not e.ok)
+    page_of_failing = page(server, f"/message/{failing.number}")
+    assert "Problèmes / Problems" in page_of_failing and "<iframe" not in page_of_failing
+
+
+def test_wrong_host_unknown_paths_and_numbers(server: PreviewServer) -> None:
+    assert get(server, "/", host="attacker.example")[0] == 403
+    assert get(server, "/", host=f"localhost:{server.port}")[0] == 200
+    assert get(server, "/nope")[0] == 404
+    assert get(server, "/message/0")[0] == 404
+    assert get(server, "/message/999")[0] == 404
+    assert get(server, "/message/1/attachment/9")[0] in (404,)
+
+
+def test_listens_on_loopback_only(server: PreviewServer) -> None:
+    assert server.httpd.server_address[0] == "127.0.0.1"
+    assert server.url == f"http://127.0.0.1:{server.port}/"
+
+
+def test_no_page_holds_a_script(server: PreviewServer, collected: PreviewSet) -> None:
+    for path in ("/", "/problems", *(f"/message/{e.number}" for e in collected.entries)):
+        assert "<script" not in page(server, path).lower()
