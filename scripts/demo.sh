@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 OUT=demo-out
-PORT=${DISTRIB_DEMO_PORT:-2525}
+PORT=2525  # example/campaign.toml sends to 127.0.0.1:2525
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
