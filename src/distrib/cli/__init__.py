@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from distrib import __version__
-from distrib.cli import audit, contacts, preview, send, setup
+from distrib.cli import audit, contacts, preview, resolve, send, setup
 
 app = typer.Typer(
     name="distrib",
@@ -24,6 +24,7 @@ setup.register(app)
 preview.register(app)
 send.register(app)
 audit.register(app)
+resolve.register(app)
 
 
 def _version(value: bool) -> None:
