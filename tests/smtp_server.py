@@ -9,11 +9,13 @@ connection it came on, whether it was encrypted and who was logged in) and answe
     server.script("DOT", "250 OK", delay=2.0)  # slow reply to the final dot
     server.script("MAIL", "421 4.3.2 closing", close=True, times=1)
 
-Commands that can be scripted: ``CONNECT`` (replaces the 220 greeting), ``STARTTLS``, ``MAIL``
-(matched on the sender), ``RCPT`` (the recipient), ``DATA`` (the DATA command itself, before
-354) and ``DOT`` (the reply to the final dot, after the body was received); for ``DATA`` and
-``DOT`` ``address`` matches the first recipient.  ``max_sessions`` makes the server greet extra
-concurrent connections with ``421`` and close them, as relays that cap connections do.
+Commands that can be scripted: ``CONNECT`` (replaces the 220 greeting), ``STARTTLS``, ``AUTH``
+(answered before any credentials are read), ``MAIL`` (matched on the sender), ``RCPT`` (the
+recipient), ``DATA`` (the DATA command itself, before 354) and ``DOT`` (the reply to the final
+dot, after the body was received); for ``DATA`` and ``DOT`` ``address`` matches the first
+recipient.  Commands and messages carry ``at``, the server's ``time.monotonic()`` when read.
+``max_sessions`` makes the server greet extra concurrent connections with ``421`` and close
+them, as relays that cap connections do.
 ``connections`` counts sessions that said EHLO or HELO (so aiosmtpd's own start-up probe and
 port scans do not count).
 """
@@ -26,6 +28,7 @@ import email.utils
 import itertools
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -50,7 +53,7 @@ __all__ = [
 ]
 
 TLSMode = Literal["starttls", "implicit"] | None
-SCRIPTABLE = frozenset({"CONNECT", "STARTTLS", "MAIL", "RCPT", "DATA", "DOT"})
+SCRIPTABLE = frozenset({"CONNECT", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "DOT"})
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class Command:
     verb: str
     arg: str
     tls: bool
+    at: float = 0.0  # time.monotonic() when the server read it
 
 
 @dataclass
@@ -112,6 +116,7 @@ class Received:
     tls: bool
     user: str | None
     reply: str | None = None
+    at: float = 0.0  # time.monotonic() when the final dot was read
 
     @property
     def accepted(self) -> bool:
@@ -221,6 +226,7 @@ class _Handler:
             mail_options=tuple(envelope.mail_options),
             tls=_tls(server),
             user=server.user,
+            at=time.monotonic(),
         )
         with self.state.lock:
             self.state.received.append(received)
@@ -299,7 +305,8 @@ class _RecordingSMTP(SMTP):
 
     def _note(self, verb: str, arg: str | None) -> None:
         with self.state.lock:
-            self.state.commands.append(Command(self.session_id, verb, arg or "", _tls(self)))
+            command = Command(self.session_id, verb, arg or "", _tls(self), time.monotonic())
+            self.state.commands.append(command)
             if verb in {"EHLO", "HELO"}:
                 self.state.greeted.add(self.session_id)
 
@@ -322,6 +329,10 @@ class _RecordingSMTP(SMTP):
     async def smtp_AUTH(self, arg: str) -> None:
         # Only the mechanism: tests must be able to print commands without printing secrets.
         self._note("AUTH", (arg or "").split(" ")[0])
+        rule = self.state.match("AUTH", None)
+        if rule is not None:
+            await self.push(await _act(self, rule))
+            return
         await super().smtp_AUTH(arg)
 
     async def smtp_MAIL(self, arg: str | None) -> None:
