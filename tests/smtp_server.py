@@ -7,6 +7,7 @@ connection it came on, whether it was encrypted and who was logged in) and answe
     server.script("RCPT", "451 4.7.1 greylisted", times=2)        # then accept
     server.script("DOT", disconnect=True)      # body received, no reply to the final dot
     server.script("DOT", "250 OK", delay=2.0)  # slow reply to the final dot
+    server.script("RCPT", delay=0.05)          # slow, then handled as usual
     server.script("MAIL", "421 4.3.2 closing", close=True, times=1)
 
 Commands that can be scripted: ``CONNECT`` (replaces the 220 greeting), ``STARTTLS``, ``AUTH``
@@ -164,13 +165,15 @@ async def _hang_up(server: SMTP) -> None:
     await asyncio.Event().wait()
 
 
-async def _act(server: SMTP, rule: Rule) -> str:
-    """Carry out ``rule``; return the reply to send (never returns when it disconnects)."""
+async def _act(server: SMTP, rule: Rule) -> str | None:
+    """Carry out ``rule``; return the reply to send, or None for a rule that only delays (the
+    command is then handled as usual).  Never returns when it disconnects."""
     if rule.delay:
         await asyncio.sleep(rule.delay)
     if rule.disconnect:
         await _hang_up(server)
-    assert rule.reply is not None, "a rule replies, disconnects, or both with close=True"
+    if rule.reply is None:
+        return None
     if rule.close:
         await server.push(rule.reply)
         await _hang_up(server)
@@ -192,8 +195,9 @@ class _Handler:
         mail_options: list[str],
     ) -> str:
         rule = self.state.match("MAIL", address)
-        if rule is not None:
-            return await _act(server, rule)
+        reply = await _act(server, rule) if rule is not None else None
+        if reply is not None:
+            return reply
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"
@@ -207,8 +211,9 @@ class _Handler:
         rcpt_options: list[str],
     ) -> str:
         rule = self.state.match("RCPT", address)
-        if rule is not None:
-            return await _act(server, rule)
+        reply = await _act(server, rule) if rule is not None else None
+        if reply is not None:
+            return reply
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
@@ -299,8 +304,9 @@ class _RecordingSMTP(SMTP):
                 await super().push("421 4.7.0 Too many connections, try again later")
                 await _hang_up(self)
             rule = self.state.match("CONNECT", None)
-            if rule is not None:
-                status = await _act(self, rule)
+            reply = await _act(self, rule) if rule is not None else None
+            if reply is not None:
+                status = reply
         await super().push(status)
 
     def _note(self, verb: str, arg: str | None) -> None:
@@ -321,8 +327,9 @@ class _RecordingSMTP(SMTP):
     async def smtp_STARTTLS(self, arg: str) -> None:
         self._note("STARTTLS", arg)
         rule = self.state.match("STARTTLS", None)
-        if rule is not None:
-            await self.push(await _act(self, rule))
+        reply = await _act(self, rule) if rule is not None else None
+        if reply is not None:
+            await self.push(reply)
             return
         await super().smtp_STARTTLS(arg)
 
@@ -330,8 +337,9 @@ class _RecordingSMTP(SMTP):
         # Only the mechanism: tests must be able to print commands without printing secrets.
         self._note("AUTH", (arg or "").split(" ")[0])
         rule = self.state.match("AUTH", None)
-        if rule is not None:
-            await self.push(await _act(self, rule))
+        reply = await _act(self, rule) if rule is not None else None
+        if reply is not None:
+            await self.push(reply)
             return
         await super().smtp_AUTH(arg)
 
@@ -356,8 +364,9 @@ class _RecordingSMTP(SMTP):
         envelope = self.envelope
         first = envelope.rcpt_tos[0] if envelope is not None and envelope.rcpt_tos else None
         rule = self.state.match("DATA", first) if first is not None else None
-        if rule is not None:
-            await self.push(await _act(self, rule))
+        reply = await _act(self, rule) if rule is not None else None
+        if reply is not None:
+            await self.push(reply)
             return
         await super().smtp_DATA(arg)
 
