@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import crash_driver
 from campaign_helpers import EXPECTED, CampaignFiles, write_campaign
 from distrib.cli import app
 from distrib.deliverylog import DeliveryLog
@@ -140,8 +141,9 @@ def test_a_crash_at_each_point_is_resumed_truthfully(
         # The body and the final dot left before the crash: the server accepted it.
         assert wait_for(lambda: copies(smtp_server)[third] == 1)
 
-    code, out = finish(drive(log, smtp_server))  # resume: same lease (pid gone), recover, send
-    assert code == 0, out
+    # Resume in this process (faster than a new one): take the dead process's lease, recover,
+    # send what is pending.
+    assert crash_driver.main(["crash_driver", str(log), str(smtp_server.port), "1"]) == 0
     after = rows(log)
     assert after[third]["status"] == final
     assert all(after[r]["status"] == "sent" for r in recipients if r != third)

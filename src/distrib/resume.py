@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from distrib.config import Campaign
 from distrib.deliverylog import PENDING, DeliveryLog, MessageRow, Run, State
 from distrib.deliverylog.lease import Lease, acquire_lease
-from distrib.deliverylog.runs import replan, set_aside
+from distrib.deliverylog.runs import replan, set_aside, skip_sent_elsewhere
 from distrib.errors import Problem, RunChangedError, RunNotFoundError
 from distrib.pipeline import Plan, make_plan
 
@@ -45,6 +45,7 @@ class Resumption:
     set_aside: int  # pending messages whose contact left the lists (forced): skipped
     replanned: int  # pending messages with new content (forced)
     new_contacts: int  # contacts in the lists that are not part of this run
+    sent_elsewhere: int  # pending messages another run of the campaign sent: skipped
     pending: int  # messages to try now or at their retry time
     not_due: int  # of which deferred, with a retry time still to come
     next_due: str | None  # the soonest such retry time
@@ -81,6 +82,7 @@ def prepare_resume(
     lease = acquire_lease(log, campaign.name, run_id=found.id)
     try:
         requeued, unknown = log.recover(found.id)
+        elsewhere = 0 if found.settings.get("resend") else skip_sent_elsewhere(log, found.id)
         plan = make_plan(campaign, log=log, resend=True, token=found.token)
         rows = log.messages(found.id)
         pending = [r for r in rows if r.status in PENDING]
@@ -128,6 +130,7 @@ def prepare_resume(
         set_aside=len(gone),
         replanned=len(changed),
         new_contacts=new_contacts,
+        sent_elsewhere=elsewhere,
         pending=len(waiting),
         not_due=len(later),
         next_due=later[0] if later else None,

@@ -63,6 +63,11 @@ def _summarise(r: Resumption, campaign_file: str) -> None:
             f"  recovered after an interruption: {r.requeued} back to ready (never reached"
             f" DATA), {r.unknown} now unknown (cut off after DATA began)"
         )
+    if r.sent_elsewhere:
+        console.print(
+            f"  {r.sent_elsewhere} pending message(s) skipped: another run of the campaign"
+            " sent them since"
+        )
     if r.changes:
         console.print("  changed since it was planned (--force):")
         for problem in r.changes:

@@ -212,7 +212,8 @@ def send_with_progress(plan: Plan, delivery_log: DeliveryLog, run: Run, lease: L
         )
         raise typer.Exit(int(Exit.ERROR)) from None
     console.print()
-    print_report(report(delivery_log, outcome.run))
+    outcome_report = report(delivery_log, outcome.run)
+    print_report(outcome_report)
     print_followup(delivery_log, outcome.run, plan.campaign.file.name)
     r = outcome.report
     console.print(f"Elapsed {r.elapsed:.1f} s over {r.connections} connection(s).")
@@ -224,5 +225,5 @@ def send_with_progress(plan: Plan, delivery_log: DeliveryLog, run: Run, lease: L
             markup=False,
         )
         raise typer.Exit(int(Exit.STOPPED))
-    if r.failed or r.deferred or r.unknown:
-        raise typer.Exit(int(Exit.FAILURES))
+    if any(outcome_report.by_state.get(s, 0) for s in ("failed", "deferred", "unknown")):
+        raise typer.Exit(int(Exit.FAILURES))  # the run as a whole, resumed or not

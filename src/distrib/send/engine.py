@@ -204,8 +204,9 @@ class _Dispatch:
             kinds = " and ".join(
                 f"{n} {_STORM_NAMES[k]}" for k, n in sorted(self.storm_kinds.items())
             )
+            replies = "reply" if self.storm == 1 else "replies"
             self._pause(
-                f"paused: {self.storm} replies in a row refused or throttled us ({kinds}); last:"
+                f"{self.storm} {replies} in a row refused or throttled us ({kinds}); last:"
                 f" {reply}.  The relay is blocking or slowing this sender: check with its"
                 " operator or lower [limits], then resume the run"
             )
@@ -421,8 +422,8 @@ class _Dispatch:
             if not others or self.halt.is_set():
                 if worker.throttled:
                     self._pause(
-                        f"paused: {exc}.  The relay keeps saying it is busy (421): try again"
-                        " later, with fewer [limits] connections or a lower rate"
+                        f"{exc}.  The relay keeps saying it is busy (421): try again later,"
+                        " with fewer [limits] connections or a lower rate"
                     )
                 else:
                     self._fail(exc)
