@@ -278,9 +278,9 @@ def test_throttling_replies_pause_the_run_instead_of_mass_deferring(
 ) -> None:
     smtp_server.script("DOT", "451 4.7.0 Rate limit exceeded, slow down")
     run, outgoing = plan_messages(log, addresses(10))
-    report = send(
-        outgoing, log, smtp_server.smtp_config(), FAST.model_copy(update={"pause_after": 3})
-    )
+    # No in-run retry, so the three replies in a row are three different messages.
+    limits = FAST.model_copy(update={"pause_after": 3, "retries": 0})
+    report = send(outgoing, log, smtp_server.smtp_config(), limits)
     assert report.paused
     assert "throttling" in (report.stop_reason or "")
     assert [m.status for m in log.messages(run.id)].count("deferred") == 3
@@ -293,9 +293,9 @@ def test_greylisting_and_unknown_users_are_not_a_storm(
     smtp_server.script("RCPT", "451 4.7.1 Greylisting in action, please come back later", times=4)
     smtp_server.script("RCPT", "550 5.1.1 No such user", address="journalist5@example.org")
     _run, outgoing = plan_messages(log, addresses(6))
-    report = send(
-        outgoing, log, smtp_server.smtp_config(), FAST.model_copy(update={"pause_after": 2})
-    )
+    # Enough in-run retries that the four greylisting replies never exhaust one message.
+    limits = FAST.model_copy(update={"pause_after": 2, "retries": 4})
+    report = send(outgoing, log, smtp_server.smtp_config(), limits)
     assert not report.paused
     assert (report.sent, report.failed) == (5, 1)
 
