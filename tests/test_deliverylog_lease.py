@@ -157,3 +157,18 @@ def test_two_processes(path: Path) -> None:
         finally:
             if holder.poll() is None:
                 holder.kill()
+
+
+def test_confirm_renews_an_expired_lease_nobody_took_and_refuses_a_lost_one(
+    log: DeliveryLog, other: DeliveryLog, clock: Clock
+) -> None:
+    mine = acquire_lease(log, "printemps", pid=1, host="ici", ttl=30)
+    clock.now += timedelta(minutes=5)  # e.g. the officer left the confirmation prompt open
+    mine.confirm()  # expired, but still ours: renewed
+    holder = lease_holder(log, "printemps")
+    assert holder is not None and holder.heartbeat_at == "2026-02-02T09:05:00.000+00:00"
+    clock.now += timedelta(minutes=5)
+    theirs = acquire_lease(other, "printemps", pid=2, host="ailleurs")
+    with pytest.raises(RunLockedError, match="lost the lease.*process 2 on ailleurs"):
+        mine.confirm()
+    assert theirs.renew()

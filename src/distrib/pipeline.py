@@ -271,6 +271,7 @@ def send_run(
     campaign = plan.campaign
     held = lease if lease is not None else acquire_lease(log, campaign.name, run_id=run.id)
     try:
+        held.confirm()
         held.attach(run.id)
         if not run.settings.get("resend"):
             skip_sent_elsewhere(log, run.id)

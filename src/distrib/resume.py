@@ -84,6 +84,7 @@ def prepare_resume(
         requeued, unknown = log.recover(found.id)
         elsewhere = 0 if found.settings.get("resend") else skip_sent_elsewhere(log, found.id)
         plan = make_plan(campaign, log=log, resend=True, token=found.token)
+        lease.confirm()  # planning a long list may outlast the lease: change nothing if lost
         rows = log.messages(found.id)
         pending = [r for r in rows if r.status in PENDING]
         planned = {m.contact.key: m for m in plan.messages}

@@ -124,6 +124,16 @@ class Lease:
         self.held = cursor.rowcount == 1
         return self.held
 
+    def confirm(self) -> None:
+        """Renew the lease, or raise `RunLockedError` if another process took it meanwhile
+        (e.g. while this one planned for long, or waited at a confirmation prompt)."""
+        if not self.renew():
+            holder = lease_holder(self.log, self.campaign)
+            who = f": {_locked_message(holder, self.log.current_time())}" if holder else ""
+            raise RunLockedError(
+                f"this process lost the lease of campaign {self.campaign!r} before sending{who}"
+            )
+
     def attach(self, run_id: int) -> None:
         """Record which run this lease is sending (shown to a refused second process)."""
         with self.log.transaction() as conn:

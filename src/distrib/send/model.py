@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from distrib.send.transport import Connection
@@ -70,11 +70,10 @@ class Item:
 
     out: Outgoing
     retries: int = 0  # in-run retries after a deferral
+    domain: str = field(init=False)  # the recipient's domain, for per-domain limits
 
-    @property
-    def domain(self) -> str:
-        """The recipient's domain, for per-domain limits."""
-        return self.out.recipient.rpartition("@")[2].lower()
+    def __post_init__(self) -> None:
+        self.domain = self.out.recipient.rpartition("@")[2].lower()
 
 
 @dataclass(slots=True)
