@@ -277,7 +277,7 @@ def test_ctrl_c_lets_the_message_in_flight_finish(
     proc.send_signal(signal.SIGINT)
     code, out = finish(proc)
     assert code == 4, out
-    assert "Stopping (stop requested): messages in flight finish" in out
+    assert "Stopping (Ctrl-C): messages in flight finish, nothing new starts" in out
     assert "To go on: distrib send campaign.toml --resume 1" in out
     states = by_address(campaign)
     assert list(states.values()) == ["sent", "sent", "ready", "ready", "ready"]

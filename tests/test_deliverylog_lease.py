@@ -169,6 +169,6 @@ def test_confirm_renews_an_expired_lease_nobody_took_and_refuses_a_lost_one(
     assert holder is not None and holder.heartbeat_at == "2026-02-02T09:05:00.000+00:00"
     clock.now += timedelta(minutes=5)
     theirs = acquire_lease(other, "printemps", pid=2, host="ailleurs")
-    with pytest.raises(RunLockedError, match="lost the lease.*process 2 on ailleurs"):
+    with pytest.raises(RunLockedError, match=r"lost the lease.*process 2 on ailleurs"):
         mine.confirm()
     assert theirs.renew()

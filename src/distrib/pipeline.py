@@ -276,7 +276,7 @@ def send_run(
         if not run.settings.get("resend"):
             skip_sent_elsewhere(log, run.id)
         total = len(log.pending(run.id))
-        log.set_run_status(run.id, "sending")
+        log.set_run_status(run.id, "sending", note="")  # an earlier stop's reason is over
 
         async def _go() -> SendReport:
             stop, abandon = asyncio.Event(), asyncio.Event()

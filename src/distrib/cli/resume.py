@@ -56,8 +56,10 @@ def resume_run(config: Campaign, log: Path | None, run: str, *, force: bool, yes
 
 def _summarise(r: Resumption, campaign_file: str) -> None:
     run = r.run
+    # Still "sending" in the log: the process that sent it ended without saying so.
+    status = "interrupted while sending" if run.status == "sending" else run.status
     note = f": {run.note}" if run.note else ""
-    console.print(f"Run {run.id} of {run.campaign} ({run.status}{note})", markup=False)
+    console.print(f"Run {run.id} of {run.campaign} ({status}{note})", markup=False)
     if r.requeued or r.unknown:
         console.print(
             f"  recovered after an interruption: {r.requeued} back to ready (never reached"

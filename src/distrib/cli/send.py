@@ -168,7 +168,7 @@ def send_with_progress(plan: Plan, delivery_log: DeliveryLog, run: Run, lease: L
     from distrib.cli.resolve import print_followup
     from distrib.errors import DistribError
     from distrib.pipeline import send_run
-    from distrib.send import ABANDON_REASON
+    from distrib.send import ABANDON_REASON, STOP_REASON
 
     bar = Progress(
         TextColumn("{task.description}"),
@@ -191,12 +191,14 @@ def send_with_progress(plan: Plan, delivery_log: DeliveryLog, run: Run, lease: L
             bar.update(task, description="stopping")
             if p.stopping == ABANDON_REASON:
                 text = "Stopping at once: messages in flight are abandoned."
-            else:
+            elif p.stopping == STOP_REASON:
                 text = (
-                    f"Stopping ({p.stopping}): messages in flight finish, nothing new starts."
-                    "  Ctrl-C again stops at once (a message cut off after its body was sent"
-                    " becomes unknown)."
+                    "Stopping (Ctrl-C): messages in flight finish, nothing new starts.  Ctrl-C"
+                    " again stops at once (a message cut off after its body was sent becomes"
+                    " unknown)."
                 )
+            else:
+                text = "Stopping: messages in flight finish, nothing new starts (why: below)."
             bar.console.print(text, markup=False)
 
     try:
