@@ -240,6 +240,9 @@ def test_resuming_never_sends_to_contacts_a_newer_run_sent_to(
     assert "2 pending message(s) skipped: another run of the campaign sent them" in out
     assert "Nothing left to send in run 1." in out
     assert states(campaign)[SAM] == "skipped" and states(campaign)[NOEMIE] == "skipped"
+    with sqlite3.connect(campaign.log) as conn:
+        status, note = conn.execute("SELECT status, note FROM runs WHERE id = 1").fetchone()
+    assert (status, note) == ("finished", "")  # not left "paused" with the old reason
     assert copies(smtp_server) == Counter(dict.fromkeys(EXPECTED, 1))
 
 

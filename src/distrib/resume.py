@@ -115,6 +115,9 @@ def prepare_resume(
         lease.release()
         raise
     waiting = log.pending(found.id)
+    if not waiting and found.status != "finished":
+        # Nothing left (all sent, or settled by recovery or by another run): it is over.
+        log.set_run_status(found.id, "finished", note="")
     now = log.now()
     later = sorted(
         r.next_attempt_at
