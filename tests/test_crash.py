@@ -251,6 +251,7 @@ def test_distrib_send_killed_then_resumed(
     assert code == CRASH_EXIT, out
     code, out = cli("send", str(campaign.campaign), "--resume", "1", "--yes")
     assert code == (0 if third == "sent" else 3), out
+    assert "Run 1 of quays (interrupted while sending)" in out
     states = by_address(campaign)
     addresses = list(EXPECTED)
     assert states[addresses[2]] == third

@@ -38,6 +38,7 @@ class Resumption:
 
     plan: Plan
     run: Run
+    found: Run  # the run as it was found, before recovery
     lease: Lease
     requeued: int  # were ``sending`` at the crash: back to ready
     unknown: int  # were in ``data`` at the crash: now unknown
@@ -127,6 +128,7 @@ def prepare_resume(
     return Resumption(
         plan=plan,
         run=log.get_run(found.id),
+        found=found,
         lease=lease,
         requeued=requeued,
         unknown=unknown,

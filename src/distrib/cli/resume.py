@@ -55,10 +55,10 @@ def resume_run(config: Campaign, log: Path | None, run: str, *, force: bool, yes
 
 
 def _summarise(r: Resumption, campaign_file: str) -> None:
-    run = r.run
+    run, found = r.run, r.found
     # Still "sending" in the log: the process that sent it ended without saying so.
-    status = "interrupted while sending" if run.status == "sending" else run.status
-    note = f": {run.note}" if run.note else ""
+    status = "interrupted while sending" if found.status == "sending" else found.status
+    note = f": {found.note}" if found.note else ""
     console.print(f"Run {run.id} of {run.campaign} ({status}{note})", markup=False)
     if r.requeued or r.unknown:
         console.print(
