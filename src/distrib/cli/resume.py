@@ -36,7 +36,9 @@ def resume_run(config: Campaign, log: Path | None, run: str, *, force: bool, yes
                 fail("nothing was sent; fix these first (`distrib preview` shows every message)")
             if resumption.pending == 0:
                 console.print(f"Nothing left to send in run {resumption.run.id}.")
-                raise typer.Exit(int(Exit.OK))
+                counts = delivery_log.counts(resumption.run.id)
+                settled = not any(counts.get(s) for s in ("failed", "unknown"))
+                raise typer.Exit(int(Exit.OK if settled else Exit.FAILURES))
             smtp = config.smtp
             question = (
                 f"Send the {resumption.pending} pending message(s) of run {resumption.run.id}"
