@@ -261,3 +261,25 @@ def test_resume_checks_the_run_belongs_to_the_campaign(
     other.campaign.write_text(text)
     code, out = distrib("send", str(other.campaign), "--resume", "1", "--yes")
     assert code == 1 and "run 1 is a run of campaign 'quays', not of 'autre'" in out
+
+
+def test_a_template_that_no_longer_renders_blocks_the_resume_and_changes_nothing(
+    campaign: CampaignFiles, smtp_server: SMTPTestServer
+) -> None:
+    pause_run_1(campaign, smtp_server)
+    template = campaign.folder / "templates" / "en" / "message.txt"
+    good = template.read_text(encoding="utf-8")
+    template.write_text(
+        good.replace("{% block greeting %}", "{% block greeting %}{{ contact.nope }}")
+    )
+    code, out = distrib("send", str(campaign.campaign), "--resume", "1", "--yes", "--force")
+    assert code == 1
+    assert "run 1 was not resumed: 2 message(s) cannot be rendered" in out
+    assert "has no field 'nope'" in out
+    assert states(campaign)[SAM] == "ready" and len(smtp_server.messages) == 2
+    with sqlite3.connect(campaign.log) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0  # released
+    template.write_text(good, encoding="utf-8")
+    code, out = distrib("send", str(campaign.campaign), "--resume", "1", "--yes")
+    assert code == 3, out
+    assert states(campaign)[SAM] == "sent"

@@ -424,3 +424,20 @@ def test_a_message_deferred_by_an_earlier_run_waits_for_its_retry_time(
     assert report.sent == 2
     assert len(asked) == 1 and 39 < asked[0] <= 40
     assert [m.rcpt_tos[0] for m in smtp_server.messages] == addresses(2)
+
+
+def test_an_unexpected_error_before_354_leaves_the_message_ready(
+    smtp_server: SMTPTestServer, log: DeliveryLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distrib.send.transport import Connection
+
+    async def broken(self: Connection) -> None:
+        raise RuntimeError("a bug while sending DATA")
+
+    monkeypatch.setattr(Connection, "data_command", broken)
+    run, outgoing = plan_messages(log, addresses(2))
+    with pytest.raises(RuntimeError, match="a bug"):
+        send(outgoing, log, smtp_server.smtp_config())
+    first = log.messages(run.id)[0]
+    # `data` was committed, but no body byte left: the log says so instead of "unknown".
+    assert first.status == "ready" and outcomes(log, first.id) == ["requeued"]

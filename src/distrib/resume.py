@@ -23,7 +23,7 @@ from distrib.config import Campaign
 from distrib.deliverylog import PENDING, DeliveryLog, MessageRow, Run, State
 from distrib.deliverylog.lease import Lease, acquire_lease
 from distrib.deliverylog.runs import replan, set_aside, skip_sent_elsewhere
-from distrib.errors import Problem, RunChangedError, RunNotFoundError
+from distrib.errors import Problem, RenderError, RunChangedError, RunNotFoundError
 from distrib.pipeline import Plan, make_plan
 
 __all__ = ["Resumption", "find_run", "prepare_resume"]
@@ -86,6 +86,14 @@ def prepare_resume(
         elsewhere = 0 if found.settings.get("resend") else skip_sent_elsewhere(log, found.id)
         plan = make_plan(campaign, log=log, resend=True, token=found.token)
         lease.confirm()  # planning a long list may outlast the lease: change nothing if lost
+        if plan.problems:
+            raise RenderError(
+                plan.problems,
+                summary=(
+                    f"run {found.id} was not resumed: {len(plan.problems)} message(s) cannot be"
+                    " rendered; fix these first (`distrib preview` shows every message)"
+                ),
+            )
         rows = log.messages(found.id)
         pending = [r for r in rows if r.status in PENDING]
         planned = {m.contact.key: m for m in plan.messages}

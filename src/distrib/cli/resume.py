@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from distrib.cli._common import Exit, console, err, fail, user_errors
+from distrib.cli._common import Exit, console, fail, user_errors
 
 if TYPE_CHECKING:
     from distrib.config import Campaign
@@ -29,11 +29,6 @@ def resume_run(config: Campaign, log: Path | None, run: str, *, force: bool, yes
         with resumption.lease:
             _summarise(resumption, config.file.name)
             plan = resumption.plan
-            if plan.problems:
-                err.print(f"\n{len(plan.problems)} message(s) cannot be rendered:", markup=False)
-                for problem in plan.problems:
-                    err.print(f"  {problem}", markup=False)
-                fail("nothing was sent; fix these first (`distrib preview` shows every message)")
             if resumption.pending == 0:
                 console.print(f"Nothing left to send in run {resumption.run.id}.")
                 counts = delivery_log.counts(resumption.run.id)

@@ -83,9 +83,9 @@ class Delivery:
             self._abandon(t)
             raise
         except Exception:
-            if t.stage == "envelope":
+            if t.stage in {"envelope", "data"}:  # no body byte was sent: say so
                 with contextlib.suppress(DeliveryLogError):
-                    self._release(t, "the run stopped on an error before DATA")
+                    self._release(t, "the run stopped on an error before 354 (nothing was sent)")
             raise
 
     async def _transaction(self, t: Transaction, options: list[str], utf8: bool) -> None:
