@@ -185,7 +185,7 @@ def send_with_progress(plan: Plan, delivery_log: DeliveryLog, run: Run, lease: L
 
     def on_progress(p: SendProgress) -> None:
         rate, left = meter.update(p.elapsed, p.done, p.total)
-        bar.update(task, completed=p.done, detail=progress_text(p, rate, left))
+        bar.update(task, total=p.total, completed=p.done, detail=progress_text(p, rate, left))
         if p.stopping is not None and p.stopping not in told:
             told.add(p.stopping)
             bar.update(task, description="stopping")
