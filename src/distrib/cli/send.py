@@ -161,7 +161,7 @@ def progress_text(p: SendProgress, rate: float, left: float | None) -> str:
 
 def send_with_progress(plan: Plan, delivery_log: DeliveryLog, run: Run, lease: Lease) -> None:
     """Send ``run`` under ``lease`` with a progress bar, then report and exit accordingly."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from distrib.audit import report
     from distrib.cli.audit import print_report
@@ -174,8 +174,7 @@ def send_with_progress(plan: Plan, delivery_log: DeliveryLog, run: Run, lease: L
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(),
+        TextColumn("{task.fields[detail]}"),  # counts, pace and ETA: the elapsed time is below
         console=console,
         disable=not console.is_terminal,
     )
