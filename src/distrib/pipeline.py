@@ -268,42 +268,42 @@ def send_run(
     from distrib.deliverylog.runs import skip_sent_elsewhere
     from distrib.send.stopping import stop_signals
 
+    if lease is None:
+        with acquire_lease(log, plan.campaign.name, run_id=run.id) as held:
+            return send_run(
+                plan, log, run, on_progress=on_progress, handle_signals=handle_signals, lease=held
+            )
+    lease.confirm()
+    lease.attach(run.id)
+    if not run.settings.get("resend"):
+        skip_sent_elsewhere(log, run.id)
     campaign = plan.campaign
-    held = lease if lease is not None else acquire_lease(log, campaign.name, run_id=run.id)
+    total = len(log.pending(run.id))
+    log.set_run_status(run.id, "sending", note="")  # an earlier stop's reason is over
+
+    async def _go() -> SendReport:
+        stop, abandon = asyncio.Event(), asyncio.Event()
+        with stop_signals(stop, abandon, enabled=handle_signals):
+            return await send_messages(
+                _outgoing(plan, log, run),
+                log=log,
+                smtp=campaign.smtp,
+                limits=campaign.limits,
+                password=smtp_password(campaign.smtp),
+                total=total,
+                on_progress=on_progress,
+                stop=stop,
+                abandon=abandon,
+                heartbeat=lease.renew,
+                heartbeat_every=HEARTBEAT_EVERY,
+            )
+
     try:
-        held.confirm()
-        held.attach(run.id)
-        if not run.settings.get("resend"):
-            skip_sent_elsewhere(log, run.id)
-        total = len(log.pending(run.id))
-        log.set_run_status(run.id, "sending", note="")  # an earlier stop's reason is over
-
-        async def _go() -> SendReport:
-            stop, abandon = asyncio.Event(), asyncio.Event()
-            with stop_signals(stop, abandon, enabled=handle_signals):
-                return await send_messages(
-                    _outgoing(plan, log, run),
-                    log=log,
-                    smtp=campaign.smtp,
-                    limits=campaign.limits,
-                    password=smtp_password(campaign.smtp),
-                    total=total,
-                    on_progress=on_progress,
-                    stop=stop,
-                    abandon=abandon,
-                    heartbeat=held.renew,
-                    heartbeat_every=HEARTBEAT_EVERY,
-                )
-
-        try:
-            report = asyncio.run(_go())
-        except BaseException as exc:
-            if held.held:  # a process that lost the lease no longer speaks for the run
-                log.set_run_status(run.id, "aborted", note=str(exc) or type(exc).__name__)
-            raise
-        status = "paused" if report.paused else "stopped" if report.stopped else "finished"
-        log.set_run_status(run.id, status, note=report.stop_reason)
-        return SendOutcome(log.get_run(run.id), report)
-    finally:
-        if lease is None:
-            held.release()
+        report = asyncio.run(_go())
+    except BaseException as exc:
+        if lease.held:  # a process that lost the lease no longer speaks for the run
+            log.set_run_status(run.id, "aborted", note=str(exc) or type(exc).__name__)
+        raise
+    status = "paused" if report.paused else "stopped" if report.stopped else "finished"
+    log.set_run_status(run.id, status, note=report.stop_reason)
+    return SendOutcome(log.get_run(run.id), report)
