@@ -7,13 +7,16 @@ connection it came on, whether it was encrypted and who was logged in) and answe
     server.script("RCPT", "451 4.7.1 greylisted", times=2)        # then accept
     server.script("DOT", disconnect=True)      # body received, no reply to the final dot
     server.script("DOT", "250 OK", delay=2.0)  # slow reply to the final dot
+    server.script("RCPT", delay=0.05)          # slow, then handled as usual
     server.script("MAIL", "421 4.3.2 closing", close=True, times=1)
 
-Commands that can be scripted: ``CONNECT`` (replaces the 220 greeting), ``STARTTLS``, ``MAIL``
-(matched on the sender), ``RCPT`` (the recipient), ``DATA`` (the DATA command itself, before
-354) and ``DOT`` (the reply to the final dot, after the body was received); for ``DATA`` and
-``DOT`` ``address`` matches the first recipient.  ``max_sessions`` makes the server greet extra
-concurrent connections with ``421`` and close them, as relays that cap connections do.
+Commands that can be scripted: ``CONNECT`` (replaces the 220 greeting), ``STARTTLS``, ``AUTH``
+(answered before any credentials are read), ``MAIL`` (matched on the sender), ``RCPT`` (the
+recipient), ``DATA`` (the DATA command itself, before 354) and ``DOT`` (the reply to the final
+dot, after the body was received); for ``DATA`` and ``DOT`` ``address`` matches the first
+recipient.  Commands and messages carry ``at``, the server's ``time.monotonic()`` when read.
+``max_sessions`` makes the server greet extra concurrent connections with ``421`` and close
+them, as relays that cap connections do.
 ``connections`` counts sessions that said EHLO or HELO (so aiosmtpd's own start-up probe and
 port scans do not count).
 """
@@ -26,6 +29,7 @@ import email.utils
 import itertools
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -50,7 +54,7 @@ __all__ = [
 ]
 
 TLSMode = Literal["starttls", "implicit"] | None
-SCRIPTABLE = frozenset({"CONNECT", "STARTTLS", "MAIL", "RCPT", "DATA", "DOT"})
+SCRIPTABLE = frozenset({"CONNECT", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "DOT"})
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class Command:
     verb: str
     arg: str
     tls: bool
+    at: float = 0.0  # time.monotonic() when the server read it
 
 
 @dataclass
@@ -112,6 +117,7 @@ class Received:
     tls: bool
     user: str | None
     reply: str | None = None
+    at: float = 0.0  # time.monotonic() when the final dot was read
 
     @property
     def accepted(self) -> bool:
@@ -159,13 +165,15 @@ async def _hang_up(server: SMTP) -> None:
     await asyncio.Event().wait()
 
 
-async def _act(server: SMTP, rule: Rule) -> str:
-    """Carry out ``rule``; return the reply to send (never returns when it disconnects)."""
+async def _act(server: SMTP, rule: Rule) -> str | None:
+    """Carry out ``rule``; return the reply to send, or None for a rule that only delays (the
+    command is then handled as usual).  Never returns when it disconnects."""
     if rule.delay:
         await asyncio.sleep(rule.delay)
     if rule.disconnect:
         await _hang_up(server)
-    assert rule.reply is not None, "a rule replies, disconnects, or both with close=True"
+    if rule.reply is None:
+        return None
     if rule.close:
         await server.push(rule.reply)
         await _hang_up(server)
@@ -187,8 +195,9 @@ class _Handler:
         mail_options: list[str],
     ) -> str:
         rule = self.state.match("MAIL", address)
-        if rule is not None:
-            return await _act(server, rule)
+        reply = await _act(server, rule) if rule is not None else None
+        if reply is not None:
+            return reply
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"
@@ -202,8 +211,9 @@ class _Handler:
         rcpt_options: list[str],
     ) -> str:
         rule = self.state.match("RCPT", address)
-        if rule is not None:
-            return await _act(server, rule)
+        reply = await _act(server, rule) if rule is not None else None
+        if reply is not None:
+            return reply
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
@@ -221,6 +231,7 @@ class _Handler:
             mail_options=tuple(envelope.mail_options),
             tls=_tls(server),
             user=server.user,
+            at=time.monotonic(),
         )
         with self.state.lock:
             self.state.received.append(received)
@@ -293,13 +304,15 @@ class _RecordingSMTP(SMTP):
                 await super().push("421 4.7.0 Too many connections, try again later")
                 await _hang_up(self)
             rule = self.state.match("CONNECT", None)
-            if rule is not None:
-                status = await _act(self, rule)
+            reply = await _act(self, rule) if rule is not None else None
+            if reply is not None:
+                status = reply
         await super().push(status)
 
     def _note(self, verb: str, arg: str | None) -> None:
         with self.state.lock:
-            self.state.commands.append(Command(self.session_id, verb, arg or "", _tls(self)))
+            command = Command(self.session_id, verb, arg or "", _tls(self), time.monotonic())
+            self.state.commands.append(command)
             if verb in {"EHLO", "HELO"}:
                 self.state.greeted.add(self.session_id)
 
@@ -314,14 +327,20 @@ class _RecordingSMTP(SMTP):
     async def smtp_STARTTLS(self, arg: str) -> None:
         self._note("STARTTLS", arg)
         rule = self.state.match("STARTTLS", None)
-        if rule is not None:
-            await self.push(await _act(self, rule))
+        reply = await _act(self, rule) if rule is not None else None
+        if reply is not None:
+            await self.push(reply)
             return
         await super().smtp_STARTTLS(arg)
 
     async def smtp_AUTH(self, arg: str) -> None:
         # Only the mechanism: tests must be able to print commands without printing secrets.
         self._note("AUTH", (arg or "").split(" ")[0])
+        rule = self.state.match("AUTH", None)
+        reply = await _act(self, rule) if rule is not None else None
+        if reply is not None:
+            await self.push(reply)
+            return
         await super().smtp_AUTH(arg)
 
     async def smtp_MAIL(self, arg: str | None) -> None:
@@ -345,8 +364,9 @@ class _RecordingSMTP(SMTP):
         envelope = self.envelope
         first = envelope.rcpt_tos[0] if envelope is not None and envelope.rcpt_tos else None
         rule = self.state.match("DATA", first) if first is not None else None
-        if rule is not None:
-            await self.push(await _act(self, rule))
+        reply = await _act(self, rule) if rule is not None else None
+        if reply is not None:
+            await self.push(reply)
             return
         await super().smtp_DATA(arg)
 

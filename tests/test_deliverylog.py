@@ -116,9 +116,13 @@ def test_runs_are_recorded_and_stamped(log: DeliveryLog, clock: Clock) -> None:
 def test_a_duplicate_key_in_one_run_adds_nothing(log: DeliveryLog) -> None:
     run, _ = plan(log, 1)
     twice = [NewMessage(key="dup", recipient="a@x.org", address="a@x.org")] * 2
-    with pytest.raises((sqlite3.IntegrityError, DeliveryLogError)):
+    # A DistribError (a clear message, no traceback in the CLI), not sqlite3.IntegrityError.
+    with pytest.raises(DeliveryLogError, match="UNIQUE constraint failed") as caught:
         log.add_messages(run.id, twice)
+    assert not isinstance(caught.value, sqlite3.Error)
     assert len(log.messages(run.id)) == 1
+    log.add_messages(run.id, [NewMessage(key="ok", recipient="b@x.org", address="b@x.org")])
+    assert len(log.messages(run.id)) == 2  # the failed transaction was rolled back cleanly
 
 
 # -- the state machine ------------------------------------------------------------------------
@@ -177,6 +181,68 @@ def test_begin_data_only_from_sending(log: DeliveryLog) -> None:
     _, [m, *_] = plan(log)
     with pytest.raises(DeliveryLogError, match="cannot go from ready to data"):
         log.begin_data(m)
+
+
+def test_release_from_data_only_before_354(log: DeliveryLog) -> None:
+    _, [m, *_] = plan(log)
+    attempt = log.claim(m)
+    log.begin_data(m, attempt)
+    log.release(m, attempt, reason="dropped before 354", before_354=True)
+    assert status(log, m) == "ready"
+    assert [(a.outcome, a.reply_text) for a in log.attempts(m)] == [
+        ("requeued", "dropped before 354")
+    ]
+
+
+def test_record_takes_the_retry_time_from_the_log_clock(log: DeliveryLog, clock: Clock) -> None:
+    _, [m, *_] = plan(log)
+    clock.now = T0 + timedelta(minutes=3)
+    attempt = log.claim(m)
+    log.record(m, attempt, State.DEFERRED, code=451, text="later", retry_in=90.5)
+    assert log.message(m).next_attempt_at == "2025-03-14T09:34:30.500+00:00"
+    assert log.current_time() == T0 + timedelta(minutes=3)
+
+
+def test_a_closed_attempt_fences_off_its_process(log: DeliveryLog) -> None:
+    # Process A claimed two messages and lost its lease; process B recovered the run.
+    run, [m1, m2, m3] = plan(log)
+    a1, a2 = log.claim(m1), log.claim(m2)
+    log.begin_data(m2, a2)
+    log.recover(run.id)
+    b1 = log.claim(m1)  # B claims m1 again
+    with pytest.raises(DeliveryLogError, match="closed by another process"):
+        log.begin_data(m1, a1)  # A must not go on to DATA with B's claim
+    with pytest.raises(DeliveryLogError, match="cannot go from unknown"):
+        log.record(m2, a2, State.SENT, code=250, text="ok")  # B made it unknown
+    with pytest.raises(DeliveryLogError, match="closed by another process"):
+        log.release(m1, a1, reason="A tidying up")
+    assert (status(log, m1), status(log, m2), status(log, m3)) == ("sending", "unknown", "ready")
+    log.begin_data(m1, b1)  # B's own attempt is open
+    log.record(m1, b1, State.SENT, code=250, text="ok")
+    assert status(log, m1) == "sent"
+
+
+def test_an_older_log_is_upgraded_in_place(path: Path) -> None:
+    from distrib.deliverylog.migrations import migrate
+
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        migrate(conn, MIGRATIONS[:1])  # a log written before migrations 2 and 3
+        conn.execute(
+            "INSERT INTO runs (token, campaign, campaign_file, status, created_at)"
+            " VALUES ('t', 'c', 'c.toml', 'stopped', 'x')"
+        )
+        conn.execute(
+            "INSERT INTO messages (run_id, key, recipient, address, status, created_at,"
+            " updated_at) VALUES (1, 'k', 'a@x.org', 'a@x.org', 'unknown', 'x', 'x')"
+        )
+    conn.close()
+    with DeliveryLog.open(path, create=False) as log:
+        [row] = log.messages(1)
+        assert (row.status, row.resolution, row.resolved_by) == ("unknown", None, None)
+        assert log.query("SELECT COUNT(*) FROM leases")[0][0] == 0
+        versions = [r[0] for r in log.query("SELECT version FROM schema_migrations")]
+        assert versions == [m.version for m in MIGRATIONS]
 
 
 def test_release_only_before_data(log: DeliveryLog) -> None:

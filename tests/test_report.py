@@ -198,15 +198,16 @@ def test_report_command_prints_problems_and_writes_html(
     assert code == 1 and "cannot write the report" in out and "Traceback" not in out
 
 
-def test_resolved_unknowns_are_reported_when_the_log_records_them(
-    log: DeliveryLog, run: Run
-) -> None:
-    for column in ("resolved_at", "resolved_by", "resolution"):
-        log.query(f"ALTER TABLE messages ADD COLUMN {column} TEXT")
-    log.query(
-        "UPDATE messages SET resolved_at = '2027-02-03T15:00:00.000+00:00',"
-        " resolved_by = 'Camille Fortin', resolution = 'mark-sent', status = 'sent'"
-        " WHERE address LIKE 'eve@%'"
+def test_resolved_unknowns_are_reported(log: DeliveryLog, run: Run) -> None:
+    from distrib.resolve import resolve
+
+    resolve(
+        log,
+        run.id,
+        ["eve@radio-est.example"],
+        "mark-sent",
+        note="relay log: 250",
+        by="Camille Fortin",
     )
     rep = report(log, run)
     assert [m["recipient"] for m in rep.resolved] == ["eve@radio-est.example"]

@@ -14,7 +14,14 @@ import pytest
 from distrib.config import LimitsConfig, SMTPConfig
 from distrib.deliverylog import DeliveryLog, State
 from distrib.errors import SMTPConfigError, SMTPConnectionError
-from distrib.send import STOP_REASON, Outgoing, Progress, SendReport, send_messages
+from distrib.send import (
+    RECONNECT_ATTEMPTS,
+    STOP_REASON,
+    Outgoing,
+    Progress,
+    SendReport,
+    send_messages,
+)
 from smtp_server import SMTPTestServer, build_message, plan_messages
 
 FAST = LimitsConfig(rate=0, connections=1, retries=3, retry_delay=0.01, max_retry_delay=0.05)
@@ -282,7 +289,7 @@ def test_a_connection_lost_at_rcpt_is_released_and_sent_once_after_reconnecting(
     assert smtp_server.connections == report.connections == 2
 
 
-def test_a_connection_lost_before_354_is_deferred_not_unknown(
+def test_a_connection_lost_before_354_is_released_not_unknown(
     smtp_server: SMTPTestServer, log: DeliveryLog
 ) -> None:
     flaky = "journalist0@example.org"
@@ -292,9 +299,11 @@ def test_a_connection_lost_before_354_is_deferred_not_unknown(
 
     assert report.sent == 1
     row = row_for(log, run.id, flaky)
-    assert outcomes(log, row.id) == ["deferred", "sent"]
+    # The `data` state was committed, but the server never invited the body: back to ready.
+    assert outcomes(log, row.id) == ["requeued", "sent"]
     assert "nothing was sent" in (log.attempts(row.id)[0].reply_text or "")
     assert len(smtp_server.received_for(flaky)) == 1
+    assert smtp_server.connections == 2
 
 
 def test_421_before_data_reconnects_and_finishes(
@@ -326,15 +335,31 @@ def test_421_in_reply_to_the_message_is_deferred_then_retried(
     assert [m.accepted for m in smtp_server.received_for(target)] == [False, True]
 
 
-def test_a_relay_that_keeps_closing_stops_the_run(
+def test_a_relay_that_keeps_closing_with_421_pauses_the_run(
     smtp_server: SMTPTestServer, log: DeliveryLog
 ) -> None:
     smtp_server.script("MAIL", "421 4.3.2 Go away", close=True)
     run, outgoing = plan_messages(log, addresses(2))
     limits = FAST.model_copy(update={"retry_delay": 0.0})
+    report = send(outgoing, log, smtp_server.smtp_config(), limits)
+    assert report.paused and report.stopped
+    assert "421" in (report.stop_reason or "") and "connection problems in a row" in (
+        report.stop_reason or ""
+    )
+    assert set(status(log, run.id).values()) == {"ready"}  # nothing marked sent, nothing lost
+    assert not smtp_server.messages
+    assert smtp_server.connections == RECONNECT_ATTEMPTS + 1  # reconnected with backoff
+
+
+def test_a_relay_that_keeps_dropping_the_connection_stops_the_run(
+    smtp_server: SMTPTestServer, log: DeliveryLog
+) -> None:
+    smtp_server.script("MAIL", disconnect=True)
+    run, outgoing = plan_messages(log, addresses(2))
+    limits = FAST.model_copy(update={"retry_delay": 0.0})
     with pytest.raises(SMTPConnectionError, match="connection problems in a row"):
         send(outgoing, log, smtp_server.smtp_config(), limits)
-    assert set(status(log, run.id).values()) == {"ready"}  # nothing marked sent, nothing lost
+    assert set(status(log, run.id).values()) == {"ready"}
     assert not smtp_server.messages
 
 

@@ -214,13 +214,45 @@ class DKIMConfig(_Frozen):
 
 
 class LimitsConfig(_Frozen):
-    """How fast to send.  ``rate`` is messages per second for the whole run (0 means no limit)."""
+    """How fast to send.  ``rate`` is messages per second for the whole run (0 means no limit).
+
+    ``per_minute`` / ``per_hour``: relay quotas, never exceeded in any sliding window (0: none).
+    ``burst``: how many messages may leave at once before ``rate`` spaces them.
+    ``per_domain``: messages per second to one recipient domain (0: none), ``domain_burst`` its
+    burst, ``domains`` a rate per domain overriding ``per_domain`` (e.g. a strict newsroom).
+    ``messages_per_connection``: reconnect after this many messages (0: never).
+    ``pause_after``: pause the run after this many policy rejections (5.7.x) or throttling
+    replies (421, 4.7.x) in a row (0: never pause).
+    """
 
     rate: Annotated[float, Field(ge=0)] = 10.0
     connections: Annotated[int, Field(ge=1, le=64)] = 2
     retries: Annotated[int, Field(ge=0, le=20)] = 3
     retry_delay: Annotated[float, Field(ge=0)] = 30.0
     max_retry_delay: Annotated[float, Field(ge=0)] = 900.0
+    burst: Annotated[int, Field(ge=1)] = 1
+    per_minute: Annotated[int, Field(ge=0)] = 0
+    per_hour: Annotated[int, Field(ge=0)] = 0
+    per_domain: Annotated[float, Field(ge=0)] = 0.0
+    domain_burst: Annotated[int, Field(ge=1)] = 1
+    domains: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    messages_per_connection: Annotated[int, Field(ge=0)] = 100
+    pause_after: Annotated[int, Field(ge=0)] = 10
+
+    @field_validator("domains")
+    @classmethod
+    def _domain_keys(cls, value: dict[str, float]) -> dict[str, float]:
+        cleaned: dict[str, float] = {}
+        for domain, rate in value.items():
+            key = domain.strip().lower().lstrip("@")
+            try:
+                ascii_key = key.encode("idna").decode("ascii")  # as addresses go on the wire
+            except UnicodeError:
+                ascii_key = ""
+            if not ascii_key or "@" in key or find_forbidden(key):
+                raise ValueError(f'{domain!r} is not a domain name (e.g. "lapresse.example")')
+            cleaned[ascii_key] = rate
+        return cleaned
 
 
 class Campaign(_Frozen):

@@ -7,7 +7,9 @@ The tree::
     │   ├── ConfigError                the campaign file is missing, malformed or invalid
     │   ├── ContactsError              a contact source or suppression list cannot be used at all
     │   ├── ReleaseError               the release folder or a release document is unusable
-    │   └── RenderError                templates or messages that cannot be rendered
+    │   ├── RenderError                templates or messages that cannot be rendered
+    │   ├── RunChangedError            resuming a run whose contacts or templates changed
+    │   └── ResolveError               `distrib resolve` named messages it cannot resolve
     ├── HeaderValueError (ValueError)  a control character would reach a message header
     ├── SendError                      the run cannot go on (never for one refused recipient)
     │   ├── SMTPConnectionError        cannot connect, or the connection keeps dropping
@@ -39,6 +41,8 @@ __all__ = [
     "ProblemsError",
     "ReleaseError",
     "RenderError",
+    "ResolveError",
+    "RunChangedError",
     "RunLockedError",
     "RunNotFoundError",
     "SMTPAuthError",
@@ -120,6 +124,14 @@ class ReleaseError(ProblemsError):
 
 class RenderError(ProblemsError):
     """Templates that do not load, or messages that cannot be rendered for some contacts."""
+
+
+class RunChangedError(ProblemsError):
+    """A run cannot be resumed as it is: its campaign changed since it was planned."""
+
+
+class ResolveError(ProblemsError):
+    """Some messages named to `distrib resolve` are not in the run or not in a state it fixes."""
 
 
 class HeaderValueError(DistribError, ValueError):

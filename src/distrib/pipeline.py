@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from distrib.config import Campaign, display_path, smtp_password
 from distrib.contacts import load_contacts
@@ -29,6 +30,9 @@ from distrib.errors import Problem, RenderError
 from distrib.release import load_release
 from distrib.render import RenderedMessage, Renderer, make_message_id
 from distrib.send import Outgoing, Progress, SendReport, send_messages
+
+if TYPE_CHECKING:
+    from distrib.deliverylog.lease import Lease
 
 __all__ = [
     "Plan",
@@ -67,6 +71,7 @@ class Plan:
     contacts_hash: str
     templates_hash: str
     warnings: tuple[Problem, ...] = ()  # do not block sending (long subjects, big HTML …)
+    resend: bool = False  # planned with --resend: may send to contacts other runs sent to
 
     @property
     def ok(self) -> bool:
@@ -145,6 +150,7 @@ def make_plan(
         contacts_hash=contacts_fingerprint(book.contacts),
         templates_hash=files_fingerprint(renderer.templates_dir, campaign.release),
         warnings=tuple(warnings),
+        resend=resend,
     )
 
 
@@ -206,6 +212,7 @@ def start_run(plan: Plan, log: DeliveryLog) -> Run:
             "security": campaign.smtp.security,
             "rate": campaign.limits.rate,
             "connections": campaign.limits.connections,
+            "resend": plan.resend,
         },
         contacts_hash=plan.contacts_hash,
         templates_hash=plan.templates_hash,
@@ -221,8 +228,11 @@ def start_run(plan: Plan, log: DeliveryLog) -> Run:
 
 
 def _outgoing(plan: Plan, log: DeliveryLog, run: Run) -> Iterator[Outgoing]:
+    from distrib.deliverylog.runs import to_send
+
     by_key = {m.contact.key: m for m in plan.messages}
-    for row in log.pending(run.id):
+    now = log.now()
+    for row in to_send(log, run.id):  # ready and due first, then deferred by retry time
         item = by_key.get(row.key)
         if item is None or row.message_id != item.message_id:
             # The log row does not match this plan: never send something that was not planned.
@@ -239,7 +249,14 @@ def _outgoing(plan: Plan, log: DeliveryLog, run: Run) -> Iterator[Outgoing]:
             recipient=rendered.recipient,
             data=rendered.data,
             message_id=rendered.message_id,
+            retry_at=_not_before(row.status, row.next_attempt_at, now),
         )
+
+
+def _not_before(status: str, retry_at: str | None, now: str) -> datetime | None:
+    if status != State.DEFERRED or retry_at is None or retry_at <= now:
+        return None
+    return datetime.fromisoformat(retry_at)
 
 
 def send_run(
@@ -249,19 +266,33 @@ def send_run(
     *,
     on_progress: Callable[[Progress], None] | None = None,
     handle_signals: bool = True,
+    lease: Lease | None = None,
 ) -> SendOutcome:
-    """Send every pending message of ``run``; Ctrl-C stops cleanly (in-flight messages finish)."""
+    """Send every pending message of ``run``; Ctrl-C stops cleanly (in-flight messages finish).
+
+    Holds the campaign's lease while sending (taking it unless ``lease`` is given; a second
+    process gets `RunLockedError`); skips contacts another run of the campaign sent to since.
+    """
+    from distrib.deliverylog.lease import HEARTBEAT_EVERY, acquire_lease
+    from distrib.deliverylog.runs import skip_sent_elsewhere
+    from distrib.send.stopping import stop_signals
+
+    if lease is None:
+        with acquire_lease(log, plan.campaign.name, run_id=run.id) as held:
+            return send_run(
+                plan, log, run, on_progress=on_progress, handle_signals=handle_signals, lease=held
+            )
+    lease.confirm()
+    lease.attach(run.id)
+    if not run.settings.get("resend"):
+        skip_sent_elsewhere(log, run.id)
     campaign = plan.campaign
     total = len(log.pending(run.id))
-    log.set_run_status(run.id, "sending")
+    log.set_run_status(run.id, "sending", note="")  # an earlier stop's reason is over
 
     async def _go() -> SendReport:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        if handle_signals:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-        try:
+        stop, abandon = asyncio.Event(), asyncio.Event()
+        with stop_signals(stop, abandon, enabled=handle_signals):
             return await send_messages(
                 _outgoing(plan, log, run),
                 log=log,
@@ -271,17 +302,17 @@ def send_run(
                 total=total,
                 on_progress=on_progress,
                 stop=stop,
+                abandon=abandon,
+                heartbeat=lease.renew,
+                heartbeat_every=HEARTBEAT_EVERY,
             )
-        finally:
-            if handle_signals:
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.remove_signal_handler(sig)
 
     try:
         report = asyncio.run(_go())
     except BaseException as exc:
-        log.set_run_status(run.id, "aborted", note=str(exc) or type(exc).__name__)
+        if lease.held:  # a process that lost the lease no longer speaks for the run
+            log.set_run_status(run.id, "aborted", note=str(exc) or type(exc).__name__)
         raise
-    status = "stopped" if report.stopped else "finished"
+    status = "paused" if report.paused else "stopped" if report.stopped else "finished"
     log.set_run_status(run.id, status, note=report.stop_reason)
     return SendOutcome(log.get_run(run.id), report)

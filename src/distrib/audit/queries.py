@@ -34,7 +34,10 @@ __all__ = [
     "run_summaries",
 ]
 
-#: Columns of `distrib log` exports, in order (plus `RESOLUTION_COLUMNS` when the log has them).
+#: How an *unknown* was resolved (`distrib resolve`).
+RESOLUTION_COLUMNS = ("resolved_at", "resolved_by", "resolution")
+
+#: Columns of `distrib log` exports, in order.
 LOG_COLUMNS = (
     "run",
     "recipient",
@@ -61,10 +64,8 @@ LOG_COLUMNS = (
     "provenance",
     "note",
     "updated_at",
+    *RESOLUTION_COLUMNS,
 )
-
-#: How an *unknown* was resolved (`distrib resolve`), shown when the log records it.
-RESOLUTION_COLUMNS = ("resolved_at", "resolved_by", "resolution")
 
 #: Columns of `distrib log --attempts`: one row per SMTP attempt.
 ATTEMPT_COLUMNS = (
@@ -174,9 +175,9 @@ def run_summaries(log: DeliveryLog) -> list[RunSummary]:
 
 
 def log_columns(log: DeliveryLog) -> tuple[str, ...]:
-    """Return the export columns for this log: `LOG_COLUMNS` and any resolution columns it has."""
-    have = {str(r["name"]) for r in log.query("PRAGMA table_info(messages)")}
-    return LOG_COLUMNS + tuple(c for c in RESOLUTION_COLUMNS if c in have)
+    """Return the export columns (every log is migrated on open, so always `LOG_COLUMNS`)."""
+    del log
+    return LOG_COLUMNS
 
 
 def log_entries(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from distrib import __version__
-from distrib.cli import audit, bounces, contacts, history, optout, preview, send, setup
+from distrib.cli import audit, bounces, contacts, history, optout, preview, resolve, send, setup
 
 app = typer.Typer(
     name="distrib",
@@ -27,6 +27,7 @@ audit.register(app)
 history.register(contacts.app)
 bounces.register(app)
 optout.register(app)
+resolve.register(app)
 
 
 def _version(value: bool) -> None:

@@ -82,6 +82,43 @@ MIGRATIONS: Sequence[Migration] = (
         CREATE INDEX attempts_message ON attempts (message);
         """,
     ),
+    Migration(
+        2,
+        "how unknown and failed messages were resolved by the officer",
+        """
+        ALTER TABLE messages ADD COLUMN resolved_at TEXT;
+        ALTER TABLE messages ADD COLUMN resolved_by TEXT;
+        ALTER TABLE messages ADD COLUMN resolution TEXT;
+        CREATE TABLE resolutions (
+            id          INTEGER PRIMARY KEY,
+            message     INTEGER NOT NULL REFERENCES messages(id),
+            resolved_at TEXT NOT NULL,
+            resolved_by TEXT NOT NULL,
+            resolution  TEXT NOT NULL,
+            from_status TEXT NOT NULL,
+            to_status   TEXT NOT NULL,
+            note        TEXT NOT NULL
+        );
+        CREATE INDEX resolutions_message ON resolutions (message);
+        """,
+    ),
+    Migration(
+        3,
+        "one sending process per campaign: leases",
+        """
+        CREATE TABLE leases (
+            campaign     TEXT PRIMARY KEY,
+            run_id       INTEGER REFERENCES runs(id),
+            owner        TEXT NOT NULL,
+            pid          INTEGER NOT NULL,
+            host         TEXT NOT NULL,
+            user         TEXT NOT NULL DEFAULT '',
+            taken_at     TEXT NOT NULL,
+            heartbeat_at TEXT NOT NULL,
+            expires_at   TEXT NOT NULL
+        );
+        """,
+    ),
     # 10-19: the audit stage (suppressions, bounces).
     Migration(
         10,

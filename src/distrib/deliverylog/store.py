@@ -10,13 +10,14 @@ Never stored: the SMTP password and message bodies (only a hash of the rendered 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
@@ -32,6 +33,7 @@ __all__ = [
     "NewMessage",
     "Run",
     "new_run_token",
+    "timestamp",
     "utcnow",
 ]
 
@@ -48,6 +50,11 @@ def new_run_token() -> str:
 
 def _ts(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def timestamp(value: datetime) -> str:
+    """Format ``value`` the way the log stores times (UTC, milliseconds), so they compare."""
+    return _ts(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +118,9 @@ class MessageRow:
     updated_at: str
     sent_at: str | None
     note: str | None
+    resolved_at: str | None = None  # set by `distrib resolve` (migration 2)
+    resolved_by: str | None = None
+    resolution: str | None = None
 
     @property
     def domain(self) -> str:
@@ -179,6 +189,10 @@ class DeliveryLog:
         """Return the log's current timestamp string (UTC, milliseconds)."""
         return _ts(self._clock())
 
+    def current_time(self) -> datetime:
+        """Return the log's current time (its injectable clock), aware, in UTC."""
+        return self._clock()
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run statements in one write transaction (``BEGIN IMMEDIATE``)."""
@@ -188,14 +202,23 @@ class DeliveryLog:
             raise DeliveryLogError(f"{self.path}: cannot write the delivery log: {exc}") from None
         try:
             yield self._conn
+        except sqlite3.Error as exc:
+            # A constraint, a full disk, a read-only file: a clear DistribError, not a traceback.
+            self._rollback()
+            raise DeliveryLogError(f"{self.path}: cannot write the delivery log: {exc}") from None
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise DeliveryLogError(f"{self.path}: cannot write the delivery log: {exc}") from None
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back by itself (e.g. on SQLITE_FULL).
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("ROLLBACK")
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -345,16 +368,25 @@ class DeliveryLog:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def begin_data(self, message: int) -> None:
-        """Commit that DATA is about to start: from here a lost connection means ``unknown``."""
-        with self.transaction() as conn:
-            self._move(conn, message, {State.SENDING}, State.DATA, self.now())
+    def begin_data(self, message: int, attempt: int | None = None) -> None:
+        """Commit that DATA is about to start: from here a lost connection means ``unknown``.
 
-    def release(self, message: int, attempt: int, *, reason: str) -> None:
-        """Return a ``sending`` message to ``ready`` (nothing was transmitted: safe to retry)."""
-        now = self.now()
+        With ``attempt``, only while that attempt is still open: a process whose attempt was
+        closed by another's `recover` (it lost its lease) must not go on to DATA.
+        """
         with self.transaction() as conn:
-            self._move(conn, message, {State.SENDING}, State.READY, now)
+            self._move(conn, message, {State.SENDING}, State.DATA, self.now(), attempt=attempt)
+
+    def release(self, message: int, attempt: int, *, reason: str, before_354: bool = False) -> None:
+        """Return a claimed message to ``ready`` (nothing was transmitted: safe to retry).
+
+        From ``sending`` always; from ``data`` only with ``before_354=True``, when the caller
+        knows the server never invited the body (the connection dropped before 354).
+        """
+        now = self.now()
+        allowed = {State.SENDING, State.DATA} if before_354 else {State.SENDING}
+        with self.transaction() as conn:
+            self._move(conn, message, allowed, State.READY, now, attempt=attempt)
             self._close_attempt(
                 conn,
                 attempt=attempt,
@@ -375,14 +407,22 @@ class DeliveryLog:
         text: str,
         enhanced: str | None = None,
         retry_at: datetime | None = None,
+        retry_in: float | None = None,
     ) -> None:
-        """Record the outcome of an attempt: ``sent``, ``deferred``, ``failed`` or ``unknown``."""
+        """Record the outcome of an attempt: ``sent``, ``deferred``, ``failed`` or ``unknown``.
+
+        ``retry_in`` (seconds) sets the retry time from the log's own clock, like ``retry_at``.
+        The attempt must still be open (see `begin_data`).
+        """
         if state not in {State.SENT, State.DEFERRED, State.FAILED, State.UNKNOWN}:
             raise ValueError(f"not an attempt outcome: {state}")
         allowed = {State.DATA} if state in {State.SENT, State.UNKNOWN} else ACTIVE
-        now = self.now()
+        current = self._clock()
+        now = _ts(current)
+        if retry_in is not None:
+            retry_at = current + timedelta(seconds=retry_in)
         with self.transaction() as conn:
-            self._move(conn, message, allowed, state, now)
+            self._move(conn, message, allowed, state, now, attempt=attempt)
             conn.execute(
                 "UPDATE messages SET reply_code = ?, reply_text = ?, next_attempt_at = ?,"
                 " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
@@ -414,18 +454,33 @@ class DeliveryLog:
         now: str,
         *,
         bump_attempts: bool = False,
+        attempt: int | None = None,
     ) -> None:
         states = sorted(str(s) for s in allowed)
         marks = ", ".join("?" * len(states))
         bump = ", attempts = attempts + 1" if bump_attempts else ""
+        fence = ""
+        args: tuple[int, ...] = ()
+        if attempt is not None:
+            # The attempt is the fencing token: `recover` closes every open attempt of a run.
+            fence = (
+                " AND EXISTS (SELECT 1 FROM attempts a WHERE a.id = ? AND a.message = messages.id"
+                " AND a.finished_at IS NULL)"
+            )
+            args = (attempt,)
         cursor = conn.execute(
             f"UPDATE messages SET status = ?, updated_at = ?{bump}"
-            f" WHERE id = ? AND status IN ({marks})",
-            (str(target), now, message, *states),
+            f" WHERE id = ? AND status IN ({marks}){fence}",
+            (str(target), now, message, *states, *args),
         )
         if cursor.rowcount != 1:
             found = conn.execute("SELECT status FROM messages WHERE id = ?", (message,)).fetchone()
             current = found[0] if found else "missing"
+            if found is not None and current in states:
+                raise DeliveryLogError(
+                    f"message {message}: attempt {attempt} was closed by another process"
+                    " (it recovered this run): this process must stop"
+                )
             raise DeliveryLogError(
                 f"message {message}: cannot go from {current} to {target} (expected {states})"
             )

@@ -2,22 +2,26 @@
 
 ``claim`` (sending) → MAIL → RCPT → ``begin_data`` (committed before DATA) → DATA → 354 → body
 and final dot → ``record``.  DATA is split from the body: a connection lost before 354 is known
-not to have delivered anything (deferred and retried), while once a body byte may have left, a
+not to have delivered anything (released and retried), while once a body byte may have left, a
 lost connection or a timeout is ``unknown`` and never retried automatically.
+
+Every log write names the attempt, the fencing token of this process: if another process took
+the run over and recovered it, the write fails and this process stops (see `begin_data`).
+Crash points (`distrib.send.crash`) mark where the crash tests kill the process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
 from typing import Protocol
 
 from distrib.config import LimitsConfig
-from distrib.deliverylog import DeliveryLog, State, utcnow
+from distrib.deliverylog import DeliveryLog, State
 from distrib.errors import DeliveryLogError, SMTPAuthError, SMTPConfigError
+from distrib.send.crash import crash_point
 from distrib.send.model import Item, Outgoing, Transaction, Worker
-from distrib.send.policy import Reply, backoff
+from distrib.send.policy import Reply, backoff, too_many_recipients
 from distrib.send.transport import AUTH_CODES, BadAddress, Connection, Dropped, check_address
 
 __all__ = ["Delivery", "Dispatcher"]
@@ -40,6 +44,12 @@ class Dispatcher(Protocol):
     def retry_later(self, item: Item, delay: float) -> None:
         """Put ``item`` back after ``delay`` seconds."""
 
+    def observe(self, reply: Reply) -> None:
+        """Note a reply to a message, to detect an error storm (and pause the run)."""
+
+    def cap_connection(self, worker: Worker) -> None:
+        """The server refused more recipients on ``worker``'s connection: reconnect sooner."""
+
 
 class Delivery:
     """Drive one message at a time through MAIL, RCPT, DATA and the delivery log."""
@@ -50,15 +60,17 @@ class Delivery:
         self.dispatcher = dispatcher
 
     @staticmethod
-    def _trouble(worker: Worker, what: str) -> None:
+    def _trouble(worker: Worker, what: str, *, throttled: bool = False) -> None:
         worker.troubles += 1
         worker.last_trouble = what
+        worker.throttled = throttled
 
     async def send(self, worker: Worker, item: Item) -> None:
         """Try ``item`` once on ``worker``'s open connection and record what happened."""
         out = item.out
         utf8 = not (out.recipient.isascii() and out.envelope_from.isascii())
         options = self._preflight(worker.conn, out, utf8)
+        crash_point("before-claim")
         t = Transaction(worker, item, self.log.claim(out.message, server=worker.conn.server))
         try:
             if isinstance(options, str):
@@ -71,24 +83,28 @@ class Delivery:
             self._abandon(t)
             raise
         except Exception:
-            if t.stage == "envelope":
+            if t.stage in {"envelope", "data"}:  # no body byte was sent: say so
                 with contextlib.suppress(DeliveryLogError):
-                    self._release(t, "the run stopped on an error before DATA")
+                    self._release(t, "the run stopped on an error before 354 (nothing was sent)")
             raise
 
     async def _transaction(self, t: Transaction, options: list[str], utf8: bool) -> None:
         conn, out = t.worker.conn, t.item.out
+        t.worker.used += 1
         reply = await conn.mail(out.envelope_from, options=options, utf8=utf8)
         if not reply.positive:
             return await self._refused(t, reply, "MAIL FROM")
         reply = await conn.rcpt(out.recipient, utf8=utf8)
         if not reply.positive:
             return await self._refused(t, reply, "RCPT TO")
-        self.log.begin_data(out.message)
+        crash_point("before-data")
+        self.log.begin_data(out.message, t.attempt)
         t.stage = "data"
+        crash_point("after-data-commit")
         reply = await conn.data_command()
         if reply.code != 354:
             return await self._refused(t, reply, "DATA")
+        crash_point("after-354")
         t.stage = "body"
         reply = await conn.data_body(out.data)
         return self._after_body(t, reply)
@@ -134,11 +150,10 @@ class Delivery:
     def _dropped(self, t: Transaction, exc: Dropped) -> None:
         """Handle a lost connection or a timeout, by how far the transaction had gone."""
         self._trouble(t.worker, str(exc))
-        if t.stage == "envelope":
+        if t.stage == "envelope" or not exc.body_sent:
+            # Before 354 the server never had a byte of the body: safe to send again.
             self._release(t, f"{exc} (nothing was sent)")
             self.dispatcher.requeue(t.item)
-        elif not exc.body_sent:
-            self._defer(t, None, f"{exc} (nothing was sent)")
         else:
             self._record(t, State.UNKNOWN, None, _unknown_text(exc))
 
@@ -147,13 +162,12 @@ class Delivery:
         server, out = t.worker.conn.server, t.item.out
         text = f"{command}: {reply}"
         if reply.code == 421:
-            # The server is closing (aiosmtplib already closed our side): nothing was sent.
-            self._trouble(t.worker, f"{server}: {reply}")
-            if t.stage == "envelope":
-                self._release(t, f"{server} closing: {text}")
-                self.dispatcher.requeue(t.item)
-            else:
-                self._defer(t, reply, text)
+            # The server is closing (aiosmtplib already closed our side): nothing was sent,
+            # even in reply to the DATA command (no 354, so no body).
+            self._trouble(t.worker, f"{server}: {reply}", throttled=True)
+            self.dispatcher.observe(reply)
+            self._release(t, f"{server} closing: {text}")
+            self.dispatcher.requeue(t.item)
             return
         if reply.code in AUTH_CODES and t.stage == "envelope":
             self._release(t, text)
@@ -170,6 +184,13 @@ class Delivery:
                 reply=reply.text,
             )
         await t.worker.conn.rset()
+        if too_many_recipients(reply) and command == "RCPT TO" and t.worker.used > 1:
+            # One recipient per transaction, so "too many recipients" means too many on this
+            # connection: send this one on a new connection, and reconnect sooner from now on.
+            self._release(t, f"{text} (after {t.worker.used - 1} on this connection)")
+            self.dispatcher.cap_connection(t.worker)
+            self.dispatcher.requeue(t.item)
+            return
         if reply.transient:
             t.worker.troubles = 0
             self._defer(t, reply, text)
@@ -180,11 +201,12 @@ class Delivery:
         """Record the reply to the final dot."""
         text = f"DATA: {reply}"
         if reply.positive:
+            crash_point("after-250-before-commit")
             self._record(t, State.SENT, reply, reply.text)
         elif reply.transient:
             # 4xx, including 421, after the dot: the server says it did not take the message.
             if reply.code == 421:
-                self._trouble(t.worker, f"{t.worker.conn.server}: {reply}")
+                self._trouble(t.worker, f"{t.worker.conn.server}: {reply}", throttled=True)
             else:
                 t.worker.troubles = 0
             self._defer(t, reply, text)
@@ -196,7 +218,9 @@ class Delivery:
             self._record(t, State.UNKNOWN, reply, f"unexpected reply {text}")
 
     def _release(self, t: Transaction, reason: str) -> None:
-        self.log.release(t.item.out.message, t.attempt, reason=reason)
+        self.log.release(
+            t.item.out.message, t.attempt, reason=reason, before_354=t.stage in {"data", "body"}
+        )
         t.stage = "done"
 
     def _record(self, t: Transaction, state: State, reply: Reply | None, text: str) -> None:
@@ -205,10 +229,13 @@ class Delivery:
         self.log.record(
             t.item.out.message, t.attempt, state, code=code, text=text, enhanced=enhanced
         )
+        crash_point("after-commit")
         t.stage = "done"
         if reply is not None and state is not State.UNKNOWN:
             t.worker.troubles = 0
         self.dispatcher.finished(str(state))
+        if reply is not None:
+            self.dispatcher.observe(reply)
 
     def _defer(self, t: Transaction, reply: Reply | None, text: str) -> None:
         item = t.item
@@ -221,9 +248,11 @@ class Delivery:
             code=reply.code if reply is not None else None,
             text=text,
             enhanced=reply.enhanced if reply is not None else None,
-            retry_at=utcnow() + timedelta(seconds=delay),
+            retry_in=delay,
         )
         t.stage = "done"
+        if reply is not None:
+            self.dispatcher.observe(reply)  # may pause the run: then no retry in this run
         if item.retries > self.limits.retries or self.dispatcher.halted:
             self.dispatcher.finished("deferred")
             return
@@ -231,19 +260,11 @@ class Delivery:
 
     def _abandon(self, t: Transaction) -> None:
         """Leave the log truthful when the whole send is cancelled mid-message."""
-        if t.stage == "envelope":
-            self._release(t, "cancelled before DATA (nothing was sent)")
-        elif t.stage == "data":
-            self.log.record(
-                t.item.out.message,
-                t.attempt,
-                State.DEFERRED,
-                code=None,
-                text="cancelled before 354",
-            )
+        if t.stage in {"envelope", "data"}:
+            self._release(t, "stopped at once before 354 (nothing was sent)")
         elif t.stage == "body":
-            text = _unknown_text("cancelled while waiting for the reply to the message")
-            self.log.record(t.item.out.message, t.attempt, State.UNKNOWN, code=None, text=text)
+            text = _unknown_text("stopped at once while waiting for the reply to the message")
+            self._record(t, State.UNKNOWN, None, text)
 
 
 def _unknown_text(cause: object) -> str:

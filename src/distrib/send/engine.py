@@ -1,35 +1,50 @@
 """Dispatch: ``limits.connections`` workers, each owning one reused SMTP connection, pull from a
-small bounded queue fed lazily from ``outgoing``; one token bucket paces them all; deferred
-messages come back after a backoff; a stop request or a stop error lets in-flight messages finish.
+small bounded queue fed lazily from ``outgoing``; a `Pacer` spaces them (global rate, relay
+quotas, a rate per recipient domain); deferred messages come back after a backoff.
+
+Stopping: a ``stop`` request lets in-flight messages finish and starts nothing new; an
+``abandon`` request (a second Ctrl-C) cancels them, leaving each one's state truthful; an error
+storm (many policy rejections or throttling replies in a row) *pauses* the run the same way.
 
 What happens to one message (and to the delivery log) is in `distrib.send.delivery`.
+
+Group commits (issue 7): each message costs three small write transactions (claim, begin_data,
+record).  The claim of several queued messages could share one transaction when the producer
+queues them, and the outcomes of several workers one transaction every millisecond or so;
+``begin_data`` must be committed before its own DATA command, so it can only be grouped with
+writes already waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 from distrib.config import LimitsConfig, SMTPConfig
 from distrib.deliverylog import DeliveryLog
-from distrib.errors import SMTPAuthError, SMTPConnectionError
+from distrib.errors import DistribError, RunLockedError, SMTPAuthError, SMTPConnectionError
 from distrib.send.delivery import Delivery
 from distrib.send.model import Item, Outgoing, Progress, SendReport, Worker
-from distrib.send.policy import backoff
-from distrib.send.ratelimit import Clock, Sleep, TokenBucket
+from distrib.send.policy import Reply, backoff, storm_kind
+from distrib.send.ratelimit import Clock, Pacer, Sleep
 from distrib.send.transport import ConnectFailed, Connection, build_tls_context
 
-__all__ = ["RECONNECT_ATTEMPTS", "STOP_REASON", "send_messages"]
+__all__ = ["ABANDON_REASON", "RECONNECT_ATTEMPTS", "STOP_REASON", "send_messages"]
 
 #: Consecutive connection troubles (refused, dropped, 421) a worker retries before giving up.
 RECONNECT_ATTEMPTS = 3
 #: The ``stop_reason`` of a run stopped through the ``stop`` event.
 STOP_REASON = "stop requested"
+#: The ``stop_reason`` of a run stopped through the ``abandon`` event.
+ABANDON_REASON = "stopped at once: messages in flight were abandoned"
 #: The first reconnect waits at most this long, whatever ``limits.retry_delay`` says.
 _RECONNECT_BASE = 2.0
+#: How many rendered messages may wait when per-domain limits let later ones overtake.
+_LOOKAHEAD = 64
+_STORM_NAMES = {"policy": "policy rejection(s) (5.7.x)", "throttling": "throttling (421/4.7.x)"}
 
 
 async def send_messages(
@@ -42,6 +57,9 @@ async def send_messages(
     total: int | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     stop: asyncio.Event | None = None,
+    abandon: asyncio.Event | None = None,
+    heartbeat: Callable[[], bool] | None = None,
+    heartbeat_every: float = 5.0,
     clock: Clock = time.monotonic,
     sleep: Sleep = asyncio.sleep,
 ) -> SendReport:
@@ -49,7 +67,9 @@ async def send_messages(
 
     Raises a `distrib.errors.SendError` subclass when the run cannot go on (connection, TLS,
     AUTH, sender refused), after in-flight messages finished; messages not tried stay ``ready``.
-    Setting ``stop`` ends the run the same way but returns a report with ``stopped=True``.
+    Setting ``stop`` ends the run the same way but returns a report with ``stopped=True``;
+    setting ``abandon`` also cancels in-flight messages.  ``heartbeat`` is called every
+    ``heartbeat_every`` seconds (to keep a lease); when it returns False the run stops.
     """
     if smtp.username and password is None:
         raise SMTPAuthError(
@@ -71,7 +91,7 @@ async def send_messages(
         clock=clock,
         sleep=sleep,
     )
-    return await dispatch.run(iter(outgoing), stop)
+    return await dispatch.run(iter(outgoing), stop, abandon, heartbeat, heartbeat_every)
 
 
 class _Dispatch:
@@ -89,6 +109,7 @@ class _Dispatch:
         clock: Clock,
         sleep: Sleep,
     ) -> None:
+        self.log = log
         self.smtp = smtp
         self.limits = limits
         self.password = password
@@ -97,10 +118,23 @@ class _Dispatch:
         self.clock = clock
         self.sleep = sleep
         self.delivery = Delivery(log, limits, self)
-        self.bucket = TokenBucket(limits.rate, clock=clock, sleep=sleep)
+        self.pacer = Pacer(
+            rate=limits.rate,
+            burst=limits.burst,
+            per_minute=limits.per_minute,
+            per_hour=limits.per_hour,
+            per_domain=limits.per_domain,
+            domain_burst=limits.domain_burst,
+            domains=limits.domains,
+        )
+        lookahead = _LOOKAHEAD if self.pacer.by_domain else 0
+        self.capacity = max(limits.connections, lookahead)
+        self.per_connection = limits.messages_per_connection  # 0: no limit
         self.fresh: deque[Item] = deque()
+        self.reserved = 0  # workers that saw an item in `fresh` and are about to take one
         self.waiting: set[int] = set()  # message ids sleeping until an in-run retry
         self.retry_tasks: set[asyncio.Task[None]] = set()
+        self.worker_tasks: list[asyncio.Task[None]] = []
         self.outstanding = 0  # items taken from `outgoing` without a final outcome yet
         self.exhausted = False
         self.workers: list[Worker] = []  # the workers still running
@@ -108,6 +142,9 @@ class _Dispatch:
         self.halt = asyncio.Event()
         self.stop: asyncio.Event | None = None
         self.stop_reason: str | None = None
+        self.paused = False
+        self.storm = 0  # replies in a row that refuse or throttle us (see `observe`)
+        self.storm_kinds: Counter[str] = Counter()
         self.error: BaseException | None = None
         self.counts = Progress(0, 0, 0, 0, 0, total, 0.0)
         self.connections = 0
@@ -147,21 +184,69 @@ class _Dispatch:
             self.waiting.discard(item.out.message)
             self.requeue(item)
 
+    def observe(self, reply: Reply) -> None:
+        """Count replies that refuse or throttle *us*; too many in a row pause the run.
+
+        A message accepted ends the row; replies about one recipient (no such user, mailbox
+        full, greylisting) neither count nor end it.
+        """
+        if reply.positive:
+            self.storm = 0
+            self.storm_kinds.clear()
+            return
+        kind = storm_kind(reply)
+        if kind is None:
+            return
+        self.storm += 1
+        self.storm_kinds[kind] += 1
+        limit = self.limits.pause_after
+        if limit and self.storm >= limit and not self.halt.is_set():
+            kinds = " and ".join(
+                f"{n} {_STORM_NAMES[k]}" for k, n in sorted(self.storm_kinds.items())
+            )
+            replies = "reply" if self.storm == 1 else "replies"
+            self._pause(
+                f"{self.storm} {replies} in a row refused or throttled us ({kinds}); last:"
+                f" {reply}.  The relay is blocking or slowing this sender: check with its"
+                " operator or lower [limits], then resume the run"
+            )
+
+    def cap_connection(self, worker: Worker) -> None:
+        """Reconnect after as many messages as ``worker``'s connection took before refusing."""
+        learned = max(1, worker.used - 1)
+        if not self.per_connection or learned < self.per_connection:
+            self.per_connection = learned
+
     # -- the run ------------------------------------------------------------------------------
 
-    async def run(self, items: Iterator[Outgoing], stop: asyncio.Event | None) -> SendReport:
+    async def run(
+        self,
+        items: Iterator[Outgoing],
+        stop: asyncio.Event | None,
+        abandon: asyncio.Event | None,
+        heartbeat: Callable[[], bool] | None,
+        heartbeat_every: float,
+    ) -> SendReport:
         """Run the producer and the workers until done, stopped or failed."""
         self.stop = stop
-        tasks = [asyncio.create_task(self._produce(items))]
-        tasks += [asyncio.create_task(self._work()) for _ in range(self.limits.connections)]
-        watcher = asyncio.create_task(self._watch(stop)) if stop is not None else None
+        producer = asyncio.create_task(self._produce(items))
+        self.worker_tasks = [
+            asyncio.create_task(self._work()) for _ in range(self.limits.connections)
+        ]
+        helpers: list[asyncio.Task[None]] = []
+        if stop is not None:
+            helpers.append(asyncio.create_task(self._watch(stop)))
+        if abandon is not None:
+            helpers.append(asyncio.create_task(self._watch_abandon(abandon)))
+        if heartbeat is not None:
+            helpers.append(asyncio.create_task(self._heartbeat(heartbeat, heartbeat_every)))
         try:
-            await asyncio.gather(*tasks)
+            await asyncio.gather(producer, *self.worker_tasks, return_exceptions=True)
         finally:
-            helpers = [*self.retry_tasks, *([watcher] if watcher else [])]
-            for task in helpers:
+            helpers += self.retry_tasks
+            for task in (producer, *self.worker_tasks, *helpers):
                 task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            await asyncio.gather(producer, *self.worker_tasks, *helpers, return_exceptions=True)
             close = getattr(items, "close", None)
             if callable(close):
                 close()  # a generator that renders: let it clean up
@@ -180,17 +265,52 @@ class _Dispatch:
             stop_reason=self.stop_reason,
             elapsed=self.clock() - self.started,
             connections=self.connections,
+            paused=self.paused,
         )
 
     async def _watch(self, stop: asyncio.Event) -> None:
         await stop.wait()
         self._halt(STOP_REASON)
 
+    async def _watch_abandon(self, abandon: asyncio.Event) -> None:
+        await abandon.wait()
+        self._halt(STOP_REASON)
+        self.stop_reason = ABANDON_REASON
+        self.counts = replace(self.counts, stopping=ABANDON_REASON)
+        if self.on_progress is not None:
+            self.on_progress(self.counts)
+        for task in self.worker_tasks:
+            task.cancel()  # each in-flight message is left truthful by Delivery._abandon
+
+    async def _heartbeat(self, beat: Callable[[], bool], every: float) -> None:
+        while True:
+            await asyncio.sleep(every)  # real time: a lease is about wall-clock expiry
+            try:
+                alive = beat()
+            except DistribError:
+                continue  # e.g. the log is busy for a moment: try again at the next beat
+            if not alive:
+                self._fail(
+                    RunLockedError(
+                        "this process lost the campaign's lease (it stopped heartbeating for"
+                        " too long and another process took over): it stopped sending"
+                    )
+                )
+                return
+
     def _halt(self, reason: str | None) -> None:
         if not self.halt.is_set():
             self.stop_reason = reason
             self.halt.set()
+            self.counts = replace(self.counts, stopping=reason or "an error")
+            if self.on_progress is not None:
+                self.on_progress(self.counts)
         self._notify()
+
+    def _pause(self, reason: str) -> None:
+        if not self.halt.is_set():
+            self.paused = True
+        self._halt(reason)
 
     def _fail(self, exc: BaseException) -> None:
         if self.error is None:
@@ -200,20 +320,39 @@ class _Dispatch:
     def _notify(self) -> None:
         self.changed.set()
 
-    async def _changed(self) -> None:
-        # Callers check their condition right before this, with no await in between.
+    async def _changed(self, timeout: float | None = None) -> None:
+        """Wait for a change (or ``timeout`` seconds, with the injected sleep).
+
+        Callers check their condition right before this, with no await in between.
+        """
         self.changed.clear()
-        await self.changed.wait()
+        if timeout is None:
+            await self.changed.wait()
+            return
+        waiter = asyncio.ensure_future(self.changed.wait())
+        sleeper = asyncio.ensure_future(self.sleep(max(0.0, timeout)))
+        try:
+            await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, sleeper):
+                task.cancel()
+            await asyncio.gather(waiter, sleeper, return_exceptions=True)
 
     async def _produce(self, items: Iterator[Outgoing]) -> None:
         try:
             while not self.halt.is_set():
-                if len(self.fresh) >= self.limits.connections:
+                if len(self.fresh) >= self.capacity:
                     await self._changed()
                     continue
                 out = next(items, None)  # renders the next message, lazily
                 if out is None:
                     break
+                if out.retry_at is not None:
+                    # Deferred by an earlier run: wait for its retry time (they come in order).
+                    due = (out.retry_at - self.log.current_time()).total_seconds()
+                    await self._sleep_unless_halted(due)
+                    if self.halt.is_set():
+                        break
                 self.outstanding += 1
                 self.fresh.append(Item(out))
                 self._notify()
@@ -224,24 +363,55 @@ class _Dispatch:
             self.exhausted = True
             self._notify()
 
-    async def _next(self) -> Item | None:
+    async def _wait_for_work(self, worker: Worker) -> bool:
+        """Wait until an item is free for ``worker`` (True) or the run is over (False)."""
+        while True:
+            if self.halted:
+                return False
+            if len(self.fresh) > self.reserved:
+                self.reserved += 1
+                worker.waiting = True
+                return True
+            if self.exhausted and self.outstanding == 0:
+                return False
+            await self._changed()
+
+    def _unreserve(self, worker: Worker) -> None:
+        if worker.waiting:
+            worker.waiting = False
+            self.reserved -= 1
+            self._notify()
+
+    async def _take(self, worker: Worker) -> tuple[Item, float] | None:
+        """Pick the next item the limits allow; return it with how long to wait before it."""
         while True:
             if self.halted:
                 return None
-            if self.fresh:
-                item = self.fresh.popleft()
-                self._notify()
-                return item
-            if self.exhausted and self.outstanding == 0:
-                return None
-            await self._changed()
+            if not self.fresh:
+                if self.exhausted and self.outstanding == 0:
+                    return None
+                await self._changed()
+                continue
+            now = self.clock()
+            picked = self.pacer.pick([item.domain for item in self.fresh], now)
+            if isinstance(picked, tuple):
+                index, at = picked
+                item = self.fresh[index]
+                del self.fresh[index]
+                self._unreserve(worker)
+                return item, at - now
+            await self._changed(timeout=picked - now)
 
     async def _work(self) -> None:
         worker = Worker(Connection(self.smtp, password=self.password, tls=self.tls))
         self.workers.append(worker)
         try:
-            while (item := await self._next()) is not None:
-                await self._handle(worker, item)
+            while await self._wait_for_work(worker):
+                try:
+                    if not await self._one(worker):
+                        break
+                finally:
+                    self._unreserve(worker)
         except asyncio.CancelledError:
             worker.conn.abort()
             raise
@@ -250,7 +420,13 @@ class _Dispatch:
             # sending, carry on with fewer connections rather than stopping the run.
             others = any(w.conn.is_open for w in self.workers if w is not worker)
             if not others or self.halt.is_set():
-                self._fail(exc)
+                if worker.throttled:
+                    self._pause(
+                        f"{exc}.  The relay keeps saying it is busy (421): try again later,"
+                        " with fewer [limits] connections or a lower rate"
+                    )
+                else:
+                    self._fail(exc)
         except Exception as exc:
             self._fail(exc)
         finally:
@@ -258,22 +434,26 @@ class _Dispatch:
             self._notify()
         await worker.conn.close()
 
-    async def _handle(self, worker: Worker, item: Item) -> None:
-        try:
-            opened = await self._ensure_open(worker)
-        except SMTPConnectionError:
-            self.fresh.appendleft(item)  # never claimed: another worker may take it
-            raise
-        if opened:
-            await self._pause(self.bucket.reserve())
+    async def _one(self, worker: Worker) -> bool:
+        """Send one message on ``worker``; False when the run is stopping."""
+        if self.per_connection and worker.used >= self.per_connection and worker.conn.is_open:
+            await worker.conn.close()  # QUIT; the next message opens a new connection
+        if not await self._ensure_open(worker):
+            return False
+        taken = await self._take(worker)
+        if taken is None:
+            return not self.halted
+        item, delay = taken
+        await self._sleep_unless_halted(delay)
         if self.halted:
             # Not tried: it keeps its state in the log (ready, or deferred after a retry).
             self.outstanding -= 1
             if item.retries:
                 self._bump(deferred=1)
             self._notify()
-            return
+            return False
         await self.delivery.send(worker, item)
+        return True
 
     async def _ensure_open(self, worker: Worker) -> bool:
         conn = worker.conn
@@ -287,7 +467,7 @@ class _Dispatch:
                 )
             if worker.troubles:
                 base = min(self.limits.retry_delay, _RECONNECT_BASE)
-                await self._pause(
+                await self._sleep_unless_halted(
                     backoff(worker.troubles, base=base, cap=self.limits.max_retry_delay)
                 )
                 if self.halt.is_set():
@@ -297,11 +477,13 @@ class _Dispatch:
             except ConnectFailed as exc:
                 worker.troubles += 1
                 worker.last_trouble = str(exc)
+                worker.throttled = exc.code == 421
             else:
                 self.connections += 1
+                worker.used = 0
         return True
 
-    async def _pause(self, delay: float) -> None:
+    async def _sleep_unless_halted(self, delay: float) -> None:
         """Sleep ``delay`` seconds with the injected sleep, waking early if the run halts."""
         if delay <= 0 or self.halt.is_set():
             return

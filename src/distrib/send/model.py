@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from distrib.send.transport import Connection
 
@@ -11,13 +12,15 @@ __all__ = ["Item", "Outgoing", "Progress", "SendReport", "Transaction", "Worker"
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One rendered message ready to send."""
+    """One rendered message ready to send (``retry_at``: not before this time, e.g. a message
+    deferred by an earlier run whose retry time has not come)."""
 
     message: int
     envelope_from: str
     recipient: str
     data: bytes
     message_id: str
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +29,8 @@ class Progress:
 
     ``sent``, ``failed``, ``unknown`` and ``deferred`` count messages whose outcome is final for
     this run (``deferred``: left for a later run); ``requeued`` counts the times a message was
-    put back to be tried again within this run.
+    put back to be tried again within this run.  ``stopping`` is None while the run goes on,
+    else why it is stopping (in-flight messages finish, nothing new starts).
     """
 
     sent: int
@@ -36,11 +40,18 @@ class Progress:
     requeued: int
     total: int | None
     elapsed: float
+    stopping: str | None = None
+
+    @property
+    def done(self) -> int:
+        """Messages with an outcome that is final for this run."""
+        return self.sent + self.deferred + self.failed + self.unknown
 
 
 @dataclass(frozen=True, slots=True)
 class SendReport:
-    """What a call to `send_messages` did."""
+    """What a call to `send_messages` did.  ``paused``: stopped by an error storm (the relay
+    refused or throttled many messages in a row; ``stop_reason`` says which)."""
 
     sent: int
     deferred: int
@@ -50,6 +61,7 @@ class SendReport:
     stop_reason: str | None
     elapsed: float
     connections: int
+    paused: bool = False
 
 
 @dataclass(slots=True)
@@ -58,6 +70,10 @@ class Item:
 
     out: Outgoing
     retries: int = 0  # in-run retries after a deferral
+    domain: str = field(init=False)  # the recipient's domain, for per-domain limits
+
+    def __post_init__(self) -> None:
+        self.domain = self.out.recipient.rpartition("@")[2].lower()
 
 
 @dataclass(slots=True)
@@ -67,6 +83,9 @@ class Worker:
     conn: Connection
     troubles: int = 0  # consecutive connection problems; reset by any reply-based outcome
     last_trouble: str = ""
+    throttled: bool = False  # the last trouble was the server saying 421 (busy, slow down)
+    used: int = 0  # transactions started on the current connection
+    waiting: bool = False  # counted in the dispatcher's ``reserved`` (see `_wait_for_work`)
 
 
 @dataclass(slots=True)

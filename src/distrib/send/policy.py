@@ -7,9 +7,24 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Reply", "backoff", "enhanced_code", "is_ascii"]
+__all__ = [
+    "SUPPRESS_CODES",
+    "Reply",
+    "backoff",
+    "enhanced_code",
+    "is_ascii",
+    "storm_kind",
+    "suggests_suppression",
+    "too_many_recipients",
+]
 
 _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")
+_GREYLISTING = re.compile(r"gr[ae]y ?list", re.IGNORECASE)
+
+#: Enhanced codes (RFC 3463) saying the address itself is bad, for good: suggest suppressing it.
+#: 5.1.1 no such mailbox, 5.1.2 no such domain, 5.1.3 bad address syntax, 5.1.6 mailbox moved,
+#: 5.1.10 the domain accepts no mail (RFC 7505 null MX).
+SUPPRESS_CODES = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +86,36 @@ def backoff(
         raise ValueError("retry counts from 1")
     delay = min(cap, base * 2 ** min(retry - 1, 32))
     return min(cap, delay * (1.0 + 0.25 * rand())) if cap > 0 else 0.0
+
+
+def suggests_suppression(code: int | None, enhanced: str | None) -> bool:
+    """Tell whether a refusal says the address does not exist (550/551/553 with 5.1.x)."""
+    return code in {550, 551, 553} and enhanced in SUPPRESS_CODES
+
+
+def too_many_recipients(reply: Reply) -> bool:
+    """Tell whether a 452 says "too many recipients" (RFC 5321 §4.5.3.1.10) rather than
+    "mailbox full" or "no storage"."""
+    return reply.code == 452 and (
+        reply.enhanced == "4.5.3" or "too many recipients" in reply.text.lower()
+    )
+
+
+def storm_kind(reply: Reply) -> str | None:
+    """Classify a refusal that is about *us*, not one recipient: ``"policy"`` for 5.7.x
+    (spam or policy blocks), ``"throttling"`` for 421, 4.7.x and "too many recipients".
+
+    Greylisting often says 4.7.1 too, but it is per recipient and normal: a text that mentions
+    it is not counted.  Everything else (no such user, mailbox full) is neither.
+    """
+    enhanced = reply.enhanced or ""
+    if reply.permanent and enhanced.startswith("5.7."):
+        return "policy"
+    if reply.code == 421 or too_many_recipients(reply):
+        return "throttling"
+    if reply.transient and enhanced.startswith("4.7.") and not _GREYLISTING.search(reply.text):
+        return "throttling"
+    return None
 
 
 def is_ascii(text: str) -> bool:

@@ -20,6 +20,7 @@ from aiosmtplib.protocol import SMTPProtocol
 
 from distrib.config import SMTPConfig
 from distrib.errors import SMTPAuthError, SMTPConfigError, SMTPConnectionError, SMTPSecurityError
+from distrib.send.crash import crash_point
 from distrib.send.policy import Reply
 
 __all__ = [
@@ -42,7 +43,14 @@ AUTH_CODES = frozenset({454, 530, 534, 535, 538})
 
 
 class ConnectFailed(Exception):
-    """Could not open a usable session this time (refused, timed out, 421 at the greeting)."""
+    """Could not open a usable session this time (refused, timed out, 421 at the greeting).
+
+    ``code`` is the server's reply code when it answered (e.g. 421), else None.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        self.code = code
+        super().__init__(message)
 
 
 class Dropped(Exception):
@@ -175,7 +183,9 @@ class Connection:
         except aiosmtplib.SMTPConnectResponseError as exc:
             # The greeting was not 220: 421 means "busy, come back", 554 means "not for you".
             if 400 <= exc.code < 500:
-                raise ConnectFailed(f"{where} is not accepting connections: {_said(exc)}") from None
+                raise ConnectFailed(
+                    f"{where} is not accepting connections: {_said(exc)}", code=exc.code
+                ) from None
             raise SMTPConnectionError(
                 f"{where} refused the session: {_said(exc)}", code=exc.code, reply=exc.message
             ) from None
@@ -320,6 +330,7 @@ class Connection:
         except aiosmtplib.SMTPServerDisconnected:
             # write() refuses before writing anything when the transport is already closing.
             raise self._dropped("connection lost after 354, before the body") from None
+        crash_point("after-dot")
         try:
             response = await protocol.read_response(timeout=self._cfg.data_timeout)
         except aiosmtplib.SMTPTimeoutError:

@@ -1,0 +1,89 @@
+"""`distrib send CAMPAIGN --resume RUN`: recover, check, confirm, and go on sending the run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from distrib.cli._common import Exit, console, fail, user_errors
+
+if TYPE_CHECKING:
+    from distrib.config import Campaign
+    from distrib.resume import Resumption
+
+
+def resume_run(config: Campaign, log: Path | None, run: str, *, force: bool, yes: bool) -> None:
+    """Resume ``run`` of ``config`` (see `distrib.resume`)."""
+    from distrib.cli.send import send_with_progress
+    from distrib.deliverylog import DeliveryLog
+    from distrib.resume import prepare_resume
+
+    with user_errors():
+        delivery_log = DeliveryLog.open(log or config.log_path, create=False)
+    with delivery_log:
+        with user_errors():
+            resumption = prepare_resume(config, delivery_log, run, force=force)
+        with resumption.lease:
+            _summarise(resumption, config.file.name)
+            plan = resumption.plan
+            if resumption.pending == 0:
+                console.print(f"Nothing left to send in run {resumption.run.id}.")
+                counts = delivery_log.counts(resumption.run.id)
+                settled = not any(counts.get(s) for s in ("failed", "unknown"))
+                raise typer.Exit(int(Exit.OK if settled else Exit.FAILURES))
+            smtp = config.smtp
+            question = (
+                f"Send the {resumption.pending} pending message(s) of run {resumption.run.id}"
+                f" via {smtp.host}:{smtp.port} ({smtp.security})?"
+            )
+            if not yes:
+                if not sys.stdin.isatty():
+                    fail(
+                        "refusing to send without confirmation: run in a terminal or pass --yes",
+                        Exit.USAGE,
+                    )
+                if not typer.confirm(question, default=False):
+                    console.print("Nothing was sent.")
+                    raise typer.Exit(int(Exit.OK))
+            send_with_progress(plan, delivery_log, resumption.run, resumption.lease)
+
+
+def _summarise(r: Resumption, campaign_file: str) -> None:
+    run, found = r.run, r.found
+    # Still "sending" in the log: the process that sent it ended without saying so.
+    status = "interrupted while sending" if found.status == "sending" else found.status
+    note = f": {found.note}" if found.note else ""
+    console.print(f"Run {run.id} of {run.campaign} ({status}{note})", markup=False)
+    if r.requeued or r.unknown:
+        console.print(
+            f"  recovered after an interruption: {r.requeued} back to ready (never reached"
+            f" DATA), {r.unknown} now unknown (cut off after DATA began)"
+        )
+    if r.sent_elsewhere:
+        console.print(
+            f"  {r.sent_elsewhere} pending message(s) skipped: another run of the campaign"
+            " sent them since"
+        )
+    if r.changes:
+        console.print("  changed since it was planned (--force):")
+        for problem in r.changes:
+            console.print(f"    {problem}", markup=False)
+        console.print(
+            f"  {r.set_aside} pending message(s) set aside, {r.replanned} re-planned with the"
+            " current content"
+        )
+    later = ""
+    if r.not_due:
+        later = f", {r.not_due} deferred until their retry time (first at {r.next_due})"
+    console.print(f"  to send: {r.pending} message(s){later}")
+    from distrib.deliverylog import State
+
+    unknown_count = len(r.lease.log.messages(run.id, states=[State.UNKNOWN]))
+    if unknown_count:
+        console.print(
+            f"  {unknown_count} unknown message(s) are not resent: see `distrib resolve"
+            f" {run.id} -c {campaign_file}`"
+        )

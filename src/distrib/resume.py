@@ -1,0 +1,180 @@
+"""Resume a run after a crash, a Ctrl-C, a pause or an error: ``distrib send --resume RUN``.
+
+Under the campaign's lease (so nothing else is sending it):
+
+1. recover: messages left ``sending`` go back to ``ready`` (the server never had their body);
+   messages left in ``data`` become ``unknown`` (it may have) and are never resent
+   automatically (see `distrib.resolve`);
+2. plan again with the run's token (same Message-IDs) and compare with what the run planned:
+   the contact lists, the templates and release, and each pending message's content hash;
+   any change refuses the resume unless forced;
+3. forced: pending messages whose contact left the lists are set aside (``skipped``, with a
+   note), pending messages that now read differently are re-planned with their new content.
+
+Then `distrib.pipeline.send_run` sends what is pending, ``deferred`` messages when their retry
+time comes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from distrib.config import Campaign
+from distrib.deliverylog import PENDING, DeliveryLog, MessageRow, Run, State
+from distrib.deliverylog.lease import Lease, acquire_lease
+from distrib.deliverylog.runs import replan, set_aside, skip_sent_elsewhere
+from distrib.errors import Problem, RenderError, RunChangedError, RunNotFoundError
+from distrib.pipeline import Plan, make_plan
+
+__all__ = ["Resumption", "find_run", "prepare_resume"]
+
+#: How many recipients a refusal lists per kind of change before summarising.
+_SHOWN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Resumption:
+    """A run ready to go on: the plan, the held lease, and what recovery and checks found."""
+
+    plan: Plan
+    run: Run
+    found: Run  # the run as it was found, before recovery
+    lease: Lease
+    requeued: int  # were ``sending`` at the crash: back to ready
+    unknown: int  # were in ``data`` at the crash: now unknown
+    changes: tuple[Problem, ...]  # what changed since the run was planned (forced through)
+    set_aside: int  # pending messages whose contact left the lists (forced): skipped
+    replanned: int  # pending messages with new content (forced)
+    new_contacts: int  # contacts in the lists that are not part of this run
+    sent_elsewhere: int  # pending messages another run of the campaign sent: skipped
+    pending: int  # messages to try now or at their retry time
+    not_due: int  # of which deferred, with a retry time still to come
+    next_due: str | None  # the soonest such retry time
+
+
+def find_run(log: DeliveryLog, campaign: Campaign, run: int | str) -> Run:
+    """Return the run named by an id, or ``latest`` for the campaign's latest run."""
+    if run == "latest":
+        runs = log.runs(campaign.name)
+        if not runs:
+            raise RunNotFoundError(f"{log.path}: campaign {campaign.name!r} has no runs yet")
+        return runs[-1]
+    try:
+        found = log.get_run(int(run))
+    except ValueError:
+        raise RunNotFoundError(f"not a run id: {run!r} (a number, or 'latest')") from None
+    if found.campaign != campaign.name:
+        raise RunNotFoundError(
+            f"run {found.id} is a run of campaign {found.campaign!r}, not of {campaign.name!r}"
+            f" ({campaign.file.name}): pick the campaign file it was sent with"
+        )
+    return found
+
+
+def prepare_resume(
+    campaign: Campaign, log: DeliveryLog, run: int | str, *, force: bool = False
+) -> Resumption:
+    """Take the lease, recover and check the run; the caller sends, then releases the lease.
+
+    Raises `RunLockedError` when another process sends the campaign and `RunChangedError`
+    (listing every change) when the campaign changed since planning and ``force`` is False.
+    """
+    found = find_run(log, campaign, run)
+    lease = acquire_lease(log, campaign.name, run_id=found.id)
+    try:
+        requeued, unknown = log.recover(found.id)
+        elsewhere = 0 if found.settings.get("resend") else skip_sent_elsewhere(log, found.id)
+        plan = make_plan(campaign, log=log, resend=True, token=found.token)
+        lease.confirm()  # planning a long list may outlast the lease: change nothing if lost
+        if plan.problems:
+            raise RenderError(
+                plan.problems,
+                summary=(
+                    f"run {found.id} was not resumed: {len(plan.problems)} message(s) cannot be"
+                    " rendered; fix these first (`distrib preview` shows every message)"
+                ),
+            )
+        rows = log.messages(found.id)
+        pending = [r for r in rows if r.status in PENDING]
+        planned = {m.contact.key: m for m in plan.messages}
+        gone = [r for r in pending if r.key not in planned]
+        changed = [
+            r for r in pending if r.key in planned and planned[r.key].content_hash != r.content_hash
+        ]
+        in_run = {r.key for r in rows}
+        new_contacts = sum(1 for key in planned if key not in in_run)
+        changes = _changes(found, plan, gone, changed, new_contacts)
+        if changes and not force:
+            raise RunChangedError(
+                changes,
+                summary=(
+                    f"run {found.id} was not resumed: the campaign changed since it was planned"
+                    f" ({found.created_at}).  Undo the changes, or resume with --force to send"
+                    " the current version to the recipients still pending"
+                ),
+            )
+        if gone:
+            set_aside(
+                log, (r.id for r in gone), "no longer in the contact lists (resumed with --force)"
+            )
+        for row in changed:
+            item = planned[row.key]
+            replan(log, row.id, content_hash=item.content_hash, subject=item.subject)
+    except BaseException:
+        lease.release()
+        raise
+    waiting = log.pending(found.id)
+    if not waiting and found.status != "finished":
+        # Nothing left (all sent, or settled by recovery or by another run): it is over.
+        log.set_run_status(found.id, "finished", note="")
+    now = log.now()
+    later = sorted(
+        r.next_attempt_at
+        for r in waiting
+        if r.status == State.DEFERRED and r.next_attempt_at is not None and r.next_attempt_at > now
+    )
+    return Resumption(
+        plan=plan,
+        run=log.get_run(found.id),
+        found=found,
+        lease=lease,
+        requeued=requeued,
+        unknown=unknown,
+        changes=changes if force else (),
+        set_aside=len(gone),
+        replanned=len(changed),
+        new_contacts=new_contacts,
+        sent_elsewhere=elsewhere,
+        pending=len(waiting),
+        not_due=len(later),
+        next_due=later[0] if later else None,
+    )
+
+
+def _changes(
+    run: Run,
+    plan: Plan,
+    gone: list[MessageRow],
+    changed: list[MessageRow],
+    new_contacts: int,
+) -> tuple[Problem, ...]:
+    problems: list[Problem] = []
+    if run.contacts_hash is not None and run.contacts_hash != plan.contacts_hash:
+        problems.append(Problem(f"the contact lists changed since run {run.id} was planned"))
+    if run.templates_hash is not None and run.templates_hash != plan.templates_hash:
+        problems.append(Problem(f"the templates or the release changed since run {run.id}"))
+    for rows, why in (
+        (gone, "pending, but no longer in the contact lists"),
+        (changed, "pending, and the message would now read differently"),
+    ):
+        problems += [Problem(f"{r.recipient}: {why}") for r in rows[:_SHOWN]]
+        if len(rows) > _SHOWN:
+            problems.append(Problem(f"... and {len(rows) - _SHOWN} more {why}"))
+    if problems and new_contacts:
+        problems.append(
+            Problem(
+                f"{new_contacts} contact(s) in the lists are not part of run {run.id}: after"
+                " this run, a new `distrib send` sends to them (and skips everyone already sent)"
+            )
+        )
+    return tuple(problems)
