@@ -96,7 +96,7 @@ def _languages(merged: MergedTable, default: Language) -> tuple[list[str], list[
     languages = [r[0] for r in resolved]
     tables = [p.table.table for p in merged.prepared]
     displays = [t.display for t in tables]
-    headers = [p.columns.header_of("language") or "language" for p in merged.prepared]
+    headers = [p.columns.header_of("language") for p in merged.prepared]
     src, row = contacts["_src"].tolist(), contacts["_row"].tolist()
     warnings = []
     for i, (_, code, text) in enumerate(resolved):

@@ -101,7 +101,9 @@ def _not_data(
         where = table.table.where(int(rows[i]))
         if email[i] and all(header_key(cell) == headers[name] for name, cell in filled.items()):
             header_rows[i] = True
-            warnings.append(Problem("this row repeats the header; skipped", where, "header-row"))
+            warnings.append(
+                Problem("this row repeats the header; skipped", where, "repeated-header")
+            )
         elif filled and _TOTAL.match(header_key(next(iter(filled.values())))):
             total_rows[i] = True
             message = f"this looks like a total row ({next(iter(filled.values()))!r}); skipped"
