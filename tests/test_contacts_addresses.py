@@ -57,9 +57,10 @@ def _expected(value: str) -> tuple[str, str, str, str, bool]:
 
 def _check(values: list[str]) -> int:
     """Compare both paths on ``values``; return how many the fast path accepted."""
-    accepted, address, key, skey = fast_addresses(values)
+    accepted, address, key, skey, domain = fast_addresses(values)
     for i in np.flatnonzero(accepted).tolist():
         assert _expected(values[i]) == (address[i], key[i], skey[i], "", False), values[i]
+        assert domain[i] == address[i].rpartition("@")[2]
     column = validate_addresses(np.array(values, dtype=object))
     for i, value in enumerate(values):
         got = (column.address[i], column.key[i], column.suppression_key[i], column.reason[i],
@@ -92,7 +93,7 @@ def test_known_edges() -> None:
         "a@" + "x" * 64 + ".example",  # label too long: refused
         "",
     ]
-    accepted, _, _, _ = fast_addresses(values)
+    accepted, _, _, _, _ = fast_addresses(values)
     assert accepted.tolist() == [True, True, False, False, False, False, False]
     _check(values)
     column = validate_addresses(np.array(values, dtype=object))

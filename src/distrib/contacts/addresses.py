@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -36,62 +37,76 @@ import pandas as pd
 from distrib.contacts.normalize import AddressError, normalize_address
 from distrib.contacts.vector import Strings
 
-__all__ = ["FAST_ADDRESS", "AddressColumns", "fast_addresses", "validate_addresses"]
+__all__ = ["FAST_DOMAIN", "FAST_LOCAL", "AddressColumns", "fast_addresses", "validate_addresses"]
 
 Bools = npt.NDArray[np.bool_]
 _MAX_LENGTH = 254
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _SPECIAL = r"(?i:arpa|invalid|local|localhost|onion|test)"
-FAST_ADDRESS = (
-    rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
-    rf"@(?![^@\n]*--)(?:{_LABEL}\.)+(?!{_SPECIAL}$)[A-Za-z]{{1,63}}"
-)
-# Matches every line that is *not* a fast-path address (multi-line mode: one address a line).
-# The 254-character limit is checked apart, on the lengths.
-_NOT_FAST = re.compile(rf"^(?!{FAST_ADDRESS}$).*$", re.MULTILINE)
+FAST_LOCAL = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
+FAST_DOMAIN = rf"(?!.*--)(?:{_LABEL}\.)+(?!{_SPECIAL}\Z)[A-Za-z]{{1,63}}"
+# Matches every line that is *not* a fast-path local part (multi-line mode: one a line).
+_NOT_LOCAL = re.compile(rf"^(?!{FAST_LOCAL}$).*$", re.MULTILINE)
+_DOMAIN = re.compile(FAST_DOMAIN)
 
 
-def _forms(email: str) -> tuple[str, str, str]:
-    """Return (wire address, key, suppression key) of an address the fast path accepted."""
-    if email.islower():  # nothing to lower-case (the usual case)
-        address = key = email
-    else:
-        local, _, domain = email.rpartition("@")
-        address, key = f"{local}@{domain.lower()}", email.lower()
-    if "+" not in key:
-        return address, key, key
-    local, _, domain = key.rpartition("@")
-    return address, key, f"{local.partition('+')[0] or local}@{domain}"
+def _domain_form(domain: str) -> str | None:
+    """Return the lower-cased domain if the fast path accepts it, else None."""
+    return domain.lower() if domain.isascii() and _DOMAIN.fullmatch(domain) else None
 
 
-def fast_addresses(emails: Sequence[str]) -> tuple[Bools, list[str], list[str], list[str]]:
-    """Check clean addresses with the fast path; return (accepted, address, key, suppression key).
+def fast_addresses(
+    emails: Sequence[str],
+) -> tuple[Bools, list[str], list[str], list[str], list[str]]:
+    """Check clean addresses with the fast path.
 
-    The three lists hold a value for every address, "" where not accepted.
+    Returns (accepted, wire address, key, suppression key, domain): the lists hold a value for
+    every address, "" where not accepted.  The local parts are checked by one regular
+    expression over all of them; each distinct domain (a list has few) is checked once.
     """
     count = len(emails)
-    lengths = np.fromiter(map(len, emails), dtype=np.int64, count=count)
-    text = "\n".join(emails)
-    if text.isascii() and text.count("\n") == count - 1:
-        candidates = np.flatnonzero(lengths <= _MAX_LENGTH)
-    else:
-        plain = [e.isascii() and "\n" not in e for e in emails]
-        candidates = np.flatnonzero(np.array(plain, dtype=bool) & (lengths <= _MAX_LENGTH))
-    if len(candidates) != count:
-        text = "\n".join([emails[i] for i in candidates.tolist()])
-    accepted = np.zeros(count, dtype=bool)
-    accepted[candidates] = True
-    rejected = [m.start() for m in _NOT_FAST.finditer(text)] if len(candidates) else []
-    if rejected:
-        starts = np.concatenate(([0], np.cumsum(lengths[candidates] + 1)))
-        accepted[candidates[np.searchsorted(starts, rejected, side="right") - 1]] = False
-    none = ("", "", "")
-    forms = [_forms(e) if ok else none for e, ok in zip(emails, accepted.tolist(), strict=True)]
-    if not forms:
-        return accepted, [], [], []
-    address, key, skey = (list(column) for column in zip(*forms, strict=True))
-    return accepted, address, key, skey
+    if not count:
+        return np.zeros(0, dtype=bool), [], [], [], []
+    parts = list(map(str.rpartition, emails, repeat("@")))
+    locals_ = [p[0] for p in parts]
+    domains = [p[2] for p in parts]
+    known = {d: _domain_form(d) for d in set(domains)}
+    lowered = [known[d] for d in domains]
+    text = "\n".join(locals_)
+    plain = text.isascii() and text.count("\n") == count - 1
+    ok = [
+        low is not None and at == "@" and len(e) <= _MAX_LENGTH and (plain or e.isascii())
+        for e, (_, at, _), low in zip(emails, parts, lowered, strict=True)
+    ]
+    if not plain:  # a non-ASCII or multi-line local part: leave those lines out of the scan
+        ok = [
+            flag and local.isascii() and "\n" not in local
+            for flag, local in zip(ok, locals_, strict=True)
+        ]
+        locals_ = [local if flag else "" for local, flag in zip(locals_, ok, strict=True)]
+        text = "\n".join(locals_)
+    accepted = np.array(ok, dtype=bool)
+    bad = [m.start() for m in _NOT_LOCAL.finditer(text)]
+    if bad:
+        lengths = np.fromiter(map(len, locals_), dtype=np.int64, count=count)
+        starts = np.concatenate(([0], np.cumsum(lengths + 1)))
+        accepted[np.searchsorted(starts, bad, side="right") - 1] = False
+    address, key, skey, domain = [""] * count, [""] * count, [""] * count, [""] * count
+    for i in np.flatnonzero(accepted).tolist():
+        email, local, low = emails[i], locals_[i], lowered[i]
+        assert low is not None
+        if email.islower():  # nothing to lower-case (the usual case)
+            address[i] = key[i] = email
+        else:
+            address[i], key[i] = f"{local}@{low}", email.lower()
+        skey[i] = (
+            key[i]
+            if "+" not in local
+            else f"{local.lower().partition('+')[0] or local.lower()}@{low}"
+        )
+        domain[i] = low
+    return accepted, address, key, skey, domain
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +136,7 @@ def validate_addresses(emails: Strings) -> AddressColumns:
     """Validate a column of clean (NFC, trimmed) address cells, each distinct value once."""
     codes, uniques = pd.factorize(emails)
     values: list[str] = uniques.tolist()
-    accepted, address, key, skey = fast_addresses(values)
+    accepted, address, key, skey, domain = fast_addresses(values)
     reason = [""] * len(values)
     utf8 = np.zeros(len(values), dtype=bool)
     for i in np.flatnonzero(~accepted).tolist():
@@ -133,8 +148,7 @@ def validate_addresses(emails: Strings) -> AddressColumns:
         address[i], key[i], skey[i], utf8[i] = (
             found.address, found.key, found.suppression_key, found.smtputf8,
         )  # fmt: skip
-    shared: dict[str, str] = {}  # a few thousand domains for a million addresses: share them
-    domain = [shared.setdefault(d, d) for d in (a.rpartition("@")[2] for a in address)]
+        domain[i] = found.address.rpartition("@")[2]
     return AddressColumns(
         _column(address, codes), _column(key, codes), _column(skey, codes),
         _column(reason, codes), utf8[codes], _column(domain, codes),

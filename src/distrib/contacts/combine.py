@@ -32,7 +32,7 @@ from distrib.contacts.model import SourceSummary
 from distrib.contacts.normalize import ascii_fold, slugify
 from distrib.contacts.prepare import PreparedSource
 from distrib.contacts.suppress import Suppression
-from distrib.contacts.vector import per_unique
+from distrib.contacts.vector import frame_of, per_unique
 from distrib.errors import Location, Problem
 
 __all__ = ["DomainCheck", "MergedTable", "combine"]
@@ -88,7 +88,7 @@ def _stack(prepared: Sequence[PreparedSource]) -> tuple[pd.DataFrame, list[str]]
     for source in prepared:
         fields += [c for c in source.columns.extras if c not in fields]
     names = [*fields, *(m for m in prepared[0].frame.columns if m.startswith("_"))]
-    data: dict[str, object] = {}
+    data: dict[str, npt.NDArray[Any]] = {}
     for name in names:
         parts = []
         for p in prepared:
@@ -98,7 +98,7 @@ def _stack(prepared: Sequence[PreparedSource]) -> tuple[pd.DataFrame, list[str]]
                 parts.append(np.full(len(p.frame), "", dtype=object))
         data[name] = np.concatenate(parts) if parts else np.empty(0, dtype=object)
     data["_src"] = np.repeat(np.arange(len(prepared)), [len(p.frame) for p in prepared])
-    return pd.DataFrame(data), fields
+    return frame_of(data), fields
 
 
 class _Places:
@@ -174,25 +174,35 @@ def _outcomes(rows: pd.DataFrame, suppression: Suppression) -> npt.NDArray[np.in
     return outcome
 
 
-def _fill(rows: pd.DataFrame, winners: Index, multi: Index, fields: list[str]) -> pd.DataFrame:
-    """Return the winners' fields, blanks filled with the first non-blank of their group."""
+def _fill(
+    rows: pd.DataFrame, winners: Index, members: Index, bounds: Index, fields: list[str]
+) -> pd.DataFrame:
+    """Return the winners' fields, blanks filled with the first non-blank of their group.
+
+    ``members`` lists each contact's rows, winner first (see `_members`), so "the first
+    non-blank of the group" is a minimum over each contact's slice, for all contacts at once.
+    """
     names = [*fields, "_lang_raw"]
-    contacts = rows.iloc[winners][[*names, "_key", "_address", "_src", "_row", "_smtputf8", "_k"]]
-    contacts = contacts.reset_index(drop=True)
-    if not len(multi):
-        return contacts
-    group = rows.iloc[multi]
-    values = group[names]
-    firsts = values.where(values != "").groupby(group["_k"].to_numpy(), sort=False).first()
-    at = np.flatnonzero(np.isin(contacts["_k"].to_numpy(), firsts.index.to_numpy()))
-    filled = firsts.loc[contacts["_k"].to_numpy()[at]]
-    for name in names:
-        column = contacts[name].to_numpy().copy()
-        replacement = filled[name].to_numpy()
-        keep = pd.isna(replacement)
-        column[at] = np.where(keep, column[at], replacement)
-        contacts[name] = column
-    return contacts
+    meta = ["_key", "_address", "_src", "_row", "_smtputf8", "_k"]
+    data = {name: rows[name].to_numpy()[winners] for name in [*names, *meta]}
+    if len(members) > len(winners):
+        starts = bounds[:-1]
+        ends = bounds[1:]
+        order = np.arange(len(members))
+        for name in names:
+            winner_values = data[name]
+            blank = winner_values == ""
+            if not blank.any():
+                continue
+            grouped = rows[name].to_numpy()[members]
+            candidate = np.where(grouped != "", order, len(members))
+            first = np.minimum.reduceat(candidate, starts) if len(starts) else starts
+            found = blank & (first < ends)
+            if found.any():
+                winner_values = winner_values.copy()
+                winner_values[found] = grouped[first[found]]
+                data[name] = winner_values
+    return frame_of(data)
 
 
 def _conflicts(rows: pd.DataFrame, multi: Index, places: _Places) -> list[Problem]:
@@ -300,8 +310,8 @@ def combine(
     k = rows["_k"].to_numpy()
     winners = np.flatnonzero(outcome == 0)
     multi = np.flatnonzero(candidate & pd.Series(k).duplicated(keep=False).to_numpy())
-    contacts = _fill(rows, winners, multi, fields)
     members, bounds = _members(rows)
+    contacts = _fill(rows, winners, members, bounds, fields)
 
     at = places.at
     rejected = [
@@ -321,9 +331,10 @@ def combine(
         )
     ]
     src_of, row_of = rows["_src"].to_numpy(), rows["_row"].to_numpy()
+    prefixes = places.prefixes
 
-    def first(key: int) -> Location:
-        return at(int(src_of[winners[key]]), int(row_of[winners[key]]))
+    def first(key: int) -> str:
+        return f"{prefixes[src_of[winners[key]]]}{row_of[winners[key]]}"
 
     duplicates = [
         Problem(

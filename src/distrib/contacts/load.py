@@ -16,7 +16,7 @@ from typing import Literal
 
 from distrib.config import Campaign, ContactsConfig, SourceConfig
 from distrib.contacts.combine import DomainCheck, MergedTable, combine
-from distrib.contacts.merge import book_from_table
+from distrib.contacts.merge import book_from_table, no_gc
 from distrib.contacts.model import ContactBook
 from distrib.contacts.prepare import PreparedSource, prepare_source
 from distrib.contacts.read import Limits, read_sources
@@ -99,11 +99,12 @@ def read_contacts(
     ``extra_suppression`` adds (address or ``@domain``, where it comes from) entries, e.g. the
     opt-outs and hard bounces recorded in the delivery log.
     """
-    merged = read_merged(
-        sources, suppression, extra_suppression=extra_suppression, limits=limits,
-        domain_check=domain_check,
-    )  # fmt: skip
-    return book_from_table(merged, default_language)
+    with no_gc():
+        merged = read_merged(
+            sources, suppression, extra_suppression=extra_suppression, limits=limits,
+            domain_check=domain_check,
+        )  # fmt: skip
+        return book_from_table(merged, default_language)
 
 
 def _domain_check(campaign: Campaign, check_mx: bool | None) -> DomainCheck | None:
@@ -138,8 +139,9 @@ def load_contacts(
     domain_check: DomainCheck | None = None,
 ) -> ContactBook:
     """Load the audience of ``campaign``: its sources in precedence order, minus suppressions."""
-    merged = merge_campaign(
-        campaign, extra_suppression=extra_suppression, check_mx=check_mx,
-        domain_check=domain_check,
-    )  # fmt: skip
-    return book_from_table(merged, campaign.default_language)
+    with no_gc():
+        merged = merge_campaign(
+            campaign, extra_suppression=extra_suppression, check_mx=check_mx,
+            domain_check=domain_check,
+        )  # fmt: skip
+        return book_from_table(merged, campaign.default_language)

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from distrib.contacts.combine import DomainCheck, MergedTable, combine
 from distrib.contacts.model import Contact, ContactBook
@@ -28,7 +29,7 @@ from distrib.contacts.suppress import Suppression
 from distrib.contacts.vector import per_unique
 from distrib.errors import Location, Problem
 
-__all__ = ["RowFields", "book_from_table", "merge_sources"]
+__all__ = ["RowFields", "book_from_table", "merge_sources", "no_gc"]
 
 Language = Literal["fr", "en"]
 
@@ -56,7 +57,12 @@ class RowFields(Mapping[str, str]):
 
 
 @contextmanager
-def _no_gc() -> Iterator[None]:
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector (reference counting still frees everything).
+
+    The stage creates millions of objects that hold no reference cycles (strings, records);
+    each time their count grows, the collector would walk the whole heap again.
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -85,36 +91,40 @@ def _language(code: str, raw: str, default: Language) -> tuple[Language, str | N
 def _languages(merged: MergedTable, default: Language) -> tuple[list[str], list[Problem]]:
     """Return each contact's language, and one warning per contact whose language defaulted."""
     contacts = merged.contacts
-    codes, raws = contacts["language"].tolist(), contacts["_lang_raw"].tolist()
-    pairs = np.array([f"{c}\x00{r}" for c, r in zip(codes, raws, strict=True)], dtype=object)
-
-    def resolve(pair: str) -> tuple[Language, str | None, str]:
-        code, _, raw = pair.partition("\x00")
-        return _language(code, raw, default)
-
-    resolved = per_unique(pairs, resolve).tolist()
-    languages = [r[0] for r in resolved]
+    codes, code_values = pd.factorize(contacts["language"].to_numpy())
+    raws, raw_values = pd.factorize(contacts["_lang_raw"].to_numpy())
+    # One `_language` call per distinct (code, text as written) pair, not per contact.
+    pairs, inverse = np.unique(codes * max(len(raw_values), 1) + raws, return_inverse=True)
+    width = max(len(raw_values), 1)
+    results = [
+        _language(code_values[pair // width], raw_values[pair % width], default)
+        for pair in pairs.tolist()
+    ]
+    languages = [results[i][0] for i in inverse.tolist()]
     tables = [p.table.table for p in merged.prepared]
     displays = [t.display for t in tables]
     headers = [p.columns.header_of("language") for p in merged.prepared]
-    src, row = contacts["_src"].tolist(), contacts["_row"].tolist()
+    src, row = contacts["_src"].to_numpy(), contacts["_row"].to_numpy()
+    warned = np.array([r[1] is not None for r in results], dtype=bool)
     warnings = []
-    for i, (_, code, text) in enumerate(resolved):
-        if code is not None:
-            s = src[i]
-            where = Location(displays[s], int(row[i]), tables[s].sheet, headers[s])
-            warnings.append(Problem(text, where, code))
+    for i in np.flatnonzero(warned[inverse]).tolist():
+        _, code, text = results[inverse[i]]
+        s = int(src[i])
+        where = Location(displays[s], int(row[i]), tables[s].sheet, headers[s])
+        warnings.append(Problem(text, where, code or ""))
     return languages, warnings
 
 
 def _sources(merged: MergedTable) -> list[tuple[Location, ...]]:
     """Return each contact's provenance: its winning row, then every duplicate."""
-    src, row = merged.rows["_src"].tolist(), merged.rows["_row"].tolist()
+    src = merged.rows["_src"].to_numpy()[merged.members].tolist()
+    row = merged.rows["_row"].to_numpy()[merged.members].tolist()
     tables = [p.table.table for p in merged.prepared]
     paths = [t.display for t in tables]
     sheets = [t.sheet for t in tables]
     places = [Location(paths[s], r, sheets[s]) for s, r in zip(src, row, strict=True)]
-    return [tuple([places[i] for i in group]) for group in merged.groups()]
+    bounds = merged.bounds.tolist()
+    return [tuple(places[bounds[i] : bounds[i + 1]]) for i in range(len(bounds) - 1)]
 
 
 def book_from_table(merged: MergedTable, default_language: Language = "fr") -> ContactBook:
@@ -124,25 +134,25 @@ def book_from_table(merged: MergedTable, default_language: Language = "fr") -> C
     contacts = merged.contacts
     names = list(merged.fields)
     index = {name: i for i, name in enumerate(names)}
-    with _no_gc():
+    with no_gc():
         languages, language_warnings = _languages(merged, default_language)
         slugs = per_unique(contacts["outlet"].to_numpy(), slugify).tolist()
         sources = _sources(merged)
         columns = [contacts[n].tolist() for n in names]
         columns[index["language"]] = languages
-        at = index
+        email_at, language_at = index["email"], index["language"]
+        first_at, last_at, outlet_at = index["first_name"], index["last_name"], index["outlet"]
         built = []
         for values, key, address, smtputf8, slug, where in zip(
             zip(*columns, strict=True), contacts["_key"].tolist(), contacts["_address"].tolist(),
             contacts["_smtputf8"].tolist(), slugs, sources, strict=True,
         ):  # fmt: skip
+            # Positional arguments, in Contact's field order: measurably faster a million times.
             built.append(
                 Contact(
-                    email=values[at["email"]], address=address, key=key,
-                    language=values[at["language"]],
-                    first_name=values[at["first_name"]], last_name=values[at["last_name"]],
-                    outlet=values[at["outlet"]], outlet_slug=slug,
-                    fields=RowFields(index, values), sources=where, smtputf8=bool(smtputf8),
+                    values[email_at], address, key, values[language_at], values[first_at],
+                    values[last_at], values[outlet_at], slug, RowFields(index, values), where,
+                    bool(smtputf8),
                 )
             )  # fmt: skip
     return ContactBook(

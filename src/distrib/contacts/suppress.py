@@ -33,9 +33,12 @@ __all__ = ["Suppression", "load_suppression", "read_suppression"]
 _DOMAIN_ENTRY = re.compile(r"^\*?@(?P<domain>[^@\s]+)$")
 
 
-def _address_key(value: str) -> tuple[str, str | None]:
-    """Return (suppression key, reason it is not a valid address or None)."""
-    accepted, _, _, skeys = fast_addresses([value])
+def _address_key(value: str, fast: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """Return (suppression key, reason it is not a valid address or None); ``fast`` holds the
+    keys the fast path already found for some values."""
+    if fast is not None and value in fast:
+        return fast[value], None
+    accepted, _, _, skeys, _ = fast_addresses([value])
     if accepted[0]:
         return skeys[0], None
     try:
@@ -136,7 +139,10 @@ def _table_entries(path: Path) -> Iterator[tuple[str, Location]]:
 
 def read_suppression(path: Path) -> Suppression:
     """Read one suppression list; raise `ContactsError` if it cannot be used at all."""
-    entries = _text_entries(path) if path.suffix.lower() == ".txt" else _table_entries(path)
+    entries = list(_text_entries(path) if path.suffix.lower() == ".txt" else _table_entries(path))
+    values = [value for value, _ in entries]
+    accepted, _, _, skeys, _ = fast_addresses(values)  # the whole list at once: fast
+    fast = {v: k for v, k, ok in zip(values, skeys, accepted.tolist(), strict=True) if ok}
     keys: dict[str, Location] = {}
     domains: dict[str, Location] = {}
     warnings: list[Problem] = []
@@ -147,7 +153,7 @@ def read_suppression(path: Path) -> Suppression:
             domains.setdefault(key, where)
             kind = "domain"
         else:
-            key, reason = _address_key(value)
+            key, reason = _address_key(value, fast)
             keys.setdefault(key, where)
             kind = "address"
         if reason is not None:

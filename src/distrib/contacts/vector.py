@@ -23,7 +23,17 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["SEP", "Scan", "Strings", "clean", "find_cells", "nonblank", "per_unique", "strings"]
+__all__ = [
+    "SEP",
+    "Scan",
+    "Strings",
+    "clean",
+    "find_cells",
+    "frame_of",
+    "nonblank",
+    "per_unique",
+    "strings",
+]
 
 SEP = "|"  # printable ASCII, neither whitespace nor a control character
 Strings = npt.NDArray[np.object_]
@@ -82,11 +92,11 @@ class Scan:
         if not self.text:
             return False
         points = self.points
-        space = _member(points, _SPACE)
-        sep = points == ord(SEP)
-        return bool(
-            space[0] or space[-1] or (space[1:] & sep[:-1]).any() or (space[:-1] & sep[1:]).any()
-        )
+        seps = np.flatnonzero(points == ord(SEP))
+        # Only the first and last character of each cell matter: look those up, not every one.
+        edges = np.concatenate(([0, len(points) - 1], seps[seps > 0] - 1, seps + 1))
+        edges = edges[(edges >= 0) & (edges < len(points))]
+        return bool(_member(points[edges], _SPACE).any())
 
     def controls(self) -> bool:
         """Tell whether some cell may hold a character refused in headers."""
@@ -153,3 +163,15 @@ def per_unique(values: Strings, func: Callable[[str], Any]) -> Strings:
     results = np.fromiter((func(u) for u in uniques.tolist()), dtype=object, count=len(uniques))
     spread: Strings = results[codes] if len(values) else np.empty(0, dtype=object)
     return spread
+
+
+def frame_of(columns: dict[str, npt.NDArray[Any]]) -> pd.DataFrame:
+    """Build a frame from numpy columns as they are: object columns stay object (pandas would
+    otherwise convert each one to its string dtype, which costs a pass over every cell)."""
+    return pd.DataFrame(
+        {
+            name: pd.Series(values, dtype=object, copy=False) if values.dtype == object else values
+            for name, values in columns.items()
+        },
+        copy=False,
+    )
