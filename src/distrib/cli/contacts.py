@@ -79,15 +79,12 @@ def merge(
     raise typer.Exit(int(Exit.OK))
 
 
-def _source_name(s: SourceSummary) -> str:
-    return f"{s.path}:{s.sheet}" if s.sheet else s.path
-
-
 def _read_as(s: SourceSummary) -> str:
     basis = {"bom": "BOM", "utf-16": "guessed", "utf-8": "valid", "fallback": "guessed",
-             "campaign": "campaign file"}  # fmt: skip
+             "campaign": "given"}  # fmt: skip
     encoding = f"{s.encoding} ({basis.get(s.encoding_basis or '', '?')})" if s.encoding else None
-    return ", ".join(part for part in (encoding, _delimiter(s.delimiter)) if part)
+    sheet = f"sheet {s.sheet!r}" if s.sheet is not None else None
+    return ", ".join(part for part in (sheet, encoding, _delimiter(s.delimiter)) if part)
 
 
 def _skipped(s: SourceSummary) -> str:
@@ -101,9 +98,10 @@ def _skipped(s: SourceSummary) -> str:
 
 def print_book(book: ContactBook, *, default_language: str, details: bool = True) -> None:
     """Print the per-source accounting, languages, outlets and every row set aside."""
+    from rich.box import SIMPLE_HEAD
     from rich.table import Table
 
-    table = Table(title="Contact sources (precedence order)", title_justify="left")
+    table = Table(title="Contact sources (precedence order)", title_justify="left", box=SIMPLE_HEAD)
     columns = ("source", "read as", "rows", "accepted", "duplicates", "rejected", "suppressed")
     for column in (*columns, "skipped"):
         table.add_column(
@@ -111,7 +109,7 @@ def print_book(book: ContactBook, *, default_language: str, details: bool = True
         )
     for s in book.sources:
         counts = (s.rows, s.accepted, s.duplicates, s.rejected, s.suppressed)
-        table.add_row(_source_name(s), _read_as(s), *(str(n) for n in counts), _skipped(s))
+        table.add_row(s.path, _read_as(s), *(str(n) for n in counts), _skipped(s))
     totals = [
         sum(getattr(s, f) for s in book.sources)
         for f in ("rows", "accepted", "duplicates", "rejected", "suppressed")
