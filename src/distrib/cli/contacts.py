@@ -58,7 +58,7 @@ def merge(
 ) -> None:
     """Write the merged list (with provenance columns) and a file of the rejected rows.
 
-    ``-o merged.csv`` also writes ``merged.rejects.csv``.  Cells a spreadsheet would run as
+    "-o merged.csv" also writes "merged.rejects.csv".  Cells a spreadsheet would run as
     formulas are neutralised.
     """
     from distrib.contacts import load_contacts

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -262,6 +263,32 @@ def _columns(
     return zip(*(rows[n].to_numpy()[picked].tolist() for n in names), strict=True)
 
 
+def _duplicates(
+    rows: pd.DataFrame, mask: npt.NDArray[np.bool_], winners: Index, places: _Places
+) -> list[Problem]:
+    """Return one problem per duplicate row, naming the row that won.
+
+    There can be hundreds of thousands: the records are built with map() over whole columns.
+    """
+    picked = np.flatnonzero(mask)
+    src = rows["_src"].to_numpy()
+    row = rows["_row"].to_numpy()
+    won = winners[rows["_k"].to_numpy()[picked]]
+    prefixes = np.array(places.prefixes, dtype=object)
+    firsts = (prefixes[src[won]] + row[won].astype(str).astype(object)).tolist()
+    emails = rows["email"].to_numpy()[picked].tolist()
+    messages = [
+        f"{email} duplicates {first} (the first row wins; its blanks are filled)"
+        for email, first in zip(emails, firsts, strict=True)
+    ]
+    mine = src[picked]
+    paths = np.array(places.paths, dtype=object)[mine].tolist()
+    sheets = np.array(places.sheets, dtype=object)[mine].tolist()
+    columns = np.array([h["email"] for h in places.headers], dtype=object)[mine].tolist()
+    where = map(Location, paths, row[picked].tolist(), sheets, columns)
+    return list(map(Problem, messages, where, repeat("duplicate")))
+
+
 def _summaries(
     prepared: Sequence[PreparedSource], rows: pd.DataFrame, outcome: npt.NDArray[np.int8]
 ) -> list[SourceSummary]:
@@ -330,20 +357,7 @@ def combine(
             rows, outcome == 3, ["_src", "_row", "email", "_skey", "_address"]
         )
     ]
-    src_of, row_of = rows["_src"].to_numpy(), rows["_row"].to_numpy()
-    prefixes = places.prefixes
-
-    def first(key: int) -> str:
-        return f"{prefixes[src_of[winners[key]]]}{row_of[winners[key]]}"
-
-    duplicates = [
-        Problem(
-            f"{email} duplicates {first(key)} (the first row wins; its blanks are filled)",
-            at(src, row, "email"),
-            "duplicate",
-        )
-        for src, row, email, key in _columns(rows, outcome == 1, ["_src", "_row", "email", "_k"])
-    ]
+    duplicates = _duplicates(rows, outcome == 1, winners, places)
     return MergedTable(
         prepared=tuple(prepared), fields=tuple(fields), rows=rows, contacts=contacts,
         members=members, bounds=bounds, places=places.prefixes,

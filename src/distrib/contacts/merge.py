@@ -101,18 +101,21 @@ def _languages(merged: MergedTable, default: Language) -> tuple[list[str], list[
         _language(code_values[pair // width], raw_values[pair % width], default)
         for pair in pairs.tolist()
     ]
-    languages = [results[i][0] for i in inverse.tolist()]
+    inverse_list = inverse.tolist()
+    languages = [results[i][0] for i in inverse_list]
     tables = [p.table.table for p in merged.prepared]
-    displays = [t.display for t in tables]
-    headers = [p.columns.header_of("language") for p in merged.prepared]
-    src, row = contacts["_src"].to_numpy(), contacts["_row"].to_numpy()
-    warned = np.array([r[1] is not None for r in results], dtype=bool)
-    warnings = []
-    for i in np.flatnonzero(warned[inverse]).tolist():
-        _, code, text = results[inverse[i]]
-        s = int(src[i])
-        where = Location(displays[s], int(row[i]), tables[s].sheet, headers[s])
-        warnings.append(Problem(text, where, code or ""))
+    displays = np.array([t.display for t in tables], dtype=object)
+    sheets = np.array([t.sheet for t in tables], dtype=object)
+    headers = np.array([p.columns.header_of("language") for p in merged.prepared], dtype=object)
+    warned = np.flatnonzero(np.array([r[1] is not None for r in results], dtype=bool)[inverse])
+    src = contacts["_src"].to_numpy()[warned]
+    where = map(
+        Location, displays[src].tolist(), contacts["_row"].to_numpy()[warned].tolist(),
+        sheets[src].tolist(), headers[src].tolist(),
+    )  # fmt: skip
+    texts = [results[inverse_list[i]][2] for i in warned.tolist()]
+    codes_ = [results[inverse_list[i]][1] or "" for i in warned.tolist()]
+    warnings = list(map(Problem, texts, where, codes_))
     return languages, warnings
 
 
