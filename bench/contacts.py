@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/contacts.py                 # both scenarios, 3 runs each
     .venv/bin/python bench/contacts.py --only csv --runs 5
+    .venv/bin/python bench/contacts.py --phases csv    # time of each step, one run
     .venv/bin/python bench/contacts.py --profile csv   # where the time goes (cProfile, one run)
 
 Scenarios (targets from issue 3, on the project's 2-core machine):
@@ -380,6 +381,41 @@ def profile(paths: list[Path], stop: list[Path]) -> None:
     pstats.Stats(prof).sort_stats("cumulative").print_stats(35)
 
 
+def phases(paths: list[Path], stop: list[Path]) -> None:
+    """Print the time of each step of one in-process run (what read_contacts does, in order)."""
+    import time
+
+    from distrib.config import SourceConfig
+    from distrib.contacts.combine import combine
+    from distrib.contacts.merge import book_from_table, no_gc
+    from distrib.contacts.prepare import prepare_source
+    from distrib.contacts.read import read_sources
+    from distrib.contacts.suppress import load_suppression
+
+    spent: dict[str, float] = {}
+
+    def timed(name: str, start: float) -> float:
+        now = time.perf_counter()
+        spent[name] = spent.get(name, 0.0) + now - start
+        return now
+
+    with no_gc():
+        clock = time.perf_counter()
+        tables = [t for p in paths for t in read_sources(SourceConfig(path=p))[0]]
+        clock = timed("read (decode, parse)", clock)
+        prepared = [prepare_source(t) for t in tables]
+        clock = timed("prepare (clean, check, validate addresses)", clock)
+        suppression = load_suppression(stop)
+        clock = timed("suppression lists", clock)
+        merged = combine(prepared, suppression)
+        clock = timed("combine (suppress, dedupe, fill, conflicts, records)", clock)
+        book_from_table(merged)
+        timed("Contact records (book_from_table)", clock)
+    for name, seconds in spent.items():
+        print(f"  {seconds:6.2f} s  {name}")
+    print(f"  {sum(spent.values()):6.2f} s  total")
+
+
 def _stats(runs: list[dict[str, float]], key: str, unit: str = "s") -> str:
     values = sorted(r[key] for r in runs)
     fmt = "{:.2f}" if unit == "s" else "{:.0f}"
@@ -414,7 +450,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=["csv", "xlsx"])
     parser.add_argument("--profile", choices=["csv", "xlsx"])
+    parser.add_argument("--phases", choices=["csv", "xlsx"], help="time each step, one run")
     args = parser.parse_args(argv)
+    if args.phases == "csv":
+        paths, stop = generate_csv(args.rows)
+        phases(paths, [stop])
+        return
+    if args.phases == "xlsx":
+        phases([generate_xlsx(args.xlsx_rows)], [])
+        return
     if args.profile == "csv":
         paths, stop = generate_csv(args.rows)
         profile(paths, [stop])

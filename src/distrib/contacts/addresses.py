@@ -20,7 +20,7 @@ case-folding and NFC do to ASCII); suppression key without the ``+tag``.  Everyt
 (non-ASCII, quoted, odd or invalid) goes through `normalize_address` unchanged, so the fast path
 can only make a valid address cheaper, never change an answer.
 `tests/test_contacts_addresses.py` checks the two give identical results on a large randomised
-corpus.  Each distinct address is validated once (``pandas.factorize``), then spread back.
+corpus.  Each distinct address the fast path leaves goes to email-validator once.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from distrib.contacts.normalize import AddressError, normalize_address
 from distrib.contacts.vector import Strings
@@ -123,33 +122,37 @@ class AddressColumns:
     domain: Strings
 
 
-def _column(values: list[str], codes: npt.NDArray[np.intp]) -> Strings:
-    if not len(codes):
-        return np.empty(0, dtype=object)
+def _objects(values: list[str]) -> Strings:
     array = np.empty(len(values), dtype=object)
     array[:] = values
-    taken: Strings = array[codes]
-    return taken
+    return array
 
 
 def validate_addresses(emails: Strings) -> AddressColumns:
-    """Validate a column of clean (NFC, trimmed) address cells, each distinct value once."""
-    codes, uniques = pd.factorize(emails)
-    values: list[str] = uniques.tolist()
+    """Validate a column of clean (NFC, trimmed) address cells.
+
+    The fast path runs on every cell (most addresses of a list are distinct, so grouping them
+    first would cost more than it saves); email-validator runs once per distinct other value.
+    """
+    values: list[str] = emails.tolist()
     accepted, address, key, skey, domain = fast_addresses(values)
     reason = [""] * len(values)
     utf8 = np.zeros(len(values), dtype=bool)
+    slow: dict[str, tuple[str, str, str, str, bool, str]] = {}
     for i in np.flatnonzero(~accepted).tolist():
-        try:
-            found = normalize_address(values[i])
-        except AddressError as exc:
-            reason[i] = exc.reason
-            continue
-        address[i], key[i], skey[i], utf8[i] = (
-            found.address, found.key, found.suppression_key, found.smtputf8,
-        )  # fmt: skip
-        domain[i] = found.address.rpartition("@")[2]
+        value = values[i]
+        if value not in slow:
+            try:
+                found = normalize_address(value)
+            except AddressError as exc:
+                slow[value] = ("", "", "", exc.reason, False, "")
+            else:
+                slow[value] = (
+                    found.address, found.key, found.suppression_key, "", found.smtputf8,
+                    found.address.rpartition("@")[2],
+                )  # fmt: skip
+        address[i], key[i], skey[i], reason[i], utf8[i], domain[i] = slow[value]
     return AddressColumns(
-        _column(address, codes), _column(key, codes), _column(skey, codes),
-        _column(reason, codes), utf8[codes], _column(domain, codes),
+        _objects(address), _objects(key), _objects(skey), _objects(reason), utf8,
+        _objects(domain),
     )  # fmt: skip

@@ -31,7 +31,7 @@ from distrib.contacts.columns import (
 from distrib.contacts.mojibake import MOJIBAKE, explain_mojibake
 from distrib.contacts.normalize import parse_language, split_full_name
 from distrib.contacts.read import DEFAULT_LIMITS, Limits, SourceTable
-from distrib.contacts.vector import Scan, Strings, clean, find_cells, per_unique, strings
+from distrib.contacts.vector import Scan, Strings, clean_scan, find_cells, per_unique, strings
 from distrib.errors import Problem
 from distrib.headers import FORBIDDEN_HEADER_CHARS, find_forbidden
 
@@ -76,13 +76,16 @@ class PreparedSource:
         return len(self.frame)
 
 
-def _fields(table: SourceTable, columns: ColumnMap) -> dict[str, Strings]:
-    """Return each field's cells in NFC and trimmed, with every standard field."""
-    data = {name: clean(strings(table.frame[pos])) for pos, name in columns.fields.items()}
+def _fields(table: SourceTable, columns: ColumnMap) -> tuple[dict[str, Strings], dict[str, Scan]]:
+    """Return each field's cells in NFC and trimmed, with every standard field, and the `Scan`
+    of each column the file has."""
+    cleaned = {name: clean_scan(strings(table.frame[pos])) for pos, name in columns.fields.items()}
+    data = {name: values for name, (values, _) in cleaned.items()}
+    scans = {name: scan for name, (_, scan) in cleaned.items()}
     blank = np.full(len(table.frame), "", dtype=object)
     ordered = {name: data.get(name, blank) for name in STANDARD_FIELDS}
     ordered.update((n, v) for n, v in data.items() if n not in STANDARD_FIELDS)
-    return ordered
+    return ordered, scans
 
 
 def _not_data(
@@ -157,6 +160,8 @@ def _validate(
     columns: ColumnMap,
     limits: Limits,
     rows: npt.NDArray[np.int64],
+    *,
+    scans: dict[str, Scan],
 ) -> tuple[_Rejecter, dict[str, Strings], Mask]:
     """Check every row; return the rejections, the address columns and the SMTPUTF8 flags."""
     count = len(rows)
@@ -174,7 +179,12 @@ def _validate(
             too_long = lengths > limits.max_cell_chars
             rejecter.reject(too_long, "cell-too-long", header_of[name], _same(text))
     _note_checks(rejecter, table, rows)
-    scans = {name: Scan(values) for name, values in fields.items() if name in header_of}
+    # The scans made while cleaning still hold unless rows were dropped or values rewritten.
+    scans = {
+        name: scans[name] if name in scans and scans[name].values is values else Scan(values)
+        for name, values in fields.items()
+        if name in header_of
+    }
     for name, scan in scans.items():
         _mojibake(rejecter, fields[name], header_of[name], table, scan)
     email = columns.header_of("email") or "email"
@@ -267,16 +277,17 @@ def prepare_source(
 ) -> PreparedSource:
     """Map, normalise and validate the rows of one source table."""
     columns = map_columns(table.headers, overrides or {})
-    fields = _fields(table, columns)
+    fields, scans = _fields(table, columns)
     # A row whose only cells are right of the header is not blank: it is rejected as overflow.
     overflow = np.isin(table.frame.index.to_numpy(), np.array(table.overflow, dtype=np.int64))
     blank = np.logical_and.reduce([v == "" for v in fields.values()]) & ~overflow
     header_rows, total_rows, skipped = _not_data(fields, table, columns)
     keep = ~(blank | header_rows | total_rows)
-    fields = {name: values[keep] for name, values in fields.items()}
+    if not keep.all():
+        fields = {name: values[keep] for name, values in fields.items()}
     rows = table.frame.index.to_numpy()[keep].astype(np.int64)
     lang_raw = _normalise(fields, columns)
-    rejecter, keys, smtputf8 = _validate(fields, table, columns, limits, rows)
+    rejecter, keys, smtputf8 = _validate(fields, table, columns, limits, rows, scans=scans)
     data = {**fields, **keys, "_lang_raw": lang_raw, "_error": rejecter.error,
             "_error_column": rejecter.column, "_code": rejecter.code}  # fmt: skip
     frame = pd.DataFrame(data, index=pd.Index(rows), dtype=object)

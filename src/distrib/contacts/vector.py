@@ -28,6 +28,7 @@ __all__ = [
     "Scan",
     "Strings",
     "clean",
+    "clean_scan",
     "find_cells",
     "frame_of",
     "nonblank",
@@ -114,9 +115,8 @@ class Scan:
         if self.text.isascii():
             return False
         points = self.points
-        lead = (points >= 0xC2) & (points <= 0xF4)
-        follow = _member(points, _FOLLOW)
-        return bool((lead[:-1] & follow[1:]).any())
+        leads = np.flatnonzero((points[:-1] >= 0xC2) & (points[:-1] <= 0xF4))
+        return bool(_member(points[leads + 1], _FOLLOW).any())
 
 
 def strings(values: pd.Series[Any] | Sequence[str] | Strings) -> Strings:
@@ -127,13 +127,19 @@ def strings(values: pd.Series[Any] | Sequence[str] | Strings) -> Strings:
 
 def clean(values: Strings) -> Strings:
     """Return the cells in NFC without surrounding whitespace (`normalize.clean_text`)."""
+    return clean_scan(values)[0]
+
+
+def clean_scan(values: Strings) -> tuple[Strings, Scan]:
+    """Return the clean cells (see `clean`) and their `Scan`, reused when nothing changed."""
     scan = Scan(values)
     if not scan.nfc():
         values = np.array([unicodedata.normalize("NFC", v) for v in values.tolist()], dtype=object)
         scan = Scan(values)
     if scan.padded():
         values = np.array([v.strip() for v in values.tolist()], dtype=object)
-    return values
+        scan = Scan(values)
+    return values, scan
 
 
 def nonblank(values: Strings) -> Bools:
