@@ -102,19 +102,24 @@ def print_book(book: ContactBook, *, default_language: str, details: bool = True
     from rich.table import Table
 
     table = Table(title="Contact sources (precedence order)", title_justify="left", box=SIMPLE_HEAD)
-    columns = ("source", "read as", "rows", "accepted", "duplicates", "rejected", "suppressed")
-    for column in (*columns, "skipped"):
+    columns = ("source", "rows", "accepted", "duplicates", "rejected", "suppressed")
+    for column in (*columns, "skipped", "read as"):
+        wraps = column in ("source", "read as")  # long paths fold; the counts never do
         table.add_column(
-            column, justify="right" if column in columns[2:] else "left", no_wrap=column != "source"
+            column,
+            justify="right" if column in columns[1:] else "left",
+            no_wrap=not wraps,
+            overflow="fold" if wraps else "ellipsis",
+            min_width=22 if column == "read as" else None,
         )
     for s in book.sources:
         counts = (s.rows, s.accepted, s.duplicates, s.rejected, s.suppressed)
-        table.add_row(s.path, _read_as(s), *(str(n) for n in counts), _skipped(s))
+        table.add_row(s.path, *(str(n) for n in counts), _skipped(s), _read_as(s))
     totals = [
         sum(getattr(s, f) for s in book.sources)
         for f in ("rows", "accepted", "duplicates", "rejected", "suppressed")
     ]
-    table.add_row("total", "", *(str(n) for n in totals), "", style="bold")
+    table.add_row("total", *(str(n) for n in totals), "", "", style="bold")
     console.print(table)
     ok = "adds up" if book.adds_up else "DOES NOT ADD UP (please report this as a bug)"
     console.print(
@@ -173,5 +178,4 @@ def _print_outlets(book: ContactBook) -> None:
 
 
 def _delimiter(value: str | None) -> str | None:
-    names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-    return None if value is None else names.get(value, repr(value))
+    return None if value is None else ("tab" if value == "\t" else f'"{value}"')
