@@ -86,6 +86,7 @@ def test_xlsx_all_sheets_and_listed_sheets(tmp_path: Path) -> None:
     for row in (HEADER, ZOE):
         first.append(row)
     book.create_sheet("Vide")
+    book.create_chartsheet("Graphique")  # no cells: never read
     second = book.create_sheet("Québec")
     for row in (["Email", "First name"], LUC, ["ZOE@courrier.example", "Z"]):
         second.append(row)

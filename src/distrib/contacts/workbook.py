@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from distrib.errors import ContactsError, Location, Problem
@@ -214,11 +215,17 @@ def _sheet_rows(book: Any, name: str) -> list[list[str]]:
 
 
 def _sheet_names(book: Any, display: str, sheet: str | tuple[str, ...] | None) -> list[str]:
+    import python_calamine
+
     names: list[str] = list(book.sheet_names)
+    # Chart and dialog sheets hold no cells: "the first sheet" and "*" mean worksheets.
+    work = [
+        m.name for m in book.sheets_metadata if m.typ == python_calamine.SheetTypeEnum.WorkSheet
+    ]
     if sheet is None:
-        return names[:1]
+        return work[:1]
     if sheet == "*":
-        return names
+        return work
     wanted = (sheet,) if isinstance(sheet, str) else sheet
     missing = [w for w in wanted if w not in names]
     if missing:
@@ -242,7 +249,12 @@ def read_workbook(
         raise _fail(display, "not a valid workbook (save it again from your spreadsheet)") from None
     with book, zipfile.ZipFile(path) as archive:
         names = _sheet_names(book, display, sheet)
-        members = {} if ods else _xlsx_members(archive)
+        try:
+            members = {} if ods else _xlsx_members(archive)
+        except (KeyError, SafeET.ParseError, DefusedXmlException):
+            raise _fail(
+                display, "not a valid workbook (its list of sheets is unreadable)"
+            ) from None
         sheets = []
         for name in names:
             try:
