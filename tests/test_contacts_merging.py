@@ -136,3 +136,17 @@ def test_mail_server_check_rejects_domains_without_mail(tmp_path: Path, dns_stub
 def test_make_resolver_takes_host_and_port() -> None:
     resolver = make_resolver(["127.0.0.1:5353"], timeout=1.5)
     assert (resolver.nameservers, resolver.port, resolver.lifetime) == (["127.0.0.1"], 5353, 1.5)
+
+
+def test_contacts_are_built_positionally_only_in_field_order() -> None:
+    from distrib.contacts.merge import _ORDER, _build_contacts
+
+    values = {
+        "email": ["Zoe@x.example"], "address": ["Zoe@x.example"], "key": ["zoe@x.example"],
+        "language": ["fr"], "first_name": ["Zoé"], "last_name": [""], "outlet": ["Le Fleuve"],
+        "outlet_slug": ["le-fleuve"], "fields": [{}], "sources": [()], "smtputf8": [False],
+    }  # fmt: skip
+    assert _ORDER[:11] == tuple(values)  # the fast path is the one in use
+    (fast,) = _build_contacts(values)
+    (slow,) = _build_contacts(dict(reversed(values.items())))  # keyword path
+    assert fast == slow and fast.outlet_slug == "le-fleuve" and fast.first_name == "Zoé"

@@ -13,11 +13,12 @@ otherwise it would walk the growing heap again and again (about a third of the t
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import repeat
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -132,6 +133,23 @@ def _sources(merged: MergedTable) -> list[tuple[Location, ...]]:
     return list(map(tuple, map(places.__getitem__, map(slice, bounds[:-1], bounds[1:]))))
 
 
+_ORDER = tuple(f.name for f in dataclasses.fields(Contact))
+
+
+def _build_contacts(values: Mapping[str, list[Any]]) -> list[Contact]:
+    """Build the contacts from one list per field.
+
+    Positional arguments and map() (no Python-level loop) when the given fields are Contact's
+    first fields in order, which is much faster a million times; keywords otherwise, so a field
+    added to `Contact` later cannot receive another field's values.
+    """
+    names = list(values)
+    if _ORDER[: len(names)] == tuple(names):
+        return list(map(Contact, *values.values()))
+    rows = zip(*values.values(), strict=True)
+    return [Contact(**dict(zip(names, row, strict=True))) for row in rows]
+
+
 def book_from_table(merged: MergedTable, default_language: Language = "fr") -> ContactBook:
     """Build the `ContactBook` (one `Contact` per accepted address) from a merged table."""
     if not merged.prepared:
@@ -146,17 +164,14 @@ def book_from_table(merged: MergedTable, default_language: Language = "fr") -> C
         columns = [contacts[n].tolist() for n in names]
         columns[index["language"]] = languages
         fields = list(map(RowFields, repeat(index), zip(*columns, strict=True)))
-        # Positional arguments in Contact's field order, and map() rather than a Python loop:
-        # this builds a million records.
-        built = list(
-            map(
-                Contact,
-                columns[index["email"]], contacts["_address"].tolist(), contacts["_key"].tolist(),
-                languages, columns[index["first_name"]], columns[index["last_name"]],
-                columns[index["outlet"]], slugs, fields, sources,
-                contacts["_smtputf8"].tolist(),
-            )
-        )  # fmt: skip
+        values = {
+            "email": columns[index["email"]], "address": contacts["_address"].tolist(),
+            "key": contacts["_key"].tolist(), "language": languages,
+            "first_name": columns[index["first_name"]], "last_name": columns[index["last_name"]],
+            "outlet": columns[index["outlet"]], "outlet_slug": slugs, "fields": fields,
+            "sources": sources, "smtputf8": contacts["_smtputf8"].tolist(),
+        }  # fmt: skip
+        built = _build_contacts(values)
     return ContactBook(
         contacts=tuple(built),
         sources=merged.summaries,
