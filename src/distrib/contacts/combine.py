@@ -148,7 +148,8 @@ def _suppressed(
     rows: pd.DataFrame, rejected: npt.NDArray[np.bool_], suppression: Suppression
 ) -> npt.NDArray[np.bool_]:
     skeys = rows["_skey"].to_numpy()
-    listed = np.array(pd.Series(skeys).isin(list(suppression.keys)).to_numpy(), dtype=bool)
+    keys = suppression.keys
+    listed = np.fromiter((k in keys for k in skeys.tolist()), dtype=bool, count=len(skeys))
     if suppression.domains:
         domains = rows["_domain"].to_numpy()
         matched = per_unique(domains, lambda d: bool(d) and suppression.domain_entry(d) is not None)
@@ -186,22 +187,26 @@ def _fill(
     names = [*fields, "_lang_raw"]
     meta = ["_key", "_address", "_src", "_row", "_smtputf8", "_k"]
     data = {name: rows[name].to_numpy()[winners] for name in [*names, *meta]}
-    if len(members) > len(winners):
-        starts = bounds[:-1]
-        ends = bounds[1:]
-        order = np.arange(len(members))
+    sizes = np.diff(bounds)
+    shared = np.flatnonzero(sizes > 1)  # contacts with duplicates: only they can be filled
+    if len(shared):
+        # Their rows, contact by contact, winner first, and where each contact's rows start.
+        rows_of = members[np.repeat(sizes > 1, sizes)]
+        ends = np.cumsum(sizes[shared])
+        starts = ends - sizes[shared]
+        order = np.arange(len(rows_of))
         for name in names:
             winner_values = data[name]
-            blank = winner_values == ""
+            blank = winner_values[shared] == ""
             if not blank.any():
                 continue
-            grouped = rows[name].to_numpy()[members]
-            candidate = np.where(grouped != "", order, len(members))
-            first = np.minimum.reduceat(candidate, starts) if len(starts) else starts
+            grouped = rows[name].to_numpy()[rows_of]
+            candidate = np.where(grouped != "", order, len(rows_of))
+            first = np.minimum.reduceat(candidate, starts)
             found = blank & (first < ends)
             if found.any():
                 winner_values = winner_values.copy()
-                winner_values[found] = grouped[first[found]]
+                winner_values[shared[found]] = grouped[first[found]]
                 data[name] = winner_values
     return frame_of(data)
 
