@@ -170,21 +170,21 @@ def _validate(
     cells = f"more cells than headers: a value may hold an unquoted {table.table.delimiter!r}"
     rejecter.reject(overflow, "overflow", "", _same(cells))
     header_of = {name: table.headers[pos] for pos, name in columns.fields.items()}
-    for name, values in fields.items():
-        if name in header_of and count and max(map(len, values.tolist())) > limits.max_cell_chars:
-            lengths = np.fromiter(map(len, values.tolist()), dtype=np.int64, count=count)
-            text = (
-                f"cell longer than {limits.max_cell_chars:,} characters in column {header_of[name]}"
-            )
-            too_long = lengths > limits.max_cell_chars
-            rejecter.reject(too_long, "cell-too-long", header_of[name], _same(text))
-    _note_checks(rejecter, table, rows)
     # The scans made while cleaning still hold unless rows were dropped or values rewritten.
     scans = {
         name: scans[name] if name in scans and scans[name].values is values else Scan(values)
         for name, values in fields.items()
         if name in header_of
     }
+    for name, scan in scans.items():
+        if count and scan.longest() > limits.max_cell_chars:
+            lengths = np.fromiter(map(len, fields[name].tolist()), dtype=np.int64, count=count)
+            text = (
+                f"cell longer than {limits.max_cell_chars:,} characters in column {header_of[name]}"
+            )
+            too_long = lengths > limits.max_cell_chars
+            rejecter.reject(too_long, "cell-too-long", header_of[name], _same(text))
+    _note_checks(rejecter, table, rows)
     for name, scan in scans.items():
         _mojibake(rejecter, fields[name], header_of[name], table, scan)
     email = columns.header_of("email") or "email"

@@ -82,7 +82,22 @@ class Scan:
         """The code points of the joined text (bytes when it is ASCII)."""
         if self.text.isascii():
             return np.frombuffer(self.text.encode("ascii"), dtype=np.uint8)
-        return np.frombuffer(self.text.encode("utf-32-le"), dtype=np.uint32)
+        return np.frombuffer(self.text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+    @cached_property
+    def seps(self) -> npt.NDArray[np.intp]:
+        """Where `SEP` sits in the joined text (between cells, and inside any cell holding it)."""
+        found: npt.NDArray[np.intp] = np.flatnonzero(self.points == ord(SEP))
+        return found
+
+    def longest(self) -> int:
+        """Return the length of the longest cell."""
+        if not len(self.values):
+            return 0
+        if len(self.seps) != len(self.values) - 1:  # some cell holds SEP: measure each one
+            return max(map(len, self.values.tolist()))
+        bounds = np.concatenate(([-1], self.seps, [len(self.points)]))
+        return int((np.diff(bounds) - 1).max())
 
     def nfc(self) -> bool:
         """Tell whether every cell is in Unicode NFC."""
@@ -93,7 +108,7 @@ class Scan:
         if not self.text:
             return False
         points = self.points
-        seps = np.flatnonzero(points == ord(SEP))
+        seps = self.seps
         # Only the first and last character of each cell matter: look those up, not every one.
         edges = np.concatenate(([0, len(points) - 1], seps[seps > 0] - 1, seps + 1))
         edges = edges[(edges >= 0) & (edges < len(points))]
