@@ -195,7 +195,14 @@ def test_xlsx_entity_bomb_is_refused(tmp_path: Path) -> None:
     (problem,) = caught.value.problems
     assert problem.code == "unsafe-xml"
     assert "declares XML entities" in problem.message
-    # And openpyxl, used elsewhere (exports), refuses it too because defusedxml is installed.
+    # Behind that check, the sheet XML is only ever parsed with defusedxml, which refuses the
+    # entities too; and openpyxl (exports) uses defusedxml because it is installed.
+    from defusedxml import EntitiesForbidden
+
+    from distrib.contacts.workbook import _xlsx_notes
+
+    with zipfile.ZipFile(path) as archive, pytest.raises(EntitiesForbidden):
+        list(_xlsx_notes(archive, "xl/worksheets/sheet1.xml"))
     assert openpyxl.xml.DEFUSEDXML is True
 
 
