@@ -150,3 +150,17 @@ def test_contacts_are_built_positionally_only_in_field_order() -> None:
     (fast,) = _build_contacts(values)
     (slow,) = _build_contacts(dict(reversed(values.items())))  # keyword path
     assert fast == slow and fast.outlet_slug == "le-fleuve" and fast.first_name == "Zoé"
+
+
+def test_the_table_form_of_the_merge(tmp_path: Path) -> None:
+    from distrib.contacts import read_merged
+
+    a = write_csv(
+        tmp_path / "a.csv", [["Email", "Outlet"], ["x@y.example", ""], ["z@y.example", "Z"]]
+    )
+    b = write_csv(tmp_path / "b.csv", [["Email", "Outlet"], ["X@y.example", "B"]])
+    merged = read_merged([SourceConfig(path=a), SourceConfig(path=b)])
+    assert merged.contacts["_address"].tolist() == ["x@y.example", "z@y.example"]
+    assert merged.contacts["outlet"].tolist() == ["B", "Z"]  # blank filled from b.csv
+    assert merged.provenance() == ["a.csv:2; b.csv:2", "a.csv:3"]
+    assert [s.rows for s in merged.summaries] == [2, 1]
