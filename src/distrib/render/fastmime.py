@@ -40,6 +40,7 @@ import hashlib
 import re
 from binascii import b2a_qp
 from collections.abc import Callable, Sequence
+from email.errors import MessageError
 from email.headerregistry import Address
 from typing import TYPE_CHECKING, NamedTuple, TypeVar, cast
 
@@ -86,7 +87,10 @@ def mailbox(display_name: str, address: str) -> Mailbox:
         return Mailbox(display_name, address)
     local, _, domain = address.rpartition("@")
     if local.isascii():
-        return Mailbox(display_name, Address(display_name, addr_spec=address).addr_spec)
+        try:
+            return Mailbox(display_name, Address(display_name, addr_spec=address).addr_spec)
+        except (IndexError, MessageError) as exc:  # IndexError: CPython's parser on "zoe@"
+            raise ValueError(f"{address!r} is not a valid address ({exc or 'no domain'})") from None
     if not _UTF8_LOCAL.fullmatch(local) or not domain:
         raise ValueError(f"{address!r} is not an address distrib can write (RFC 6532)")
     return Mailbox(display_name, address)
@@ -152,8 +156,6 @@ class MessageWriter:
         attachments: Sequence[Attachment] = (),
     ) -> bytes:
         """Return the message as CRLF bytes."""
-        if not self.covers(headers):
-            raise ValueError(f"not a plain Message-ID: {headers.message_id!r}")
         recipient = headers.recipient
         name, spec = recipient.display_name, recipient.addr_spec
         check_header("To", name)
@@ -165,14 +167,16 @@ class MessageWriter:
             ("Content-Language", headers.content_language),
         ):
             check_header(header, value)
+        if not self.covers(headers):
+            raise ValueError(f"not a plain Message-ID: {headers.message_id!r}")
         utf8 = not spec.isascii()
         alternative, mixed_boundary = _boundaries(headers.message_id)
         parts = [
-            self._mailbox_line("From", headers.sender),
+            self._mailbox_line("From", headers.sender, utf8=utf8),
             fold_mailboxes("To", [recipient], utf8=utf8).encode("utf-8"),
         ]
         if headers.reply_to is not None:
-            parts.append(self._mailbox_line("Reply-To", headers.reply_to))
+            parts.append(self._mailbox_line("Reply-To", headers.reply_to, utf8=utf8))
         parts += [
             self._cached("Subject", headers.subject, fold_unstructured),
             f"Date: {headers.date}\r\nMessage-ID: {headers.message_id}\r\n".encode("ascii"),
@@ -204,14 +208,17 @@ class MessageWriter:
         parts += [b"\r\n--", mixed, b"--\r\n"]
         return b"".join(parts)
 
-    def _mailbox_line(self, header: str, address: Address | Mailbox) -> bytes:
-        """Return the folded ``From:`` or ``Reply-To:`` line, cached (the sender's)."""
-        key = (header, (address.display_name, address.addr_spec))
+    def _mailbox_line(self, header: str, address: Address | Mailbox, *, utf8: bool) -> bytes:
+        """Return the folded ``From:`` or ``Reply-To:`` line, cached (the sender's).
+
+        A UTF-8 address is only allowed in a message that needs SMTPUTF8 anyway (its To),
+        as in `build_message`.
+        """
+        key = (header, (address.display_name, address.addr_spec, utf8))
         line = self._headers.get(key)
         if line is None:
             check_header(header, address.display_name)
             check_header(header, address.addr_spec)
-            utf8 = not address.addr_spec.isascii()
             line = fold_mailboxes(header, [address], utf8=utf8).encode("utf-8")
             self._remember(self._headers, key, line)
         return line

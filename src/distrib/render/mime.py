@@ -136,18 +136,23 @@ def _needs_encoding(text: str) -> bool:
     return any(len(word) > _LONGEST_ASCII_WORD for word in text.split(" "))
 
 
+def _octets(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
 def _fold_words(
     start: str, words: Sequence[str], linesep: str, limit: int, *, break_first: bool = True
 ) -> str:
     """Join ``words`` after ``start``, breaking lines before a word so they stay under ``limit``.
 
     With ``break_first=False`` the first word stays on the header's line whatever its length.
+    Lengths are in octets: a UTF-8 address (RFC 6532) is longer on the wire than in characters.
     """
     lines: list[str] = []
     current = start
     for index, word in enumerate(words):
         may_break = index > 0 or break_first
-        if may_break and len(current) + 1 + len(word) > limit:
+        if may_break and _octets(current) + 1 + _octets(word) > limit:
             lines.append(current)
             current = " " + word
         else:
@@ -236,8 +241,9 @@ def _phrase_words(name: str) -> list[str]:
         # A name gets a line of its own rather than being cut early: some parsers (CPython's
         # included) add a space between adjacent encoded words inside a display name.
         return encode_words(name, _MAX_ENCODED_LINE - 1)
-    # Quoted when RFC 5322 requires it, exactly as str(Address) does (tested against it).
-    return [quote_string(name) if not SPECIALS.isdisjoint(name) else name]
+    # Quoted when RFC 5322 requires it, exactly as str(Address) does (tested against it); a
+    # quoted string is kept on one line, a run of atoms may fold between them.
+    return [quote_string(name)] if not SPECIALS.isdisjoint(name) else name.split(" ")
 
 
 class _ListIdHeader(UnstructuredHeader, BaseHeader):
