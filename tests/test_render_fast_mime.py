@@ -8,6 +8,7 @@ content.  The fast output's raw bytes are checked on their own as well.
 
 from __future__ import annotations
 
+import binascii
 import dataclasses
 import email
 import email.policy
@@ -338,21 +339,33 @@ def test_header_block_is_the_standard_librarys_but_for_boundaries() -> None:
     assert fast == slow
 
 
-def test_pieces_from_a_skeleton_encode_exactly_like_the_whole_text() -> None:
-    """`Body.parts` (constant pieces around values) takes a short cut; same bytes, or the
-    long way when a CR or a value's LF makes the short cut unsafe."""
+def test_pieces_from_a_skeleton_decode_exactly_like_the_whole_text() -> None:
+    """`Body.parts` (constant pieces around values) takes a short cut, with soft line breaks
+    around the values: the same text once decoded, lines still under 76 characters; or the
+    long way when a CR, or an LF in a value, makes the short cut unsafe."""
     rng = random.Random(7)
-    alphabet = ["a", "é", " ", "\n", "\n\n", "=", "\t", "x" * 100, "\r", "\r\n", "名"]
-    for _ in range(3000):
+    inline = ["a", "é", " ", "=", "\t", "x" * 100, "名", "é" * 30, "=?", ".", "  "]
+    breaks = [*inline, "\n", "\n\n", "\n" * 3]
+    shortcuts = 0
+    writer = MessageWriter()
+    for _ in range(4000):
+        count = 2 * rng.randint(0, 4) + 1
         parts = [
-            "".join(rng.choices(alphabet, k=rng.randint(0, 12)))
-            for _ in range(2 * rng.randint(0, 4) + 1)
+            "".join(rng.choices(inline if i % 2 else breaks, k=rng.randint(0, 12)))
+            for i in range(count)
         ]
+        if rng.random() < 0.1:  # a CR, or an LF in a value: the long way
+            where = rng.randrange(count)
+            parts[where] += rng.choice(["\r", "\r\n", "\n"])
         text = "".join(parts)
-        writer = MessageWriter()
-        whole = writer._quoted_printable(text.encode("utf-8"))
-        assert writer._body(Body(text, text.encode("utf-8"), parts)) == whole
-        assert MessageWriter()._body(Body(text, text.encode("utf-8"), parts)) == whole
+        whole = MessageWriter()._quoted_printable(text.encode("utf-8"))
+        body = writer._body(Body(text, text.encode("utf-8"), parts))
+        assert binascii.a2b_qp(body) == binascii.a2b_qp(whole)
+        assert b"\r" not in body.replace(b"\r\n", b"") and b"\n" not in body.replace(b"\r\n", b"")
+        assert all(len(line) <= 76 for line in body.split(b"\r\n")), body
+        assert not any(line.endswith((b" ", b"\t")) for line in body.split(b"\r\n"))
+        shortcuts += writer._quoted_printable_parts(parts) is not None
+    assert shortcuts > 3000
 
 
 # -- addresses ----------------------------------------------------------------------------------

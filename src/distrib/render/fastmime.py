@@ -72,7 +72,7 @@ _BOUNDARY_WIDTH = 19  # the digits of sys.maxsize, as in email.generator
 _CACHE_LIMIT = 20_000  # encoded lines kept; past this the cache starts again
 _K = TypeVar("_K")
 _V = TypeVar("_V")
-_Piece = tuple[str, bytes, str] | bool
+_Piece = tuple[bytes, bytes, bytes] | tuple[bytes] | bool
 _Fold = Callable[[str, str], str]
 
 
@@ -125,6 +125,24 @@ _HTML_HEAD = (
     b'Content-Type: text/html; charset="utf-8"\r\n'
     b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
 )
+_SOFT_BREAK = b"=\r\n"
+_QP_LINE = 76  # RFC 2045 6.7: encoded lines at most 76 characters
+
+
+def _segment(data: bytes) -> bytes:
+    """Return ``data`` (no line break in it) quoted-printable as a segment of a line: its last
+    encoded line is kept under 76 characters so that a soft line break can follow it."""
+    encoded = b2a_qp(data)
+    start = encoded.rfind(b"\n") + 1
+    if len(encoded) - start >= _QP_LINE:
+        # Cut before the last characters, never inside an "=XX" escape.
+        cut = len(encoded) - 2
+        while b"=" in encoded[cut - 2 : cut]:
+            cut -= 1
+        encoded = encoded[:cut] + b"=\n" + encoded[cut:]
+    return encoded.replace(b"\n", _CRLF)
+
+
 _ONE_CLICK = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
 _MIME_VERSION = b"MIME-Version: 1.0\r\n"
 
@@ -266,51 +284,64 @@ class MessageWriter:
         return encoded
 
     def _quoted_printable_parts(self, parts: Sequence[str]) -> bytes | None:
-        """Return what `_quoted_printable` gives for ``"".join(parts)``, where ``parts`` are a
-        skeleton's constant pieces (even places) around values (odd places); None if a CR or
-        a value's LF makes the short cut unsafe.
+        """Return ``"".join(parts)`` quoted-printable, where ``parts`` are a skeleton's constant
+        pieces (even places) around values (odd places); None if a CR, or an LF in a value,
+        leaves it to `_quoted_printable`.
 
-        The whole lines inside a piece are encoded once per piece; only the lines a value is
-        on are encoded per message.
+        A line holding values is written as segments (the constant text before a value, the
+        value, the text after it, …), each encoded apart and joined by soft line breaks, so
+        the constant segments are encoded once per piece and only the values per message;
+        the whole lines inside a piece are encoded once.  The decoded text is the same.
         """
         out: list[bytes] = []
-        line: list[str] = []
+        line: list[bytes] = []  # the encoded segments of the current line
         for index, part in enumerate(parts):
             if index % 2:
                 if "\n" in part or "\r" in part:
                     return None
-                line.append(part)
+                if part:
+                    line.append(_segment(part.encode("utf-8")))
                 continue
             piece = self._pieces.get(part)
             if piece is None:
                 piece = self._piece(part)
             if piece is False:
                 return None
-            if piece is True:  # no line break in it
-                line.append(part)
+            if piece is True:  # an empty piece
+                continue
+            if len(piece) == 1:  # no line break in it
+                line.append(piece[0])
                 continue
             head, lines, tail = piece
-            line.append(head)
-            out += [self._line("".join(line).encode("utf-8")), _CRLF, lines]
-            line = [tail]
-        last = "".join(line)
-        if last:
-            out += [self._line(last.encode("utf-8")), _CRLF]
+            if head:
+                line.append(head)
+            out += [_SOFT_BREAK.join(line), _CRLF, lines]
+            line = [tail] if tail else []
+        if line:
+            out += [_SOFT_BREAK.join(line), _CRLF]
         return b"".join(out) or _CRLF
 
     def _piece(self, piece: str) -> _Piece:
-        """Split a constant piece: its first line's start, its whole lines encoded, the last
-        line's start (True: no line break in it; False: a CR, left to the slow path)."""
+        """Encode a constant piece: its first line's start, its whole lines, its last line's
+        start (or, without a line break, the piece as one segment); True for an empty piece,
+        False for a piece with a CR (left to `_quoted_printable`)."""
         result: _Piece
         if "\r" in piece:
             result = False
-        elif "\n" not in piece:
+        elif not piece:
             result = True
+        elif "\n" not in piece:
+            result = (_segment(piece.encode("utf-8")),)
         else:
             first, last = piece.index("\n"), piece.rindex("\n")
             inner = piece[first + 1 : last].split("\n") if last > first else []
             lines = b"".join(self._line(x.encode("utf-8")) + _CRLF for x in inner)
-            result = (piece[:first], lines, piece[last + 1 :])
+            head, tail = piece[:first], piece[last + 1 :]
+            result = (
+                _segment(head.encode("utf-8")) if head else b"",
+                lines,
+                _segment(tail.encode("utf-8")) if tail else b"",
+            )
         self._remember(self._pieces, piece, result)
         return result
 

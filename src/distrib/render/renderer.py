@@ -377,7 +377,8 @@ class Renderer:
                 failed = len(problems)
                 output = run_template(template, context, problems, where, self.templates_dir)
                 if len(problems) == failed and self.fast_path:
-                    self.skeletons.learn(
+                    # The same parts as the next contacts of this variant: the same bytes.
+                    parts = self.skeletons.learn(
                         template, variant, contact=contact, url=url, context=context, output=output
                     )
             outputs.append(Body(output, output.encode("utf-8"), parts))

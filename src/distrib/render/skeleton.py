@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, Template, meta, nodes
@@ -338,14 +339,18 @@ class _TraceValues(TemplateValues):
         return self._trace.hole((self._root, key), value)
 
 
-def _lookup(contact: Contact, url: str | None, key: _Key) -> object:
-    """Return the value a hole stands for (as `build_context` gives it to templates)."""
-    root, field = key
+_Getter = Callable[["Contact", str | None], object]
+
+
+def _getter(key: _Key) -> _Getter:
+    """Return how to read the value a hole stands for (as `build_context` gives it)."""
+    root, name = key
     if root == "unsubscribe":
-        return url
-    if field in _CONTACT_ATTRIBUTES:
-        return getattr(contact, field)
-    return contact.fields[field]
+        return lambda contact, url: url
+    if name in _CONTACT_ATTRIBUTES:
+        read = attrgetter(name)
+        return lambda contact, url: read(contact)
+    return lambda contact, url: contact.fields[name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,27 +361,42 @@ class _Skeleton:
     pieces: tuple[str, ...]
     keys: tuple[_Key, ...]
     escaped: bool
+    getters: tuple[_Getter, ...] = ()  # one per key
+    tests: tuple[tuple[_Getter, str, Any, bool], ...] = ()  # the guards, but "present"
+
+    @classmethod
+    def make(
+        cls, guards: list[_Guard], pieces: list[str], keys: list[_Key], *, escaped: bool
+    ) -> _Skeleton:
+        tests = tuple((_getter(k), kind, arg, result) for k, kind, arg, result in guards)
+        return cls(
+            guards=tuple(guards),
+            pieces=tuple(pieces),
+            keys=tuple(keys),
+            escaped=escaped,
+            getters=tuple(_getter(key) for key in keys),
+            tests=tuple(t for t in tests if t[1] != "present"),
+        )
 
     def fill(self, contact: Contact, url: str | None) -> list[str] | None:
         """Return the output for ``contact`` as pieces and values, or None if a guard fails."""
         fields = contact.fields
-        for key, kind, argument, result in self.guards:
-            if kind == "present":
-                if (key[1] in _CONTACT_ATTRIBUTES or key[1] in fields) is not result:
-                    return None
-                continue
-            value = _lookup(contact, url, key)
+        for (_, name), kind, _argument, result in self.guards:
+            if kind == "present" and (name in _CONTACT_ATTRIBUTES or name in fields) is not result:
+                return None
+        for read, kind, argument, result in self.tests:
+            value = read(contact, url)
             if type(value) is not str:
                 return None
             if (bool(value) if kind == "true" else value == argument) is not result:
                 return None
-        out = [self.pieces[0]]
-        for key, piece in zip(self.keys, self.pieces[1:], strict=True):
-            value = _lookup(contact, url, key)
+        values = [read(contact, url) for read in self.getters]
+        for value in values:
             if type(value) is not str:
                 return None
-            out.append(escape(value) if self.escaped else value)
-            out.append(piece)
+        out: list[Any] = [None] * (2 * len(values) + 1)
+        out[0::2] = self.pieces
+        out[1::2] = [escape(v) for v in values] if self.escaped else values
         return out
 
 
@@ -420,21 +440,24 @@ class Skeletons:
         url: str | None,
         context: dict[str, Any],
         output: str,
-    ) -> None:
-        """Make a skeleton from ``contact``'s render (``output``), for contacts like this one."""
+    ) -> list[str] | None:
+        """Make a skeleton from ``contact``'s render (``output``), for contacts like this one;
+        return it filled for ``contact`` (as `fill` does), or None if none could be made."""
         skeletons = self._skeletons.setdefault((template, variant), [])
         if not self.fillable(template) or len(skeletons) >= _MAX_SKELETONS:
-            return
+            return None
         skeleton = self._trace(template, context)
         if skeleton is None:
-            return
-        if "".join(skeleton.fill(contact, url) or ["\ufdd0"]) != output:
+            return None
+        parts = skeleton.fill(contact, url)
+        if parts is None or "".join(parts) != output:
             # Never expected (see the module docstring); if it happens, stop filling this one.
             self._fillable[template] = False
             skeletons.clear()
-            return
+            return None
         skeletons.append(skeleton)
         self.learned += 1
+        return parts
 
     def _trace(self, template: Template, context: dict[str, Any]) -> _Skeleton | None:
         trace = _Trace(self._nonce)
@@ -449,9 +472,9 @@ class Skeletons:
         pieces, indexes = split[0::2], split[1::2]
         if any(int(i) >= len(trace.keys) for i in indexes):
             return None
-        return _Skeleton(
-            guards=tuple(trace.guards),
-            pieces=tuple(pieces),
-            keys=tuple(trace.keys[int(i)] for i in indexes),
+        return _Skeleton.make(
+            trace.guards,
+            pieces,
+            [trace.keys[int(i)] for i in indexes],
             escaped=bool(template.environment.autoescape),
         )
