@@ -127,6 +127,8 @@ def test_the_example_campaign_renders_the_same_on_both_paths(
                 assert skeletons.fillable(template), template.name
     assert skeletons.filled + skeletons.learned == 3 * count
     assert skeletons.learned < 200
+    assert fast_renderer.stdlib_messages == 0
+    assert reference_renderer.stdlib_messages == count
 
 
 def test_a_test_send_and_a_utf8_recipient_take_the_fast_path_too(
@@ -156,6 +158,17 @@ def test_the_same_message_renders_to_the_same_bytes(
     again = fast_renderer.render(person, message_id=message_id, date=DATE)
     assert first.data == again.data  # boundaries come from the Message-ID
     assert fast_renderer.skeletons.filled == 3  # the second time, from the skeletons
+
+
+def test_a_message_id_the_writer_does_not_cover_goes_to_the_standard_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast_renderer, reference_renderer = renderers(tmp_path, monkeypatch)
+    person = make_contact()
+    for message_id in ("<x(y)@agapc.example>", "<x..y@agapc.example>"):
+        fast = fast_renderer.render(person, message_id=message_id, date=DATE)
+        same(fast, reference_renderer.render(person, message_id=message_id, date=DATE), full=True)
+    assert fast_renderer.stdlib_messages == 2
 
 
 BAD = ["\r", "\n", "\r\nBcc: victim@example.org", "\x00", "\u2028", "\u2029", "\x85", "\x1b", "\t"]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import distrib
 from distrib.config import display_path
 from distrib.errors import HeaderValueError, Location, Problem, RenderError
-from distrib.headers import check_header
+from distrib.headers import check_header, is_header_safe
 from distrib.render.context import LANGUAGE_TAGS, LanguageValues, build_context, sender_values
 from distrib.render.css import inline_fragment
 from distrib.render.dkim import DKIMSigner, load_signer
@@ -169,9 +169,10 @@ class Renderer:
             for lang, shared in self._shared.items()
         }
         self._attachments_by_language: dict[str, tuple[Attachment, ...]] = {}
-        self._last_date: tuple[object, str] = (None, "")
+        self._last_date = ("", "")
         self.skeletons = Skeletons()
         self._writer = MessageWriter()
+        self.stdlib_messages = 0  # messages written by build_message (fast_path=False, or rare)
 
     # -- set-up, once per campaign ------------------------------------------------------------
 
@@ -322,6 +323,7 @@ class Renderer:
             if self.fast_path and self._writer.covers(headers):
                 data = self._writer.write(headers, text_body, html_body, attachments)
             else:  # a Message-ID make_message_id never gives: the standard library writes it
+                self.stdlib_messages += 1
                 data = build_message(headers, text, html, attachments)
         except (ValueError, MessageError) as exc:
             raise RenderError(
@@ -435,13 +437,12 @@ class Renderer:
             ("Subject", subject),
             ("List-Unsubscribe", list_unsubscribe),
         ]
-        unsafe = len(problems)
-        for header, value in values:
-            try:
-                check_header(header, value)
-            except HeaderValueError as exc:
-                problems.append(Problem(str(exc), where, "header"))
-        if len(problems) > unsafe:
+        if not is_header_safe(" ".join(value for _, value in values)):  # one search for all
+            for header, value in values:
+                try:
+                    check_header(header, value)
+                except HeaderValueError as exc:
+                    problems.append(Problem(str(exc), where, "header"))
             return None
         try:
             recipient = mailbox(to_name, to_address)
@@ -463,7 +464,7 @@ class Renderer:
 
     def _date_text(self, date: datetime) -> str:
         """Return the Date header value (the last one is kept: a run sends many per second)."""
-        key = (date.replace(microsecond=0), date.utcoffset())
+        key = date.isoformat(timespec="seconds")  # what format_datetime reads of it
         if key != self._last_date[0]:
             self._last_date = (key, format_datetime(date))
         return self._last_date[1]
