@@ -244,3 +244,42 @@ def test_dkim_signatures_verify_on_fast_path_messages(
         tampered = message.data.replace(b"</html>", b"</HTML>")
         assert tampered != message.data
         assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+def test_outlets_without_a_row_share_their_skeletons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Skeletons grow with the outlet values templates read, not with the number of outlets."""
+    fast_renderer, reference_renderer = renderers(tmp_path, monkeypatch)
+    rng = random.Random(8)
+    for index in range(120):
+        outlet = f"Hebdo régional n° {index % 40}"  # 40 outlets, none in outlets.csv
+        person = make_contact(
+            first_name=rng.choice(["Zoé", ""]),
+            outlet=outlet,
+            outlet_slug=f"hebdo-regional-n-{index % 40}",
+            address=f"j{index}@media.example",
+            key=f"j{index}@media.example",
+        )
+        message_id = make_message_id("run", person.key, "agapc.example")
+        fast = fast_renderer.render(person, message_id=message_id, date=DATE)
+        same(fast, reference_renderer.render(person, message_id=message_id, date=DATE), full=False)
+        assert outlet in fast.text
+    # French only, subject/text/HTML, with and without a first name.
+    assert fast_renderer.skeletons.learned <= 6
+
+
+def test_skeletons_stop_being_made_past_their_memory_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import distrib.render.skeleton
+
+    monkeypatch.setattr(distrib.render.skeleton, "_MAX_CHARACTERS", 1)
+    fast_renderer, reference_renderer = renderers(tmp_path, monkeypatch)
+    rng = random.Random(9)
+    for index in range(40):
+        person = journalist(rng, index)
+        message_id = make_message_id("run", person.key, "agapc.example")
+        fast = fast_renderer.render(person, message_id=message_id, date=DATE)
+        same(fast, reference_renderer.render(person, message_id=message_id, date=DATE), full=False)
+    assert fast_renderer.skeletons.learned == 1  # then the budget is spent: Jinja2 renders

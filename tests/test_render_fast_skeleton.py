@@ -18,7 +18,8 @@ from jinja2 import Environment, Template
 
 from distrib.contacts.model import Contact
 from distrib.render.context import LanguageValues, TemplateValues, build_context, make_environments
-from distrib.render.skeleton import Skeletons, template_is_fillable
+from distrib.render.skeleton import Skeletons, template_analysis, template_is_fillable
+from render_helpers import REPO
 
 # (snippet, fillable): fillable ones only print or test contact values.
 FILLABLE = [
@@ -279,3 +280,35 @@ def test_a_failing_render_is_left_to_jinja(
     skeletons = Skeletons()
     check_same_output(template, skeletons, random.Random(5), count=100)
     assert skeletons.filled > 0
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ outlet.pitch }}{% if outlet['desk'] %}x{% endif %}", (True, ("desk", "pitch"))),
+        ("{{ release.title }}", (True, ())),
+        ("{{ outlet }}", (True, None)),
+        ("{% for k in outlet %}{{ k }}{% endfor %}", (True, None)),
+        ("{% for outlet in links %}{{ outlet }}{% endfor %}", (True, None)),
+        ("{{ outlet.pitch | upper }}{{ contact.first_name | upper }}", (False, None)),
+    ],
+)
+def test_the_analysis_names_the_outlet_fields_a_template_reads(
+    environments: tuple[Path, Environment, Environment],
+    source: str,
+    expected: tuple[bool, tuple[str, ...] | None],
+) -> None:
+    """Outlets whose read fields are equal share a variant; any other use of ``outlet``
+    makes every outlet value part of it."""
+    template = load(environments, f"o{abs(hash(source))}.txt", source, False)
+    assert template_analysis(template.environment, str(template.name)) == expected
+
+
+def test_the_example_templates_read_two_outlet_fields() -> None:
+    _, text = make_environments(REPO / "example" / "templates")
+    html, _ = make_environments(REPO / "example" / "templates")
+    assert template_analysis(text, "fr/message.txt") == (True, ("pitch",))
+    assert template_analysis(html, "outlets/radio-boreale/fr/message.html") == (
+        True,
+        ("desk", "pitch"),
+    )

@@ -362,23 +362,25 @@ class Renderer:
         where: Location | None,
     ) -> list[Body]:
         """Return the subject, text and HTML: from a skeleton if one fits, else from Jinja2."""
-        variant = (lang, contact.outlet_slug)
         context: dict[str, Any] | None = None
+        outlet = self.outlet_values(contact)
         outputs = []
         for template in (templates.subject, templates.text, templates.html):
-            parts = self.skeletons.fill(template, variant, contact, url) if self.fast_path else None
+            variant = self.skeletons.variant(template, lang, outlet) if self.fast_path else None
+            parts = (
+                None if variant is None else self.skeletons.fill(template, variant, contact, url)
+            )
             if parts is not None:
                 output = "".join(parts)
             else:
                 if context is None:
                     mailto = self.campaign.sender.unsubscribe_address
                     unsubscribe = {"mailto": mailto, "mailto_uri": self._mailto, "url": url}
-                    outlet = self.outlet_values(contact)
                     shared = self._shared[lang]
                     context = build_context(contact, shared, unsubscribe=unsubscribe, outlet=outlet)
                 failed = len(problems)
                 output = run_template(template, context, problems, where, self.templates_dir)
-                if len(problems) == failed and self.fast_path:
+                if len(problems) == failed and variant is not None:
                     # The same parts as the next contacts of this variant: the same bytes.
                     parts = self.skeletons.learn(
                         template, variant, contact=contact, url=url, context=context, output=output
