@@ -488,3 +488,19 @@ def test_a_cached_header_value_is_checked_too() -> None:
     for field in ("subject", "sender.name", "reply_to.name", "list_id"):
         with pytest.raises(HeaderValueError):
             writer.write(_with_bad(field, "\r\n"), "t", "h")
+
+
+def test_caches_start_again_past_their_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    import distrib.render.fastmime
+
+    monkeypatch.setattr(distrib.render.fastmime, "_CACHE_BYTES", 300)
+    writer = MessageWriter()
+    headers = _with_bad("subject", "")
+    for index in range(30):
+        text = f"Bonjour {index},\n" + "Une ligne du communiqué assez longue é.\n" * (index % 5)
+        pieces = ["<p>Bonjour ", f"Zoé {index}", ",</p>\n" + "<p>é</p>\n" * index]
+        html = Body("".join(pieces), "".join(pieces).encode(), pieces)
+        compare(headers, text, html.text, [], full=False)
+        fast = writer.write(headers, text, html)
+        assert canonical(fast) == canonical(build_message(headers, text, html.text))
+        assert writer._held <= 300 or len(writer._lines) + len(writer._pieces) <= 1

@@ -71,7 +71,7 @@ _PLAIN_ADDRESS = re.compile(rf"{_DOT_ATOM}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 _UTF8_ATOM = r"[^\x00-\x20()<>@,:;\\\".\[\]\x7f]+"  # atext or any non-ASCII (RFC 6532)
 _UTF8_LOCAL = re.compile(rf"{_UTF8_ATOM}(?:\.{_UTF8_ATOM})*")
 _PLAIN_MESSAGE_ID = re.compile(rf"<{_DOT_ATOM}@(?:{_DOT_ATOM}|\[[\x21-\x5a\x5e-\x7e]*\])>")
-_CACHE_LIMIT = 20_000  # encoded lines kept; past this the cache starts again
+_CACHE_BYTES = 32_000_000  # held by a writer's caches, about; past this they start again
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 _Piece = tuple[bytes, bytes, bytes] | tuple[bytes] | tuple[()]
@@ -152,6 +152,7 @@ class MessageWriter:
         self._pieces: dict[str, _Piece] = {}
         self._headers: dict[tuple[str, object], bytes] = {}
         self._attachments: dict[Attachment, bytes] = {}
+        self._held = 0  # bytes in the caches of lines, pieces and headers, about
 
     @staticmethod
     def covers(headers: HeaderValues) -> bool:
@@ -237,7 +238,7 @@ class MessageWriter:
             check_header(header, address.display_name)
             check_header(header, address.addr_spec)
             line = fold_mailboxes(header, [address], utf8=utf8).encode("utf-8")
-            self._remember(self._headers, key, line)
+            self._remember(self._headers, key, line, len(line))
         return line
 
     def _cached(self, header: str, value: str, fold: _Fold) -> bytes:
@@ -247,7 +248,7 @@ class MessageWriter:
         if line is None:
             check_header(header, value)
             line = fold(header, value).encode("ascii")
-            self._remember(self._headers, key, line)
+            self._remember(self._headers, key, line, len(line))
         return line
 
     def _body(self, body: str | Body) -> bytes:
@@ -279,7 +280,7 @@ class MessageWriter:
         if encoded is None:
             # Soft line breaks come out as "=\n" when the input has no CRLF.
             encoded = b2a_qp(line).replace(b"\n", _CRLF)
-            self._remember(self._lines, line, encoded)
+            self._remember(self._lines, line, encoded, len(line) + len(encoded))
         return encoded
 
     def _quoted_printable_parts(self, parts: Sequence[str]) -> bytes | None:
@@ -336,7 +337,7 @@ class MessageWriter:
                 lines,
                 _segment(tail.encode("utf-8")) if tail else b"",
             )
-        self._remember(self._pieces, piece, result)
+        self._remember(self._pieces, piece, result, len(piece) + sum(map(len, result)))
         return result
 
     def _attachment(self, attachment: Attachment) -> bytes:
@@ -347,8 +348,13 @@ class MessageWriter:
             self._attachments[attachment] = data
         return data
 
-    @staticmethod
-    def _remember(cache: dict[_K, _V], key: _K, value: _V) -> None:
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
+    def _remember(self, cache: dict[_K, _V], key: _K, value: _V, size: int) -> None:
+        """Keep ``value``; past the byte budget, forget everything first (a campaign with
+        a new line in every message, say: the caches then start again)."""
+        if self._held + size > _CACHE_BYTES:
+            self._lines.clear()
+            self._pieces.clear()
+            self._headers.clear()
+            self._held = 0
         cache[key] = value
+        self._held += size
