@@ -266,7 +266,7 @@ def test_outlets_without_a_row_share_their_skeletons(
         same(fast, reference_renderer.render(person, message_id=message_id, date=DATE), full=False)
         assert outlet in fast.text
     # French only, subject/text/HTML, with and without a first name.
-    assert fast_renderer.skeletons.learned <= 6
+    assert fast_renderer.skeletons.learned <= 6, fast_renderer.skeletons.learned
 
 
 def test_skeletons_stop_being_made_past_their_memory_budget(
