@@ -431,7 +431,7 @@ class Renderer:
         """Check every header value (CVE-2024-6923) and return them, or None if one is unsafe."""
         list_unsubscribe = list_unsubscribe_value(self._mailto, url)
         to_name, to_address = (
-            ("", test_to) if test_to is not None else (contact.name, contact.address)
+            ("", test_to) if test_to is not None else (_phrase(contact.name), contact.address)
         )
         values = [
             ("To", to_name),
@@ -504,3 +504,9 @@ def _warnings(
         )
         found.append(Problem(message, where, "html-size"))
     return tuple(found)
+
+
+def _phrase(name: str) -> str:
+    """Return a display name as mail readers show it: runs of spaces count as one (RFC 5322
+    phrase), so collapse them here rather than let each reader decide."""
+    return " ".join(part for part in name.split(" ") if part)
