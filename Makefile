@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all demo test lint types pytest system-deps bench clean
+.PHONY: all demo test lint types pytest fuzz system-deps bench clean
 
 all: test
 
@@ -34,6 +34,10 @@ pytest: $(STAMP) system-deps
 	$(BIN)/pytest
 
 test: lint types pytest
+
+# Property tests with fresh random examples (make test runs a fixed set).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=explore $(BIN)/pytest -q -m "not slow" $$(grep -l "@given" tests/*.py)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

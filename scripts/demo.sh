@@ -21,13 +21,14 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 step "$BIN/distrib" contacts check example/campaign.toml
 step "$BIN/distrib" preview example/campaign.toml --out "$OUT/preview"
 step "$BIN/distrib" send example/campaign.toml --yes --log "$OUT/distrib-log.sqlite"
-step "$BIN/distrib" report --log "$OUT/distrib-log.sqlite"
+step "$BIN/distrib" report --log "$OUT/distrib-log.sqlite" --html "$OUT/report.html"
 
 cat <<TXT
 
 Where to look:
   captured emails  $OUT/maildir/new/      (one file per message; open with any mail client)
   sink output      $OUT/sink.log
-  preview          $OUT/preview/index.html
+  preview          $OUT/preview/index.html   (or: .venv/bin/distrib preview example/campaign.toml --serve)
+  HTML report      $OUT/report.html
   delivery log     $OUT/distrib-log.sqlite  (distrib runs / log / report --log $OUT/distrib-log.sqlite)
 TXT

@@ -3,14 +3,23 @@ modules (e.g. ``smtp_server.py``), imported lazily so unrelated tests never pay 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings
 
 if TYPE_CHECKING:
     from smtp_server import SMTPTestServer, TLSFiles
+
+# Property tests: `make test` (and CI) run a fixed, derandomized set of examples so that a red
+# build always means a change broke something; `make fuzz` explores new random examples
+# (HYPOTHESIS_PROFILE=explore) and prints a reproducer for anything it finds.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", max_examples=1000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

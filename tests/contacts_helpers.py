@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import dns.message
+import dns.rcode
+import dns.rrset
 import openpyxl
 import pandas as pd
 
@@ -51,6 +56,34 @@ def write_xlsx(path: Path, rows: Rows, *, sheet: str = "Feuil1", first: str | No
     return path
 
 
+def write_ods(path: Path, sheets: dict[str, Rows]) -> Path:
+    """Write an OpenDocument spreadsheet with odfpy; a cell "of:=…" becomes a formula without a
+    saved value (what a program that does not compute formulas writes)."""
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table as OdfTable
+    from odf.table import TableCell, TableRow
+    from odf.text import P
+
+    document = OpenDocumentSpreadsheet()
+    for name, rows in sheets.items():
+        table = OdfTable(name=name)
+        for row in rows:
+            tr = TableRow()
+            for value in row:
+                text = str(value)
+                if text.startswith("of:="):
+                    cell = TableCell(formula=text)
+                else:
+                    cell = TableCell(valuetype="string")
+                    if text:
+                        cell.addElement(P(text=text))
+                tr.addElement(cell)
+            table.addElement(tr)
+        document.spreadsheet.addElement(table)
+    document.save(str(path))
+    return path
+
+
 def load(
     *paths: Path | SourceConfig,
     suppression: Sequence[Path] = (),
@@ -69,4 +102,55 @@ def memory_table(rows: Rows, name: str = "list.xlsx") -> Table:
     return Table(Path(name), frame, sheet="Feuil1")
 
 
-__all__ = ["load", "locate_header", "memory_table", "write_csv", "write_xlsx"]
+class DNSStub:
+    """A tiny authoritative DNS server on 127.0.0.1 (UDP) answering from a fixed zone."""
+
+    def __init__(self, mx: dict[str, list[str]]) -> None:
+        self.mx = mx
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.asked: list[str] = []
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            query = dns.message.from_wire(data)
+            question = query.question[0]
+            name = question.name.to_text().rstrip(".")
+            self.asked.append(name)
+            response = dns.message.make_response(query)
+            if name in self.mx:
+                if self.mx[name]:
+                    response.answer.append(
+                        dns.rrset.from_text(question.name, 300, "IN", "MX", *self.mx[name])
+                    )
+            else:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            self.sock.sendto(response.to_wire(), peer)
+
+    def __enter__(self) -> DNSStub:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+__all__ = [
+    "DNSStub",
+    "load",
+    "locate_header",
+    "memory_table",
+    "write_csv",
+    "write_ods",
+    "write_xlsx",
+]

@@ -98,3 +98,32 @@ def test_the_deliberate_mess(book: ContactBook) -> None:
     language = sorted(w.code for w in book.warnings if w.code.startswith("language"))
     assert language == ["language-missing"] * 2 + ["language-unknown"]
     assert sum(c.language == "both" for c in book.contacts) == 2  # bilingual: one message each
+
+
+def test_the_conflict_and_the_domain_entry(book: ContactBook) -> None:
+    # Zoé is "Français" in the French list and "EN" in the partners' list: the first is kept.
+    (conflict,) = book.conflicts
+    assert (Path(conflict.where.path).name if conflict.where else None, conflict.code) == (
+        "partenaires.csv",
+        "conflict-language",
+    )
+    assert "language 'EN' differs from 'Français'" in conflict.message
+    by_key = {c.key: c for c in book.contacts}
+    assert by_key["zoe.gagnon@courrierdufleuve.example"].language == "fr"
+    # "*@journalferme.example" is read as a whole-domain entry, not a bad address.
+    assert not [w for w in book.warnings if w.code == "suppression-entry"]
+
+
+def test_the_vcard_example() -> None:
+    from distrib.config import SourceConfig
+    from distrib.contacts import read_contacts
+
+    book = read_contacts([SourceConfig(path=LISTS / "carnet-presse.vcf")])
+    assert [c.address for c in book.contacts] == [
+        "amelie.dufour@radiofleuve.example",
+        "owen.price@harbourherald.example",
+    ]
+    assert [c.language for c in book.contacts] == ["fr", "en"]
+    assert book.contacts[0].fields["other_emails"] == "amelie@maison.example"
+    (rejected,) = book.rejected
+    assert (rejected.where.row if rejected.where else None, rejected.code) == (21, "blank-address")

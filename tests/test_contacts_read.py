@@ -47,18 +47,27 @@ def test_cp1252_only_when_utf8_fails(tmp_path: Path) -> None:
     assert decode(text.encode("cp1252")) == (text, "cp1252")
 
 
-def test_given_encoding_is_honoured(tmp_path: Path) -> None:
-    # UTF-8 bytes are also valid cp1252: only the configured encoding makes them read so.
-    path = write_csv(tmp_path / "l.csv", [["Email", "Surname"], ["z@c.example", "Zoé"]])
+def test_given_encoding_is_honoured_and_mojibake_is_refused(tmp_path: Path) -> None:
+    # UTF-8 bytes are also valid cp1252: only the configured encoding makes them read so, and
+    # the "ZoÃ©" it gives is refused, never imported.
+    path = write_csv(
+        tmp_path / "l.csv", [["Email", "Surname"], ["z@c.example", "Zoé"], ["y@c.example", "Roy"]]
+    )
     book = load(SourceConfig(path=path, encoding="cp1252"))
-    assert book.contacts[0].last_name == "ZoÃ©"
-    assert book.sources[0].encoding == "cp1252"
+    assert [c.last_name for c in book.contacts] == ["Roy"]
+    assert (book.sources[0].encoding, book.sources[0].encoding_basis) == ("cp1252", "campaign")
+    (problem,) = book.rejected
+    assert (str(problem.where), problem.code) == ("l.csv:2:Surname", "mojibake")
+    assert "'ZoÃ©' in column Surname looks like UTF-8 read as Windows-1252" in problem.message
+    assert "'Ã©' would be 'é'" in problem.message
+    assert "check `encoding` for this source" in problem.message
 
 
 def test_undecodable_bytes_are_a_contacts_error(tmp_path: Path) -> None:
     path = tmp_path / "l.csv"
     path.write_bytes(b"Courriel\nz\x81@c.example\n")  # 0x81 is undefined in cp1252
-    with pytest.raises(ContactsError, match=r"l\.csv: cannot be read as UTF-8 or Windows-1252"):
+    with pytest.raises(ContactsError, match=r"l\.csv:2: cannot be read as UTF-8 or Windows-1252 "
+                       r"\(byte 0x81 on line 2, offset 10\)"):  # fmt: skip
         read_table(path)
 
 
@@ -166,9 +175,13 @@ def test_overflowing_csv_row_is_rejected(tmp_path: Path) -> None:
     ("name", "content", "message"),
     [
         ("l.xls", b"", r"old Excel \(\.xls\)"),
-        ("l.ods", b"", "OpenDocument"),
-        ("l.xlsx", b"Courriel\na@b.example\n", "not a valid .xlsx file"),
-        ("l.csv", b"PK\x03\x04rest", "give it the .xlsx extension"),
+        ("l.ods", b"", "not a valid workbook"),
+        ("l.xlsx", b"Courriel\na@b.example\n", "not a valid workbook"),
+        (
+            "l.csv",
+            b"PK\x03\x04rest",
+            r"zipped file \(\.xlsx or \.ods\); give it the right extension",
+        ),
         ("l.csv", b"", "no address column; headers found: none"),
     ],
 )

@@ -240,6 +240,13 @@ def test_literal_encoded_word_in_a_name_is_not_decoded(renderer: Renderer) -> No
     assert to.display_name == "=?utf-8?q?Bcc=3A_x?= Bélanger"
 
 
+def test_runs_of_spaces_in_a_name_count_as_one(renderer: Renderer) -> None:
+    # What every reader shows anyway (an RFC 5322 phrase), decided once by distrib.
+    rendered = render(renderer, first_name="Zoé  Anne", last_name="  Bélanger")
+    [to] = parse(rendered.data)["To"].addresses
+    assert to.display_name == "Zoé Anne Bélanger"
+
+
 def test_contact_without_name_gets_bare_address(renderer: Renderer) -> None:
     rendered = render(renderer, first_name="", last_name="")
     message = parse(rendered.data)

@@ -51,7 +51,13 @@ def test_any_safe_subject_round_trips(subject: str) -> None:
         assert all(len(line) <= 76 for line in subject_lines)
 
 
-@given(header_text.filter(lambda s: len(s.encode()) <= 20))
+# In an RFC 5322 phrase a run of spaces means one space (parsers collapse them), so the renderer
+# collapses them before building To (tested in test_render.py); names here have single spaces.
+def single_spaced(text: str) -> bool:
+    return " ".join(part for part in text.split(" ") if part) == text
+
+
+@given(header_text.filter(lambda s: len(s.encode()) <= 20 and single_spaced(s)))
 def test_short_display_names_round_trip(name: str) -> None:
     [to] = parse(build(name=name))["To"].addresses
     assert (to.display_name, to.addr_spec) == (name, "zoe@exemple.ca")

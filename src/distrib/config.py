@@ -29,6 +29,7 @@ from distrib.headers import find_forbidden
 
 __all__ = [
     "Campaign",
+    "ContactsConfig",
     "DKIMConfig",
     "LimitsConfig",
     "SMTPConfig",
@@ -86,13 +87,16 @@ def _check_address(value: str | None) -> str | None:
 
 
 class SourceConfig(_Frozen):
-    """One contact spreadsheet.  Sources are listed in priority order: earlier ones win."""
+    """One contact file.  Sources win in campaign order, unless ``priority`` says otherwise
+    (1 before 2; sources without one come after those with one).  ``sheet``: a name, a list of
+    names, or ``"*"`` for every sheet (default: the first)."""
 
     path: Path
     encoding: str | None = None
     delimiter: str | None = None
-    sheet: str | None = None
+    sheet: str | tuple[str, ...] | None = None
     columns: dict[str, str] = Field(default_factory=dict)
+    priority: int | None = None
 
     _resolve_path = field_validator("path", mode="before")(_resolve)
 
@@ -255,6 +259,16 @@ class LimitsConfig(_Frozen):
         return cleaned
 
 
+class ContactsConfig(_Frozen):
+    """How contact files are read and checked (the campaign file's ``[contacts]`` table)."""
+
+    max_file_mb: Annotated[int, Field(ge=1)] = 256
+    max_cell_chars: Annotated[int, Field(ge=1)] = 32_767
+    check_mx: bool = False
+    mx_timeout: Annotated[float, Field(gt=0)] = 5.0
+    mx_nameservers: tuple[str, ...] = ()
+
+
 class Campaign(_Frozen):
     """A whole campaign file, with every path resolved."""
 
@@ -275,6 +289,7 @@ class Campaign(_Frozen):
     outlets: Path | None = None
     max_attachments_mb: Annotated[float, Field(gt=0, le=50)] = 10.0
     dkim: DKIMConfig | None = None
+    contacts: ContactsConfig = ContactsConfig()
 
     _resolve_paths = field_validator("release", "templates", "log", "outlets", mode="before")(
         _resolve

@@ -2,19 +2,29 @@
 
 One module per step::
 
-    read       CSV/XLSX -> table of text (encoding, delimiter, sheet, header row)
+    read       a source -> table of text (dispatch, size limits, header row, sheets)
+      textfile   CSV/TSV/TXT: encoding (BOM, UTF-16, UTF-8, cp1252) and delimiter detection
+      workbook   XLSX/ODS with calamine; zip/entity-bomb checks; formulas without a value
+      vcard      .vcf address-book exports, one card per row
     columns    French/English header aliases -> fields; other columns -> template fields
     normalize  one value at a time: text, language, address, suppression key, slug
+    addresses  a column of addresses at once: strict ASCII fast path, else `normalize`
+    mojibake   UTF-8 read as Windows-1252 ("ZoÃ©")
+    vector     whole-column checks over numpy arrays of text
     prepare    one source table -> normalised rows, each valid or rejected with a reason
-    suppress   suppression lists -> keys
-    merge      suppress, deduplicate (earlier source wins), fill blanks, account for every row
+    suppress   suppression lists -> address keys and domains
+    combine    suppress, deduplicate (precedence order), fill blanks, conflicts, accounting
+    mx         the optional mail-server (DNS) check
+    merge      the merged table -> `Contact` records and the `ContactBook`
+    output     write the merged list and its rejects (CSV/XLSX, formula-safe)
     load       the whole stage for a campaign
 
 `load_contacts` is the entry point; the pieces are public so they can be tested and reused.
 """
 
 from distrib.contacts.columns import ColumnMap, field_name, header_key, map_columns
-from distrib.contacts.load import load_contacts, read_contacts
+from distrib.contacts.combine import MergedTable, combine
+from distrib.contacts.load import load_contacts, merge_campaign, read_contacts, read_merged
 from distrib.contacts.merge import merge_sources
 from distrib.contacts.model import Contact, ContactBook, RowStatus, SourceSummary
 from distrib.contacts.normalize import (
@@ -27,7 +37,14 @@ from distrib.contacts.normalize import (
     suppression_key,
 )
 from distrib.contacts.prepare import PreparedSource, prepare_source
-from distrib.contacts.read import SourceTable, Table, read_source, read_table
+from distrib.contacts.read import (
+    Limits,
+    SourceTable,
+    Table,
+    read_source,
+    read_sources,
+    read_table,
+)
 from distrib.contacts.suppress import Suppression, load_suppression, read_suppression
 
 __all__ = [
@@ -36,24 +53,30 @@ __all__ = [
     "ColumnMap",
     "Contact",
     "ContactBook",
+    "Limits",
+    "MergedTable",
     "PreparedSource",
     "RowStatus",
     "SourceSummary",
     "SourceTable",
     "Suppression",
     "Table",
+    "combine",
     "field_name",
     "header_key",
     "load_contacts",
     "load_suppression",
     "map_columns",
+    "merge_campaign",
     "merge_sources",
     "normalize_address",
     "normalize_language",
     "parse_language",
     "prepare_source",
     "read_contacts",
+    "read_merged",
     "read_source",
+    "read_sources",
     "read_suppression",
     "read_table",
     "slugify",

@@ -1,98 +1,77 @@
-"""Merge prepared sources into one audience: suppress, deduplicate, fill blanks, account.
+"""Merge prepared sources into a `ContactBook`: the contacts rendering and sending work on.
 
-Every row read ends as exactly one of, in this order of precedence:
+`combine` does the merge on whole columns (reject, suppress, deduplicate, fill blanks, list
+conflicts and account for every row); this module turns its table into `Contact` records,
+resolving each contact's language (`_language`: missing, unknown or bilingual languages fall
+back to the campaign default, with a warning per contact).
 
-- ``rejected``: its address or an identity field is unusable (decided by `prepare`);
-- ``suppressed``: its address is on a suppression list (every row of that person, in every
-  source, so each source's count says how many of its rows were held back);
-- ``duplicate``: an earlier row (earlier source, then earlier row) has the same address key;
-- ``accepted``: the first row of its address; it becomes one `Contact`.
-
-A contact's blank fields are filled from its duplicates, in priority order, and ``sources``
-lists the winning row and every duplicate.  Flags are computed with vectorised pandas
-operations; Python loops only build the records handed back (contacts and problems).
+Building a million small objects is what costs here, so the language is resolved once per
+distinct (code, text) pair, a contact's ``fields`` share one key index (`RowFields`), and the
+cyclic garbage collector is paused while the records are built: they hold no cycles, and
+otherwise it would walk the growing heap again and again (about a third of the time).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import dataclasses
+import gc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from itertools import repeat
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
-from distrib.contacts.columns import STANDARD_FIELDS
-from distrib.contacts.model import Contact, ContactBook, SourceSummary
+from distrib.contacts.combine import DomainCheck, MergedTable, combine
+from distrib.contacts.model import Contact, ContactBook
 from distrib.contacts.normalize import slugify
 from distrib.contacts.prepare import PreparedSource
 from distrib.contacts.suppress import Suppression
+from distrib.contacts.vector import per_unique
 from distrib.errors import Location, Problem
 
-__all__ = ["merge_sources"]
+__all__ = ["RowFields", "book_from_table", "merge_sources", "no_gc"]
 
 Language = Literal["fr", "en"]
 
 
-@dataclass(frozen=True, slots=True)
-class _Flags:
-    rejected: pd.Series[bool]
-    suppressed: pd.Series[bool]
-    duplicate: pd.Series[bool]
-    accepted: pd.Series[bool]
+class RowFields(Mapping[str, str]):
+    """A contact's fields: an immutable mapping whose key index is shared by every contact."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: Mapping[str, int], values: Sequence[str]) -> None:
+        self._index = index
+        self._values = values
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[self._index[key]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return f"RowFields({dict(self)!r})"
 
 
-def _combine(prepared: Sequence[PreparedSource]) -> tuple[pd.DataFrame, list[str]]:
-    """Stack every source's rows (``_src`` says which); return them and the field names."""
-    fields = list(STANDARD_FIELDS)
-    for source in prepared:
-        fields += [c for c in source.columns.extras if c not in fields]
-    frames = [p.frame.assign(_src=i) for i, p in enumerate(prepared)]
-    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    for name in fields:
-        if name not in combined.columns:
-            combined[name] = ""
-    extras = [c for c in combined.columns if c in fields and c not in STANDARD_FIELDS]
-    combined[extras] = combined[extras].fillna("")
-    return combined, fields
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector (reference counting still frees everything).
 
-
-def _flags(combined: pd.DataFrame, suppression: Suppression) -> _Flags:
-    rejected = combined["_code"] != ""
-    suppressed = ~rejected & combined["_skey"].isin(list(suppression.keys))
-    candidate = ~rejected & ~suppressed
-    duplicate = pd.Series(False, index=combined.index)
-    duplicate[candidate] = combined.loc[candidate, "_key"].duplicated(keep="first")
-    return _Flags(rejected, suppressed, duplicate, candidate & ~duplicate)
-
-
-def _filled(combined: pd.DataFrame, candidate: pd.Series[bool], fields: list[str]) -> pd.DataFrame:
-    """Return, per address key, each field's first non-blank value in priority order."""
-    values = combined.loc[candidate, [*fields, "_lang_raw"]]
-    keys = combined.loc[candidate, "_key"]
-    return values.where(values != "").groupby(keys, sort=False).first().fillna("")
-
-
-class _Places:
-    """Turn (source, row) into a `Location`, with a column when asked."""
-
-    def __init__(self, prepared: Sequence[PreparedSource]) -> None:
-        # display_path() resolves against the working directory: once per source, not per row.
-        self.paths = [p.table.table.display for p in prepared]
-        self.sheets = [p.table.table.sheet for p in prepared]
-        self.headers = [{f: p.columns.header_of(f) for f in STANDARD_FIELDS} for p in prepared]
-
-    def at(
-        self, src: int, row: int, field: str | None = None, *, column: str | None = None
-    ) -> Location:
-        """Return where ``row`` of source ``src`` is; the column feeding ``field`` if given."""
-        if field is not None:
-            column = self.headers[src][field]
-        return Location(self.paths[src], row, self.sheets[src], column)
-
-
-def _records(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-    """Iterate rows as tuples of plain Python values (far faster than ``to_dict``/``iterrows``)."""
-    return zip(*(frame[c].to_numpy(dtype=object).tolist() for c in columns), strict=True)
+    The stage creates millions of objects that hold no reference cycles (strings, records);
+    each time their count grows, the collector would walk the whole heap again.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _language(
@@ -109,133 +88,107 @@ def _language(
     return default, "language-missing", f"no language: using {default!r}"
 
 
-def _provenance(
-    combined: pd.DataFrame, flags: _Flags, places: _Places
-) -> tuple[dict[str, list[Location]], list[Problem]]:
-    """Return each key's locations (winner first) and one `Problem` per duplicate row."""
-    where: dict[str, list[Location]] = {}
-    for key, src, row in _records(combined.loc[flags.accepted], ["_key", "_src", "_row"]):
-        where[key] = [places.at(src, row)]
-    duplicates = []
-    dup_cols = ["_key", "_src", "_row", "email"]
-    for key, src, row, email in _records(combined.loc[flags.duplicate], dup_cols):
-        first = where[key][0]
-        where[key].append(places.at(src, row))
-        message = f"{email} duplicates {first} (the first row wins; its blanks are filled)"
-        duplicates.append(Problem(message, places.at(src, row, "email"), "duplicate"))
-    return where, duplicates
-
-
-def _contacts(
-    combined: pd.DataFrame, flags: _Flags, fields: list[str], places: _Places, default: Language
-) -> tuple[list[Contact], list[Problem], list[Problem]]:
-    """Build the contacts; return them, the duplicate problems and the language warnings."""
-    filled = _filled(combined, flags.accepted | flags.duplicate, fields)
-    winners = combined.loc[flags.accepted, ["_key", "_address", "_src", "_row"]]
-    merged = filled.loc[winners["_key"].tolist()]
-    slugs = {name: slugify(name) for name in merged["outlet"].unique()}
-    where, duplicates = _provenance(combined, flags, places)
-    contacts, warnings = [], []
-    names = list(merged.columns)
-    for (key, address, src, row), cells in zip(
-        _records(winners, ["_key", "_address", "_src", "_row"]),
-        _records(merged, names),
-        strict=True,
-    ):
-        values: dict[str, str] = dict(zip(names, cells, strict=True))
-        language, code, text = _language(values["language"], values.pop("_lang_raw"), default)
-        if code is not None:
-            warnings.append(Problem(text, places.at(src, row, "language"), code))
-        values["language"] = language
-        contacts.append(
-            Contact(
-                email=values["email"], address=address, key=key, language=language,
-                first_name=values["first_name"], last_name=values["last_name"],
-                outlet=values["outlet"], outlet_slug=slugs[values["outlet"]],
-                fields=values, sources=tuple(where[key]),
-            )
-        )  # fmt: skip
-    return contacts, duplicates, warnings
-
-
-def _rejected(combined: pd.DataFrame, flags: _Flags, places: _Places) -> list[Problem]:
-    rows = combined.loc[flags.rejected]
-    columns = ["_src", "_row", "_error", "_error_column", "_code"]
-    return [
-        Problem(message, places.at(src, row, column=column or None), code)
-        for src, row, message, column, code in _records(rows, columns)
+def _languages(merged: MergedTable, default: Language) -> tuple[list[str], list[Problem]]:
+    """Return each contact's language, and one warning per contact whose language defaulted."""
+    contacts = merged.contacts
+    codes, code_values = pd.factorize(contacts["language"].to_numpy())
+    raws, raw_values = pd.factorize(contacts["_lang_raw"].to_numpy())
+    # One `_language` call per distinct (code, text as written) pair, not per contact.
+    pairs, inverse = np.unique(codes * max(len(raw_values), 1) + raws, return_inverse=True)
+    width = max(len(raw_values), 1)
+    results = [
+        _language(code_values[pair // width], raw_values[pair % width], default)
+        for pair in pairs.tolist()
     ]
-
-
-def _suppressed(
-    combined: pd.DataFrame, flags: _Flags, places: _Places, suppression: Suppression
-) -> list[Problem]:
-    rows = combined.loc[flags.suppressed]
-    return [
-        Problem(
-            f"{email} is on a suppression list ({suppression.keys[skey]})",
-            places.at(src, row, "email"),
-            "suppressed",
-        )
-        for src, row, email, skey in _records(rows, ["_src", "_row", "email", "_skey"])
-    ]
-
-
-def _summary(source: PreparedSource, counts: dict[str, int] | None = None) -> SourceSummary:
-    """Return how the rows of ``source`` were accounted for (``counts`` by outcome)."""
-    counts = counts or {}
-    table = source.table.table
-    return SourceSummary(
-        path=table.display, rows=source.rows, accepted=counts.get("accepted", 0),
-        duplicates=counts.get("duplicate", 0), rejected=counts.get("rejected", 0),
-        suppressed=counts.get("suppressed", 0), encoding=table.encoding,
-        delimiter=table.delimiter, sheet=table.sheet, blank_rows=source.blank_rows,
+    inverse_list = inverse.tolist()
+    languages = [results[i][0] for i in inverse_list]
+    tables = [p.table.table for p in merged.prepared]
+    displays = np.array([t.display for t in tables], dtype=object)
+    sheets = np.array([t.sheet for t in tables], dtype=object)
+    headers = np.array([p.columns.header_of("language") for p in merged.prepared], dtype=object)
+    warned = np.flatnonzero(np.array([r[1] is not None for r in results], dtype=bool)[inverse])
+    src = contacts["_src"].to_numpy()[warned]
+    where = map(
+        Location, displays[src].tolist(), contacts["_row"].to_numpy()[warned].tolist(),
+        sheets[src].tolist(), headers[src].tolist(),
     )  # fmt: skip
+    texts = [results[inverse_list[i]][2] for i in warned.tolist()]
+    codes_ = [results[inverse_list[i]][1] or "" for i in warned.tolist()]
+    warnings = list(map(Problem, texts, where, codes_))
+    return languages, warnings
 
 
-def _summaries(
-    prepared: Sequence[PreparedSource], combined: pd.DataFrame, flags: _Flags
-) -> list[SourceSummary]:
-    outcome = pd.Series("accepted", index=combined.index)
-    outcome[flags.duplicate] = "duplicate"
-    outcome[flags.rejected] = "rejected"
-    outcome[flags.suppressed] = "suppressed"
-    counts: dict[tuple[int, str], int] = (
-        outcome.groupby(combined["_src"]).value_counts().to_dict()  # type: ignore[assignment]
+def _sources(merged: MergedTable) -> list[tuple[Location, ...]]:
+    """Return each contact's provenance: its winning row, then every duplicate."""
+    src = merged.rows["_src"].to_numpy()[merged.members]
+    row = merged.rows["_row"].to_numpy()[merged.members].tolist()
+    tables = [p.table.table for p in merged.prepared]
+    paths = np.array([t.display for t in tables], dtype=object)[src].tolist()
+    sheets = np.array([t.sheet for t in tables], dtype=object)[src].tolist()
+    # map() drives these loops in C: a million records, so the interpreter loop matters.
+    places = list(map(Location, paths, row, sheets))
+    bounds = merged.bounds.tolist()
+    return list(map(tuple, map(places.__getitem__, map(slice, bounds[:-1], bounds[1:]))))
+
+
+_ORDER = tuple(f.name for f in dataclasses.fields(Contact))
+
+
+def _build_contacts(values: Mapping[str, list[Any]]) -> list[Contact]:
+    """Build the contacts from one list per field.
+
+    Positional arguments and map() (no Python-level loop) when the given fields are Contact's
+    first fields in order, which is much faster a million times; keywords otherwise, so a field
+    added to `Contact` later cannot receive another field's values.
+    """
+    names = list(values)
+    if _ORDER[: len(names)] == tuple(names):
+        return list(map(Contact, *values.values()))
+    rows = zip(*values.values(), strict=True)
+    return [Contact(**dict(zip(names, row, strict=True))) for row in rows]
+
+
+def book_from_table(merged: MergedTable, default_language: Language = "fr") -> ContactBook:
+    """Build the `ContactBook` (one `Contact` per accepted address) from a merged table."""
+    if not merged.prepared:
+        return ContactBook((), merged.summaries, warnings=merged.warnings)
+    contacts = merged.contacts
+    names = list(merged.fields)
+    index = {name: i for i, name in enumerate(names)}
+    with no_gc():
+        languages, language_warnings = _languages(merged, default_language)
+        slugs = per_unique(contacts["outlet"].to_numpy(), slugify).tolist()
+        sources = _sources(merged)
+        columns = [contacts[n].tolist() for n in names]
+        columns[index["language"]] = languages
+        fields = list(map(RowFields, repeat(index), zip(*columns, strict=True)))
+        values = {
+            "email": columns[index["email"]], "address": contacts["_address"].tolist(),
+            "key": contacts["_key"].tolist(), "language": languages,
+            "first_name": columns[index["first_name"]], "last_name": columns[index["last_name"]],
+            "outlet": columns[index["outlet"]], "outlet_slug": slugs, "fields": fields,
+            "sources": sources, "smtputf8": contacts["_smtputf8"].tolist(),
+        }  # fmt: skip
+        built = _build_contacts(values)
+    return ContactBook(
+        contacts=tuple(built),
+        sources=merged.summaries,
+        rejected=merged.rejected,
+        suppressed=merged.suppressed,
+        duplicates=merged.duplicates,
+        warnings=(*merged.warnings, *language_warnings),
+        conflicts=merged.conflicts,
     )
-    return [
-        _summary(p, {o: n for (src, o), n in counts.items() if src == i})
-        for i, p in enumerate(prepared)
-    ]
 
 
 def merge_sources(
     prepared: Sequence[PreparedSource],
     suppression: Suppression | None = None,
     default_language: Language = "fr",
+    *,
+    domain_check: DomainCheck | None = None,
+    warnings: Iterable[Problem] = (),
 ) -> ContactBook:
     """Suppress, deduplicate and merge prepared sources (earlier wins) into a `ContactBook`."""
-    suppression = suppression if suppression is not None else Suppression()
-    combined, fields = _combine(prepared)
-    if combined.empty:
-        return ContactBook((), tuple(_summary(p) for p in prepared), warnings=_source_warnings(
-            prepared, suppression))  # fmt: skip
-    flags = _flags(combined, suppression)
-    places = _Places(prepared)
-    contacts, duplicates, language_warnings = _contacts(
-        combined, flags, fields, places, default_language
-    )
-    return ContactBook(
-        contacts=tuple(contacts),
-        sources=tuple(_summaries(prepared, combined, flags)),
-        rejected=tuple(_rejected(combined, flags, places)),
-        suppressed=tuple(_suppressed(combined, flags, places, suppression)),
-        duplicates=tuple(duplicates),
-        warnings=(*_source_warnings(prepared, suppression), *language_warnings),
-    )
-
-
-def _source_warnings(
-    prepared: Sequence[PreparedSource], suppression: Suppression
-) -> tuple[Problem, ...]:
-    return (*(w for p in prepared for w in p.warnings), *suppression.warnings)
+    merged = combine(prepared, suppression, domain_check=domain_check, extra_warnings=warnings)
+    return book_from_table(merged, default_language)

@@ -34,6 +34,7 @@ class Contact:
     outlet_slug: str = ""
     fields: Mapping[str, str] = field(default_factory=dict)
     sources: tuple[Location, ...] = ()
+    smtputf8: bool = False  # the local part is not ASCII: only an SMTPUTF8 relay can deliver it
 
     @property
     def name(self) -> str:
@@ -65,6 +66,9 @@ class SourceSummary:
     delimiter: str | None = None
     sheet: str | None = None
     blank_rows: int = 0
+    header_rows: int = 0  # rows repeating the header: skipped, listed in the warnings
+    total_rows: int = 0  # "Total" rows: skipped, listed in the warnings
+    encoding_basis: str | None = None  # how the encoding was chosen (see contacts.textfile)
 
     @property
     def adds_up(self) -> bool:
@@ -87,6 +91,7 @@ class ContactBook:
     suppressed: tuple[Problem, ...] = ()
     duplicates: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
+    conflicts: tuple[Problem, ...] = ()  # same address, different language/outlet/name
 
     @property
     def rows(self) -> int:

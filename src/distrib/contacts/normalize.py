@@ -103,12 +103,15 @@ class Address:
     ``address`` keeps the local part as written and lower-cases the domain in IDNA A-label form.
     ``key`` (deduplication) is the NFC case-folded whole address with the A-label domain.
     ``suppression_key`` also drops a ``+tag`` so unsubscribing one variant covers them all.
+    ``smtputf8`` is true when the local part is not ASCII: only a relay offering SMTPUTF8 can
+    deliver it (the domain never needs it: it goes on the wire as its IDNA A-label).
     """
 
     email: str
     address: str
     key: str
     suppression_key: str
+    smtputf8: bool = False
 
 
 def _precheck(value: str) -> None:
@@ -135,7 +138,9 @@ def normalize_address(value: str) -> Address:
     local = email.rpartition("@")[0]
     domain = checked.ascii_domain.lower()
     key = unicodedata.normalize("NFC", f"{local}@{domain}".casefold())
-    return Address(email, f"{local}@{domain}", key, suppression_key(key))
+    return Address(
+        email, f"{local}@{domain}", key, suppression_key(key), smtputf8=not local.isascii()
+    )
 
 
 def suppression_key(value: str) -> str:

@@ -1,42 +1,65 @@
 """Turn one source table into normalised rows, each either valid or rejected with a reason.
 
-Work is done a column at a time with pandas string methods; the functions that need Python
-(address validation, languages, name splitting) run once per distinct value (`_per_unique`),
-and messages are only built for the rows they are about.
+Work is done a column at a time on numpy arrays of `str` (`vector`): whole-column checks first,
+per-cell Python only where a check found something, and the functions that need Python
+(address validation, languages, name splitting) run once per distinct value.  Messages are only
+built for the rows they are about.
+
+Rows that are not data are set aside and counted, not read: completely blank rows
+(``blank_rows``), rows repeating the header (``header_rows``) and "Total" rows (``total_rows``);
+each repeated header and total row is also reported as a warning.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from distrib.contacts.columns import IDENTITY_FIELDS, STANDARD_FIELDS, ColumnMap, map_columns
-from distrib.contacts.normalize import (
-    AddressError,
-    normalize_address,
-    parse_language,
-    split_full_name,
+from distrib.contacts.addresses import validate_addresses
+from distrib.contacts.columns import (
+    IDENTITY_FIELDS,
+    STANDARD_FIELDS,
+    ColumnMap,
+    header_key,
+    map_columns,
 )
-from distrib.contacts.read import SourceTable
+from distrib.contacts.mojibake import MOJIBAKE, explain_mojibake
+from distrib.contacts.normalize import parse_language, split_full_name
+from distrib.contacts.read import DEFAULT_LIMITS, Limits, SourceTable
+from distrib.contacts.vector import Scan, Strings, clean_scan, find_cells, per_unique, strings
 from distrib.errors import Problem
 from distrib.headers import FORBIDDEN_HEADER_CHARS, find_forbidden
 
 __all__ = ["META", "PreparedSource", "prepare_source"]
 
 # Columns the stage adds beside the fields (field names never start with "_").
-META = ("_row", "_address", "_key", "_skey", "_lang_raw", "_error", "_error_column", "_code")
+META = (
+    "_row", "_address", "_key", "_skey", "_domain", "_lang_raw", "_error", "_error_column",
+    "_code", "_smtputf8",
+)  # fmt: skip
+_TOTAL = re.compile(r"(?:grand|sous|sub)?(?:total|totaux|somme|sum)(?:[0-9]|$)")
+_SPACES = re.compile(" {2,}")  # only spaces: a tab or line break must still be rejected
+Mask = npt.NDArray[np.bool_]
+Rows = npt.NDArray[np.intp]
+
+
+def _same(text: str) -> Callable[[Rows], list[str]]:
+    """Return a `_Rejecter` message function giving ``text`` for every row."""
+    return lambda rows: [text] * len(rows)
 
 
 @dataclass(frozen=True, slots=True)
 class PreparedSource:
-    """One source's non-blank rows, normalised, with ``_code`` set on rejected rows.
+    """One source's data rows, normalised, with ``_code`` set on rejected rows.
 
     ``frame`` has one column per field (every standard field, then the extras) and the `META`
     columns; ``language`` holds ``fr``/``en``/``both`` or "" and ``_lang_raw`` the text as written.
-    Completely blank rows are not kept: ``blank_rows`` counts them.
+    Blank rows, repeated headers and total rows are not kept; they are counted apart.
     """
 
     table: SourceTable
@@ -44,117 +67,178 @@ class PreparedSource:
     frame: pd.DataFrame
     blank_rows: int
     warnings: tuple[Problem, ...]
+    header_rows: int = 0
+    total_rows: int = 0
 
     @property
     def rows(self) -> int:
-        """The rows read: every non-blank row under the header."""
+        """The rows read: every data row under the header."""
         return len(self.frame)
 
 
-def _per_unique(values: pd.Series[str], func: Callable[[str], Any]) -> pd.Series[Any]:
-    """Apply ``func`` once per distinct value and spread the results back over the rows."""
-    results = {value: func(value) for value in values.unique()}
-    return values.map(results)
+def _fields(table: SourceTable, columns: ColumnMap) -> tuple[dict[str, Strings], dict[str, Scan]]:
+    """Return each field's cells in NFC and trimmed, with every standard field, and the `Scan`
+    of each column the file has."""
+    cleaned = {name: clean_scan(strings(table.frame[pos])) for pos, name in columns.fields.items()}
+    data = {name: values for name, (values, _) in cleaned.items()}
+    scans = {name: scan for name, (_, scan) in cleaned.items()}
+    blank = np.full(len(table.frame), "", dtype=object)
+    ordered = {name: data.get(name, blank) for name in STANDARD_FIELDS}
+    ordered.update((n, v) for n, v in data.items() if n not in STANDARD_FIELDS)
+    return ordered, scans
 
 
-def _fields(table: SourceTable, columns: ColumnMap) -> pd.DataFrame:
-    """Return the cells in NFC and trimmed, under field names, with every standard field."""
-    data: dict[str, pd.Series[str]] = {}
-    for position, name in columns.fields.items():
-        data[name] = table.frame[position].astype(str).str.normalize("NFC").str.strip()
-    frame = pd.DataFrame(data, index=table.frame.index, dtype=str)
-    for name in STANDARD_FIELDS:
-        if name not in frame.columns:
-            frame[name] = ""
-    extras = [c for c in frame.columns if c not in STANDARD_FIELDS]
-    return frame[[*STANDARD_FIELDS, *extras]]
-
-
-def _split_names(frame: pd.DataFrame, columns: ColumnMap) -> None:
-    """Fill first and last names from a full-name column when the list has no name columns."""
-    names = {columns.column_of(n) for n in ("first_name", "last_name")}
-    if columns.column_of("full_name") is None or names != {None}:
-        return
-    parts = _per_unique(frame["full_name"], split_full_name)
-    frame["first_name"] = parts.str[0].astype(str)
-    frame["last_name"] = parts.str[1].astype(str)
-
-
-def _languages(frame: pd.DataFrame) -> None:
-    """Keep the language as written in ``_lang_raw``; put its code (or "") in ``language``."""
-    frame["_lang_raw"] = frame["language"]
-    frame["language"] = _per_unique(frame["language"], lambda v: parse_language(v) or "")
-
-
-def _check_address(value: str) -> tuple[str, str, str, str]:
-    """Return (wire address, key, suppression key, "") or ("", "", "", reason)."""
-    try:
-        found = normalize_address(value)
-    except AddressError as exc:
-        return "", "", "", exc.reason
-    return found.address, found.key, found.suppression_key, ""
-
-
-def _addresses(frame: pd.DataFrame) -> pd.Series[str]:
-    """Validate each distinct address once; set the address columns and return the reasons."""
-    results = _per_unique(frame["email"], _check_address)
-    for i, name in enumerate(("_address", "_key", "_skey")):
-        frame[name] = results.str[i].astype(str)
-    return results.str[3].astype(str)
+def _not_data(
+    fields: dict[str, Strings], table: SourceTable, columns: ColumnMap
+) -> tuple[Mask, Mask, list[Problem]]:
+    """Find repeated header rows and total rows; return their masks and a warning for each."""
+    email = fields["email"]
+    headers = {name: header_key(table.headers[pos]) for pos, name in columns.fields.items()}
+    header_rows = np.zeros(len(email), dtype=bool)
+    total_rows = np.zeros(len(email), dtype=bool)
+    warnings = []
+    rows = table.frame.index.to_numpy()
+    for i in np.flatnonzero(np.array(["@" not in v for v in email.tolist()], dtype=bool)):
+        cells = {name: values[i] for name, values in fields.items() if name in headers}
+        filled = {name: cell for name, cell in cells.items() if cell}
+        where = table.table.where(int(rows[i]))
+        if email[i] and all(header_key(cell) == headers[name] for name, cell in filled.items()):
+            header_rows[i] = True
+            warnings.append(
+                Problem("this row repeats the header; skipped", where, "repeated-header")
+            )
+        elif filled and _TOTAL.match(header_key(next(iter(filled.values())))):
+            total_rows[i] = True
+            message = f"this looks like a total row ({next(iter(filled.values()))!r}); skipped"
+            warnings.append(Problem(message, where, "total-row"))
+    return header_rows, total_rows, warnings
 
 
 class _Rejecter:
     """Record the first reason each row is rejected for; later checks skip rejected rows."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
-        for name in ("_error", "_error_column", "_code"):
-            frame[name] = ""
+    def __init__(self, count: int) -> None:
+        self.code = np.full(count, "", dtype=object)
+        self.error = np.full(count, "", dtype=object)
+        self.column = np.full(count, "", dtype=object)
 
     def reject(
         self,
-        mask: pd.Series[bool],
+        mask: Mask,
         code: str,
         column: str,
-        message: Callable[[pd.DataFrame], Iterable[str]],
+        message: Callable[[npt.NDArray[np.intp]], list[str]],
     ) -> None:
         """Reject the not-yet-rejected rows in ``mask``; ``message`` words it for those rows."""
-        new = mask & (self.frame["_code"] == "")
-        if not new.any():
-            return
-        self.frame.loc[new, "_error"] = list(message(self.frame.loc[new]))
-        self.frame.loc[new, "_error_column"] = column
-        self.frame.loc[new, "_code"] = code
+        rows = np.flatnonzero(mask & (self.code == ""))
+        if rows.size:
+            self.code[rows] = code
+            self.column[rows] = column
+            self.error[rows] = message(rows)
 
 
-def _validate(frame: pd.DataFrame, table: SourceTable, columns: ColumnMap) -> None:
-    """Reject overflowing rows, bad addresses, and identity fields with control characters."""
-    reasons = _addresses(frame)
-    rejecter = _Rejecter(frame)
-    overflow = pd.Series(frame.index.isin(table.overflow), index=frame.index)
+def _note_checks(rejecter: _Rejecter, table: SourceTable, rows: npt.NDArray[np.int64]) -> None:
+    """Reject rows holding a formula without a saved value, or an unreadable vCard."""
+    header_cells = table.table.frame.loc[table.header_row]
+    for note in table.table.notes:
+        mask = rows == note.row
+        if note.kind == "formula":
+            header = str(header_cells.iloc[note.column]) if note.column < len(header_cells) else ""
+            text = (
+                f"formula {note.text} in column {header} has no saved value (the file was "
+                f"written by a program that does not compute formulas); open it in a spreadsheet "
+                f"program and save it again"
+            )
+            rejecter.reject(mask, "formula", header, _same(text))
+        else:
+            rejecter.reject(mask, note.kind, "", _same(note.text))
+
+
+def _validate(
+    fields: dict[str, Strings],
+    table: SourceTable,
+    columns: ColumnMap,
+    limits: Limits,
+    rows: npt.NDArray[np.int64],
+    *,
+    scans: dict[str, Scan],
+) -> tuple[_Rejecter, dict[str, Strings], Mask]:
+    """Check every row; return the rejections, the address columns and the SMTPUTF8 flags."""
+    count = len(rows)
+    rejecter = _Rejecter(count)
+    overflow = np.isin(rows, np.array(table.overflow, dtype=np.int64))
     cells = f"more cells than headers: a value may hold an unquoted {table.table.delimiter!r}"
-    rejecter.reject(overflow, "overflow", "", lambda rows: [cells] * len(rows))
+    rejecter.reject(overflow, "overflow", "", _same(cells))
+    header_of = {name: table.headers[pos] for pos, name in columns.fields.items()}
+    # The scans made while cleaning still hold unless rows were dropped or values rewritten.
+    scans = {
+        name: scans[name] if name in scans and scans[name].values is values else Scan(values)
+        for name, values in fields.items()
+        if name in header_of
+    }
+    for name, scan in scans.items():
+        if count and scan.longest() > limits.max_cell_chars:
+            lengths = np.fromiter(map(len, fields[name].tolist()), dtype=np.int64, count=count)
+            text = (
+                f"cell longer than {limits.max_cell_chars:,} characters in column {header_of[name]}"
+            )
+            too_long = lengths > limits.max_cell_chars
+            rejecter.reject(too_long, "cell-too-long", header_of[name], _same(text))
+    _note_checks(rejecter, table, rows)
+    for name, scan in scans.items():
+        _mojibake(rejecter, fields[name], header_of[name], table, scan)
     email = columns.header_of("email") or "email"
     blank = f"no address in column {email}"
-    rejecter.reject(frame["email"] == "", "blank-address", email, lambda rows: [blank] * len(rows))
+    rejecter.reject(fields["email"] == "", "blank-address", email, _same(blank))
+    found = validate_addresses(fields["email"])
 
-    def invalid(rows: pd.DataFrame) -> list[str]:
-        pairs = zip(rows["email"].tolist(), reasons[rows.index].tolist(), strict=True)
+    def invalid(r: npt.NDArray[np.intp]) -> list[str]:
+        pairs = zip(fields["email"][r].tolist(), found.reason[r].tolist(), strict=True)
         return [f"{value!r} in column {email}: {reason}" for value, reason in pairs]
 
-    rejecter.reject(reasons != "", "invalid-address", email, invalid)
+    rejecter.reject(found.reason != "", "invalid-address", email, invalid)
     for name in IDENTITY_FIELDS:
         header = columns.header_of(name)
         if header is not None and name != "email":
-            bad = frame[name].str.contains(FORBIDDEN_HEADER_CHARS.pattern, regex=True)
-            rejecter.reject(bad, "control-character", header, _forbidden(name, header))
+            bad = find_cells(fields[name], FORBIDDEN_HEADER_CHARS, Scan.controls, scans.get(name))
+            rejecter.reject(bad, "control-character", header, _forbidden(fields[name], header))
+    keys = {
+        "_address": found.address, "_key": found.key, "_skey": found.suppression_key,
+        "_domain": found.domain,
+    }  # fmt: skip
+    return rejecter, keys, found.smtputf8
 
 
-def _forbidden(name: str, header: str) -> Callable[[pd.DataFrame], list[str]]:
+def _mojibake(
+    rejecter: _Rejecter, values: Strings, header: str, table: SourceTable, scan: Scan
+) -> None:
+    flagged = find_cells(values, MOJIBAKE, Scan.mojibake, scan)
+    if not flagged.any():
+        return
+    explained = {i: explain_mojibake(values[i]) for i in np.flatnonzero(flagged)}
+    hint = (
+        "check `encoding` for this source in the campaign file"
+        if table.table.encoding_basis == "campaign"
+        else "the text was converted twice somewhere: fix it, or save the file again as UTF-8"
+    )
+    bad = np.zeros(len(values), dtype=bool)
+    bad[[i for i, e in explained.items() if e is not None]] = True
+
+    def word(rows: npt.NDArray[np.intp]) -> list[str]:
+        return [
+            f"{values[i]!r} in column {header} looks like UTF-8 read as Windows-1252 "
+            f"({explained[i]}); {hint}"
+            for i in rows.tolist()
+        ]
+
+    rejecter.reject(bad, "mojibake", header, word)
+
+
+def _forbidden(values: Strings, header: str) -> Callable[[npt.NDArray[np.intp]], list[str]]:
     """Return a function wording "line feed (LF) in column Nom" for the rows it is given."""
 
-    def word(rows: pd.DataFrame) -> list[str]:
-        return [f"{find_forbidden(str(v))} in column {header}" for v in rows[name].tolist()]
+    def word(rows: npt.NDArray[np.intp]) -> list[str]:
+        return [f"{find_forbidden(str(v))} in column {header}" for v in values[rows].tolist()]
 
     return word
 
@@ -163,7 +247,7 @@ def _warnings(table: SourceTable, columns: ColumnMap) -> list[Problem]:
     where = table.table.where()
     problems = [Problem(w, where, "columns") for w in columns.warnings]
     above = table.table.frame.loc[: table.header_row - 1]
-    if (above.apply(lambda col: col.str.strip() != "")).any(axis=None):
+    if any((strings(above[c]) != "").any() for c in above.columns):
         problems.append(
             Problem(
                 f"the header is on row {table.header_row}; the rows above it are not read",
@@ -174,18 +258,42 @@ def _warnings(table: SourceTable, columns: ColumnMap) -> list[Problem]:
     return problems
 
 
+def _normalise(fields: dict[str, Strings], columns: ColumnMap) -> Strings:
+    """Split full names when needed, tidy outlet spacing; return the languages as written."""
+    names = {columns.column_of(n) for n in ("first_name", "last_name")}
+    if columns.column_of("full_name") is not None and names == {None}:
+        parts = per_unique(fields["full_name"], split_full_name)
+        fields["first_name"] = np.array([p[0] for p in parts.tolist()] or [], dtype=object)
+        fields["last_name"] = np.array([p[1] for p in parts.tolist()] or [], dtype=object)
+    if find_cells(fields["outlet"], _SPACES, lambda scan: "  " in scan.text).any():
+        fields["outlet"] = per_unique(fields["outlet"], lambda v: _SPACES.sub(" ", v))
+    raw = fields["language"]
+    fields["language"] = per_unique(raw, lambda v: parse_language(v) or "")
+    return raw
+
+
 def prepare_source(
-    table: SourceTable, overrides: Mapping[str, str] | None = None
+    table: SourceTable, overrides: Mapping[str, str] | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> PreparedSource:
     """Map, normalise and validate the rows of one source table."""
     columns = map_columns(table.headers, overrides or {})
-    frame = _fields(table, columns)
+    fields, scans = _fields(table, columns)
     # A row whose only cells are right of the header is not blank: it is rejected as overflow.
-    blank = (frame == "").all(axis=1) & ~frame.index.isin(table.overflow)
-    frame = frame.loc[~blank].copy()
-    _split_names(frame, columns)
-    _languages(frame)
-    _validate(frame, table, columns)
-    frame.insert(0, "_row", frame.index.to_numpy())
-    warnings = _warnings(table, columns)
-    return PreparedSource(table, columns, frame, int(blank.sum()), tuple(warnings))
+    overflow = np.isin(table.frame.index.to_numpy(), np.array(table.overflow, dtype=np.int64))
+    blank = np.logical_and.reduce([v == "" for v in fields.values()]) & ~overflow
+    header_rows, total_rows, skipped = _not_data(fields, table, columns)
+    keep = ~(blank | header_rows | total_rows)
+    if not keep.all():
+        fields = {name: values[keep] for name, values in fields.items()}
+    rows = table.frame.index.to_numpy()[keep].astype(np.int64)
+    lang_raw = _normalise(fields, columns)
+    rejecter, keys, smtputf8 = _validate(fields, table, columns, limits, rows, scans=scans)
+    data = {**fields, **keys, "_lang_raw": lang_raw, "_error": rejecter.error,
+            "_error_column": rejecter.column, "_code": rejecter.code}  # fmt: skip
+    frame = pd.DataFrame(data, index=pd.Index(rows), dtype=object)
+    frame.insert(0, "_row", rows)
+    frame["_smtputf8"] = smtputf8
+    return PreparedSource(
+        table, columns, frame, int(blank.sum()), (*_warnings(table, columns), *skipped),
+        int(header_rows.sum()), int(total_rows.sum()),
+    )  # fmt: skip

@@ -1,54 +1,83 @@
-"""Read a CSV or XLSX media list into a table of text, exactly as written.
+"""Read a media list (CSV/TSV/TXT, XLSX, ODS or vCard) into a table of text, exactly as written.
 
 Every cell is text: nothing is parsed as a number, date or missing value, so "NA", "Null" and a
 phone number such as ``0612345678`` stay as written, and a cell starting with ``=`` is only text.
-CSV encoding is detected (BOM, then strict UTF-8, then Windows-1252) and the delimiter sniffed
-among ``,`` ``;`` tab and ``|``, unless the campaign file gives them.  Rows keep the number a
-spreadsheet shows (the header is row 1), blank rows included, so problems point at the right row.
+Text files: see `textfile` (encoding and delimiter detection); workbooks: see `workbook`
+(calamine, size limits, entity bombs, formulas without a saved value); vCards: see `vcard`.
+Rows keep the number a spreadsheet shows (the header is row 1), blank rows included, so problems
+point at the right row.  Files larger than `Limits.max_file_bytes` are refused with a clear error.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import datetime as dt
-import io
-import warnings
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from distrib.config import SourceConfig, display_path
 from distrib.contacts.columns import ADDRESS_HEADERS, map_columns
+from distrib.contacts.textfile import (
+    DELIMITERS,
+    decode,
+    decode_file,
+    grid,
+    parse_delimited,
+    sniff_delimiter,
+)
+from distrib.contacts.vcard import read_vcards
+from distrib.contacts.vector import nonblank, strings
+from distrib.contacts.workbook import CellNote, WorkbookLimits, read_workbook
 from distrib.errors import ContactsError, Location, Problem
 
-__all__ = ["DELIMITERS", "SourceTable", "Table", "decode", "read_source", "read_table"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DELIMITERS",
+    "Limits",
+    "SourceTable",
+    "Table",
+    "decode",
+    "read_source",
+    "read_sources",
+    "read_table",
+    "read_tables",
+    "sniff_delimiter",
+]
 
-DELIMITERS = (",", ";", "\t", "|")
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_EXCEL = frozenset({".xlsx", ".xlsm"})
+_WORKBOOKS = frozenset({".xlsx", ".xlsm", ".ods"})
+_VCARDS = frozenset({".vcf", ".vcard"})
 _UNSUPPORTED = {
     ".xls": "old Excel (.xls) files are not read; save it as .xlsx or CSV",
-    ".ods": "OpenDocument (.ods) files are not read; save it as .xlsx or CSV",
     ".numbers": "Numbers files are not read; export it as .xlsx or CSV",
 }
 _HEADER_SEARCH = 10  # a title or notes may sit above the header row; look this far down for it
-_SNIFF_LINES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size limits on what a source may hold (the campaign's ``[contacts]`` table sets them)."""
+
+    max_file_bytes: int = 256 << 20
+    max_unpacked_bytes: int = 1 << 30
+    max_cell_chars: int = 32_767  # Excel's own limit for one cell
+
+    @property
+    def workbook(self) -> WorkbookLimits:
+        """The limits that apply to a zipped workbook."""
+        return WorkbookLimits(self.max_file_bytes, self.max_unpacked_bytes)
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """Every row of one CSV file or sheet, as text, in positional columns 0..n-1.
+    """Every row of one text file, sheet or vCard file, as text, in positional columns 0..n-1.
 
-    ``frame.index`` is the row number a spreadsheet shows (the first row is 1).
+    ``frame.index`` is the row number a spreadsheet shows (the first row is 1; for a vCard, the
+    line of each card's ``BEGIN:VCARD``).  ``encoding_basis`` says how the encoding was chosen
+    (see `textfile.Decoded`); ``notes`` lists cells that could not be read as written.
     """
 
     path: Path
@@ -56,6 +85,8 @@ class Table:
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+    encoding_basis: str | None = None
+    notes: tuple[CellNote, ...] = ()
 
     @property
     def display(self) -> str:
@@ -87,146 +118,81 @@ def _problem(path: Path, message: str, code: str, sheet: str | None = None) -> C
     return ContactsError([Problem(message, Location(display_path(path), sheet=sheet), code)])
 
 
-def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
-    """Decode file bytes; return (text, encoding name).  Raise `UnicodeError` or `LookupError`.
-
-    Without ``encoding``: a BOM decides, else strict UTF-8, else Windows-1252 (what Excel on
-    Windows writes in North America and Western Europe).
-    """
-    if encoding is not None:
-        return data.decode(encoding).removeprefix("\ufeff"), encoding
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            return data.decode(name).removeprefix("\ufeff"), name
+def _check_size(path: Path, limits: Limits) -> None:
     try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("cp1252"), "cp1252"
-
-
-def _decode_file(path: Path, data: bytes, encoding: str | None) -> tuple[str, str]:
-    if data.startswith(b"PK\x03\x04"):
-        raise _problem(path, "this is an Excel (.xlsx) file; give it the .xlsx extension", "format")
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise _problem(path, "this is an old Excel (.xls) file; save it as .xlsx or CSV", "format")
-    try:
-        return decode(data, encoding)
-    except LookupError:
-        raise _problem(path, f"unknown encoding {encoding!r}", "encoding") from None
-    except UnicodeDecodeError as exc:
-        tried = encoding or "UTF-8 or Windows-1252"
+        size = path.stat().st_size
+    except OSError as exc:
+        raise _problem(path, f"cannot read the file: {exc.strerror}", "io") from None
+    if size > limits.max_file_bytes:
+        mb = limits.max_file_bytes // (1 << 20)
         message = (
-            f"cannot be read as {tried} (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-            f"save it as UTF-8 CSV or set `encoding` for this source"
+            f"the file is {size / (1 << 20):.1f} MB, over the {mb} MB limit "
+            f"(raise contacts.max_file_mb in the campaign file if it really is a media list)"
         )
-        raise _problem(path, message, "encoding") from None
+        raise _problem(path, message, "size")
 
 
-def _field_counts(sample: str, delimiter: str) -> list[int]:
-    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+def _read_bytes(path: Path, limits: Limits) -> bytes:
+    _check_size(path, limits)
     try:
-        return [len(record) for record in reader if any(cell.strip() for cell in record)]
-    except csv.Error:
-        return []
-
-
-def sniff_delimiter(text: str) -> str:
-    """Pick the delimiter that splits the first lines into the most, most consistent fields."""
-    sample = "\n".join(text.splitlines()[:_SNIFF_LINES])
-    best, best_score = ",", (0.0, 1)
-    for delimiter in DELIMITERS:
-        counts = _field_counts(sample, delimiter)
-        if not counts or max(counts) < 2:
-            continue
-        widest = max(counts)
-        score = (sum(c == widest for c in counts) / len(counts), widest)
-        if score > best_score:
-            best, best_score = delimiter, score
-    return best
-
-
-def _parse_csv(text: str, delimiter: str) -> pd.DataFrame:
-    """Parse CSV text into text cells; blank lines stay as blank rows so row numbers hold."""
-    try:
-        return pd.read_csv(
-            io.StringIO(text), sep=delimiter, header=None, dtype=str, na_filter=False,
-            keep_default_na=False, skip_blank_lines=False, engine="c",
-        )  # fmt: skip
-    except pd.errors.ParserError:
-        # Rows wider than the first one: the C parser refuses them, so pad them ourselves.
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-        return _grid(records)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame(dtype=str)
-
-
-def _grid(records: Sequence[Sequence[str]]) -> pd.DataFrame:
-    width = max((len(r) for r in records), default=0)
-    padded = [list(r) + [""] * (width - len(r)) for r in records]
-    return pd.DataFrame(padded, columns=range(width), dtype=str)
-
-
-def _read_csv(path: Path, encoding: str | None, delimiter: str | None) -> Table:
-    try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise _problem(path, f"cannot read the file: {exc.strerror}", "io") from None
-    text, used = _decode_file(path, data, encoding)
-    delimiter = delimiter or sniff_delimiter(text)
-    return Table(path, _numbered(_parse_csv(text, delimiter)), used, delimiter)
 
 
-def _cell_text(value: Any) -> str:
-    """Write an Excel cell value as the text a person reads in the cell."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    if isinstance(value, dt.datetime) and value.time() == dt.time():
-        return value.date().isoformat()
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
-    return str(value)
+def _read_text(path: Path, encoding: str | None, delimiter: str | None, limits: Limits) -> Table:
+    data = _read_bytes(path, limits)
+    found = decode_file(path, display_path(path), data, encoding)
+    delimiter = delimiter or sniff_delimiter(found.text)
+    frame = _numbered(parse_delimited(found.text, delimiter, data, found.encoding))
+    return Table(path, frame, found.encoding, delimiter, encoding_basis=found.basis)
 
 
-def _read_xlsx(path: Path, sheet: str | None) -> Table:
-    import openpyxl
+def _read_vcard(path: Path, encoding: str | None, limits: Limits) -> Table:
+    found = decode_file(path, display_path(path), _read_bytes(path, limits), encoding)
+    frame, notes = read_vcards(found.text)
+    return Table(path, frame, found.encoding, encoding_basis=found.basis, notes=notes)
 
-    try:
-        # openpyxl warns about styles and extensions it drops; they do not matter for reading.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # data_only: a formula cell reads as the value Excel last showed, never evaluated.
-            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except OSError as exc:
-        raise _problem(path, f"cannot read the file: {exc.strerror}", "io") from None
-    except (
-        zipfile.BadZipFile,
-        KeyError,
-        ValueError,
-        openpyxl.utils.exceptions.InvalidFileException,
-    ):
-        raise _problem(
-            path, "not a valid .xlsx file (save it again from Excel)", "format"
-        ) from None
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            names = ", ".join(repr(n) for n in book.sheetnames)
-            raise _problem(path, f"no sheet named {sheet!r} (sheets: {names})", "sheet")
-        worksheet = book[sheet] if sheet is not None else book.worksheets[0]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rows = [[_cell_text(v) for v in row] for row in worksheet.iter_rows(values_only=True)]
-        return Table(path, _numbered(_grid(rows)), sheet=worksheet.title)
-    finally:
-        book.close()
+
+def _read_sheets(path: Path, sheet: str | tuple[str, ...] | None, limits: Limits) -> list[Table]:
+    _check_size(path, limits)
+    sheets = read_workbook(path, display_path(path), sheet, limits.workbook)
+    tables = []
+    for one in sheets:
+        frame = _numbered(grid(one.rows))
+        errors = [n for n in one.notes if n.kind == "error"]
+        for note in errors:  # calamine reads "#N/A" as blank: put back what the cell shows
+            if note.row in frame.index and note.column in frame.columns:
+                frame.loc[note.row, note.column] = note.text
+        notes = tuple(n for n in one.notes if n.kind != "error")
+        tables.append(Table(path, frame, sheet=one.name, notes=notes))
+    return tables
 
 
 def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     return frame
+
+
+def read_tables(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | tuple[str, ...] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> list[Table]:
+    """Read every wanted table of a file (one, or one per sheet); raise `ContactsError`."""
+    suffix = path.suffix.lower()
+    if suffix in _UNSUPPORTED:
+        raise _problem(path, _UNSUPPORTED[suffix], "format")
+    if not path.is_file():
+        raise _problem(path, "file not found", "io")
+    if suffix in _WORKBOOKS:
+        return _read_sheets(path, sheet, limits)
+    if suffix in _VCARDS:
+        return [_read_vcard(path, encoding, limits)]
+    return [_read_text(path, encoding, delimiter, limits)]
 
 
 def read_table(
@@ -235,16 +201,10 @@ def read_table(
     encoding: str | None = None,
     delimiter: str | None = None,
     sheet: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Table:
-    """Read every row of a CSV file or an XLSX sheet as text; raise `ContactsError` if unusable."""
-    suffix = path.suffix.lower()
-    if suffix in _UNSUPPORTED:
-        raise _problem(path, _UNSUPPORTED[suffix], "format")
-    if not path.is_file():
-        raise _problem(path, "file not found", "io")
-    if suffix in _EXCEL:
-        return _read_xlsx(path, sheet)
-    return _read_csv(path, encoding, delimiter)
+    """Read a text file, one sheet (the first unless named) or a vCard file as text."""
+    return read_tables(path, encoding=encoding, delimiter=delimiter, sheet=sheet, limits=limits)[0]
 
 
 def _blank(row: Sequence[str]) -> bool:
@@ -267,6 +227,7 @@ def find_header_row(table: Table, overrides: Mapping[str, str]) -> int | None:
 
 def _no_address_column(table: Table) -> ContactsError:
     first = next((list(r) for r in table.frame.itertuples(index=False) if not _blank(r)), [])
+    first = [str(h) for h in first]
     found = ", ".join(repr(h.strip()) for h in first if h.strip()) or "none (the file is empty)"
     expected = ", ".join(ADDRESS_HEADERS)
     message = (
@@ -285,24 +246,65 @@ def locate_header(table: Table, overrides: Mapping[str, str]) -> SourceTable:
     headers = [str(h).strip() for h in frame.loc[header_row]]
     data = frame.loc[header_row + 1 :]
     # Trailing blank rows (often just formatting in a sheet) are not counted even as blank rows.
-    filled = data.apply(lambda col: col.str.strip() != "").any(axis=1)
-    data = data.loc[: filled[filled].index.max()] if filled.any() else data.iloc[:0]
+    # Walk up from the bottom: there are rarely more than a few.
+    last = len(data)
+    while last and not any(str(cell).strip() for cell in data.iloc[last - 1].tolist()):
+        last -= 1
+    data = data.iloc[:last]
     width = max(i for i, h in enumerate(headers) if h) + 1
     overflow: tuple[int, ...] = ()
     if table.delimiter is not None and len(headers) > width:
-        beyond = data.iloc[:, width:].apply(lambda col: col.str.strip() != "").any(axis=1)
+        beyond = data.iloc[:, width:].apply(_filled).any(axis=1)
         overflow = tuple(int(n) for n in data.index[beyond])
     if table.delimiter is not None:
         headers, data = headers[:width], data.iloc[:, :width]
-    keep = [i for i, h in enumerate(headers) if h or (data.iloc[:, i].str.strip() != "").any()]
-    data = data.iloc[:, keep].copy()
+    keep = [i for i, h in enumerate(headers) if h or _filled(data.iloc[:, i]).any()]
+    if keep != list(range(data.shape[1])):
+        data = data.iloc[:, keep]
+    data = data.copy()
     data.columns = pd.RangeIndex(len(keep))
     return SourceTable(table, tuple(headers[i] for i in keep), data, header_row, overflow)
 
 
-def read_source(source: SourceConfig) -> SourceTable:
-    """Read one contact source and find its header row; raise `ContactsError` if unusable."""
-    table = read_table(
-        source.path, encoding=source.encoding, delimiter=source.delimiter, sheet=source.sheet
-    )
-    return locate_header(table, source.columns)
+def _blank_table(table: Table) -> bool:
+    return not any(_filled(table.frame[c]).any() for c in table.frame.columns)
+
+
+def _filled(column: pd.Series[str]) -> pd.Series[bool]:
+    return pd.Series(nonblank(strings(column)), index=column.index)
+
+
+def read_sources(
+    source: SourceConfig, limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[SourceTable], list[Problem]]:
+    """Read one contact source (all its wanted sheets) and find each header row.
+
+    Returns the tables and warnings (blank sheets skipped); raises `ContactsError` listing every
+    sheet without an address column.
+    """
+    tables = read_tables(
+        source.path, encoding=source.encoding, delimiter=source.delimiter,
+        sheet=source.sheet, limits=limits,
+    )  # fmt: skip
+    found: list[SourceTable] = []
+    warnings: list[Problem] = []
+    problems: list[Problem] = []
+    for table in tables:
+        if len(tables) > 1 and _blank_table(table):
+            warnings.append(Problem("blank sheet; nothing to read", table.where(), "blank-sheet"))
+            continue
+        try:
+            found.append(locate_header(table, source.columns))
+        except ContactsError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ContactsError(problems)
+    return found, warnings
+
+
+def read_source(source: SourceConfig, limits: Limits = DEFAULT_LIMITS) -> SourceTable:
+    """Read one contact source and find its header row (the first table if several)."""
+    tables, _ = read_sources(source, limits)
+    if not tables:
+        raise _problem(source.path, "every sheet is blank", "no-address-column")
+    return tables[0]

@@ -60,6 +60,12 @@ optional language: ``{{ release.embargo | format_datetime("fr") }}`` writes "4 n
 
 Contact values are data, never template source: ``{{ 7*7 }}`` in a name is printed as typed, and
 ``<b>`` is escaped in the HTML part and left as typed in the text part.
+
+Speed: a template that only prints contact values or tests them (``{% if contact.beat %}``,
+``==``, ``is defined``, ``| default``) is rendered by Jinja2 once per variant and filled in for
+each contact (`distrib.render.skeleton`); one that does more with them (``| upper``, a loop, a
+``{% set %}``) is rendered for every message, as before: the same output, about 0.1 ms more a
+message for each such template.  The message bytes are written by `distrib.render.fastmime`.
 """
 
 from distrib.render.context import LANGUAGE_TAGS

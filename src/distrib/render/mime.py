@@ -27,6 +27,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email._header_value_parser import SPECIALS, quote_string
 from email.contentmanager import raw_data_manager
 from email.headerregistry import (
     Address,
@@ -38,16 +39,22 @@ from email.headerregistry import (
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8, Policy
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from distrib.release_extras import Attachment
 
 __all__ = [
     "HeaderValues",
+    "Mailbox",
     "build_message",
     "content_hash",
+    "content_hash_of",
     "encode_words",
+    "fold_list_id",
+    "fold_mailboxes",
+    "fold_unstructured",
+    "fold_uri_list",
     "make_message_id",
     "mime_policy",
 ]
@@ -65,6 +72,24 @@ _LONGEST_ASCII_WORD = 900  # beyond this an ASCII line could pass the 998-octet 
 _LONGEST_ASCII_NAME = 150  # a quoted display name is never folded, so keep it well short
 
 
+class Mailbox(NamedTuple):
+    """A display name and an address as written on the wire: a light `Address`.
+
+    ``email.headerregistry.Address(addr_spec=…)`` parses the address (about 40 µs); the
+    renderer checks it once with `distrib.render.fastmime.mailbox` and carries this instead.
+    """
+
+    display_name: str
+    addr_spec: str
+
+    def as_address(self) -> Address:
+        """Return the equivalent `Address` (a UTF-8 local part is given in parts, RFC 6532)."""
+        local, _, domain = self.addr_spec.rpartition("@")
+        if local.isascii():
+            return Address(display_name=self.display_name, addr_spec=self.addr_spec)
+        return Address(display_name=self.display_name, username=local, domain=domain)
+
+
 def _q_encode(char: str) -> str:
     if char in _Q_SAFE:
         return char
@@ -73,10 +98,24 @@ def _q_encode(char: str) -> str:
     return "".join(f"={byte:02X}" for byte in char.encode("utf-8"))
 
 
+class _QTable(dict[int, str]):
+    """A `str.translate` table giving each character's Q encoding, filled as they are met."""
+
+    def __missing__(self, code: int) -> str:
+        encoded = self[code] = _q_encode(chr(code))
+        return encoded
+
+
+_Q_TABLE = _QTable()
+
+
 def encode_words(text: str, first_room: int) -> list[str]:
     """Encode ``text`` as RFC 2047 Q words: the first fits in ``first_room``, the others in 75."""
-    words: list[str] = []
     room = max(first_room, len(_PREFIX) + len(_SUFFIX) + 12)
+    whole = text.translate(_Q_TABLE)
+    if len(_PREFIX) + len(whole) + len(_SUFFIX) <= room:
+        return [_PREFIX + whole + _SUFFIX]  # what the loop below gives when it all fits
+    words: list[str] = []
     current = ""
     for char in text:
         encoded = _q_encode(char)
@@ -97,18 +136,23 @@ def _needs_encoding(text: str) -> bool:
     return any(len(word) > _LONGEST_ASCII_WORD for word in text.split(" "))
 
 
+def _octets(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
 def _fold_words(
     start: str, words: Sequence[str], linesep: str, limit: int, *, break_first: bool = True
 ) -> str:
     """Join ``words`` after ``start``, breaking lines before a word so they stay under ``limit``.
 
     With ``break_first=False`` the first word stays on the header's line whatever its length.
+    Lengths are in octets: a UTF-8 address (RFC 6532) is longer on the wire than in characters.
     """
     lines: list[str] = []
     current = start
     for index, word in enumerate(words):
         may_break = index > 0 or break_first
-        if may_break and len(current) + 1 + len(word) > limit:
+        if may_break and _octets(current) + 1 + _octets(word) > limit:
             lines.append(current)
             current = " " + word
         else:
@@ -145,13 +189,17 @@ class _TextHeader(UnstructuredHeader, BaseHeader):
         kwds["decoded"] = value
 
     def fold(self, *, policy: Policy) -> str:
-        """Return the header line(s), RFC 2047-encoded when the text is not plain ASCII."""
-        start = f"{self.name}:"
-        text = str(self)
-        if not _needs_encoding(text):
-            return _fold_ascii(start, text, policy.linesep)
-        words = encode_words(text, _MAX_ENCODED_LINE - len(start) - 1)
-        return _fold_words(start, words, policy.linesep, _MAX_ENCODED_LINE)
+        """Return the header line(s), see `fold_unstructured`."""
+        return fold_unstructured(self.name, str(self), policy.linesep)
+
+
+def fold_unstructured(name: str, text: str, linesep: str = "\r\n") -> str:
+    """Return ``name: text`` folded, RFC 2047-encoded when the text is not plain ASCII."""
+    start = f"{name}:"
+    if not _needs_encoding(text):
+        return _fold_ascii(start, text, linesep)
+    words = encode_words(text, _MAX_ENCODED_LINE - len(start) - 1)
+    return _fold_words(start, words, linesep, _MAX_ENCODED_LINE)
 
 
 # typeshed types AddressHeader.init and BaseHeader.init differently; at run time they agree.
@@ -160,16 +208,23 @@ class _AddressListHeader(AddressHeader, BaseHeader):  # type: ignore[misc]
 
     def fold(self, *, policy: Policy) -> str:
         """Return the header line(s) for addresses set as `Address` objects."""
-        start = f"{self.name}:"
-        words: list[str] = []
-        for index, address in enumerate(self.addresses):
-            words.extend(_address_words(address, utf8=bool(getattr(policy, "utf8", False))))
-            if index < len(self.addresses) - 1:
-                words[-1] += ","
-        return _fold_words(start, words, policy.linesep, _MAX_ENCODED_LINE)
+        utf8 = bool(getattr(policy, "utf8", False))
+        return fold_mailboxes(self.name, self.addresses, policy.linesep, utf8=utf8)
 
 
-def _address_words(address: Address, *, utf8: bool = False) -> list[str]:
+def fold_mailboxes(
+    name: str, mailboxes: Sequence[Address | Mailbox], linesep: str = "\r\n", *, utf8: bool
+) -> str:
+    """Return ``name: mailbox, …``, display names encoded by distrib (module docstring)."""
+    words: list[str] = []
+    for index, address in enumerate(mailboxes):
+        words.extend(_address_words(address, utf8=utf8))
+        if index < len(mailboxes) - 1:
+            words[-1] += ","
+    return _fold_words(f"{name}:", words, linesep, _MAX_ENCODED_LINE)
+
+
+def _address_words(address: Address | Mailbox, *, utf8: bool = False) -> list[str]:
     """Return the words of one address: the display name, then ``<addr-spec>``."""
     spec = address.addr_spec
     if not spec.isascii() and not utf8:
@@ -186,8 +241,9 @@ def _phrase_words(name: str) -> list[str]:
         # A name gets a line of its own rather than being cut early: some parsers (CPython's
         # included) add a space between adjacent encoded words inside a display name.
         return encode_words(name, _MAX_ENCODED_LINE - 1)
-    # str(Address) quotes the display name when RFC 5322 requires it.
-    return str(Address(display_name=name, addr_spec="x@x.invalid")).rsplit(" <", 1)[:1]
+    # Quoted when RFC 5322 requires it, exactly as str(Address) does (tested against it); a
+    # quoted string is kept on one line, a run of atoms may fold between them.
+    return [quote_string(name)] if not SPECIALS.isdisjoint(name) else name.split(" ")
 
 
 class _ListIdHeader(UnstructuredHeader, BaseHeader):
@@ -200,19 +256,24 @@ class _ListIdHeader(UnstructuredHeader, BaseHeader):
         kwds["decoded"] = value
 
     def fold(self, *, policy: Policy) -> str:
-        """Return the header, folded before the ``<list.id>`` if needed."""
-        description, _, list_id = str(self).rpartition(" <")
-        start = f"{self.name}:"
-        if not description:
-            words = []
-        elif _needs_encoding(description):
-            # The first word stays on the header's line (a fold right after the colon would
-            # leave a space in the value for some parsers), so it gets that line's room.
-            words = encode_words(description, _MAX_ENCODED_LINE - len(start) - 1)
-        else:
-            words = _phrase_words(description)
-        words.append(f"<{list_id}")
-        return _fold_words(start, words, policy.linesep, _MAX_ENCODED_LINE, break_first=False)
+        """Return the header, see `fold_list_id`."""
+        return fold_list_id(self.name, str(self), policy.linesep)
+
+
+def fold_list_id(name: str, value: str, linesep: str = "\r\n") -> str:
+    """Return ``name: description <list.id>``, folded before the ``<list.id>`` if needed."""
+    description, _, list_id = value.rpartition(" <")
+    start = f"{name}:"
+    if not description:
+        words = []
+    elif _needs_encoding(description):
+        # The first word stays on the header's line (a fold right after the colon would
+        # leave a space in the value for some parsers), so it gets that line's room.
+        words = encode_words(description, _MAX_ENCODED_LINE - len(start) - 1)
+    else:
+        words = _phrase_words(description)
+    words.append(f"<{list_id}")
+    return _fold_words(start, words, linesep, _MAX_ENCODED_LINE, break_first=False)
 
 
 class _URIListHeader(UnstructuredHeader, BaseHeader):
@@ -225,13 +286,16 @@ class _URIListHeader(UnstructuredHeader, BaseHeader):
         kwds["decoded"] = value
 
     def fold(self, *, policy: Policy) -> str:
-        """Return the header with one URI per line if it is long."""
-        text = str(self)
-        if not text.isascii():
-            raise ValueError(f"{self.name} must be ASCII: {text!r}")
-        # Some parsers keep the space of a fold right after the colon as part of the value.
-        words = text.split(" ")
-        return _fold_words(f"{self.name}:", words, policy.linesep, _MAX_LINE, break_first=False)
+        """Return the header, see `fold_uri_list`."""
+        return fold_uri_list(self.name, str(self), policy.linesep)
+
+
+def fold_uri_list(name: str, value: str, linesep: str = "\r\n") -> str:
+    """Return ``name: <uri>, <uri>`` with one URI per line if it is long, never encoded."""
+    if not value.isascii():
+        raise ValueError(f"{name} must be ASCII: {value!r}")
+    # Some parsers keep the space of a fold right after the colon as part of the value.
+    return _fold_words(f"{name}:", value.split(" "), linesep, _MAX_LINE, break_first=False)
 
 
 def mime_policy(*, utf8: bool = False) -> Policy:
@@ -284,15 +348,15 @@ def _message_id_domain(domain: str) -> str:
 class HeaderValues:
     """The header values of one message, all checked by `distrib.headers.check_header`."""
 
-    sender: Address
-    recipient: Address
+    sender: Address | Mailbox
+    recipient: Address | Mailbox
     subject: str
     date: str
     message_id: str
     content_language: str
     list_unsubscribe: str
     one_click: bool = False
-    reply_to: Address | None = None
+    reply_to: Address | Mailbox | None = None
     list_id: str | None = None  # "Description <list.id>"
 
 
@@ -319,10 +383,10 @@ def build_message(
     inside ``multipart/mixed`` with the attachments if there are any."""
     utf8 = not headers.recipient.addr_spec.isascii()
     message = EmailMessage(policy=_POLICY_UTF8 if utf8 else _POLICY)
-    message["From"] = headers.sender
-    message["To"] = headers.recipient
+    message["From"] = _address(headers.sender)
+    message["To"] = _address(headers.recipient)
     if headers.reply_to is not None:
-        message["Reply-To"] = headers.reply_to
+        message["Reply-To"] = _address(headers.reply_to)
     message["Subject"] = headers.subject
     message["Date"] = headers.date
     message["Message-ID"] = headers.message_id
@@ -343,14 +407,22 @@ def build_message(
     return message.as_bytes()
 
 
+def _address(value: Address | Mailbox) -> Address:
+    return value.as_address() if isinstance(value, Mailbox) else value
+
+
 def content_hash(subject: str, text: str, html: str, *extra: str) -> str:
     """Return the SHA-256 hex digest of what the recipient reads (not Date or Message-ID).
 
     ``extra`` adds more parts, e.g. the digests of the attachments.
     """
+    return content_hash_of(*(part.encode("utf-8") for part in (subject, text, html, *extra)))
+
+
+def content_hash_of(*parts: bytes) -> str:
+    """Return `content_hash` of parts already encoded as UTF-8."""
     digest = hashlib.sha256()
-    for part in (subject, text, html, *extra):
-        data = part.encode("utf-8")
+    for data in parts:
         # Length-prefix each part so moving text between parts changes the hash.
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)

@@ -2,18 +2,18 @@
 
 Everything that does not depend on the contact is done once, in the constructor: templates
 compiled (with the CSS inlined), release values, sender headers, the List-Id, the outlets
-sheet, the DKIM key.  `Renderer.render` only does what differs from one journalist to the next.
+sheet, the DKIM key.  `Renderer.render` only does what differs from one journalist to the next:
+it fills the contact into each template's skeleton (`distrib.render.skeleton`; Jinja2 runs once
+per variant) and writes the MIME bytes directly (`distrib.render.fastmime`).
 """
 
 from __future__ import annotations
 
 import re
-import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.errors import MessageError
-from email.headerregistry import Address
 from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,13 +21,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import distrib
 from distrib.config import display_path
 from distrib.errors import HeaderValueError, Location, Problem, RenderError
-from distrib.headers import check_header
+from distrib.headers import check_header, is_header_safe
 from distrib.render.context import LANGUAGE_TAGS, LanguageValues, build_context, sender_values
 from distrib.render.css import inline_fragment
 from distrib.render.dkim import DKIMSigner, load_signer
-from distrib.render.mime import HeaderValues, build_message, content_hash
+from distrib.render.fastmime import Body, MessageWriter, mailbox
+from distrib.render.mime import HeaderValues, Mailbox, build_message, content_hash_of
 from distrib.render.outlets import OutletSheet, read_outlets
-from distrib.render.templates import TEMPLATE_FILES, Templates, TemplateSet
+from distrib.render.skeleton import Skeletons
+from distrib.render.templates import TEMPLATE_FILES, Templates, TemplateSet, run_template
 from distrib.render.unsubscribe import (
     check_url,
     list_unsubscribe_value,
@@ -134,8 +136,12 @@ class Renderer:
         templates_dir: Path | None = None,
         *,
         environ: Mapping[str, str] | None = None,
+        fast_path: bool = True,
     ) -> None:
         self.campaign = campaign
+        #: False renders every message with Jinja2 and the standard library's email package:
+        #: the reference the fast path (skeletons, `MessageWriter`) is tested against.
+        self.fast_path = fast_path
         self.release = release
         folder = templates_dir or campaign.templates or default_templates_dir()
         self.templates = TemplateSet(folder)
@@ -158,6 +164,15 @@ class Renderer:
             for lang, documents in self._language_documents().items()
         }
         self._outlets: dict[str, Mapping[str, str]] = {}
+        self._content_language = {
+            lang: ", ".join(LANGUAGE_TAGS[code] for code in shared.languages)
+            for lang, shared in self._shared.items()
+        }
+        self._attachments_by_language: dict[str, tuple[Attachment, ...]] = {}
+        self._last_date = ("", "")
+        self.skeletons = Skeletons()
+        self._writer = MessageWriter()
+        self.stdlib_messages = 0  # messages written by build_message (fast_path=False, or rare)
 
     # -- set-up, once per campaign ------------------------------------------------------------
 
@@ -166,10 +181,14 @@ class Renderer:
         sender = self.campaign.sender
         where = Location(display_path(self.campaign.file))
         problems = []
-        self._from, self._reply_to, self._mailto = "", None, ""
+        self._from, self._mailto = "", ""
+        self._sender_mailbox = Mailbox(sender.name, "")
+        self._reply_to_mailbox: Mailbox | None = None
         try:
             self._from = ascii_address(sender.address)
-            self._reply_to = ascii_address(sender.reply_to) if sender.reply_to else None
+            self._sender_mailbox = mailbox(sender.name, self._from)
+            if sender.reply_to:
+                self._reply_to_mailbox = mailbox("", ascii_address(sender.reply_to))
             self._mailto = mailto_uri(ascii_address(sender.unsubscribe_address))
         except ValueError as exc:
             problems.append(Problem(f"sender: {exc}", where, "sender"))
@@ -275,20 +294,12 @@ class Renderer:
         where = contact.sources[0] if contact.sources else None
         lang, fallback = self.message_language(contact)
         templates = self._templates(lang, contact, where)
-        shared = self._shared[lang]
         url = self._unsubscribe_url(contact)
-        unsubscribe = {
-            "mailto": self.campaign.sender.unsubscribe_address,
-            "mailto_uri": self._mailto,
-            "url": url,
-        }
-        context = build_context(
-            contact, shared, unsubscribe=unsubscribe, outlet=self.outlet_values(contact)
-        )
         problems: list[Problem] = []
-        subject = self._run(templates.subject, context, problems, where).strip()
-        text = self._run(templates.text, context, problems, where)
-        html = self._run(templates.html, context, problems, where)
+        subject_body, text_body, html_body = self._render_templates(
+            templates, lang, contact, url=url, problems=problems, where=where
+        )
+        subject, text, html = subject_body.text.strip(), text_body.text, html_body.text
         if not problems and not subject:
             message = f"template {templates.subject.name}: the subject is empty"
             problems.append(Problem(message, where, "subject"))
@@ -309,7 +320,11 @@ class Renderer:
             raise RenderError(problems)
         attachments = self._attachments(lang)
         try:
-            data = build_message(headers, text, html, attachments)
+            if self.fast_path and self._writer.covers(headers):
+                data = self._writer.write(headers, text_body, html_body, attachments)
+            else:  # a Message-ID make_message_id never gives: the standard library writes it
+                self.stdlib_messages += 1
+                data = build_message(headers, text, html, attachments)
         except (ValueError, MessageError) as exc:
             raise RenderError(
                 [Problem(f"cannot build the message: {exc}", where, "message")]
@@ -326,10 +341,52 @@ class Renderer:
             data=data,
             html=html,
             text=text,
-            content_hash=content_hash(subject, text, html, *(a.digest for a in attachments)),
+            content_hash=content_hash_of(
+                subject.encode("utf-8"),
+                text_body.data,
+                html_body.data,
+                *(a.digest.encode("utf-8") for a in attachments),
+            ),
             attachments=attachments,
-            warnings=_warnings(subject, html, fallback, where),
+            warnings=_warnings(subject, len(html_body.data), fallback, where),
         )
+
+    def _render_templates(
+        self,
+        templates: Templates,
+        lang: str,
+        contact: Contact,
+        *,
+        url: str | None,
+        problems: list[Problem],
+        where: Location | None,
+    ) -> list[Body]:
+        """Return the subject, text and HTML: from a skeleton if one fits, else from Jinja2."""
+        context: dict[str, Any] | None = None
+        outlet = self.outlet_values(contact)
+        outputs = []
+        for template in (templates.subject, templates.text, templates.html):
+            variant = self.skeletons.variant(template, lang, outlet) if self.fast_path else None
+            parts = (
+                None if variant is None else self.skeletons.fill(template, variant, contact, url)
+            )
+            if parts is not None:
+                output = "".join(parts)
+            else:
+                if context is None:
+                    mailto = self.campaign.sender.unsubscribe_address
+                    unsubscribe = {"mailto": mailto, "mailto_uri": self._mailto, "url": url}
+                    shared = self._shared[lang]
+                    context = build_context(contact, shared, unsubscribe=unsubscribe, outlet=outlet)
+                failed = len(problems)
+                output = run_template(template, context, problems, where, self.templates_dir)
+                if len(problems) == failed and variant is not None:
+                    # The same parts as the next contacts of this variant: the same bytes.
+                    parts = self.skeletons.learn(
+                        template, variant, contact=contact, url=url, context=context, output=output
+                    )
+            outputs.append(Body(output, output.encode("utf-8"), parts))
+        return outputs
 
     def _templates(self, lang: str, contact: Contact, where: Location | None) -> Templates:
         templates = self.templates.get(lang, contact.outlet_slug)
@@ -341,52 +398,22 @@ class Renderer:
         return templates
 
     def _attachments(self, lang: str) -> tuple[Attachment, ...]:
+        cached = self._attachments_by_language.get(lang)
+        if cached is not None:
+            return cached
         found: dict[Path, Attachment] = {}
         for code in self._shared[lang].languages:
             document = self.release.get(code)
             for attachment in document.attachments if document else ():
                 found.setdefault(attachment.path, attachment)
-        return tuple(found.values())
+        self._attachments_by_language[lang] = tuple(found.values())
+        return self._attachments_by_language[lang]
 
     def _unsubscribe_url(self, contact: Contact) -> str | None:
         url = self.campaign.sender.unsubscribe_url
         if url is None or self._secret is None:
             return None
         return token_url(url, unsubscribe_token(self._secret, contact.key))
-
-    def _run(
-        self,
-        template: Any,
-        context: dict[str, Any],
-        problems: list[Problem],
-        where: Location | None,
-    ) -> str:
-        """Render one template; on failure append a problem naming the template and return ''."""
-        name = template.name
-        try:
-            return str(template.render(context))
-        except Exception as exc:  # a template is user code: never a traceback for its mistakes
-            from jinja2 import TemplateError, UndefinedError
-
-            if isinstance(exc, UndefinedError):
-                message, code = f"template {name}: {exc.message}", "undefined"
-            elif isinstance(exc, TemplateError):
-                message, code = f"template {name}: {exc}", "template"
-            else:
-                message, code = f"template {name}: {type(exc).__name__}: {exc}", "template"
-            problems.append(Problem(message + self._origin(exc, name), where, code))
-        return ""
-
-    def _origin(self, exc: BaseException, name: str | None) -> str:
-        """Say where in the templates ``exc`` happened, e.g. `` (base.html, line 12)``."""
-        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-            path = Path(frame.filename)
-            if path.is_relative_to(self.templates_dir):
-                relative = path.relative_to(self.templates_dir).as_posix()
-                if relative == name:
-                    return f" (line {frame.lineno})"
-                return f" ({relative}, line {frame.lineno})"
-        return ""
 
     def _headers(
         self,
@@ -402,13 +429,9 @@ class Renderer:
         test_to: str | None,
     ) -> HeaderValues | None:
         """Check every header value (CVE-2024-6923) and return them, or None if one is unsafe."""
-        sender = self.campaign.sender
-        date_text = format_datetime(date)
-        languages = self._shared[lang].languages
-        content_language = ", ".join(LANGUAGE_TAGS[code] for code in languages)
         list_unsubscribe = list_unsubscribe_value(self._mailto, url)
         to_name, to_address = (
-            ("", test_to) if test_to is not None else (contact.name, contact.address)
+            ("", test_to) if test_to is not None else (_phrase(contact.name), contact.address)
         )
         values = [
             ("To", to_name),
@@ -416,37 +439,37 @@ class Renderer:
             ("Subject", subject),
             ("List-Unsubscribe", list_unsubscribe),
         ]
-        unsafe = len(problems)
-        for header, value in values:
-            try:
-                check_header(header, value)
-            except HeaderValueError as exc:
-                problems.append(Problem(str(exc), where, "header"))
-        if len(problems) > unsafe:
+        if not is_header_safe(" ".join(value for _, value in values)):  # one search for all
+            for header, value in values:
+                try:
+                    check_header(header, value)
+                except HeaderValueError as exc:
+                    problems.append(Problem(str(exc), where, "header"))
             return None
         try:
-            local, _, domain = to_address.rpartition("@")
-            # A UTF-8 local part (RFC 6532) is given in parts: Address(addr_spec=) refuses it.
-            recipient = (
-                Address(display_name=to_name, addr_spec=to_address)
-                if local.isascii()
-                else Address(display_name=to_name, username=local, domain=domain)
-            )
-            return HeaderValues(
-                sender=Address(display_name=sender.name, addr_spec=self._from),
-                recipient=recipient,
-                subject=subject,
-                date=date_text,
-                message_id=message_id,
-                content_language=content_language,
-                list_unsubscribe=list_unsubscribe,
-                one_click=url is not None,
-                reply_to=Address(addr_spec=self._reply_to) if self._reply_to else None,
-                list_id=self._list_id,
-            )
+            recipient = mailbox(to_name, to_address)
         except (ValueError, MessageError) as exc:
             problems.append(Problem(f"cannot use the address: {exc}", where, "header"))
             return None
+        return HeaderValues(
+            sender=self._sender_mailbox,
+            recipient=recipient,
+            subject=subject,
+            date=self._date_text(date),
+            message_id=message_id,
+            content_language=self._content_language[lang],
+            list_unsubscribe=list_unsubscribe,
+            one_click=url is not None,
+            reply_to=self._reply_to_mailbox,
+            list_id=self._list_id,
+        )
+
+    def _date_text(self, date: datetime) -> str:
+        """Return the Date header value (the last one is kept: a run sends many per second)."""
+        key = date.isoformat(timespec="seconds")  # what format_datetime reads of it
+        if key != self._last_date[0]:
+            self._last_date = (key, format_datetime(date))
+        return self._last_date[1]
 
     # -- checks over the whole audience -------------------------------------------------------
 
@@ -465,7 +488,7 @@ class Renderer:
 
 
 def _warnings(
-    subject: str, html: str, fallback: str | None, where: Location | None
+    subject: str, size: int, fallback: str | None, where: Location | None
 ) -> tuple[Problem, ...]:
     """Return what deserves a look in one message (none of it stops a send)."""
     found = []
@@ -474,7 +497,6 @@ def _warnings(
     if len(subject) > SUBJECT_LENGTH_WARNING:
         message = f"the subject is {len(subject)} characters long; mail apps show 40 to 90"
         found.append(Problem(message, where, "long-subject"))
-    size = len(html.encode("utf-8"))
     if size > HTML_SIZE_WARNING:
         message = (
             f"the HTML part is {size / 1024:.0f} KB; Gmail clips messages past about 102 KB"
@@ -482,3 +504,9 @@ def _warnings(
         )
         found.append(Problem(message, where, "html-size"))
     return tuple(found)
+
+
+def _phrase(name: str) -> str:
+    """Return a display name as mail readers show it: runs of spaces count as one (RFC 5322
+    phrase), so collapse them here rather than let each reader decide."""
+    return " ".join(part for part in name.split(" ") if part)

@@ -9,9 +9,11 @@ that outlet, typically with ``{% extends "fr/message.html" %}`` and a block or t
 from __future__ import annotations
 
 import re
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, Template, TemplateError, TemplateSyntaxError, meta
 
@@ -27,6 +29,7 @@ __all__ = [
     "TEMPLATE_FILES",
     "TemplateSet",
     "Templates",
+    "run_template",
 ]
 
 # What every language folder holds: templates/<lang>/<file>.
@@ -195,3 +198,39 @@ class TemplateSet:
             message = f"{prefix}: no fr/, en/ or both/ folder with message templates"
             self.warnings.append(Problem(message, self._where(prefix), "template"))
         self.outlets[slug] = variants
+
+
+def run_template(
+    template: Template,
+    context: dict[str, Any],
+    problems: list[Problem],
+    where: Location | None,
+    folder: Path,
+) -> str:
+    """Render one template; on failure append a problem naming the template and return ''."""
+    name = template.name
+    try:
+        return str(template.render(context))
+    except Exception as exc:  # a template is user code: never a traceback for its mistakes
+        from jinja2 import UndefinedError
+
+        if isinstance(exc, UndefinedError):
+            message, code = f"template {name}: {exc.message}", "undefined"
+        elif isinstance(exc, TemplateError):
+            message, code = f"template {name}: {exc}", "template"
+        else:
+            message, code = f"template {name}: {type(exc).__name__}: {exc}", "template"
+        problems.append(Problem(message + _origin(exc, name, folder), where, code))
+    return ""
+
+
+def _origin(exc: BaseException, name: str | None, folder: Path) -> str:
+    """Say where in the templates ``exc`` happened, e.g. `` (base.html, line 12)``."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = Path(frame.filename)
+        if path.is_relative_to(folder):
+            relative = path.relative_to(folder).as_posix()
+            if relative == name:
+                return f" (line {frame.lineno})"
+            return f" ({relative}, line {frame.lineno})"
+    return ""

@@ -16,7 +16,6 @@ The secret comes from the environment variable named by ``sender.unsubscribe_sec
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 import re
@@ -36,7 +35,7 @@ _MIN_SECRET = 16
 
 def unsubscribe_token(secret: bytes, address: str) -> str:
     """Return the opaque token of ``address`` (compared case-insensitively) under ``secret``."""
-    digest = hmac.new(secret, address.strip().lower().encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.digest(secret, address.strip().lower().encode("utf-8"), "sha256")
     return base64.urlsafe_b64encode(digest).decode("ascii")[:22]
 
 
