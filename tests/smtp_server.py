@@ -16,7 +16,7 @@ recipient), ``DATA`` (the DATA command itself, before 354) and ``DOT`` (the repl
 dot, after the body was received); for ``DATA`` and ``DOT`` ``address`` matches the first
 recipient.  Commands and messages carry ``at``, the server's ``time.monotonic()`` when read.
 ``max_sessions`` makes the server greet extra concurrent connections with ``421`` and close
-them, as relays that cap connections do.
+them, as relays that cap connections do.  ``pipelining=True`` advertises PIPELINING (RFC 2920).
 ``connections`` counts sessions that said EHLO or HELO (so aiosmtpd's own start-up probe and
 port scans do not count).
 """
@@ -138,6 +138,7 @@ class _State:
     max_sessions: int | None = None
     active: int = 0
     peak: int = 0
+    pipelining: bool = False
 
     def match(self, command: str, address: str | None) -> Rule | None:
         with self.lock:
@@ -185,6 +186,21 @@ class _Handler:
 
     def __init__(self, state: _State) -> None:
         self.state = state
+
+    async def handle_EHLO(
+        self,
+        server: _RecordingSMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+        if self.state.pipelining:
+            # aiosmtpd reads one command line at a time, so it serves pipelined commands as
+            # they come; it just does not say so.
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(
         self,
@@ -408,12 +424,15 @@ class SMTPTestServer:
         smtputf8: bool = True,
         data_size_limit: int = 32 * 1024 * 1024,
         max_sessions: int | None = None,
+        pipelining: bool = False,
     ) -> None:
         if tls is not None and tls_files is None:
             raise ValueError("a TLS server needs tls_files")
         self.tls = tls
         self.tls_files = tls_files
-        self._state = _State(users=dict(users or {}), max_sessions=max_sessions)
+        self._state = _State(
+            users=dict(users or {}), max_sessions=max_sessions, pipelining=pipelining
+        )
         handler = _Handler(self._state)
         kwargs: dict[str, Any] = {
             "server_hostname": "smtp.test",

@@ -13,9 +13,11 @@ from distrib.deliverylog.runs import (
     replan,
     resolutions,
     resolve_messages,
+    rows_by_id,
     set_aside,
     skip_sent_elsewhere,
     to_send,
+    to_send_ids,
 )
 from distrib.errors import DeliveryLogError
 
@@ -65,6 +67,21 @@ def test_to_send_puts_due_messages_first_then_deferred_by_retry_time(log: Delive
     finish(log, c, State.DEFERRED, retry_at=T0 - timedelta(minutes=1))  # due
     finish(log, e, State.SENT)
     assert [m.id for m in to_send(log, run.id)] == [c, d, b, a]
+
+
+def test_to_send_ids_read_in_chunks_give_the_same_rows_in_the_same_order(
+    log: DeliveryLog,
+) -> None:
+    run, ids = plan(log, [f"k{i}" for i in range(12)])
+    finish(log, ids[1], State.DEFERRED, retry_in=300)  # not due: last
+    finish(log, ids[4], State.DEFERRED, retry_in=100)  # not due: before it
+    finish(log, ids[6], State.DEFERRED, retry_in=0)  # due: in planning order
+    finish(log, ids[8], State.SENT)  # done: not there at all
+    due, later = to_send_ids(log, run.id)
+    assert later == [ids[4], ids[1]]
+    assert ids[6] in due and ids[8] not in due
+    rows = list(rows_by_id(log, due + later, chunk=5))
+    assert rows == to_send(log, run.id)
 
 
 def test_set_aside_only_touches_pending_messages(log: DeliveryLog) -> None:

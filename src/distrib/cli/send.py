@@ -221,11 +221,18 @@ def send_with_progress(plan: Plan, delivery_log: DeliveryLog, run: Run, lease: L
         console=console,
         disable=not console.is_terminal,
     )
-    task = bar.add_task("sending", total=len(delivery_log.pending(run.id)), detail="")
+    counts = delivery_log.counts(run.id)
+    task = bar.add_task("sending", total=counts.get("ready", 0) + counts.get("deferred", 0),
+                        detail="")  # fmt: skip
     meter = RateMeter()
     told: set[str] = set()
+    shown = [-1.0]  # when the bar was last redrawn
 
     def on_progress(p: SendProgress) -> None:
+        # Thousands of outcomes a second: redraw ten times a second (and at the end).
+        if p.stopping is None and p.done != p.total and p.elapsed - shown[0] < 0.1:
+            return
+        shown[0] = p.elapsed
         rate, left = meter.update(p.elapsed, p.done, p.total)
         bar.update(task, total=p.total, completed=p.done, detail=progress_text(p, rate, left))
         if p.stopping is not None and p.stopping not in told:

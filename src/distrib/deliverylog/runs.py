@@ -7,8 +7,9 @@ resolution of an ``unknown`` one).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Literal
 
 from distrib.deliverylog.states import State
@@ -22,9 +23,11 @@ __all__ = [
     "replan",
     "resolutions",
     "resolve_messages",
+    "rows_by_id",
     "set_aside",
     "skip_sent_elsewhere",
     "to_send",
+    "to_send_ids",
 ]
 
 _COLUMNS = ", ".join(MessageRow.__slots__)
@@ -67,6 +70,38 @@ def to_send(log: DeliveryLog, run_id: int) -> list[MessageRow]:
         (run_id, now),
     )
     return [MessageRow(*tuple(r)) for r in rows]
+
+
+def to_send_ids(log: DeliveryLog, run_id: int) -> tuple[list[int], list[int]]:
+    """Return the ids of the messages a run still has to try, in `to_send`'s order, split in
+    two: ``ready`` and due ``deferred`` ones, then deferred ones not yet due (soonest first).
+
+    Ids only: a long run's rows are then read a chunk at a time (`rows_by_id`).
+    """
+    now = log.now()
+    due: list[int] = []
+    later: list[int] = []
+    for message, waits in log.query(
+        "SELECT id, status = 'deferred' AND COALESCE(next_attempt_at, '') > ? FROM messages"
+        " WHERE run_id = ? AND status IN ('ready', 'deferred')"
+        " ORDER BY CASE WHEN status = 'deferred' AND COALESCE(next_attempt_at, '') > ?"
+        " THEN next_attempt_at ELSE '' END, id",
+        (now, run_id, now),
+    ):
+        (later if waits else due).append(int(message))
+    return due, later
+
+
+def rows_by_id(log: DeliveryLog, ids: Iterable[int], *, chunk: int = 500) -> Iterator[MessageRow]:
+    """Yield the rows of ``ids`` in that order, reading ``chunk`` rows at a time."""
+    source = iter(ids)
+    while batch := list(islice(source, chunk)):
+        marks = ", ".join("?" * len(batch))
+        found = {
+            row[0]: MessageRow(*tuple(row))
+            for row in log.query(f"SELECT {_COLUMNS} FROM messages WHERE id IN ({marks})", batch)
+        }
+        yield from (found[m] for m in batch if m in found)
 
 
 def set_aside(log: DeliveryLog, messages: Iterable[int], note: str) -> int:

@@ -144,6 +144,11 @@ class Attempt:
 
 
 _MESSAGE_COLUMNS = ", ".join(MessageRow.__slots__)
+#: What an attempt's outcome sets besides the state (with `_move`'s ``also``).
+_REPLY = (
+    ", reply_code = ?, reply_text = ?, next_attempt_at = ?,"
+    " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
+)
 _RUN_COLUMNS = ", ".join(Run.__slots__)
 
 
@@ -157,15 +162,26 @@ class DeliveryLog:
 
     @classmethod
     def open(
-        cls, path: str | Path, *, create: bool = True, clock: Callable[[], datetime] = utcnow
+        cls,
+        path: str | Path,
+        *,
+        create: bool = True,
+        clock: Callable[[], datetime] = utcnow,
+        threads: bool = False,
     ) -> Self:
-        """Open (and create or upgrade) the log at ``path``."""
+        """Open (and create or upgrade) the log at ``path``.
+
+        ``threads=True`` lets the connection be used from another thread than the one that
+        opened it, one thread at a time (the caller serialises; see `reopen`).
+        """
         file = Path(path)
         if not create and not file.is_file():
             raise DeliveryLogError(f"{file}: no delivery log here (nothing has been sent yet?)")
         try:
             file.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(file, isolation_level=None, timeout=5.0)
+            conn = sqlite3.connect(
+                file, isolation_level=None, timeout=5.0, check_same_thread=not threads
+            )
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
@@ -178,6 +194,11 @@ class DeliveryLog:
     def close(self) -> None:
         """Close the underlying connection."""
         self._conn.close()
+
+    def reopen(self) -> DeliveryLog:
+        """Open a second connection to the same file, with the same clock, that another thread
+        may use (one thread at a time): the sending engine's group commits (issue 7)."""
+        return DeliveryLog.open(self.path, create=False, clock=self._clock, threads=True)
 
     def __enter__(self) -> Self:
         return self
@@ -383,19 +404,27 @@ class DeliveryLog:
         From ``sending`` always; from ``data`` only with ``before_354=True``, when the caller
         knows the server never invited the body (the connection dropped before 354).
         """
-        now = self.now()
-        allowed = {State.SENDING, State.DATA} if before_354 else {State.SENDING}
         with self.transaction() as conn:
-            self._move(conn, message, allowed, State.READY, now, attempt=attempt)
-            self._close_attempt(
-                conn,
-                attempt=attempt,
-                now=now,
-                outcome="requeued",
-                code=None,
-                enhanced=None,
-                text=reason,
-            )
+            self.release_in(conn, message, attempt, reason=reason, before_354=before_354)
+
+    def release_in(
+        self,
+        conn: sqlite3.Connection,
+        message: int,
+        attempt: int,
+        *,
+        reason: str,
+        before_354: bool,
+        now: str | None = None,
+    ) -> None:
+        """`release` inside the caller's transaction (``now``: when it happened)."""
+        now = now or self.now()
+        allowed = {State.SENDING, State.DATA} if before_354 else {State.SENDING}
+        self._move(conn, message, allowed, State.READY, now, attempt=attempt)
+        self._close_attempt(
+            conn, attempt=attempt, now=now, outcome="requeued", code=None, enhanced=None,
+            text=reason,
+        )  # fmt: skip
 
     def record(
         self,
@@ -416,34 +445,38 @@ class DeliveryLog:
         """
         if state not in {State.SENT, State.DEFERRED, State.FAILED, State.UNKNOWN}:
             raise ValueError(f"not an attempt outcome: {state}")
-        allowed = {State.DATA} if state in {State.SENT, State.UNKNOWN} else ACTIVE
         current = self._clock()
-        now = _ts(current)
         if retry_in is not None:
             retry_at = current + timedelta(seconds=retry_in)
         with self.transaction() as conn:
-            self._move(conn, message, allowed, state, now, attempt=attempt)
-            conn.execute(
-                "UPDATE messages SET reply_code = ?, reply_text = ?, next_attempt_at = ?,"
-                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
-                (
-                    code,
-                    text,
-                    _ts(retry_at) if retry_at is not None else None,
-                    str(state),
-                    now,
-                    message,
-                ),
-            )
-            self._close_attempt(
-                conn,
-                attempt=attempt,
-                now=now,
-                outcome=str(state),
-                code=code,
-                enhanced=enhanced,
-                text=text,
-            )
+            self.record_in(
+                conn, message, attempt, state, code=code, text=text, enhanced=enhanced,
+                retry_at=_ts(retry_at) if retry_at is not None else None, now=_ts(current),
+            )  # fmt: skip
+
+    def record_in(
+        self,
+        conn: sqlite3.Connection,
+        message: int,
+        attempt: int,
+        state: State,
+        *,
+        code: int | None,
+        text: str,
+        enhanced: str | None,
+        retry_at: str | None,
+        now: str,
+    ) -> None:
+        """`record` inside the caller's transaction (``now``: when the reply came)."""
+        allowed = {State.DATA} if state in {State.SENT, State.UNKNOWN} else ACTIVE
+        self._move(
+            conn, message, allowed, state, now, attempt=attempt, also=_REPLY,
+            also_args=(code, text, retry_at, str(state), now),
+        )  # fmt: skip
+        self._close_attempt(
+            conn, attempt=attempt, now=now, outcome=str(state), code=code, enhanced=enhanced,
+            text=text,
+        )  # fmt: skip
 
     def _move(
         self,
@@ -455,7 +488,12 @@ class DeliveryLog:
         *,
         bump_attempts: bool = False,
         attempt: int | None = None,
+        also: str = "",
+        also_args: tuple[object, ...] = (),
     ) -> None:
+        """Move ``message`` to ``target`` if it is in one of the ``allowed`` states (and, with
+        ``attempt``, that attempt is still open); ``also``: more ``, column = ?`` to set, with
+        ``also_args``.  Raise `DeliveryLogError` (nothing written) otherwise."""
         states = sorted(str(s) for s in allowed)
         marks = ", ".join("?" * len(states))
         bump = ", attempts = attempts + 1" if bump_attempts else ""
@@ -469,9 +507,9 @@ class DeliveryLog:
             )
             args = (attempt,)
         cursor = conn.execute(
-            f"UPDATE messages SET status = ?, updated_at = ?{bump}"
+            f"UPDATE messages SET status = ?, updated_at = ?{bump}{also}"
             f" WHERE id = ? AND status IN ({marks}){fence}",
-            (str(target), now, message, *states, *args),
+            (str(target), now, *also_args, message, *states, *args),
         )
         if cursor.rowcount != 1:
             found = conn.execute("SELECT status FROM messages WHERE id = ?", (message,)).fetchone()

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 __all__ = ["CRASH_EXIT", "POINTS", "CrashPoints", "crash_point"]
 
-#: Every point, in the order a message reaches them.
+#: Every point, in the order a message reaches them (then the group commit's).
 POINTS = (
     "before-claim",  # the message was taken from the queue, nothing recorded yet
     "before-data",  # MAIL and RCPT accepted; the `data` state is not committed yet
@@ -26,6 +26,9 @@ POINTS = (
     "after-dot",  # the body and the final dot were written; no reply read yet
     "after-250-before-commit",  # the server accepted the message; `sent` is not committed
     "after-commit",  # `sent` (or another outcome) was committed
+    # Not tied to one message: a group of log changes (`distrib.send.commits`) is written and
+    # its COMMIT not issued yet, so none of it is in the file.
+    "before-group-commit",
 )
 #: The exit status of a crashed process (EX_SOFTWARE).
 CRASH_EXIT = 70

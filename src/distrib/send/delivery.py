@@ -1,24 +1,32 @@
 """One message through the delivery-log state machine (see `distrib.deliverylog.states`).
 
-``claim`` (sending) → MAIL → RCPT → ``begin_data`` (committed before DATA) → DATA → 354 → body
-and final dot → ``record``.  DATA is split from the body: a connection lost before 354 is known
-not to have delivered anything (released and retried), while once a body byte may have left, a
-lost connection or a timeout is ``unknown`` and never retried automatically.
+MAIL → RCPT → ``Begin`` (claim and ``data``, committed before DATA) → DATA → 354 → body and
+final dot → ``Outcome``.  The log changes go through a `GroupCommit` (`distrib.send.commits`),
+which commits the changes of every worker together: the worker awaits its ``Begin`` before it
+writes DATA, and its outcome is in the next group.  Until ``Begin`` is committed the message is
+``ready`` (or ``deferred``) in the file, which is the truth: nothing of it was transmitted.
 
-Every log write names the attempt, the fencing token of this process: if another process took
-the run over and recovered it, the write fails and this process stops (see `begin_data`).
-Crash points (`distrib.send.crash`) mark where the crash tests kill the process.
+DATA is split from the body: a connection lost before 354 is known not to have delivered
+anything (released and retried), while once a body byte may have left, a lost connection or a
+timeout is ``unknown`` and never retried automatically.
+
+Every change after ``Begin`` names the attempt, the fencing token of this process: if another
+process took the run over and recovered it, the change fails and this process stops.  Crash
+points (`distrib.send.crash`) mark where the crash tests kill the process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from datetime import timedelta
 from typing import Protocol
 
 from distrib.config import LimitsConfig
 from distrib.deliverylog import DeliveryLog, State
-from distrib.errors import DeliveryLogError, SMTPAuthError, SMTPConfigError
+from distrib.deliverylog.batch import Begin, Outcome, Release
+from distrib.deliverylog.store import timestamp
+from distrib.errors import SMTPAuthError, SMTPConfigError
+from distrib.send.commits import GroupCommit
 from distrib.send.crash import crash_point
 from distrib.send.model import Item, Outgoing, Transaction, Worker
 from distrib.send.policy import Reply, backoff, too_many_recipients
@@ -54,10 +62,17 @@ class Dispatcher(Protocol):
 class Delivery:
     """Drive one message at a time through MAIL, RCPT, DATA and the delivery log."""
 
-    def __init__(self, log: DeliveryLog, limits: LimitsConfig, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self,
+        log: DeliveryLog,
+        limits: LimitsConfig,
+        dispatcher: Dispatcher,
+        commits: GroupCommit,
+    ) -> None:
         self.log = log
         self.limits = limits
         self.dispatcher = dispatcher
+        self.commits = commits
 
     @staticmethod
     def _trouble(worker: Worker, what: str, *, throttled: bool = False) -> None:
@@ -71,7 +86,7 @@ class Delivery:
         utf8 = not (out.recipient.isascii() and out.envelope_from.isascii())
         options = self._preflight(worker.conn, out, utf8)
         crash_point("before-claim")
-        t = Transaction(worker, item, self.log.claim(out.message, server=worker.conn.server))
+        t = Transaction(worker, item, started=self.log.now())
         try:
             if isinstance(options, str):
                 self._record(t, State.FAILED, None, options)
@@ -84,21 +99,23 @@ class Delivery:
             raise
         except Exception:
             if t.stage in {"envelope", "data"}:  # no body byte was sent: say so
-                with contextlib.suppress(DeliveryLogError):
-                    self._release(t, "the run stopped on an error before 354 (nothing was sent)")
+                self._release(t, "the run stopped on an error before 354 (nothing was sent)")
             raise
 
     async def _transaction(self, t: Transaction, options: list[str], utf8: bool) -> None:
         conn, out = t.worker.conn, t.item.out
         t.worker.used += 1
-        reply = await conn.mail(out.envelope_from, options=options, utf8=utf8)
-        if not reply.positive:
-            return await self._refused(t, reply, "MAIL FROM")
-        reply = await conn.rcpt(out.recipient, utf8=utf8)
-        if not reply.positive:
-            return await self._refused(t, reply, "RCPT TO")
+        mail, rcpt = await conn.envelope(
+            out.envelope_from, out.recipient, options=options, utf8=utf8
+        )
+        if rcpt is None:
+            return await self._refused(t, mail, "MAIL FROM")
+        if not rcpt.positive:
+            return await self._refused(t, rcpt, "RCPT TO")
         crash_point("before-data")
-        self.log.begin_data(out.message, t.attempt)
+        # Claim and `data` in one change, committed (with other workers' changes) before DATA.
+        t.begin = self.commits.submit(Begin(out.message, conn.server, t.started))
+        t.attempt = await asyncio.shield(t.begin)
         t.stage = "data"
         crash_point("after-data-commit")
         reply = await conn.data_command()
@@ -116,7 +133,7 @@ class Delivery:
         """
         smtputf8 = conn.supports("smtputf8")
         try:
-            check_address(out.envelope_from)
+            conn.check_sender(out.envelope_from)
         except BadAddress as exc:
             raise SMTPConfigError(f"the envelope sender cannot be used: {exc}") from None
         if not out.envelope_from.isascii() and not smtputf8:
@@ -218,19 +235,33 @@ class Delivery:
             self._record(t, State.UNKNOWN, reply, f"unexpected reply {text}")
 
     def _release(self, t: Transaction, reason: str) -> None:
-        self.log.release(
-            t.item.out.message, t.attempt, reason=reason, before_354=t.stage in {"data", "body"}
-        )
+        """Nothing was transmitted: back to the queue (the log keeps the attempt's reason)."""
+        out = t.item.out
+        self.commits.submit(
+            Release(out.message, t.attempt, reason, self.log.now(), t.worker.conn.server,
+                    t.started)
+        )  # fmt: skip
+        t.stage = "done"
+
+    def _outcome(
+        self,
+        t: Transaction,
+        state: State,
+        reply: Reply | None,
+        text: str,
+        retry_at: str | None = None,
+    ) -> None:
+        self.commits.submit(
+            Outcome(
+                t.item.out.message, t.attempt, state, reply.code if reply else None, text,
+                self.log.now(), reply.enhanced if reply else None, retry_at,
+                t.worker.conn.server, t.started,
+            )
+        )  # fmt: skip
         t.stage = "done"
 
     def _record(self, t: Transaction, state: State, reply: Reply | None, text: str) -> None:
-        code = reply.code if reply is not None else None
-        enhanced = reply.enhanced if reply is not None else None
-        self.log.record(
-            t.item.out.message, t.attempt, state, code=code, text=text, enhanced=enhanced
-        )
-        crash_point("after-commit")
-        t.stage = "done"
+        self._outcome(t, state, reply, text)
         if reply is not None and state is not State.UNKNOWN:
             t.worker.troubles = 0
         self.dispatcher.finished(str(state))
@@ -241,16 +272,8 @@ class Delivery:
         item = t.item
         item.retries += 1
         delay = backoff(item.retries, base=self.limits.retry_delay, cap=self.limits.max_retry_delay)
-        self.log.record(
-            item.out.message,
-            t.attempt,
-            State.DEFERRED,
-            code=reply.code if reply is not None else None,
-            text=text,
-            enhanced=reply.enhanced if reply is not None else None,
-            retry_in=delay,
-        )
-        t.stage = "done"
+        retry_at = timestamp(self.log.current_time() + timedelta(seconds=delay))
+        self._outcome(t, State.DEFERRED, reply, text, retry_at)
         if reply is not None:
             self.dispatcher.observe(reply)  # may pause the run: then no retry in this run
         if item.retries > self.limits.retries or self.dispatcher.halted:
@@ -260,11 +283,25 @@ class Delivery:
 
     def _abandon(self, t: Transaction) -> None:
         """Leave the log truthful when the whole send is cancelled mid-message."""
-        if t.stage in {"envelope", "data"}:
-            self._release(t, "stopped at once before 354 (nothing was sent)")
+        if t.stage == "envelope" and t.begin is not None:
+            # Cancelled while its Begin was being committed: once it is, release it (DATA
+            # was never written).  GroupCommit commits it before the engine returns.
+            t.begin.add_done_callback(lambda begun: self._release_begun(t, begun))
+            t.stage = "done"
+        elif t.stage in {"envelope", "data"}:
+            self._release(t, _ABANDONED)
         elif t.stage == "body":
             text = _unknown_text("stopped at once while waiting for the reply to the message")
             self._record(t, State.UNKNOWN, None, text)
+
+    def _release_begun(self, t: Transaction, begun: asyncio.Future[int | None]) -> None:
+        if begun.cancelled() or begun.exception() is not None:
+            return  # not committed: the message is still ready (or deferred)
+        t.attempt = begun.result()
+        self._release(t, _ABANDONED)
+
+
+_ABANDONED = "stopped at once before 354 (nothing was sent)"
 
 
 def _unknown_text(cause: object) -> str:

@@ -8,11 +8,10 @@ storm (many policy rejections or throttling replies in a row) *pauses* the run t
 
 What happens to one message (and to the delivery log) is in `distrib.send.delivery`.
 
-Group commits (issue 7): each message costs three small write transactions (claim, begin_data,
-record).  The claim of several queued messages could share one transaction when the producer
-queues them, and the outcomes of several workers one transaction every millisecond or so;
-``begin_data`` must be committed before its own DATA command, so it can only be grouped with
-writes already waiting.
+The delivery-log changes of every worker are committed together (`distrib.send.commits`): a
+worker awaits the commit of its claim-and-``data`` change before DATA; outcomes join the next
+group.  ``outgoing`` may be an async iterable (e.g. messages rendered in another process,
+`distrib.renderpool`), so the event loop only sends.
 """
 
 from __future__ import annotations
@@ -20,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import replace
 
 from distrib.config import LimitsConfig, SMTPConfig
 from distrib.deliverylog import DeliveryLog
 from distrib.errors import DistribError, RunLockedError, SMTPAuthError, SMTPConnectionError
+from distrib.send.commits import GroupCommit
 from distrib.send.delivery import Delivery
 from distrib.send.model import Item, Outgoing, Progress, SendReport, Worker
 from distrib.send.policy import Reply, backoff, storm_kind
@@ -48,7 +48,7 @@ _STORM_NAMES = {"policy": "policy rejection(s) (5.7.x)", "throttling": "throttli
 
 
 async def send_messages(
-    outgoing: Iterable[Outgoing],
+    outgoing: Iterable[Outgoing] | AsyncIterable[Outgoing],
     *,
     log: DeliveryLog,
     smtp: SMTPConfig,
@@ -91,7 +91,8 @@ async def send_messages(
         clock=clock,
         sleep=sleep,
     )
-    return await dispatch.run(iter(outgoing), stop, abandon, heartbeat, heartbeat_every)
+    items = aiter(outgoing) if isinstance(outgoing, AsyncIterable) else iter(outgoing)
+    return await dispatch.run(items, stop, abandon, heartbeat, heartbeat_every)
 
 
 class _Dispatch:
@@ -117,7 +118,8 @@ class _Dispatch:
         self.on_progress = on_progress
         self.clock = clock
         self.sleep = sleep
-        self.delivery = Delivery(log, limits, self)
+        self.commits = GroupCommit(log, on_error=self._fail)
+        self.delivery = Delivery(log, limits, self, self.commits)
         self.pacer = Pacer(
             rate=limits.rate,
             burst=limits.burst,
@@ -221,13 +223,42 @@ class _Dispatch:
 
     async def run(
         self,
-        items: Iterator[Outgoing],
+        items: Iterator[Outgoing] | AsyncIterator[Outgoing],
         stop: asyncio.Event | None,
         abandon: asyncio.Event | None,
         heartbeat: Callable[[], bool] | None,
         heartbeat_every: float,
     ) -> SendReport:
         """Run the producer and the workers until done, stopped or failed."""
+        async with self.commits:  # on the way out, everything queued is committed
+            await self._run(items, stop, abandon, heartbeat, heartbeat_every)
+        # Messages waiting for an in-run retry, or queued for one, are ``deferred`` in the log.
+        for _ in self.waiting | {i.out.message for i in self.fresh if i.retries}:
+            self._bump(deferred=1)
+        if self.error is not None:
+            raise self.error
+        c = self.counts
+        return SendReport(
+            sent=c.sent,
+            deferred=c.deferred,
+            failed=c.failed,
+            unknown=c.unknown,
+            stopped=self.stop_reason is not None,
+            stop_reason=self.stop_reason,
+            elapsed=self.clock() - self.started,
+            connections=self.connections,
+            paused=self.paused,
+            log_commits=self.commits.groups,
+        )
+
+    async def _run(
+        self,
+        items: Iterator[Outgoing] | AsyncIterator[Outgoing],
+        stop: asyncio.Event | None,
+        abandon: asyncio.Event | None,
+        heartbeat: Callable[[], bool] | None,
+        heartbeat_every: float,
+    ) -> None:
         self.stop = stop
         producer = asyncio.create_task(self._produce(items))
         self.worker_tasks = [
@@ -247,26 +278,14 @@ class _Dispatch:
             for task in (producer, *self.worker_tasks, *helpers):
                 task.cancel()
             await asyncio.gather(producer, *self.worker_tasks, *helpers, return_exceptions=True)
-            close = getattr(items, "close", None)
-            if callable(close):
-                close()  # a generator that renders: let it clean up
-        # Messages waiting for an in-run retry, or queued for one, are ``deferred`` in the log.
-        for _ in self.waiting | {i.out.message for i in self.fresh if i.retries}:
-            self._bump(deferred=1)
-        if self.error is not None:
-            raise self.error
-        c = self.counts
-        return SendReport(
-            sent=c.sent,
-            deferred=c.deferred,
-            failed=c.failed,
-            unknown=c.unknown,
-            stopped=self.stop_reason is not None,
-            stop_reason=self.stop_reason,
-            elapsed=self.clock() - self.started,
-            connections=self.connections,
-            paused=self.paused,
-        )
+            if isinstance(items, AsyncIterator):
+                aclose = getattr(items, "aclose", None)
+                if callable(aclose):
+                    await aclose()  # e.g. stop the processes that render
+            else:
+                close = getattr(items, "close", None)
+                if callable(close):
+                    close()  # a generator that renders: let it clean up
 
     async def _watch(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -338,13 +357,16 @@ class _Dispatch:
                 task.cancel()
             await asyncio.gather(waiter, sleeper, return_exceptions=True)
 
-    async def _produce(self, items: Iterator[Outgoing]) -> None:
+    async def _produce(self, items: Iterator[Outgoing] | AsyncIterator[Outgoing]) -> None:
         try:
             while not self.halt.is_set():
                 if len(self.fresh) >= self.capacity:
                     await self._changed()
                     continue
-                out = next(items, None)  # renders the next message, lazily
+                if isinstance(items, AsyncIterator):
+                    out = await anext(items, None)
+                else:
+                    out = next(items, None)  # renders the next message, lazily
                 if out is None:
                     break
                 if out.retry_at is not None:

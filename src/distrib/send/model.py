@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -62,6 +63,7 @@ class SendReport:
     elapsed: float
     connections: int
     paused: bool = False
+    log_commits: int = 0  # delivery-log transactions committed (changes are grouped)
 
 
 @dataclass(slots=True)
@@ -94,5 +96,7 @@ class Transaction:
 
     worker: Worker
     item: Item
-    attempt: int  # the delivery-log attempt id
+    started: str  # when MAIL FROM was about to be sent (the log's time)
+    attempt: int | None = None  # the delivery-log attempt id, once `Begin` is committed
+    begin: asyncio.Future[int | None] | None = None  # the `Begin` change, once submitted
     stage: str = "envelope"  # envelope → data (DATA sent) → body (a body byte may be out) → done

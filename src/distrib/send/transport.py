@@ -4,6 +4,10 @@ The engine decides what a reply means for the delivery log; this module only gua
 every command ends in exactly one of: a `Reply` (the server answered), `Dropped` (no answer:
 the connection was lost or timed out), `BadAddress` (nothing was sent), or a `SendError`
 subclass (the run cannot go on).  The password is only ever handed to aiosmtplib's ``login``.
+
+aiosmtplib opens each session (TLS, EHLO, AUTH); the transactions then run on `Wire`, which
+pipelines MAIL FROM and RCPT TO when the server offers PIPELINING (`distrib.send.wire` says why
+that is hand-written).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from distrib.config import SMTPConfig
 from distrib.errors import SMTPAuthError, SMTPConfigError, SMTPConnectionError, SMTPSecurityError
 from distrib.send.crash import crash_point
 from distrib.send.policy import Reply
+from distrib.send.wire import Lost, Unreadable, Wire, command_line
 
 __all__ = [
     "AUTH_CODES",
@@ -99,6 +104,15 @@ def check_address(address: str) -> None:
 
 def wire_body(data: bytes) -> bytes:
     """Return ``data`` with CRLF line endings, a final CRLF, dot-stuffing and the final dot."""
+    crlf = data.count(b"\r\n")
+    if (
+        data.count(b"\n") == crlf == data.count(b"\r")
+        and not data.startswith(b".")
+        and b"\n." not in data
+    ):
+        # Already CRLF throughout with no line starting with a dot (what the renderer writes):
+        # counting is a fraction of the cost of the two substitutions below.
+        return data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n")
     body = _LINE_ENDINGS.sub(b"\r\n", data)
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
@@ -115,7 +129,12 @@ class Connection:
         self._password = password
         self._tls = tls
         self._client: aiosmtplib.SMTP | None = None
-        self._protocols: list[SMTPProtocol] = []  # every session opened, to wait for its close
+        self._wire: Wire | None = None  # the session's transactions, once it is open
+        self._wires: list[Wire] = []  # every session opened, to wait for its close
+        self._protocols: list[SMTPProtocol] = []  # sessions still on aiosmtplib (opening)
+        self._size: int | None = None
+        self._pipelining = False
+        self._checked_sender = ""  # the last envelope sender that passed `check_address`
         self.server = f"{smtp.host}:{smtp.port}"
 
     def __repr__(self) -> str:
@@ -124,7 +143,7 @@ class Connection:
     @property
     def is_open(self) -> bool:
         """Tell whether the session is connected and usable."""
-        return self._client is not None and self._client.is_connected
+        return self._wire is not None and self._wire.usable
 
     def supports(self, extension: str) -> bool:
         """Tell whether the server advertised ``extension`` (e.g. ``smtputf8``) in its EHLO."""
@@ -133,15 +152,18 @@ class Connection:
     @property
     def size_limit(self) -> int | None:
         """Return the SIZE the server advertised (0 = no fixed limit), or None without SIZE."""
-        if not self.supports("size") or self._client is None:
-            return None
-        value = self._client.esmtp_extensions.get("size", "").strip()
-        return int(value) if value.isdigit() else 0
+        return self._size
 
-    def _connected(self) -> aiosmtplib.SMTP:
-        if self._client is None or not self._client.is_connected:
+    def _connected(self) -> Wire:
+        if self._wire is None or not self._wire.usable:
             raise Dropped(f"{self.server}: not connected")
-        return self._client
+        return self._wire
+
+    def check_sender(self, sender: str) -> None:
+        """`check_address` for the envelope sender, once per sender (it rarely changes)."""
+        if sender != self._checked_sender:
+            check_address(sender)
+            self._checked_sender = sender
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -169,6 +191,15 @@ class Connection:
             await self._hello(client)
             if cfg.username:
                 await self._login(client, cfg.username)
+            transport = client.transport
+            if not isinstance(transport, asyncio.Transport) or transport.is_closing():
+                raise ConnectFailed(f"{self.server}: connection lost while opening the session")
+            size = client.esmtp_extensions.get("size", "").strip()
+            self._size = (int(size) if size.isdigit() else 0) if self.supports("size") else None
+            self._pipelining = self.supports("pipelining")
+            self._wire = Wire(transport)  # the transactions run on this from now on
+            self._wires = [w for w in self._wires if not w.closed.done()] + [self._wire]
+            self._protocols = [p for p in self._protocols if p is not client.protocol]
         except BaseException:
             self.abort()
             raise
@@ -275,44 +306,52 @@ class Connection:
 
     # -- one transaction ----------------------------------------------------------------------
 
-    async def mail(self, sender: str, *, options: list[str], utf8: bool) -> Reply:
-        """Send MAIL FROM and return the reply."""
-        client = self._connected()
-        encoding = "utf-8" if utf8 else "ascii"
-        try:
-            response = await client.mail(sender, options=options, encoding=encoding)
-        except aiosmtplib.SMTPSenderRefused as exc:
-            return Reply(exc.code, exc.message)
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-            raise self._dropped(f"{exc.message} after MAIL FROM") from None
-        except aiosmtplib.SMTPResponseException as exc:
-            raise self._dropped(f"unreadable reply to MAIL FROM: {exc.message}") from None
-        return Reply(response.code, response.message)
+    async def envelope(
+        self, sender: str, recipient: str, *, options: list[str], utf8: bool
+    ) -> tuple[Reply, Reply | None]:
+        """Send MAIL FROM and RCPT TO (together when the server offers PIPELINING); return
+        their replies, the second None when MAIL FROM was refused.
 
-    async def rcpt(self, recipient: str, *, utf8: bool) -> Reply:
-        """Send RCPT TO and return the reply."""
-        client = self._connected()
+        Both addresses must have passed `check_address`.
+        """
+        wire = self._connected()
         encoding = "utf-8" if utf8 else "ascii"
+        mail = command_line(
+            b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", *(o.encode() for o in options)
+        )
+        rcpt = command_line(b"RCPT", b"TO:<" + recipient.encode(encoding) + b">")
+        timeout = self._cfg.timeout
         try:
-            response = await client.rcpt(recipient, encoding=encoding)
-        except aiosmtplib.SMTPRecipientRefused as exc:
-            return Reply(exc.code, exc.message)
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-            raise self._dropped(f"{exc.message} after RCPT TO") from None
-        except aiosmtplib.SMTPResponseException as exc:
-            raise self._dropped(f"unreadable reply to RCPT TO: {exc.message}") from None
-        return Reply(response.code, response.message)
+            if not self._pipelining:
+                wire.send(mail, 1)
+                first = await self._read(wire, timeout)
+                if not first.positive:
+                    return first, None
+                wire.send(rcpt, 1)
+                return first, await self._read(wire, timeout)
+            wire.send(mail + rcpt, 2)
+            first = await self._read(wire, timeout)
+            if first.code == 421:
+                return first, None  # closing: no reply to RCPT TO will come
+            second = await self._read(wire, timeout)
+        except Lost as exc:
+            raise self._dropped(f"{_lost(exc)} after MAIL FROM / RCPT TO") from None
+        return (first, second) if first.positive else (first, None)
+
+    async def _read(self, wire: Wire, timeout: float) -> Reply:
+        reply = await wire.read(timeout)
+        if reply.code == 421:
+            self.abort()  # the server is closing the session (RFC 5321 §3.8): so do we
+        return reply
 
     async def data_command(self) -> Reply:
         """Send the DATA command alone; a `Dropped` here means no body byte was sent."""
-        client = self._connected()
+        wire = self._connected()
         try:
-            response = await client.execute_command(b"DATA")
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-            raise self._dropped(f"{exc.message} after DATA, before 354") from None
-        except aiosmtplib.SMTPResponseException as exc:
-            raise self._dropped(f"unreadable reply to DATA: {exc.message}") from None
-        return Reply(response.code, response.message)
+            wire.send(b"DATA\r\n", 1)
+            return await self._read(wire, self._cfg.timeout)
+        except Lost as exc:
+            raise self._dropped(f"{_lost(exc)} after DATA, before 354") from None
 
     async def data_body(self, data: bytes) -> Reply:
         """Write the body and the final dot, then wait up to ``data_timeout`` for the reply.
@@ -320,41 +359,40 @@ class Connection:
         Raises `Dropped` with ``body_sent=True`` once anything may have been written: the
         server may have the message (RFC 1047), so the caller must not send it again.
         """
-        client = self._connected()
-        protocol = client.protocol
-        if protocol is None:
-            raise self._dropped("connection lost after 354, before the body")
+        wire = self._connected()
         payload = wire_body(data)
         try:
-            protocol.write(payload)
-        except aiosmtplib.SMTPServerDisconnected:
-            # write() refuses before writing anything when the transport is already closing.
+            wire.send(payload, 1)
+        except Lost:
+            # send() refuses before writing anything when the transport is already closing.
             raise self._dropped("connection lost after 354, before the body") from None
         crash_point("after-dot")
+        timeout = self._cfg.data_timeout
         try:
-            response = await protocol.read_response(timeout=self._cfg.data_timeout)
-        except aiosmtplib.SMTPTimeoutError:
-            raise self._dropped(
-                f"no reply to the end of the message within {self._cfg.data_timeout:g} s",
-                body_sent=True,
-            ) from None
-        except aiosmtplib.SMTPServerDisconnected as exc:
-            raise self._dropped(f"{exc.message} after the message body", body_sent=True) from None
-        except aiosmtplib.SMTPResponseException as exc:
-            raise self._dropped(
-                f"unreadable reply to the end of the message: {exc.message}", body_sent=True
-            ) from None
-        if response.code == 421:
-            self.abort()
-        return Reply(response.code, response.message)
+            reply = await wire.read(timeout)
+        except Lost as exc:
+            if exc.timeout:
+                what = f"no reply to the end of the message within {timeout:g} s"
+            elif isinstance(exc, Unreadable):
+                what = f"unreadable reply to the end of the message: {exc}"
+            else:
+                what = f"{exc} after the message body"
+            raise self._dropped(what, body_sent=True) from None
+        if reply.code == 421:
+            self.abort()  # the server is closing the session: so do we
+        return reply
 
     async def rset(self) -> None:
         """Reset the transaction; if that fails, close (the next message reconnects)."""
-        if not self.is_open or self._client is None:
+        if not self.is_open or self._wire is None:
             return
         try:
-            await self._client.rset()
-        except (aiosmtplib.SMTPException, OSError):
+            self._wire.send(b"RSET\r\n", 1)
+            reply = await self._wire.read(self._cfg.timeout)
+        except Lost:
+            self.abort()
+            return
+        if not reply.positive:
             self.abort()
 
     def _dropped(self, what: str, *, body_sent: bool = False) -> Dropped:
@@ -366,17 +404,20 @@ class Connection:
 
     async def close(self) -> None:
         """Say QUIT (briefly), close, and wait until the sockets this connection used are shut."""
-        client = self._client
-        if client is not None and client.is_connected:
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                # Not client.quit(): it closes TLS gracefully, which may outlive the loop.
-                await client.execute_command(b"QUIT", timeout=min(self._cfg.timeout, _QUIT_TIMEOUT))
+        wire = self._wire
+        if wire is not None and wire.usable:
+            with contextlib.suppress(Lost):
+                wire.send(b"QUIT\r\n", 1)
+                await wire.read(min(self._cfg.timeout, _QUIT_TIMEOUT))
         self.abort()
         await self._wait_closed()
 
     def abort(self) -> None:
         """Close the connection at once, without QUIT."""
+        wire, self._wire = self._wire, None
         client, self._client = self._client, None
+        if wire is not None:
+            wire.abort()
         if client is None:
             return
         transport = client.transport
@@ -387,13 +428,26 @@ class Connection:
         client.close()
 
     async def _wait_closed(self) -> None:
-        # aiosmtplib's protocol drops its transport in connection_lost, which runs once the
-        # socket is closed: wait for that (briefly) so no socket outlives the event loop.
+        # A socket is closed once its protocol's connection_lost has run (aiosmtplib's then
+        # drops its transport; ours marks itself closed): wait for that (briefly) so no socket
+        # outlives the event loop.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _CLOSE_WAIT
-        while any(p.transport is not None for p in self._protocols) and loop.time() < deadline:
+        while loop.time() < deadline and (
+            any(p.transport is not None for p in self._protocols)
+            or any(not w.closed.done() for w in self._wires)
+        ):
             await asyncio.sleep(0.005)
         self._protocols = [p for p in self._protocols if p.transport is not None]
+        self._wires = [w for w in self._wires if not w.closed.done()]
+
+
+def _lost(exc: Lost) -> str:
+    if exc.timeout:
+        return "timed out waiting for the reply"
+    if isinstance(exc, Unreadable):
+        return f"unreadable reply ({exc})"
+    return str(exc)
 
 
 def _said(exc: aiosmtplib.SMTPResponseException) -> str:

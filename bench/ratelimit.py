@@ -1,0 +1,38 @@
+"""Rate-limit accuracy: how close a paced run comes to its ``rate``, and its worst second.
+
+Reads the delivery log of a finished run: the time each message's SMTP transaction began
+(``attempts.started_at``, the moment the pacer let it go; milliseconds).
+"""
+
+from __future__ import annotations
+
+import bisect
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    messages: int
+    span: float  # seconds from the first to the last message
+    achieved: float  # messages per second after the initial burst
+    worst_second: int  # the most messages that began within any 1-second window
+
+
+def accuracy(log: Path, burst: int) -> Accuracy:
+    """Measure the latest run of ``log`` (paced with ``burst``)."""
+    with sqlite3.connect(log) as conn:
+        run = conn.execute("SELECT MAX(id) FROM runs").fetchone()[0]
+        rows = conn.execute(
+            "SELECT MIN(a.started_at) FROM attempts a JOIN messages m ON m.id = a.message"
+            " WHERE m.run_id = ? GROUP BY a.message",
+            (run,),
+        ).fetchall()
+    times = sorted(datetime.fromisoformat(r[0]).timestamp() for r in rows)
+    span = times[-1] - times[0]
+    # With a bucket of `burst`, the first `burst` leave at once, then one every 1/rate.
+    achieved = (len(times) - burst) / span if span > 0 else 0.0
+    worst = max(bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times))
+    return Accuracy(len(times), span, achieved, worst)

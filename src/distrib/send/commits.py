@@ -1,0 +1,154 @@
+"""Group commit: the delivery-log changes of every worker, committed together.
+
+Each state change used to be its own transaction, and each transaction's commit is a flush to
+disk (``synchronous=FULL``): at about a millisecond each, three per message, the log capped a
+send at a few hundred messages per second.  Here the workers hand their changes
+(`distrib.deliverylog.batch`) to one `GroupCommit`, which writes everything queued in one
+transaction and commits it while the event loop goes on sending:
+
+- the statements run on the event loop's thread (a few microseconds each, no lock to share),
+  on a connection of their own (`DeliveryLog.reopen`); only the ``COMMIT``, where the flush
+  happens, runs in a helper thread, with the GIL released;
+- while one group's flush is under way the next group builds up: there is no timer, so a quiet
+  run commits at once and a busy one commits many changes per flush;
+- a worker awaits the commit of its `Begin` before it writes DATA: nothing is ever sent that
+  the file does not already call ``data``.  Outcomes and releases are not awaited: they are in
+  the next commit, a few milliseconds later, and always before the engine returns;
+- a change that no longer applies (another process recovered the run: its attempt is closed)
+  fails alone; the run stops through ``on_error``.  A transaction that fails as a whole (disk
+  full, I/O error) fails every change in it the same way.
+
+Crash points (`distrib.send.crash`): ``before-group-commit`` (a group's statements written,
+its COMMIT not issued: nothing of it is in the file), and ``after-commit`` once per committed
+outcome other than a deferral.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from distrib.deliverylog import DeliveryLog, State
+from distrib.deliverylog.batch import Change, Outcome, apply
+from distrib.errors import DeliveryLogError
+from distrib.send.crash import crash_point
+
+__all__ = ["GroupCommit"]
+
+_Pending = tuple[Change, "asyncio.Future[int | None]"]
+
+
+class GroupCommit:
+    """Commit delivery-log changes in groups; use ``async with`` (the exit commits the rest)."""
+
+    def __init__(self, log: DeliveryLog, *, on_error: Callable[[BaseException], None]) -> None:
+        self._log = log
+        self._on_error = on_error
+        self._writer: DeliveryLog | None = None
+        self._queue: list[_Pending] = []
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._thread: ThreadPoolExecutor | None = None
+        self.groups = 0  # transactions committed
+        self.changes = 0  # changes committed
+
+    async def __aenter__(self) -> GroupCommit:
+        self._writer = self._log.reopen()
+        # A long run's rows and indexes in memory: each change is then a few microseconds.
+        self._writer._conn.execute("PRAGMA cache_size = -65536")  # KiB: 64 MB at most
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="distrib-commit")
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def submit(self, change: Change) -> asyncio.Future[int | None]:
+        """Queue ``change`` for the next group; the future gives `Begin`'s attempt id once
+        committed (None for other changes), or the `DeliveryLogError` that refused it."""
+        if self._task is None or self._wake is None:
+            raise RuntimeError("GroupCommit is not running")
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._queue.append((change, future))
+        self._wake.set()
+        return future
+
+    async def close(self) -> None:
+        """Commit everything queued, then close the connection and the helper thread."""
+        if self._task is None:
+            return
+        self._closing = True
+        assert self._wake is not None
+        self._wake.set()
+        # Shielded: the changes in flight must end in the file, even if we are cancelled.
+        await asyncio.shield(self._task)
+        self._task = None
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+        if self._writer is not None:
+            self._writer.close()
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            group, self._queue = self._queue, []
+            await self._commit(group)
+            # Let the callbacks of the futures just resolved run (one may submit a change).
+            await asyncio.sleep(0)
+
+    async def _commit(self, group: list[_Pending]) -> None:
+        writer, thread = self._writer, self._thread
+        assert writer is not None and thread is not None
+        changes = [change for change, _ in group]
+        loop = asyncio.get_running_loop()
+        # The whole transaction runs in the helper thread: SQLite works (and flushes) with the
+        # GIL released, while the event loop goes on sending.
+        results = await loop.run_in_executor(thread, _write, writer, changes)
+        self.groups += 1
+        for (change, future), result in zip(group, results, strict=True):
+            if isinstance(result, BaseException):
+                if not future.done():
+                    future.set_exception(result)
+                    future.exception()  # retrieved: only Begin's future is ever awaited
+                self._on_error(result)
+                continue
+            self.changes += 1
+            if not future.done():
+                future.set_result(result)
+            if isinstance(change, Outcome) and change.state is not State.DEFERRED:
+                crash_point("after-commit")
+
+
+def _write(writer: DeliveryLog, changes: list[Change]) -> list[int | BaseException | None]:
+    """Write ``changes`` in one transaction and commit; return each one's result."""
+    conn = writer._conn
+    results: list[int | BaseException | None] = []
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        now = writer.now()
+        for change in changes:
+            try:
+                results.append(apply(writer, conn, change, now))
+            except DeliveryLogError as exc:
+                results.append(exc)  # wrote nothing for this change; the others go on
+        crash_point("before-group-commit")
+        conn.execute("COMMIT")  # the flush to disk
+    except Exception as exc:  # the whole transaction failed: none of it is in the file
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        error: BaseException = exc
+        if isinstance(exc, sqlite3.Error):
+            error = DeliveryLogError(f"{writer.path}: cannot write the delivery log: {exc}")
+        return [error] * len(changes)
+    return results

@@ -1,0 +1,323 @@
+"""The hand-written transaction layer (`distrib.send.wire`): PIPELINING against real servers
+(aiosmtpd advertising it, Postfix's smtp-sink when installed), replies that must never be
+mis-paired, unreadable replies, and the body's fast path against the regex one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from distrib.config import LimitsConfig, SMTPConfig
+from distrib.deliverylog import DeliveryLog
+from distrib.send import send_messages
+from distrib.send.transport import Connection, Dropped, wire_body
+from distrib.send.wire import MAX_LINE, command_line
+from smtp_server import SMTPTestServer, plan_messages
+
+FAST = LimitsConfig(rate=0, connections=1, retries=0, retry_delay=0, pause_after=0)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[DeliveryLog]:
+    with DeliveryLog.open(tmp_path / "distrib-log.sqlite") as opened:
+        yield opened
+
+
+def addresses(n: int) -> list[str]:
+    return [f"journaliste{i}@redaction.example" for i in range(n)]
+
+
+def send(outgoing: Any, log: DeliveryLog, smtp: SMTPConfig, limits: LimitsConfig = FAST) -> Any:
+    return asyncio.run(send_messages(outgoing, log=log, smtp=smtp, limits=limits, password=None))
+
+
+# -- PIPELINING with a real server ------------------------------------------------------------
+
+
+def test_pipelined_envelopes_pair_every_reply_with_its_command(
+    make_smtp_server: Any, log: DeliveryLog
+) -> None:
+    server: SMTPTestServer = make_smtp_server(pipelining=True)
+    bad, slow = "journaliste2@redaction.example", "journaliste4@redaction.example"
+    server.script("RCPT", "550 5.1.1 <x>: no such user", address=bad)
+    server.script("MAIL", "451 4.3.0 try later", times=1)  # the first MAIL FROM
+    server.script("RCPT", delay=0.05, address=slow)  # a slow reply must not shift the others
+    run, outgoing = plan_messages(log, addresses(6))
+    report = send(outgoing, log, server.smtp_config(), FAST.model_copy(update={"connections": 2}))
+    states = {m.address: m.status for m in log.messages(run.id)}
+    assert states.pop(bad) == "failed"
+    assert states.pop(outgoing[0].recipient) == "deferred"  # MAIL FROM refused, not retried
+    assert set(states.values()) == {"sent"}
+    assert (report.sent, report.failed, report.deferred) == (4, 1, 1)
+    got = {m.rcpt_tos[0]: m.data for m in server.messages}
+    assert set(got) == set(states)
+    for out in outgoing:
+        if out.recipient in got:
+            assert got[out.recipient].replace(b"\r\n", b"\n") == out.data.replace(b"\r\n", b"\n")
+    [refused] = [m for m in log.messages(run.id) if m.address == bad]
+    assert refused.reply_code == 550 and "no such user" in (refused.reply_text or "")
+
+
+@contextlib.asynccontextmanager
+async def raw_server(
+    handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> AsyncIterator[int]:
+    """A hand-scripted SMTP server on 127.0.0.1 (for replies aiosmtpd cannot be made to send);
+    yields its port, and on the way out waits for every session to end."""
+    sessions: list[asyncio.Task[None]] = []
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sessions.append(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            with contextlib.suppress(ConnectionError):  # the client hung up on us
+                await handle(reader, writer)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    server = await asyncio.start_server(session, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+        await asyncio.wait_for(asyncio.gather(*sessions, return_exceptions=True), 5)
+
+
+def test_mail_and_rcpt_leave_together_when_the_server_offers_pipelining() -> None:
+    """A server that answers MAIL FROM only once RCPT TO has arrived: a client that waited
+    for the first reply before writing RCPT TO would wait forever (here: time out)."""
+    seen: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 relay.test ESMTP\r\n")
+        while line := await reader.readline():
+            seen.append(line)
+            if line.startswith(b"EHLO"):
+                writer.write(b"250-relay.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+            elif line.startswith(b"MAIL"):
+                rcpt = await reader.readline()  # withheld until RCPT TO is here
+                seen.append(rcpt)
+                writer.write(b"250 2.1.0 sender ok\r\n250 2.1.5 recipient ok\r\n")
+            elif line.startswith(b"QUIT"):
+                writer.write(b"221 bye\r\n")
+                break
+        await writer.drain()
+        writer.close()
+
+    async def go() -> tuple[Any, Any]:
+        async with raw_server(handle) as port:
+            conn = Connection(_smtp(port, timeout=2), password=None, tls=None)
+            await conn.open()
+            replies = await conn.envelope(
+                "presse@quais.example", "zoe@fleuve.example", options=[], utf8=False
+            )
+            await conn.close()
+            return replies
+
+    mail, rcpt = asyncio.run(go())
+    assert (mail.code, rcpt and rcpt.code) == (250, 250)
+    assert b"MAIL FROM:<presse@quais.example>\r\n" in seen
+    assert b"RCPT TO:<zoe@fleuve.example>\r\n" in seen
+
+
+def _smtp(port: int, **extra: Any) -> SMTPConfig:
+    return SMTPConfig(
+        host="127.0.0.1", port=port, security="none", local_hostname="client.test", **extra
+    )
+
+
+def _scripted(lines: dict[bytes, bytes]) -> Callable[..., Awaitable[None]]:
+    """A raw SMTP server answering each command (by its first word, ``.`` for the end of the
+    body) with fixed bytes; ``|`` in them marks where a packet ends."""
+
+    async def push(writer: asyncio.StreamWriter, reply: bytes) -> None:
+        for chunk in reply.split(b"|"):
+            writer.write(chunk)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await push(writer, b"220 relay.test ESMTP\r\n")
+        while line := await reader.readline():
+            verb = line.split(b" ")[0].strip().upper()
+            usual = {b"QUIT": b"221 bye\r\n", b"DATA": b"354 go ahead\r\n"}
+            reply = lines.get(verb, usual.get(verb, b"250 OK\r\n"))
+            await push(writer, reply)
+            if verb == b"QUIT":
+                return
+            if verb == b"DATA" and reply.startswith(b"354"):
+                while await reader.readline() not in {b".\r\n", b""}:
+                    pass
+                await push(writer, lines.get(b".", b"250 queued\r\n"))
+
+    return handle
+
+
+def _one_message(lines: dict[bytes, bytes], timeout: float = 2) -> list[Any]:
+    """Open a session on a scripted server and run one whole transaction; return what each
+    step gave (a reply, or the exception)."""
+
+    async def go() -> list[Any]:
+        steps: list[Any] = []
+        async with raw_server(_scripted(lines)) as port:
+            conn = Connection(_smtp(port, timeout=timeout, data_timeout=timeout), password=None,
+                              tls=None)  # fmt: skip
+            await conn.open()
+            try:
+                steps.append(await conn.envelope("a@b.example", "c@d.example", options=[],
+                                                 utf8=False))  # fmt: skip
+                steps.append(await conn.data_command())
+                steps.append(await conn.data_body(b"Subject: x\r\n\r\nbody\r\n"))
+            except Dropped as exc:
+                steps.append(exc)
+            steps.append(conn.is_open)
+            await conn.close()
+        return steps
+
+    return asyncio.run(go())
+
+
+def test_a_multiline_reply_split_across_packets_is_one_reply() -> None:
+    steps = _one_message({
+        b"EHLO": b"250-relay.test\r\n250 PIPELINING\r\n",
+        b"DATA": b"354 go|\r\n",
+        b".": b"250-2.0.0 queued|\r\n250-as 4XyZ|\r\n250 thanks\r\n",
+    })  # fmt: skip
+    envelope, data, dot, still_open = steps
+    assert [r.code for r in envelope] == [250, 250]
+    assert data.code == 354
+    assert dot.code == 250 and dot.text == "2.0.0 queued\nas 4XyZ\nthanks"
+    assert still_open
+
+
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [
+        (b"hello there\r\n", "not an SMTP reply"),
+        (b"250-2.0.0 ok\r\n451 mixed codes\r\n", "different codes"),
+        (b"250 " + b"x" * (MAX_LINE + 10) + b"\r\n", "too long"),
+    ],
+)
+def test_an_unreadable_reply_to_the_dot_is_unknown_never_a_guess(reply: bytes, why: str) -> None:
+    steps = _one_message({b"EHLO": b"250 relay.test\r\n", b".": reply})
+    dropped = steps[-2]
+    assert isinstance(dropped, Dropped) and dropped.body_sent
+    assert why in str(dropped)
+    assert steps[-1] is False  # the session is out of step: never reused
+
+
+def test_no_reply_in_time_drops_the_session() -> None:
+    steps = _one_message({b"EHLO": b"250 relay.test\r\n", b"DATA": b"|"}, timeout=0.3)
+    dropped = steps[-2]
+    assert isinstance(dropped, Dropped) and not dropped.body_sent
+    assert "timed out" in str(dropped) and "before 354" in str(dropped)
+
+
+def test_a_stray_reply_between_transactions_is_never_taken_for_the_next_one() -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 relay.test\r\n")
+        while line := await reader.readline():
+            if line.startswith(b"EHLO"):
+                # A confused server: the EHLO reply, then a stray "250" nobody asked for.
+                writer.write(b"250 relay.test\r\n")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+                writer.write(b"250 2.1.0 stray\r\n")
+            elif line.startswith(b"MAIL"):
+                writer.write(b"553 5.7.1 sender refused\r\n")
+            elif line.startswith(b"QUIT"):
+                writer.write(b"221 bye\r\n")
+                break
+            await writer.drain()
+        writer.close()
+
+    async def go() -> Any:
+        async with raw_server(handle) as port:
+            conn = Connection(_smtp(port, timeout=2), password=None, tls=None)
+            await conn.open()
+            await asyncio.sleep(0.2)  # the stray reply arrives while nothing is asked
+            mail, _ = await conn.envelope("a@b.example", "c@d.example", options=[], utf8=False)
+            await conn.close()
+            return mail
+
+    assert asyncio.run(go()).code == 553  # the reply to MAIL FROM, not the stray 250
+
+
+def test_a_command_line_never_holds_a_control_character() -> None:
+    assert command_line(b"RCPT", b"TO:<a@b.example>") == b"RCPT TO:<a@b.example>\r\n"
+    for bad in (b"TO:<a@b.example>\r\nDATA", b"TO:<a\x00@b.example>", b"TO:<a@b\n>"):
+        with pytest.raises(ValueError, match="control character"):
+            command_line(b"RCPT", bad)
+
+
+# -- Postfix's smtp-sink, when installed ------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[int]:
+    sink = shutil.which("smtp-sink") or (
+        "/usr/sbin/smtp-sink" if Path("/usr/sbin/smtp-sink").exists() else None
+    )
+    if sink is None:
+        pytest.skip("Postfix's smtp-sink is not installed (Debian package postfix)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    proc = subprocess.Popen([sink, *user, f"127.0.0.1:{port}", "100"])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            time.sleep(0.02)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_pipelined_sending_to_postfix_smtp_sink(smtp_sink: int, log: DeliveryLog) -> None:
+    run, outgoing = plan_messages(log, addresses(60))
+    limits = FAST.model_copy(update={"connections": 4})
+    report = send(outgoing, log, _smtp(smtp_sink, timeout=10), limits)
+    assert report.sent == 60
+    assert {m.status for m in log.messages(run.id)} == {"sent"}
+
+
+# -- the body ---------------------------------------------------------------------------------
+
+
+def _reference(data: bytes) -> bytes:
+    """The regex version (what wire_body did before its fast path)."""
+    body = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return re.sub(rb"(?m)^\.", b"..", body) + b".\r\n"
+
+
+@given(st.lists(st.sampled_from([b"a", b"\xc3\xa9", b".", b"\r", b"\n", b"\r\n", b" "])))
+def test_the_body_fast_path_gives_the_same_bytes(parts: list[bytes]) -> None:
+    data = b"".join(parts)
+    assert wire_body(data) == _reference(data)
+
+
+def test_a_rendered_message_takes_the_fast_path_unchanged() -> None:
+    data = b"Subject: x\r\n\r\nline one\r\nline two\r\n"
+    assert wire_body(data) == data + b".\r\n"
+    assert wire_body(b"") == b"\r\n.\r\n" == _reference(b"")
