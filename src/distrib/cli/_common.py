@@ -90,3 +90,17 @@ def open_log(campaign: Path | None, log: Path | None, *, create: bool = False) -
         log = load(campaign).log_path if campaign is not None else Path("distrib-log.sqlite")
     with user_errors():
         return DeliveryLog.open(log, create=create)
+
+
+def confirm_send(question: str, *, yes: bool) -> None:
+    """Ask before anything leaves; exit (nothing sent) on "no" or when no one can answer.
+
+    ``--yes`` skips the question; without a terminal the command refuses rather than guessing.
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        fail("refusing to send without confirmation: run in a terminal or pass --yes", Exit.USAGE)
+    if not typer.confirm(question, default=False):
+        console.print("Nothing was sent.")
+        raise typer.Exit(int(Exit.OK))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from distrib.cli._common import Exit, console, fail, user_errors
+from distrib.cli._common import Exit, confirm_send, console, user_errors
 
 if TYPE_CHECKING:
     from distrib.config import Campaign
@@ -39,15 +38,7 @@ def resume_run(config: Campaign, log: Path | None, run: str, *, force: bool, yes
                 f"Send the {resumption.pending} pending message(s) of run {resumption.run.id}"
                 f" via {smtp.host}:{smtp.port} ({smtp.security})?"
             )
-            if not yes:
-                if not sys.stdin.isatty():
-                    fail(
-                        "refusing to send without confirmation: run in a terminal or pass --yes",
-                        Exit.USAGE,
-                    )
-                if not typer.confirm(question, default=False):
-                    console.print("Nothing was sent.")
-                    raise typer.Exit(int(Exit.OK))
+            confirm_send(question, yes=yes)
             send_with_progress(plan, delivery_log, resumption.run, resumption.lease)
 
 

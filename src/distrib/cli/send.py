@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter, deque
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from distrib.cli._common import CampaignArg, Exit, LogOpt, console, err, fail, load, user_errors
+from distrib.cli._common import (
+    CampaignArg,
+    Exit,
+    LogOpt,
+    confirm_send,
+    console,
+    err,
+    fail,
+    load,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime, timedelta
@@ -123,15 +132,7 @@ def send(
         question = (
             f"Send {len(plan.messages)} message(s) via {smtp.host}:{smtp.port} ({smtp.security})?"
         )
-        if not yes:
-            if not sys.stdin.isatty():
-                fail(
-                    "refusing to send without confirmation: run in a terminal or pass --yes",
-                    Exit.USAGE,
-                )
-            if not typer.confirm(question, default=False):
-                console.print("Nothing was sent.")
-                raise typer.Exit(int(Exit.OK))
+        confirm_send(question, yes=yes)
         if start is not None:
             _wait(plan, start)
         _send(plan, delivery_log)
