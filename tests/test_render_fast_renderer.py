@@ -55,10 +55,14 @@ def renderers(
     campaign = make_campaign(
         tmp_path,
         release=example_release(tmp_path / "release"),
-        templates=REPO / "example" / "templates",
         outlets=str(REPO / "example" / "outlets.csv"),
-        unsubscribe_url="https://agapc.example/desabonnement",
-        **keys,  # type: ignore[arg-type]
+        **(
+            {
+                "templates": REPO / "example" / "templates",
+                "unsubscribe_url": "https://agapc.example/desabonnement",
+            }
+            | keys
+        ),  # type: ignore[arg-type]
     )
     release = load_release(campaign)
     return Renderer(campaign, release), Renderer(campaign, release, fast_path=False)
@@ -91,10 +95,17 @@ def same(fast: RenderedMessage, reference: RenderedMessage, *, full: bool) -> No
         assert summary(fast.data) == summary(reference.data)
 
 
+@pytest.mark.parametrize(
+    "unsubscribe_url",
+    # Without a URL, ``unsubscribe.url`` is None for everyone: still the fast path.
+    ["https://agapc.example/desabonnement", None],
+)
 def test_the_example_campaign_renders_the_same_on_both_paths(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unsubscribe_url: str | None
 ) -> None:
-    fast_renderer, reference_renderer = renderers(tmp_path, monkeypatch)
+    fast_renderer, reference_renderer = renderers(
+        tmp_path, monkeypatch, unsubscribe_url=unsubscribe_url
+    )
     rng = random.Random(11)
     count = 300
     for index in range(count):
@@ -283,3 +294,33 @@ def test_skeletons_stop_being_made_past_their_memory_budget(
         fast = fast_renderer.render(person, message_id=message_id, date=DATE)
         same(fast, reference_renderer.render(person, message_id=message_id, date=DATE), full=False)
     assert fast_renderer.skeletons.learned == 1  # then the budget is spent: Jinja2 renders
+
+
+def test_a_template_that_defeats_tracing_stops_being_traced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each failed trace costs a render: after a few, the template is left to Jinja2."""
+    import distrib.render.skeleton
+
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "example" / "templates", templates)
+    # More tests of contact values than a skeleton may hold: every trace gives up.
+    tests = "".join(f'{{% if contact.first_name == "b{i}" %}}{i}{{% endif %}}' for i in range(300))
+    for lang in ("fr", "en", "both"):
+        (templates / lang / "subject.txt").write_text(tests + "Communiqué", "utf-8")
+    fast_renderer, reference_renderer = renderers(tmp_path, monkeypatch, templates=templates)
+    rng = random.Random(5)
+    for index in range(150):
+        person = journalist(rng, index)
+        message_id = make_message_id("run", person.key, "agapc.example")
+        fast = fast_renderer.render(person, message_id=message_id, date=DATE)
+        same(fast, reference_renderer.render(person, message_id=message_id, date=DATE), full=False)
+    skeletons = fast_renderer.skeletons
+    limit = distrib.render.skeleton._MAX_FAILED_TRACES
+    # At most `limit` failures per subject template (fr, en, both, Radio Boréale's fr).
+    assert 0 < skeletons.traces_failed <= 4 * limit
+    assert skeletons.traces_failed < 150
+    french = fast_renderer.templates.get("fr", "")
+    assert french is not None
+    assert not skeletons.fillable(french.subject)
+    assert skeletons.fillable(french.text)  # the other templates still take the fast path

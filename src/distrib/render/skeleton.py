@@ -13,7 +13,9 @@ markers is the skeleton.  Filling it with a contact's values (HTML-escaped in an
 template, as Jinja2 escapes them) gives what Jinja2 renders.  Every test of a value made while
 rendering (``{% if contact.first_name %}``, ``contact.beat == "Culture"``, ``is defined``) is
 recorded as a *guard*; a skeleton serves a contact only if its values pass the same guards,
-else that contact's message is rendered by Jinja2 and gives another skeleton.
+else that contact's message is rendered by Jinja2 and gives another skeleton.  An absent
+value (``unsubscribe.url`` when the campaign has no unsubscribe URL) is no hole: Jinja2 gets
+None itself, and a guard keeps the skeleton for contacts whose value is None too.
 
 **Why it is exact.**  The holes are opaque: Jinja2 can print them, test them and join them with
 ``~``, nothing else.  `template_is_fillable` (`distrib.render.skeleton_check`) checks the
@@ -59,13 +61,14 @@ if TYPE_CHECKING:
 __all__ = ["Skeletons", "template_analysis", "template_is_fillable"]
 
 _Key = tuple[str, str]  # ("contact", field) or ("unsubscribe", "url")
-_Guard = tuple[_Key, str, Any, bool]  # key, "present" / "true" / "eq", argument, result
+_Guard = tuple[_Key, str, Any, bool]  # key, "present"/"none"/"true"/"eq", argument, result
 _CONTACT_ATTRIBUTES = frozenset(
     {"email", "address", "first_name", "last_name", "name", "outlet", "outlet_slug"}
 )
 _MAX_SKELETONS = 64  # per template and variant: past this, guards vary too much to pay
 _MAX_CHARACTERS = 4_000_000  # of all skeletons of a Renderer (8 MB at most): then stop making
 _MAX_GUARDS = 256
+_MAX_FAILED_TRACES = 16  # per template: then Jinja2 alone renders it (a trace costs a render)
 
 
 # -- tracing and filling --------------------------------------------------------------------------
@@ -145,8 +148,13 @@ class _TraceValues(TemplateValues):
         if self._root == "contact":
             self._trace.guard((self._root, key), "present", None, key in self._data)
         value = super().__getitem__(key)
+        if value is None:
+            # An absent value (no unsubscribe URL in this campaign): Jinja2 gets None itself,
+            # and the skeleton serves only contacts for whom it is None too.
+            self._trace.guard((self._root, key), "none", None, True)
+            return None
         if type(value) is not str:
-            raise _Untraceable(f"contact.{key} is not text")
+            raise _Untraceable(f"{self._root}.{key} is not text")
         return self._trace.hole((self._root, key), value)
 
 
@@ -197,6 +205,10 @@ class _Skeleton:
                 return None
         for read, kind, argument, result in self.tests:
             value = read(contact, url)
+            if kind == "none":
+                if value is not None:
+                    return None
+                continue
             if type(value) is not str:
                 return None
             if (bool(value) if kind == "true" else value == argument) is not result:
@@ -220,8 +232,10 @@ class Skeletons:
         self._analysis: dict[Template, tuple[bool, tuple[str, ...] | None]] = {}
         self._skeletons: dict[tuple[Template, Hashable], list[_Skeleton]] = {}
         self._characters = 0  # in all skeletons
+        self._failed: dict[Template, int] = {}  # traces that gave no skeleton, by template
         self.filled = 0  # outputs filled from a skeleton
         self.learned = 0  # skeletons made
+        self.traces_failed = 0
 
     def fillable(self, template: Template) -> bool:
         """Tell whether ``template`` can be filled (see `template_is_fillable`; cached)."""
@@ -272,6 +286,12 @@ class Skeletons:
             return None
         skeleton = self._trace(template, context)
         if skeleton is None:
+            # What defeats a trace (two contact values compared, too many tests) is usually in
+            # the template, not the contact: past a few failures, stop paying for traces.
+            self.traces_failed += 1
+            failed = self._failed[template] = self._failed.get(template, 0) + 1
+            if failed >= _MAX_FAILED_TRACES:
+                self._analysis[template] = (False, None)
             return None
         parts = skeleton.fill(contact, url)
         if parts is None or "".join(parts) != output:
