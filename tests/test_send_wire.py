@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtplib.email import parse_address
 from hypothesis import given
 from hypothesis import strategies as st
 
 from distrib.config import LimitsConfig, SMTPConfig
 from distrib.deliverylog import DeliveryLog
-from distrib.send import send_messages
-from distrib.send.transport import Connection, Dropped, wire_body
+from distrib.send import send_messages, transport
+from distrib.send.transport import BadAddress, Connection, Dropped, check_address, wire_body
 from distrib.send.wire import MAX_LINE, command_line
 from smtp_server import SMTPTestServer, plan_messages
 
@@ -315,6 +316,35 @@ def _reference(data: bytes) -> bytes:
 def test_the_body_fast_path_gives_the_same_bytes(parts: list[bytes]) -> None:
     data = b"".join(parts)
     assert wire_body(data) == _reference(data)
+
+
+def test_a_line_starting_with_a_dot_is_stuffed_on_the_fast_path_too() -> None:
+    data = b"Subject: x\r\n\r\n.example=\r\n.b\r\n.\r\n"
+    assert wire_body(data) == b"Subject: x\r\n\r\n..example=\r\n..b\r\n..\r\n.\r\n"
+    assert wire_body(b".a\r\n") == b"..a\r\n.\r\n" == _reference(b".a\r\n")
+
+
+@given(st.from_regex(transport._PLAIN_ADDRESS, fullmatch=True))
+def test_the_plain_address_shortcut_agrees_with_the_library(address: str) -> None:
+    """What check_address accepts without parsing, aiosmtplib's parser returns unchanged."""
+    assert parse_address(address) == address
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["a@b.example", "x.y+z@m\u00e9dia.example", '"q r"@b.example', "a@[127.0.0.1]"],
+)
+def test_check_address_accepts_what_the_library_keeps(address: str) -> None:
+    check_address(address)  # the shortcut or the parser: both accept these
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["a@b.example\r\nRCPT TO:<x@y>", "a@b.example>", "<a@b.example>", "a b@c.example", "a,b@c"],
+)
+def test_check_address_refuses_what_cannot_go_on_a_command_line(address: str) -> None:
+    with pytest.raises(BadAddress):
+        check_address(address)
 
 
 def test_a_rendered_message_takes_the_fast_path_unchanged() -> None:

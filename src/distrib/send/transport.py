@@ -41,6 +41,8 @@ __all__ = [
 
 _LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 _QUIT_TIMEOUT = 10.0
 _CLOSE_WAIT = 2.0
 #: Auth failures that stop the run: RFC 4954 530/534/535/538 (and 454, temporary failure).
@@ -92,6 +94,10 @@ def build_tls_context(smtp: SMTPConfig) -> ssl.SSLContext | None:
 
 def check_address(address: str) -> None:
     """Refuse an address that cannot go on an SMTP command line exactly as it is."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        # An ASCII dot-atom at a host name: parse_address returns it unchanged (property-tested
+        # against it), and one regex costs a tenth of parsing.  Anything else is parsed.
+        return
     try:
         parsed = parse_address(address)
     except ValueError as exc:
@@ -105,13 +111,15 @@ def check_address(address: str) -> None:
 def wire_body(data: bytes) -> bytes:
     """Return ``data`` with CRLF line endings, a final CRLF, dot-stuffing and the final dot."""
     crlf = data.count(b"\r\n")
-    if (
-        data.count(b"\n") == crlf == data.count(b"\r")
-        and not data.startswith(b".")
-        and b"\n." not in data
-    ):
-        # Already CRLF throughout with no line starting with a dot (what the renderer writes):
-        # counting is a fraction of the cost of the two substitutions below.
+    if data.count(b"\n") == crlf == data.count(b"\r"):
+        # Already CRLF throughout (what the renderer writes): every line but the first starts
+        # after a CRLF, so one bytes.replace dot-stuffs them (a line of quoted-printable often
+        # starts with a dot: "=\r\n.example").  Counting and replacing cost a fraction of the
+        # two regular-expression substitutions below (tested equal to them).
+        if b"\n." in data:
+            data = data.replace(b"\r\n.", b"\r\n..")
+        if data.startswith(b"."):
+            data = b"." + data
         return data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n")
     body = _LINE_ENDINGS.sub(b"\r\n", data)
     if not body.endswith(b"\r\n"):
