@@ -367,6 +367,7 @@ assert book.adds_up
 children = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({
     "seconds": seconds, "cpu": cpu_seconds + children.ru_utime + children.ru_stime,
+    "worker_cpu": children.ru_utime + children.ru_stime,
     "table": table, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "rows": book.rows, "contacts": len(book.contacts), "rejected": len(book.rejected),
     "duplicates": len(book.duplicates), "suppressed": len(book.suppressed),
@@ -522,6 +523,8 @@ def _report(name: str, target: str, runs: list[dict[str, float]]) -> None:
     print(f"  table  {_stats(runs, 'table')}   (read_merged: up to the merged table)")
     print(f"  cpu    {_stats(runs, 'cpu')}   (all processes)")
     print(f"  peak   {_stats(runs, 'peak_mb', 'MB')}   (process + workers)")
+    used = sum(1 for r in runs if r.get("worker_cpu", 0.0) > 0)
+    print(f"  worker process used in {used} of {len(runs)} runs")
 
 
 def _ratios(new: list[dict[str, float]], old: list[dict[str, float]], key: str) -> str:
