@@ -4,6 +4,8 @@
     .venv/bin/python bench/contacts.py --only csv --runs 5
     .venv/bin/python bench/contacts.py --phases csv    # time of each step, one run
     .venv/bin/python bench/contacts.py --profile csv   # where the time goes (cProfile, one run)
+    .venv/bin/python bench/contacts.py --only csv --runs 5 --compare HEAD~1  # A/B, same session
+    .venv/bin/python bench/contacts.py --only csv --runs 5 --workers 2 --compare-workers 1
 
 Scenarios (targets from issue 3, on the project's 2-core machine):
 
@@ -14,20 +16,33 @@ Scenarios (targets from issue 3, on the project's 2-core machine):
 Each run is a fresh ``python`` process that loads the lists the way `distrib.contacts.read_contacts`
 does (the whole stage, down to the `Contact` objects the renderer gets) and reports its wall
 time, the part spent up to the merged table (`read_merged`: read, validate, dedupe, fill,
-account; what ``contacts check``/``merge`` need before formatting), its CPU time (user + system:
-less sensitive than wall time to other work on a shared machine) and its peak resident memory
-(``getrusage`` maxrss, interpreter and libraries included).  The lists are generated once, with
-a fixed seed, under ``bench/out/``.
+account; what ``contacts check``/``merge`` need before formatting), its CPU time (user + system,
+of the process and of the worker process it may start: less sensitive than wall time to other
+work on a shared machine) and its peak memory: the largest sum of the resident memory of the
+process and its workers, sampled every 20 ms from outside (pages a forked worker still shares
+with its parent are counted twice, so this errs high), and never less than the process's own
+``getrusage`` maxrss (interpreter and libraries included).  The lists are generated once, with a
+fixed seed, under ``bench/out/``.
+
+``--compare REF`` also times the stage as it was at git revision ``REF`` (its ``src/`` exported
+to a temporary folder and put first on ``PYTHONPATH``), alternating old and new runs, and prints
+the new/old ratio of each pair: on a machine shared with other work, ratios measured side by side
+say more than wall times measured at different moments.  The machine's load average is printed
+before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
+import time
 import unicodedata
 from pathlib import Path
 
@@ -335,36 +350,86 @@ from pathlib import Path
 from distrib.config import SourceConfig
 from distrib.contacts import read_merged
 from distrib.contacts.merge import book_from_table, no_gc
-paths, stop = json.loads(sys.argv[1])
+paths, stop, workers = json.loads(sys.argv[1])
+options = {} if workers is None else {"workers": workers}  # older code has no such option
 def cpu():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 start, start_cpu = time.perf_counter(), cpu()
 with no_gc():  # exactly what read_contacts does, timing its two halves
-    merged = read_merged([SourceConfig(path=Path(p)) for p in paths], [Path(s) for s in stop])
+    merged = read_merged(
+        [SourceConfig(path=Path(p)) for p in paths], [Path(s) for s in stop], **options
+    )
     table = time.perf_counter() - start
     book = book_from_table(merged)
 seconds, cpu_seconds = time.perf_counter() - start, cpu() - start_cpu
 assert book.adds_up
+children = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({
-    "seconds": seconds, "cpu": cpu_seconds, "table": table,
-    "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "seconds": seconds, "cpu": cpu_seconds + children.ru_utime + children.ru_stime,
+    "worker_cpu": children.ru_utime + children.ru_stime,
+    "table": table, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "rows": book.rows, "contacts": len(book.contacts), "rejected": len(book.rejected),
     "duplicates": len(book.duplicates), "suppressed": len(book.suppressed),
 }))
 """
 
 
-def run_once(paths: list[Path], stop: list[Path]) -> dict[str, float]:
-    """Load the lists in a fresh interpreter; return its timing and peak memory."""
-    arg = json.dumps([[str(p) for p in paths], [str(s) for s in stop]])
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, arg], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise SystemExit(done.stderr)
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+def _rss_kb(pid: int) -> int:
+    """Return the resident memory of ``pid`` and of its descendants, in kB (0 once gone)."""
+    total = 0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += _rss_kb(int(child))
+    except (OSError, ValueError):
+        pass
+    return total
+
+
+def run_once(
+    paths: list[Path], stop: list[Path], pythonpath: Path | None = None, workers: int | None = None
+) -> dict[str, float]:
+    """Load the lists in a fresh interpreter; return its timing and peak memory.
+
+    ``pythonpath`` puts another copy of ``distrib`` first on the path (see ``--compare``);
+    ``workers`` is passed to `read_merged` when given (else it chooses).  The memory of the
+    process and of its workers is sampled every 20 ms from here.
+    """
+    arg = json.dumps([[str(p) for p in paths], [str(s) for s in stop], workers])
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    with subprocess.Popen(
+        [sys.executable, "-c", _CHILD, arg], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=env,
+    ) as child:  # fmt: skip
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, _rss_kb(child.pid))
+            time.sleep(0.02)
+        out, err = child.communicate()
+    if child.returncode != 0:
+        raise SystemExit(err)
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    result["peak_mb"] = max(result["maxrss_mb"], peak / 1024)
     return result
+
+
+def export_revision(ref: str, folder: Path) -> Path:
+    """Write the ``src/`` of git revision ``ref`` under ``folder``; return that ``src``."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref, "src"], cwd=HERE.parent, capture_output=True,
+        check=True,
+    ).stdout  # fmt: skip
+    tar = folder / "src.tar"
+    tar.write_bytes(archive)
+    with tarfile.open(tar) as opened:
+        opened.extractall(folder, filter="data")
+    return folder / "src"
 
 
 def profile(paths: list[Path], stop: list[Path]) -> None:
@@ -381,39 +446,57 @@ def profile(paths: list[Path], stop: list[Path]) -> None:
     pstats.Stats(prof).sort_stats("cumulative").print_stats(35)
 
 
-def phases(paths: list[Path], stop: list[Path]) -> None:
-    """Print the time of each step of one in-process run (what read_contacts does, in order)."""
+def phases(paths: list[Path], stop: list[Path], workers: int | None = None) -> None:
+    """Print the time of each step of one in-process run (what read_contacts does, in order).
+
+    With one process (``workers`` 1, or chosen), reading and preparing are timed apart; with
+    two, together (`distrib.contacts.parallel`).
+    """
     import time
 
     from distrib.config import SourceConfig
     from distrib.contacts.combine import combine
     from distrib.contacts.merge import book_from_table, no_gc
+    from distrib.contacts.parallel import idle_cpus, plan_workers, prepare_sources
     from distrib.contacts.prepare import prepare_source
-    from distrib.contacts.read import read_sources
+    from distrib.contacts.read import Limits, read_sources
     from distrib.contacts.suppress import load_suppression
 
-    spent: dict[str, float] = {}
+    spent: dict[str, tuple[float, float]] = {}
+    sources = [SourceConfig(path=p) for p in paths]
+    if workers is None:
+        workers = plan_workers([p.stat().st_size for p in paths], idle_cpus(), can_fork=True)
+    cpu = [time.process_time()]
 
     def timed(name: str, start: float) -> float:
-        now = time.perf_counter()
-        spent[name] = spent.get(name, 0.0) + now - start
+        now, now_cpu = time.perf_counter(), time.process_time()
+        spent[name] = (now - start, now_cpu - cpu[0])
+        cpu[0] = now_cpu
         return now
 
     with no_gc():
         clock = time.perf_counter()
-        tables = [t for p in paths for t in read_sources(SourceConfig(path=p))[0]]
-        clock = timed("read (decode, parse)", clock)
-        prepared = [prepare_source(t) for t in tables]
-        clock = timed("prepare (clean, check, validate addresses)", clock)
+        if workers > 1:
+            prepared = [
+                p for r in prepare_sources(sources, Limits(), workers=workers) for p in r.prepared
+            ]
+            clock = timed(f"read + prepare, {workers} processes", clock)
+        else:
+            tables = [t for s in sources for t in read_sources(s)[0]]
+            clock = timed("read (decode, parse)", clock)
+            prepared = [prepare_source(t) for t in tables]
+            clock = timed("prepare (clean, check, validate addresses)", clock)
         suppression = load_suppression(stop)
         clock = timed("suppression lists", clock)
         merged = combine(prepared, suppression)
         clock = timed("combine (suppress, dedupe, fill, conflicts, records)", clock)
         book_from_table(merged)
         timed("Contact records (book_from_table)", clock)
-    for name, seconds in spent.items():
-        print(f"  {seconds:6.2f} s  {name}")
-    print(f"  {sum(spent.values()):6.2f} s  total")
+    print("    wall     cpu (this process)")
+    for name, (seconds, cpu_seconds) in spent.items():
+        print(f"  {seconds:6.2f} s {cpu_seconds:6.2f} s  {name}")
+    wall, cpus = (sum(v) for v in zip(*spent.values(), strict=True))
+    print(f"  {wall:6.2f} s {cpus:6.2f} s  total")
 
 
 def _stats(runs: list[dict[str, float]], key: str, unit: str = "s") -> str:
@@ -438,8 +521,41 @@ def _report(name: str, target: str, runs: list[dict[str, float]]) -> None:
     )
     print(f"  wall   {_stats(runs, 'seconds')}   (target {target})")
     print(f"  table  {_stats(runs, 'table')}   (read_merged: up to the merged table)")
-    print(f"  cpu    {_stats(runs, 'cpu')}")
-    print(f"  peak   {_stats(runs, 'maxrss_mb', 'MB')}")
+    print(f"  cpu    {_stats(runs, 'cpu')}   (all processes)")
+    print(f"  peak   {_stats(runs, 'peak_mb', 'MB')}   (process + workers)")
+    used = sum(1 for r in runs if r.get("worker_cpu", 0.0) > 0)
+    print(f"  worker process used in {used} of {len(runs)} runs")
+
+
+def _ratios(new: list[dict[str, float]], old: list[dict[str, float]], key: str) -> str:
+    values = sorted(n[key] / o[key] for n, o in zip(new, old, strict=True))
+    return f"min {values[0]:.2f}  median {statistics.median(values):.2f}  max {values[-1]:.2f}"
+
+
+Side = tuple[Path | None, int | None]  # (PYTHONPATH for another copy of distrib, workers)
+
+
+def _scenario(
+    name: str, target: str, paths: list[Path], stop: list[Path], runs: int,
+    new: Side, old: Side | None, old_name: str,
+) -> None:  # fmt: skip
+    """Time one scenario ``runs`` times; with ``old``, alternate with the old side's runs."""
+    new_runs, old_runs = [], []
+    for _ in range(runs):
+        if old is not None:
+            old_runs.append(run_once(paths, stop, *old))
+        new_runs.append(run_once(paths, stop, *new))
+    _report(name, target, new_runs)
+    if old is not None:
+        _report(f"{name}, {old_name}", target, old_runs)
+        print(f"  new / {old_name}, pair by pair:")
+        for key, label in (("seconds", "wall"), ("table", "table"), ("cpu", "cpu")):
+            print(f"    {label:6} {_ratios(new_runs, old_runs, key)}")
+        print(f"    peak   {_ratios(new_runs, old_runs, 'peak_mb')}")
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -451,13 +567,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", choices=["csv", "xlsx"])
     parser.add_argument("--profile", choices=["csv", "xlsx"])
     parser.add_argument("--phases", choices=["csv", "xlsx"], help="time each step, one run")
+    parser.add_argument("--compare", metavar="REF", help="also time git revision REF, A/B")
+    parser.add_argument(
+        "--workers", type=int, help="processes reading the sources (default: the stage chooses)"
+    )
+    parser.add_argument(
+        "--compare-workers", type=int, metavar="N", help="also time this code with N workers, A/B"
+    )
     args = parser.parse_args(argv)
     if args.phases == "csv":
         paths, stop = generate_csv(args.rows)
-        phases(paths, [stop])
+        phases(paths, [stop], args.workers)
         return
     if args.phases == "xlsx":
-        phases([generate_xlsx(args.xlsx_rows)], [])
+        phases([generate_xlsx(args.xlsx_rows)], [], args.workers)
         return
     if args.profile == "csv":
         paths, stop = generate_csv(args.rows)
@@ -466,14 +589,25 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile == "xlsx":
         profile([generate_xlsx(args.xlsx_rows)], [])
         return
-    if args.only in (None, "csv"):
-        paths, stop = generate_csv(args.rows)
-        runs = [run_once(paths, [stop]) for _ in range(args.runs)]
-        _report("csv (3 files)", "<= 10 s, <= 1536 MB", runs)
-    if args.only in (None, "xlsx"):
-        path = generate_xlsx(args.xlsx_rows)
-        runs = [run_once([path], []) for _ in range(args.runs)]
-        _report("xlsx (1 sheet)", "<= 5 s", runs)
+    with tempfile.TemporaryDirectory() as folder:
+        new: Side = (None, args.workers)
+        old: Side | None = None
+        old_name = ""
+        if args.compare:
+            old, old_name = (export_revision(args.compare, Path(folder)), None), args.compare
+        elif args.compare_workers:
+            old, old_name = (None, args.compare_workers), f"workers={args.compare_workers}"
+        print(f"{os.cpu_count()} cores, {_load()}" + (f"; against {old_name}" if old else ""))
+        if args.only in (None, "csv"):
+            paths, stop = generate_csv(args.rows)
+            _scenario(
+                "csv (3 files)", "<= 10 s, <= 1536 MB", paths, [stop], args.runs, new, old,
+                old_name,
+            )  # fmt: skip
+        if args.only in (None, "xlsx"):
+            path = generate_xlsx(args.xlsx_rows)
+            _scenario("xlsx (1 sheet)", "<= 5 s", [path], [], args.runs, new, old, old_name)
+        print(_load())
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distrib.contacts.addresses import fast_addresses, validate_addresses
-from distrib.contacts.normalize import AddressError, normalize_address
+from distrib.contacts.normalize import AddressError, domain_refusal, normalize_address
 
 # Characters that make addresses interesting: atext specials, separators, case, non-ASCII.
 _LOCAL = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-." + '"(),:;<>[\\] é@'
@@ -100,3 +100,24 @@ def test_known_edges() -> None:
     assert column.suppression_key[0] == "zoe.gagnon@courrier.example"
     assert column.address[4] == "zoé@xn--bcher-kva.example" and column.smtputf8[4]
     assert column.domain[4] == "xn--bcher-kva.example"
+
+
+def test_domain_refusal_answers_like_email_validator_when_it_answers() -> None:
+    """`domain_refusal` (one email-validator domain check per distinct domain) gives
+    `normalize_address`'s reason whenever it decides, and decides for the common broken
+    domains; it leaves everything else (None) to `normalize_address`."""
+    rng = random.Random(20261126)
+    corpus = [_near_address(rng) for _ in range(10_000)]
+    corpus += ["jean@@media.example", "jean@media", "Zoé@media", "a@x.test", "a@b..example"]
+    memo: dict[str, str | None] = {}
+    decided = 0
+    for value in corpus:
+        reason = domain_refusal(value, memo)
+        if reason is not None:
+            decided += 1
+            assert reason == _expected(value)[3], value
+    assert decided > 1_000
+    assert domain_refusal("jean@@media.example", memo) is not None
+    assert domain_refusal("jean@media", memo) is not None
+    assert domain_refusal("Zoé@media", memo) is None  # not ASCII: email-validator decides
+    assert domain_refusal("zoe@courrier.example", memo) is None  # a valid domain

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "ConfigError",
@@ -54,12 +55,13 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(NamedTuple):
     """Where something came from: a file, optionally a sheet, a 1-based row and a column name.
 
     ``row`` counts lines the way a spreadsheet shows them (the header is row 1), so the officer
-    can jump straight to it.
+    can jump straight to it.  Immutable; a named tuple because the contacts stage builds one per
+    row of provenance, up to a million, and a tuple is built several times faster than a frozen
+    dataclass.
     """
 
     path: str

@@ -29,11 +29,12 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from operator import is_not, itemgetter
 
 import numpy as np
 import numpy.typing as npt
 
-from distrib.contacts.normalize import AddressError, normalize_address
+from distrib.contacts.normalize import AddressError, domain_refusal, normalize_address
 from distrib.contacts.vector import Strings
 
 __all__ = ["FAST_DOMAIN", "FAST_LOCAL", "AddressColumns", "fast_addresses", "validate_addresses"]
@@ -46,6 +47,7 @@ _SPECIAL = r"(?i:arpa|invalid|local|localhost|onion|test)"
 FAST_LOCAL = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
 FAST_DOMAIN = rf"(?!.*--)(?:{_LABEL}\.)+(?!{_SPECIAL}\Z)[A-Za-z]{{1,63}}"
 _DOMAIN = re.compile(FAST_DOMAIN)
+_FIRST, _LAST = itemgetter(0), itemgetter(2)
 
 
 def _domain_form(domain: str) -> str | None:
@@ -93,14 +95,15 @@ def fast_addresses(
     count = len(emails)
     if not count:
         return np.zeros(0, dtype=bool), [], [], [], []
+    # map() and itemgetter keep these million-long loops in C.
     parts = list(map(str.rpartition, emails, repeat("@")))
-    locals_ = [p[0] for p in parts]
-    domains = [p[2] for p in parts]
+    locals_ = list(map(_FIRST, parts))
+    domains = list(map(_LAST, parts))
     known = {d: _domain_form(d) for d in set(domains)}
-    lowered = [known[d] for d in domains]
+    lowered = list(map(known.__getitem__, domains))
     lengths = np.fromiter(map(len, emails), dtype=np.int64, count=count)
     # No "@" leaves an empty local part, which `_dot_atoms` refuses.
-    accepted = np.array([low is not None for low in lowered], dtype=bool)
+    accepted = np.fromiter(map(is_not, lowered, repeat(None)), dtype=bool, count=count)
     accepted &= lengths <= _MAX_LENGTH
     text = "\n".join(locals_)
     if not (text.isascii() and text.count("\n") == count - 1):
@@ -114,8 +117,8 @@ def fast_addresses(
     address = _objects(list(emails))
     address[~accepted] = ""
     key, skey = address.copy(), address.copy()
-    domain = _objects([low or "" for low in lowered])
-    domain[~accepted] = ""
+    domain = _objects(lowered)
+    domain[~accepted] = ""  # also where the domain was refused (None)
     for i in np.flatnonzero(accepted & ~plain).tolist():
         email, local, low = emails[i], locals_[i], domain[i]
         if email.islower():
@@ -146,7 +149,7 @@ def _has_capital_or_plus(emails: Sequence[str]) -> Bools:
     return found
 
 
-def _objects(values: list[str]) -> Strings:
+def _objects(values: Sequence[object]) -> Strings:
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array
@@ -166,29 +169,38 @@ class AddressColumns:
     domain: Strings
 
 
+def _slow(value: str, domains: dict[str, str | None]) -> tuple[str, str, str, str, bool, str]:
+    """Return (address, key, suppression key, reason, SMTPUTF8, domain) for a value the fast
+    path left: from its domain alone when that decides (`domain_refusal`), else
+    `normalize_address`."""
+    refused = domain_refusal(value, domains)
+    if refused is not None:
+        return "", "", "", refused, False, ""
+    try:
+        found = normalize_address(value)
+    except AddressError as exc:
+        return "", "", "", exc.reason, False, ""
+    domain = found.address.rpartition("@")[2]
+    return found.address, found.key, found.suppression_key, "", found.smtputf8, domain
+
+
 def validate_addresses(emails: Strings) -> AddressColumns:
     """Validate a column of clean (NFC, trimmed) address cells.
 
     The fast path runs on every cell (most addresses of a list are distinct, so grouping them
-    first would cost more than it saves); email-validator runs once per distinct other value.
+    first would cost more than it saves); email-validator runs once per distinct other value,
+    or once per distinct domain for plain addresses at a domain it refuses (`_slow`).
     """
     values: list[str] = emails.tolist()
     accepted, address, key, skey, domain = fast_addresses(values)
     reason = [""] * len(values)
     utf8 = np.zeros(len(values), dtype=bool)
     slow: dict[str, tuple[str, str, str, str, bool, str]] = {}
+    domains: dict[str, str | None] = {}  # see normalize.domain_refusal
     for i in np.flatnonzero(~accepted).tolist():
         value = values[i]
         if value not in slow:
-            try:
-                found = normalize_address(value)
-            except AddressError as exc:
-                slow[value] = ("", "", "", exc.reason, False, "")
-            else:
-                slow[value] = (
-                    found.address, found.key, found.suppression_key, "", found.smtputf8,
-                    found.address.rpartition("@")[2],
-                )  # fmt: skip
+            slow[value] = _slow(value, domains)
         address[i], key[i], skey[i], reason[i], utf8[i], domain[i] = slow[value]
     return AddressColumns(
         _objects(address), _objects(key), _objects(skey), _objects(reason), utf8,

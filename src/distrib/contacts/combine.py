@@ -33,7 +33,7 @@ from distrib.contacts.model import SourceSummary
 from distrib.contacts.normalize import ascii_fold, slugify
 from distrib.contacts.prepare import PreparedSource
 from distrib.contacts.suppress import Suppression
-from distrib.contacts.vector import frame_of, per_unique
+from distrib.contacts.vector import frame_of, locations, per_unique
 from distrib.errors import Location, Problem
 
 __all__ = ["DomainCheck", "MergedTable", "combine"]
@@ -126,8 +126,10 @@ class _Places:
 
 def _check_domains(rows: pd.DataFrame, check: DomainCheck | None, places: _Places) -> None:
     """Reject valid rows whose domain cannot receive mail (only when a check is given)."""
-    valid = (rows["_code"] == "").to_numpy()
-    if check is None or not valid.any():
+    if check is None:
+        return
+    valid = rows["_code"].to_numpy() == ""
+    if not valid.any():
         return
     domains = rows["_domain"].to_numpy()[valid]
     reasons = check(sorted(set(domains.tolist())))
@@ -148,8 +150,9 @@ def _suppressed(
     rows: pd.DataFrame, rejected: npt.NDArray[np.bool_], suppression: Suppression
 ) -> npt.NDArray[np.bool_]:
     skeys = rows["_skey"].to_numpy()
-    keys = suppression.keys
-    listed = np.fromiter((k in keys for k in skeys.tolist()), dtype=bool, count=len(skeys))
+    listed = np.fromiter(
+        map(suppression.keys.__contains__, skeys.tolist()), dtype=bool, count=len(skeys)
+    )
     if suppression.domains:
         domains = rows["_domain"].to_numpy()
         matched = per_unique(domains, lambda d: bool(d) and suppression.domain_entry(d) is not None)
@@ -160,7 +163,7 @@ def _suppressed(
 
 def _outcomes(rows: pd.DataFrame, suppression: Suppression) -> npt.NDArray[np.int8]:
     """Return per row 0 accepted, 1 duplicate, 2 rejected, 3 suppressed; set ``_k``."""
-    rejected = (rows["_code"] != "").to_numpy()
+    rejected: npt.NDArray[np.bool_] = rows["_code"].to_numpy() != ""
     suppressed = _suppressed(rows, rejected, suppression)
     candidate = ~rejected & ~suppressed
     # Factorising only the candidates numbers addresses in order of their winning row, so
@@ -212,43 +215,45 @@ def _fill(
 
 
 def _conflicts(rows: pd.DataFrame, multi: Index, places: _Places) -> list[Problem]:
-    """Return one problem per duplicate row whose language, outlet or name differs."""
+    """Return one problem per duplicate row whose language, outlet or name differs.
+
+    ``multi`` holds the rows of contacts with duplicates, in precedence order, so the value
+    kept for a contact is the first non-blank one among its rows (as `_fill` keeps it).
+    """
     if not len(multi):
         return []
-    group = rows.iloc[multi]
-    k = group["_k"].to_numpy()
-    problems: list[tuple[int, Problem]] = []
+    k = rows["_k"].to_numpy()[multi]
+    found: list[tuple[int, int, str]] = []  # (row in multi, row kept, field)
     for name, norm in _CONFLICT_FIELDS.items():
-        values = group[name].to_numpy()
-        normed = per_unique(values, norm)
-        filled = normed != ""
-        if filled.sum() < 2:
+        normed = per_unique(rows[name].to_numpy()[multi], norm)
+        filled = np.flatnonzero(normed != "")
+        if len(filled) < 2:
             continue
-        frame = pd.DataFrame({"k": k[filled], "n": normed[filled], "p": np.flatnonzero(filled)})
-        first = frame.groupby("k", sort=False).first()
-        kept_norm = first["n"].loc[frame["k"]].to_numpy()
-        kept_pos = first["p"].loc[frame["k"]].to_numpy()
-        differ = frame["n"].to_numpy() != kept_norm
-        for i, j in zip(
-            frame["p"].to_numpy()[differ].tolist(), kept_pos[differ].tolist(), strict=True
-        ):
-            problems.append((i, _conflict(group, i, j, name, places)))
-    problems.sort(key=lambda item: item[0])
-    return [p for _, p in problems]
-
-
-def _conflict(group: pd.DataFrame, i: int, j: int, name: str, places: _Places) -> Problem:
-    shown = group["_lang_raw" if name == "language" else name].to_numpy()
-    value, kept = shown[i], shown[j]
-    src_of, row_of = group["_src"].to_numpy(), group["_row"].to_numpy()
-    src, row = int(src_of[i]), int(row_of[i])
-    kept_at = places.at(int(src_of[j]), int(row_of[j]))
-    label = name.replace("_", " ")
-    message = (
-        f"{group['_address'].to_numpy()[i]}: {label} {value!r} differs from {kept!r} "
-        f"({kept_at}), which is kept"
-    )
-    return Problem(message, places.at(src, row, name), f"conflict-{name.replace('_', '-')}")
+        contact = k[filled]
+        first_of, first = np.unique(contact, return_index=True)
+        kept = filled[first[np.searchsorted(first_of, contact)]]
+        differ = normed[filled] != normed[kept]
+        found += zip(filled[differ].tolist(), kept[differ].tolist(), repeat(name))
+    found.sort(key=lambda item: item[0])  # stable: a row's fields stay in the order above
+    if not found:
+        return []
+    src = rows["_src"].to_numpy()[multi].tolist()
+    row = rows["_row"].to_numpy()[multi].tolist()
+    address = rows["_address"].to_numpy()[multi].tolist()
+    shown = {
+        name: rows["_lang_raw" if name == "language" else name].to_numpy()[multi].tolist()
+        for name in {name for _, _, name in found}
+    }
+    problems = []
+    for i, j, name in found:
+        value, kept_value = shown[name][i], shown[name][j]
+        message = (
+            f"{address[i]}: {name.replace('_', ' ')} {value!r} differs from {kept_value!r} "
+            f"({places.at(src[j], row[j])}), which is kept"
+        )
+        code = f"conflict-{name.replace('_', '-')}"
+        problems.append(Problem(message, places.at(src[i], row[i], name), code))
+    return problems
 
 
 def _members(rows: pd.DataFrame) -> tuple[Index, Index]:
@@ -290,7 +295,7 @@ def _duplicates(
     paths = np.array(places.paths, dtype=object)[mine].tolist()
     sheets = np.array(places.sheets, dtype=object)[mine].tolist()
     columns = np.array([h["email"] for h in places.headers], dtype=object)[mine].tolist()
-    where = map(Location, paths, row[picked].tolist(), sheets, columns)
+    where = locations(paths, row[picked].tolist(), sheets, columns)
     return list(map(Problem, messages, where, repeat("duplicate")))
 
 

@@ -18,8 +18,9 @@ from distrib.config import Campaign, ContactsConfig, SourceConfig
 from distrib.contacts.combine import DomainCheck, MergedTable, combine
 from distrib.contacts.merge import book_from_table, no_gc
 from distrib.contacts.model import ContactBook
-from distrib.contacts.prepare import PreparedSource, prepare_source
-from distrib.contacts.read import Limits, read_sources
+from distrib.contacts.parallel import prepare_sources
+from distrib.contacts.prepare import PreparedSource
+from distrib.contacts.read import Limits
 from distrib.contacts.suppress import Suppression, load_suppression
 from distrib.errors import ContactsError, Location, Problem
 
@@ -58,21 +59,23 @@ def read_merged(
     extra_suppression: Iterable[tuple[str, Location]] = (),
     limits: Limits | None = None,
     domain_check: DomainCheck | None = None,
+    workers: int | None = None,
 ) -> MergedTable:
     """Read, suppress, deduplicate and fill every source; raise `ContactsError` if one is
-    unusable.  The table form of the merge, for tools that do not need `Contact` records."""
+    unusable.  The table form of the merge, for tools that do not need `Contact` records.
+
+    ``workers``: how many processes read and prepare the sources (see `contacts.parallel`);
+    None chooses (`parallel.plan_workers`): two for several large lists when two processors
+    are idle and forking is safe, else one.
+    """
     limits = limits or Limits()
     problems: list[Problem] = []
     warnings: list[Problem] = []
     prepared: list[PreparedSource] = []
-    for source in ordered(sources):
-        try:
-            tables, skipped = read_sources(source, limits)
-        except ContactsError as exc:
-            problems.extend(exc.problems)
-            continue
-        warnings.extend(skipped)
-        prepared.extend(prepare_source(t, source.columns, limits) for t in tables)
+    for result in prepare_sources(ordered(sources), limits, workers=workers):
+        problems.extend(result.problems)
+        warnings.extend(result.warnings)
+        prepared.extend(result.prepared)
     suppressed = Suppression()
     try:
         suppressed = load_suppression(suppression)
@@ -92,17 +95,18 @@ def read_contacts(
     extra_suppression: Iterable[tuple[str, Location]] = (),
     limits: Limits | None = None,
     domain_check: DomainCheck | None = None,
+    workers: int | None = None,
 ) -> ContactBook:
     """Read, merge and suppress sources; raise `ContactsError` if one is unusable.
 
     The campaign-free form of `load_contacts`, for tools that check lists on their own.
     ``extra_suppression`` adds (address or ``@domain``, where it comes from) entries, e.g. the
-    opt-outs and hard bounces recorded in the delivery log.
+    opt-outs and hard bounces recorded in the delivery log.  ``workers``: see `read_merged`.
     """
     with no_gc():
         merged = read_merged(
             sources, suppression, extra_suppression=extra_suppression, limits=limits,
-            domain_check=domain_check,
+            domain_check=domain_check, workers=workers,
         )  # fmt: skip
         return book_from_table(merged, default_language)
 

@@ -13,7 +13,6 @@ otherwise it would walk the growing heap again and again (about a third of the t
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ from distrib.contacts.model import Contact, ContactBook
 from distrib.contacts.normalize import slugify
 from distrib.contacts.prepare import PreparedSource
 from distrib.contacts.suppress import Suppression
-from distrib.contacts.vector import per_unique
+from distrib.contacts.vector import locations, per_unique
 from distrib.errors import Location, Problem
 
 __all__ = ["RowFields", "book_from_table", "merge_sources", "no_gc"]
@@ -63,7 +62,11 @@ def no_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector (reference counting still frees everything).
 
     The stage creates millions of objects that hold no reference cycles (strings, records);
-    each time their count grows, the collector would walk the whole heap again.
+    each time their count grows, the collector would walk the whole heap again.  On the way
+    out, what the collector tracks is moved to its oldest generation without a walk
+    (`_promote`): otherwise the next allocation would start a collection of the youngest
+    generation that walks every record just built (about 0.3 s for a million contacts) only to
+    promote them, and another would follow for the next generation.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -71,7 +74,21 @@ def no_gc() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            _promote()
             gc.enable()
+
+
+def _promote() -> None:
+    """Move every object the collector tracks to its oldest generation, without a collection.
+
+    ``gc.freeze()`` moves them all to the permanent generation and ``gc.unfreeze()`` moves
+    that to the oldest one: two list splices.  Garbage among them is still collected by the
+    next full collection.  Skipped when the program froze objects itself, as unfreezing would
+    undo that.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 def _language(
@@ -94,26 +111,25 @@ def _languages(merged: MergedTable, default: Language) -> tuple[list[str], list[
     codes, code_values = pd.factorize(contacts["language"].to_numpy())
     raws, raw_values = pd.factorize(contacts["_lang_raw"].to_numpy())
     # One `_language` call per distinct (code, text as written) pair, not per contact.
-    pairs, inverse = np.unique(codes * max(len(raw_values), 1) + raws, return_inverse=True)
     width = max(len(raw_values), 1)
+    inverse, pairs = pd.factorize(codes * width + raws)
     results = [
         _language(code_values[pair // width], raw_values[pair % width], default)
         for pair in pairs.tolist()
     ]
-    inverse_list = inverse.tolist()
-    languages = [results[i][0] for i in inverse_list]
+    languages = np.array([r[0] for r in results], dtype=object)[inverse].tolist()
     tables = [p.table.table for p in merged.prepared]
     displays = np.array([t.display for t in tables], dtype=object)
     sheets = np.array([t.sheet for t in tables], dtype=object)
     headers = np.array([p.columns.header_of("language") for p in merged.prepared], dtype=object)
     warned = np.flatnonzero(np.array([r[1] is not None for r in results], dtype=bool)[inverse])
     src = contacts["_src"].to_numpy()[warned]
-    where = map(
-        Location, displays[src].tolist(), contacts["_row"].to_numpy()[warned].tolist(),
+    where = locations(
+        displays[src].tolist(), contacts["_row"].to_numpy()[warned].tolist(),
         sheets[src].tolist(), headers[src].tolist(),
     )  # fmt: skip
-    texts = [results[inverse_list[i]][2] for i in warned.tolist()]
-    codes_ = [results[inverse_list[i]][1] or "" for i in warned.tolist()]
+    texts = np.array([r[2] for r in results], dtype=object)[inverse[warned]].tolist()
+    codes_ = np.array([r[1] or "" for r in results], dtype=object)[inverse[warned]].tolist()
     warnings = list(map(Problem, texts, where, codes_))
     return languages, warnings
 
@@ -126,24 +142,26 @@ def _sources(merged: MergedTable) -> list[tuple[Location, ...]]:
     paths = np.array([t.display for t in tables], dtype=object)[src].tolist()
     sheets = np.array([t.sheet for t in tables], dtype=object)[src].tolist()
     # map() drives these loops in C: a million records, so the interpreter loop matters.
-    places = list(map(Location, paths, row, sheets))
+    places = tuple(locations(paths, row, sheets))
     bounds = merged.bounds.tolist()
-    return list(map(tuple, map(places.__getitem__, map(slice, bounds[:-1], bounds[1:]))))
+    return list(map(places.__getitem__, map(slice, bounds[:-1], bounds[1:])))
 
 
-_ORDER = tuple(f.name for f in dataclasses.fields(Contact))
+_ORDER = Contact._fields
 
 
 def _build_contacts(values: Mapping[str, list[Any]]) -> list[Contact]:
     """Build the contacts from one list per field.
 
-    Positional arguments and map() (no Python-level loop) when the given fields are Contact's
-    first fields in order, which is much faster a million times; keywords otherwise, so a field
-    added to `Contact` later cannot receive another field's values.
+    When every field is given, in `Contact`'s order, each contact is ``tuple.__new__`` of a
+    zipped row: the whole loop runs in C, much faster a million times than calling the
+    constructor.  Keywords otherwise, so a field added to `Contact` later cannot receive
+    another field's values.
     """
-    names = list(values)
-    if _ORDER[: len(names)] == tuple(names):
-        return list(map(Contact, *values.values()))
+    names = tuple(values)
+    if names == _ORDER:
+        rows = zip(*values.values(), strict=True)
+        return list(map(tuple.__new__, repeat(Contact), rows))
     rows = zip(*values.values(), strict=True)
     return [Contact(**dict(zip(names, row, strict=True))) for row in rows]
 

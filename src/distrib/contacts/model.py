@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal, NamedTuple
 
 from distrib.errors import Location, Problem
 
 __all__ = ["Contact", "ContactBook", "RowStatus", "SourceSummary"]
 
 RowStatus = Literal["accepted", "duplicate", "rejected", "suppressed"]
+_NO_FIELDS: Mapping[str, str] = MappingProxyType({})  # a shared default, so it cannot change
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
+class Contact(NamedTuple):
     """One journalist who will get one message.
 
     ``email`` is the address as written in the winning source (trimmed, NFC); ``address`` is the
@@ -22,6 +23,11 @@ class Contact:
     ``language`` is ``both`` for a bilingual contact, who gets one message in both languages.
     ``fields`` holds every column of the merged row under a predictable snake_case name,
     including the standard ones, so templates can use any of them.
+
+    Immutable.  A named tuple rather than a frozen dataclass because the stage builds one per
+    contact, up to a million: a frozen dataclass's ``__init__`` calls ``object.__setattr__`` per
+    field, about 2 µs a contact, against about 0.2 µs for a tuple built in C (`merge`).  Use
+    ``contact._replace(...)`` to derive a changed copy.
     """
 
     email: str
@@ -32,7 +38,7 @@ class Contact:
     last_name: str = ""
     outlet: str = ""
     outlet_slug: str = ""
-    fields: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, str] = _NO_FIELDS
     sources: tuple[Location, ...] = ()
     smtputf8: bool = False  # the local part is not ASCII: only an SMTPUTF8 relay can deliver it
 

@@ -32,7 +32,7 @@ from distrib.contacts.mojibake import MOJIBAKE, explain_mojibake
 from distrib.contacts.normalize import parse_language, split_full_name
 from distrib.contacts.read import DEFAULT_LIMITS, Limits, SourceTable
 from distrib.contacts.vector import Scan, Strings, clean_scan, find_cells, per_unique, strings
-from distrib.errors import Problem
+from distrib.errors import Location, Problem
 from distrib.headers import FORBIDDEN_HEADER_CHARS, find_forbidden
 
 __all__ = ["META", "PreparedSource", "prepare_source"]
@@ -89,19 +89,23 @@ def _fields(table: SourceTable, columns: ColumnMap) -> tuple[dict[str, Strings],
 
 
 def _not_data(
-    fields: dict[str, Strings], table: SourceTable, columns: ColumnMap
+    fields: dict[str, Strings], table: SourceTable, columns: ColumnMap, email_scan: Scan
 ) -> tuple[Mask, Mask, list[Problem]]:
-    """Find repeated header rows and total rows; return their masks and a warning for each."""
+    """Find repeated header rows and total rows; return their masks and a warning for each.
+
+    Only rows without an "@" in their address cell can be either (``email_scan``: its column's
+    `Scan`)."""
     email = fields["email"]
     headers = {name: header_key(table.headers[pos]) for pos, name in columns.fields.items()}
     header_rows = np.zeros(len(email), dtype=bool)
     total_rows = np.zeros(len(email), dtype=bool)
     warnings = []
     rows = table.frame.index.to_numpy()
-    for i in np.flatnonzero(np.array(["@" not in v for v in email.tolist()], dtype=bool)):
+    shown, sheet = table.table.display, table.table.sheet  # display resolves the working folder
+    for i in np.flatnonzero(~email_scan.holding("@")):
         cells = {name: values[i] for name, values in fields.items() if name in headers}
         filled = {name: cell for name, cell in cells.items() if cell}
-        where = table.table.where(int(rows[i]))
+        where = Location(shown, int(rows[i]), sheet)
         if email[i] and all(header_key(cell) == headers[name] for name, cell in filled.items()):
             header_rows[i] = True
             warnings.append(
@@ -170,9 +174,12 @@ def _validate(
     cells = f"more cells than headers: a value may hold an unquoted {table.table.delimiter!r}"
     rejecter.reject(overflow, "overflow", "", _same(cells))
     header_of = {name: table.headers[pos] for pos, name in columns.fields.items()}
-    # The scans made while cleaning still hold unless rows were dropped or values rewritten.
+    # The scans made while cleaning still answer for these cells: since then rows were only
+    # dropped (blank, header and total rows) and values only tidied (spaces collapsed,
+    # languages read), which can only take away what a scan looks for, so each answer can
+    # still only err towards "maybe" (then the cells themselves are looked at).
     scans = {
-        name: scans[name] if name in scans and scans[name].values is values else Scan(values)
+        name: scans[name] if name in scans else Scan(values)
         for name, values in fields.items()
         if name in header_of
     }
@@ -280,8 +287,9 @@ def prepare_source(
     fields, scans = _fields(table, columns)
     # A row whose only cells are right of the header is not blank: it is rejected as overflow.
     overflow = np.isin(table.frame.index.to_numpy(), np.array(table.overflow, dtype=np.int64))
-    blank = np.logical_and.reduce([v == "" for v in fields.values()]) & ~overflow
-    header_rows, total_rows, skipped = _not_data(fields, table, columns)
+    # The fields the file has no column for are blank: only the scanned ones can hold text.
+    blank = np.logical_and.reduce([scan.empty() for scan in scans.values()]) & ~overflow
+    header_rows, total_rows, skipped = _not_data(fields, table, columns, scans["email"])
     keep = ~(blank | header_rows | total_rows)
     if not keep.all():
         fields = {name: values[keep] for name, values in fields.items()}

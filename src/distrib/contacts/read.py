@@ -261,8 +261,8 @@ def locate_header(table: Table, overrides: Mapping[str, str]) -> SourceTable:
     keep = [i for i, h in enumerate(headers) if h or _filled(data.iloc[:, i]).any()]
     if keep != list(range(data.shape[1])):
         data = data.iloc[:, keep]
-    data = data.copy()
-    data.columns = pd.RangeIndex(len(keep))
+    # A new frame over the same cells (pandas copies on write), not a copy of every cell.
+    data = data.set_axis(pd.RangeIndex(len(keep)), axis=1)
     return SourceTable(table, tuple(headers[i] for i in keep), data, header_row, overflow)
 
 

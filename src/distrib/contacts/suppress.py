@@ -108,10 +108,11 @@ def _text_entries(path: Path) -> Iterator[tuple[str, Location]]:
     except UnicodeError:
         problem = Problem("cannot be read as UTF-8 or Windows-1252", Location(display_path(path)))
         raise ContactsError([problem]) from None
+    shown = display_path(path)  # once: it resolves the working directory
     for number, line in enumerate(text.splitlines(), start=1):
         value = clean_text(line)
         if value and not value.startswith("#"):
-            yield value, Location(display_path(path), number)
+            yield value, Location(shown, number)
 
 
 def _single_column(table: Table) -> bool:
@@ -131,10 +132,11 @@ def _table_entries(path: Path) -> Iterator[tuple[str, Location]]:
         position = map_columns(source.headers).column_of("email")
         assert position is not None  # locate_header only returns tables with an address column
         cells, header = source.frame[position], source.headers[position]
+    shown = table.display  # once: it resolves the working directory
     for row, cell in zip(cells.index.tolist(), cells.tolist(), strict=True):
         value = clean_text(str(cell))
         if value:
-            yield value, table.where(int(row), header)
+            yield value, Location(shown, int(row), table.sheet, header)
 
 
 def read_suppression(path: Path) -> Suppression:

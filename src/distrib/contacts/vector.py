@@ -17,11 +17,14 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from functools import cached_property
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from distrib.errors import Location
 
 __all__ = [
     "SEP",
@@ -31,6 +34,7 @@ __all__ = [
     "clean_scan",
     "find_cells",
     "frame_of",
+    "locations",
     "nonblank",
     "per_unique",
     "strings",
@@ -99,6 +103,42 @@ class Scan:
         bounds = np.concatenate(([-1], self.seps, [len(self.points)]))
         return int((np.diff(bounds) - 1).max())
 
+    def _split(self) -> bool:
+        """Tell whether `seps` are exactly the boundaries between cells (no cell holds SEP)."""
+        return len(self.seps) == len(self.values) - 1
+
+    def _edges(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """Return where each cell starts and where it ends (one past its last character)."""
+        starts = np.concatenate(([0], self.seps + 1))
+        ends = np.concatenate((self.seps, [len(self.points)]))
+        return starts, ends
+
+    def holding(self, char: str) -> Bools:
+        """Tell, per cell, whether it holds ``char`` (one character, not `SEP`)."""
+        if not self._split():
+            return np.array([char in v for v in self.values.tolist()], dtype=bool)
+        found = np.zeros(len(self.values), dtype=bool)
+        # The cell holding position p is the one after the separators before p.
+        found[np.searchsorted(self.seps, np.flatnonzero(self.points == ord(char)))] = True
+        return found
+
+    def empty(self) -> Bools:
+        """Tell, per cell, whether it is the empty string."""
+        if not self._split():
+            return np.asarray(self.values == "", dtype=bool)
+        starts, ends = self._edges()
+        return np.asarray(starts == ends, dtype=bool)
+
+    def padded_cells(self) -> npt.NDArray[np.intp]:
+        """Return the positions of the cells that start or end with whitespace."""
+        if not self._split():
+            return np.flatnonzero([v != v.strip() for v in self.values.tolist()])
+        starts, ends = self._edges()
+        filled = np.flatnonzero(starts < ends)
+        first = _member(self.points[starts[filled]], _SPACE)
+        last = _member(self.points[ends[filled] - 1], _SPACE)
+        return filled[first | last]
+
     def nfc(self) -> bool:
         """Tell whether every cell is in Unicode NFC."""
         return self.text.isascii() or unicodedata.is_normalized("NFC", self.text)
@@ -152,7 +192,9 @@ def clean_scan(values: Strings) -> tuple[Strings, Scan]:
         values = np.array([unicodedata.normalize("NFC", v) for v in values.tolist()], dtype=object)
         scan = Scan(values)
     if scan.padded():
-        values = np.array([v.strip() for v in values.tolist()], dtype=object)
+        cells = scan.padded_cells()  # strip only those: most cells of a padded column are not
+        values = values.copy()
+        values[cells] = [v.strip() for v in values[cells].tolist()]
         scan = Scan(values)
     return values, scan
 
@@ -196,3 +238,21 @@ def frame_of(columns: dict[str, npt.NDArray[Any]]) -> pd.DataFrame:
         },
         copy=False,
     )
+
+
+def locations(
+    paths: Sequence[str],
+    rows: Sequence[int | None],
+    sheets: Sequence[str | None],
+    columns: Sequence[str | None] | None = None,
+) -> list[Location]:
+    """Return ``Location(path, row, sheet, column)`` for each item of the columns given.
+
+    The same records as calling `Location`, built by ``tuple.__new__`` on zipped columns so the
+    whole loop runs in C (a Python-level constructor call per record costs about twice as much,
+    and the stage builds one per row of provenance).  The columns must have the same length.
+    """
+    if columns is None:
+        columns = [None] * len(paths)
+    rows_of = zip(paths, rows, sheets, columns, strict=True)
+    return list(map(tuple.__new__, repeat(Location), rows_of))
