@@ -134,10 +134,14 @@ AT_POINT = {
 SECOND_LEFT = {"before-claim": {"data"}, "before-data": {"data", "sent"}}
 
 
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
 @pytest.mark.parametrize("point", list(AT_POINT))
 def test_a_crash_at_each_point_is_resumed_truthfully(
-    tmp_path: Path, smtp_server: SMTPTestServer, point: str
+    tmp_path: Path, make_smtp_server: Callable[..., SMTPTestServer], point: str, pipelining: bool
 ) -> None:
+    # With PIPELINING, MAIL, RCPT and DATA leave together and `data` is committed while they
+    # are in flight, awaited before the body: the same states at every point.
+    smtp_server = make_smtp_server(pipelining=pipelining)
     log, recipients = plan(tmp_path, 5)
     second, third = recipients[1], recipients[2]
     code, out = finish(drive(log, smtp_server, DISTRIB_CRASH_AT=point, DISTRIB_CRASH_AFTER="3"))
@@ -296,22 +300,29 @@ def test_distrib_send_killed_then_resumed(
     )
     code, out = finish(proc, timeout=60)
     assert code == CRASH_EXIT, out
+    addresses = list(EXPECTED)
+    # In `data` when the process died: the third message after the dot, and the second one
+    # too when its outcome had not reached the file yet (a few milliseconds after its reply;
+    # see SECOND_LEFT).  Those, and only those, are unknown after resuming.
+    cut_off = {a for a, state in by_address(campaign).items() if state == "data"}
+    assert (addresses[2] in cut_off) is (third == "unknown")
+    assert cut_off <= {addresses[1], addresses[2]}
     code, out = cli("send", str(campaign.campaign), "--resume", "1", "--yes")
-    assert code == (0 if third == "sent" else 3), out
+    assert code == (3 if cut_off else 0), out
     assert "Run 1 of quays (interrupted while sending)" in out
     states = by_address(campaign)
-    addresses = list(EXPECTED)
     assert states[addresses[2]] == third
-    assert all(states[a] == "sent" for a in addresses if a != addresses[2])
+    assert all(states[a] == ("unknown" if a in cut_off else "sent") for a in addresses)
     assert max(copies(smtp_server).values()) == 1
-    if third == "unknown":
-        assert "1 now unknown" in out
+    if cut_off:
+        assert f"{len(cut_off)} now unknown" in out
+    for address in sorted(cut_off):
         code, out = cli(
-            "resolve", "1", addresses[2], "--mark-sent", "--note", "relay log: queued",
+            "resolve", "1", address, "--mark-sent", "--note", "relay log: queued",
             "--log", str(campaign.log),
         )  # fmt: skip
         assert code == 0, out
-        assert set(by_address(campaign).values()) == {"sent"}
+    assert set(by_address(campaign).values()) == {"sent"}
     assert copies(smtp_server) == Counter(dict.fromkeys(addresses, 1))
 
 

@@ -72,6 +72,25 @@ def test_pipelined_envelopes_pair_every_reply_with_its_command(
     assert refused.reply_code == 550 and "no such user" in (refused.reply_text or "")
 
 
+def test_a_pipelined_data_refused_or_dropped_sends_nothing_and_loses_nothing(
+    make_smtp_server: Any, log: DeliveryLog
+) -> None:
+    server: SMTPTestServer = make_smtp_server(pipelining=True)
+    server.script("DATA", "554 5.7.1 refused", times=1)  # the first message's DATA
+    server.script("DATA", disconnect=True, times=1)  # the second's: the connection drops
+    run, outgoing = plan_messages(log, addresses(4))
+    limits = FAST.model_copy(update={"retries": 1, "retry_delay": 0})
+    report = send(outgoing, log, server.smtp_config(), limits)
+    states = {m.address: m.status for m in log.messages(run.id)}
+    assert states[outgoing[0].recipient] == "failed"
+    assert [states[o.recipient] for o in outgoing[1:]] == ["sent"] * 3  # requeued, then sent
+    assert report.sent == 3 and report.failed == 1 and report.unknown == 0
+    got = [m.rcpt_tos[0] for m in server.messages]
+    assert sorted(got) == sorted(o.recipient for o in outgoing[1:])  # each once
+    [refused] = [m for m in log.messages(run.id) if m.address == outgoing[0].recipient]
+    assert refused.reply_code == 554
+
+
 @contextlib.asynccontextmanager
 async def raw_server(
     handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
@@ -134,6 +153,79 @@ def test_mail_and_rcpt_leave_together_when_the_server_offers_pipelining() -> Non
     assert (mail.code, rcpt and rcpt.code) == (250, 250)
     assert b"MAIL FROM:<presse@quais.example>\r\n" in seen
     assert b"RCPT TO:<zoe@fleuve.example>\r\n" in seen
+
+
+def _pipelining_relay(*, refuse_rcpt: bool = False, seen: list[bytes]) -> Any:
+    """A relay offering PIPELINING that answers MAIL FROM only once RCPT TO *and* DATA are
+    here (a client waiting for a reply before writing the next command would time out).
+    ``refuse_rcpt``: 550 to RCPT TO, and yet 354 to DATA (out of step, as a broken relay)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 relay.test ESMTP\r\n")
+        while line := await reader.readline():
+            seen.append(line)
+            if line.startswith(b"EHLO"):
+                writer.write(b"250-relay.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+            elif line.startswith(b"MAIL"):
+                seen.extend([await reader.readline(), await reader.readline()])  # RCPT, DATA
+                rcpt = b"550 5.1.1 no such user" if refuse_rcpt else b"250 2.1.5 ok"
+                writer.write(b"250 2.1.0 ok\r\n" + rcpt + b"\r\n354 go ahead\r\n")
+                if refuse_rcpt:
+                    continue
+                while (body := await reader.readline()) != b".\r\n":
+                    if not body:
+                        return  # the client hung up
+                    seen.append(body)
+                writer.write(b"250 2.0.0 queued as 7A\r\n")
+            elif line.startswith(b"RSET"):
+                writer.write(b"250 ok\r\n")
+            elif line.startswith(b"QUIT"):
+                writer.write(b"221 bye\r\n")
+                break
+        await writer.drain()
+
+    return handle
+
+
+def test_mail_rcpt_and_data_leave_together_and_the_body_follows_354(
+    tmp_path: Path, log: DeliveryLog
+) -> None:
+    seen: list[bytes] = []
+    run, outgoing = plan_messages(log, addresses(3))
+
+    async def go() -> Any:
+        async with raw_server(_pipelining_relay(seen=seen)) as port:
+            return await send_messages(
+                outgoing, log=log, smtp=_smtp(port, timeout=2), limits=FAST, password=None
+            )
+
+    report = asyncio.run(go())
+    assert report.sent == 3
+    assert {m.status for m in log.messages(run.id)} == {"sent"}
+    assert seen.count(b"DATA\r\n") == 3
+    assert [m.reply_text for m in log.messages(run.id)] == ["2.0.0 queued as 7A"] * 3
+
+
+def test_a_relay_that_invites_a_body_after_refusing_the_recipient_gets_none(
+    tmp_path: Path, log: DeliveryLog
+) -> None:
+    seen: list[bytes] = []
+    run, outgoing = plan_messages(log, addresses(2))
+
+    async def go() -> Any:
+        handler = _pipelining_relay(refuse_rcpt=True, seen=seen)
+        async with raw_server(handler) as port:
+            return await send_messages(
+                outgoing, log=log, smtp=_smtp(port, timeout=2), limits=FAST, password=None
+            )
+
+    report = asyncio.run(go())
+    assert report.failed == 2 and report.sent == 0
+    for message in log.messages(run.id):
+        assert message.status == "failed" and message.reply_code == 550
+    # No body line and no RSET (it would be read as the body): the connection was dropped.
+    assert not any(line.startswith((b"Subject", b"RSET")) for line in seen)
+    assert seen.count(b"EHLO client.test\r\n") == 2  # a new session for the second message
 
 
 def _smtp(port: int, **extra: Any) -> SMTPConfig:

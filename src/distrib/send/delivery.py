@@ -105,6 +105,8 @@ class Delivery:
     async def _transaction(self, t: Transaction, options: list[str], utf8: bool) -> None:
         conn, out = t.worker.conn, t.item.out
         t.worker.used += 1
+        if conn.pipelining:
+            return await self._pipelined(t, options, utf8)
         mail, rcpt = await conn.envelope(
             out.envelope_from, out.recipient, options=options, utf8=utf8
         )
@@ -121,6 +123,37 @@ class Delivery:
         reply = await conn.data_command()
         if reply.code != 354:
             return await self._refused(t, reply, "DATA")
+        crash_point("after-354")
+        t.stage = "body"
+        reply = await conn.data_body(out.data)
+        return self._after_body(t, reply)
+
+    async def _pipelined(self, t: Transaction, options: list[str], utf8: bool) -> None:
+        """The transaction when the server offers PIPELINING: MAIL, RCPT and DATA in one write.
+
+        The log changes exactly as on the path one command at a time: the message stays
+        `ready` while the commands are in flight (nothing of it can be delivered without a
+        body), and the claim and `data` change is committed after the 354 and before any body
+        byte.  A refusal of MAIL, RCPT or DATA is recorded as on that path.
+        """
+        conn, out = t.worker.conn, t.item.out
+        mail, rcpt, data = await conn.envelope_and_data(
+            out.envelope_from, out.recipient, options=options, utf8=utf8
+        )
+        if not mail.positive or rcpt is None or not rcpt.positive:
+            if data is not None and data.code == 354:
+                # The server invites a body for a refused envelope: out of step, never reuse.
+                conn.abort()
+            if not mail.positive or rcpt is None:
+                return await self._refused(t, mail, "MAIL FROM")
+            return await self._refused(t, rcpt, "RCPT TO")
+        if data is None or data.code != 354:
+            return await self._refused(t, data or rcpt, "DATA")
+        crash_point("before-data")
+        t.begin = self.commits.submit(Begin(out.message, conn.server, t.started))
+        t.attempt = await asyncio.shield(t.begin)
+        t.stage = "data"
+        crash_point("after-data-commit")
         crash_point("after-354")
         t.stage = "body"
         reply = await conn.data_body(out.data)

@@ -346,6 +346,41 @@ class Connection:
             raise self._dropped(f"{_lost(exc)} after MAIL FROM / RCPT TO") from None
         return (first, second) if first.positive else (first, None)
 
+    @property
+    def pipelining(self) -> bool:
+        """Whether the open session's server offers PIPELINING (RFC 2920)."""
+        return self._pipelining
+
+    async def envelope_and_data(
+        self, sender: str, recipient: str, *, options: list[str], utf8: bool
+    ) -> tuple[Reply, Reply | None, Reply | None]:
+        """With PIPELINING: send MAIL FROM, RCPT TO and DATA in one write (RFC 2920 lets DATA
+        end a group) and return their replies; None for those that will not come (after a
+        421, the server is closing).  No body byte is written here: the caller decides, on
+        the replies, whether to send the body.
+
+        Both addresses must have passed `check_address`.
+        """
+        wire = self._connected()
+        encoding = "utf-8" if utf8 else "ascii"
+        mail = command_line(
+            b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", *(o.encode() for o in options)
+        )
+        rcpt = command_line(b"RCPT", b"TO:<" + recipient.encode(encoding) + b">")
+        timeout = self._cfg.timeout
+        try:
+            wire.send(mail + rcpt + b"DATA\r\n", 3)
+            first = await self._read(wire, timeout)
+            if first.code == 421:
+                return first, None, None
+            second = await self._read(wire, timeout)
+            if second.code == 421:
+                return first, second, None
+            third = await self._read(wire, timeout)
+        except Lost as exc:
+            raise self._dropped(f"{_lost(exc)} after MAIL FROM / RCPT TO / DATA") from None
+        return first, second, third
+
     async def _read(self, wire: Wire, timeout: float) -> Reply:
         reply = await wire.read(timeout)
         if reply.code == 421:
