@@ -108,6 +108,17 @@ def check_address(address: str) -> None:
         raise BadAddress(f"address {address!r} is not a plain addr-spec")
 
 
+def _envelope_lines(
+    sender: str, recipient: str, options: list[str], utf8: bool
+) -> tuple[bytes, bytes]:
+    """The MAIL FROM and RCPT TO command lines (addresses already through `check_address`)."""
+    encoding = "utf-8" if utf8 else "ascii"
+    mail = command_line(
+        b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", *(o.encode() for o in options)
+    )
+    return mail, command_line(b"RCPT", b"TO:<" + recipient.encode(encoding) + b">")
+
+
 def wire_body(data: bytes) -> bytes:
     """Return ``data`` with CRLF line endings, a final CRLF, dot-stuffing and the final dot."""
     crlf = data.count(b"\r\n")
@@ -323,11 +334,7 @@ class Connection:
         Both addresses must have passed `check_address`.
         """
         wire = self._connected()
-        encoding = "utf-8" if utf8 else "ascii"
-        mail = command_line(
-            b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", *(o.encode() for o in options)
-        )
-        rcpt = command_line(b"RCPT", b"TO:<" + recipient.encode(encoding) + b">")
+        mail, rcpt = _envelope_lines(sender, recipient, options, utf8)
         timeout = self._cfg.timeout
         try:
             if not self._pipelining:
@@ -362,11 +369,7 @@ class Connection:
         Both addresses must have passed `check_address`.
         """
         wire = self._connected()
-        encoding = "utf-8" if utf8 else "ascii"
-        mail = command_line(
-            b"MAIL", b"FROM:<" + sender.encode(encoding) + b">", *(o.encode() for o in options)
-        )
-        rcpt = command_line(b"RCPT", b"TO:<" + recipient.encode(encoding) + b">")
+        mail, rcpt = _envelope_lines(sender, recipient, options, utf8)
         timeout = self._cfg.timeout
         try:
             wire.send(mail + rcpt + b"DATA\r\n", 3)
