@@ -30,8 +30,10 @@ __all__ = [
     "log_columns",
     "log_entries",
     "message_dicts",
+    "notable_entries",
     "resolve_run",
     "run_summaries",
+    "status_counts",
 ]
 
 #: How an *unknown* was resolved (`distrib resolve`).
@@ -202,6 +204,29 @@ def log_entries(
         for entry in entries:
             entry["attempt_log"] = by_message.get(entry["id"], [])
     return entries
+
+
+def status_counts(log: DeliveryLog, run_id: int) -> list[tuple[str, str, str, int]]:
+    """Return a run's messages counted by (status, language, outlet), counted by SQLite: a
+    report of 100,000 messages need not load them."""
+    rows = log.query(
+        "SELECT status, language, outlet, count(*) AS n FROM messages WHERE run_id = ?"
+        " GROUP BY status, language, outlet",
+        (run_id,),
+    )
+    return [(r["status"], r["language"] or "", r["outlet"] or "", int(r["n"])) for r in rows]
+
+
+def notable_entries(log: DeliveryLog, run_id: int, states: Sequence[str]) -> list[dict[str, Any]]:
+    """Return the run's messages in ``states`` or settled by `distrib resolve`, as
+    `log_entries` gives them (what a report lists one by one)."""
+    marks = ", ".join("?" * len(states))
+    sql = (
+        _ENTRY_SQL + f" WHERE m.run_id = ? AND (m.status IN ({marks})"
+        " OR m.resolved_at IS NOT NULL OR m.resolution IS NOT NULL) ORDER BY m.id"
+    )
+    columns = log_columns(log)
+    return [_entry(row, columns) for row in log.query(sql, (run_id, *states))]
 
 
 def _sql_filters(run_id: int | None, where: LogFilter) -> tuple[list[str], list[Any]]:

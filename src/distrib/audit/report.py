@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from distrib.audit.queries import log_entries
+from distrib.audit.queries import notable_entries, status_counts
 from distrib.deliverylog import DeliveryLog, Run, State
 
 __all__ = [
@@ -108,13 +108,15 @@ class Report:
 
 def report(log: DeliveryLog, run: Run) -> Report:
     """Count a run's messages by state, by language and by outlet; list what needs attention."""
-    rows = log_entries(log, run.id)
-    by_state = Counter(m["status"] for m in rows)
+    by_state: Counter[str] = Counter()
     by_language: dict[str, Counter[str]] = defaultdict(Counter)
     by_outlet: dict[str, Counter[str]] = defaultdict(Counter)
-    for m in rows:
-        by_language[m["language"] or "?"][m["status"]] += 1
-        by_outlet[m["outlet"] or "(no outlet)"][m["status"]] += 1
+    for status, language, outlet, n in status_counts(log, run.id):
+        by_state[status] += n
+        by_language[language or "?"][status] += n
+        by_outlet[outlet or "(no outlet)"][status] += n
+    listed = (State.FAILED, State.UNKNOWN, State.DEFERRED, State.BOUNCED)
+    rows = notable_entries(log, run.id, [str(s) for s in listed])
     return Report(
         run=run,
         by_state=_ordered(by_state),
