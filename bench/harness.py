@@ -320,7 +320,15 @@ def main() -> None:
         action="store_true",
         help=f"replace the tables between the markers in {DOCS.name}",
     )
+    parser.add_argument(
+        "--republish",
+        action="store_true",
+        help="measure nothing: lay out bench/out/results.json again (profile re-summarised)",
+    )
     args = parser.parse_args()  # fmt: skip
+    if args.republish:
+        republish(args.write_docs)
+        return
     if args.quick:
         args.recipients, args.rounds, args.memory = 2000, 2, "2000,5000"
         args.rate_seconds, args.rate_runs = 20.0, 1
@@ -363,11 +371,16 @@ def main() -> None:
             results["profile"] = {"main": [asdict(a) for a in main_areas],
                                   "workers": [asdict(a) for a in worker_areas]}  # fmt: skip
     results["machine"] = machine()
+    publish(results, write_docs=args.write_docs)
+
+
+def publish(results: dict[str, Any], *, write_docs: bool) -> None:
+    """Write results.json and results.md; with ``write_docs``, the tables in the docs too."""
     (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
     text = markdown(results)
     (OUT / "results.md").write_text(text)
     print(text)
-    if args.write_docs:
+    if write_docs:
         docs = DOCS.read_text(encoding="utf-8")
         if START in docs and END in docs:
             head, _, rest = docs.partition(START)
@@ -375,6 +388,18 @@ def main() -> None:
             DOCS.write_text(f"{head}{START}\n{text}{END}{tail}", encoding="utf-8")
         else:
             tools.say(f"bench: no markers in {DOCS}; tables left in {OUT / 'results.md'}")
+
+
+def republish(write_docs: bool) -> None:
+    """Lay out the last run's results again (e.g. after changing the profile's areas): the
+    same measurements, re-summarised from ``bench/out/profile.txt``; nothing is measured."""
+    results = json.loads((OUT / "results.json").read_text())
+    raw = OUT / "profile.txt"
+    if results.get("profile") and raw.exists():
+        main_areas, worker_areas = profiling.summarise(raw)
+        results["profile"] = {"main": [asdict(a) for a in main_areas],
+                              "workers": [asdict(a) for a in worker_areas]}  # fmt: skip
+    publish(results, write_docs=write_docs)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,10 @@ MAIN_AREAS: list[tuple[str, tuple[str, ...]]] = [
     ("send: engine (state machine, pacing, SMTP commands)", ("Delivery.", "_Dispatch.",
                                                              "Connection.", "Wire.")),
     ("send: other (event loop, progress, lease)", ("send_run", "run_until_complete")),
+    ("render pool's threads (jobs out, results in)", ("_ExecutorManagerThread", "Queue._feed")),
+    ("imports (start-up, lazy imports)", ("_find_and_load",)),
+    # py-spy counts a thread blocked in a queue's get() as busy: not CPU, shown apart.
+    ("idle helper threads (waiting for work)", ("_worker (concurrent/futures/thread.py",)),
 ]  # fmt: skip
 WORKER_AREAS: list[tuple[str, tuple[str, ...]]] = [
     ("render workers: plan (render every message once)", ("_check",)),
