@@ -118,43 +118,6 @@ async def raw_server(
         await asyncio.wait_for(asyncio.gather(*sessions, return_exceptions=True), 5)
 
 
-def test_mail_and_rcpt_leave_together_when_the_server_offers_pipelining() -> None:
-    """A server that answers MAIL FROM only once RCPT TO has arrived: a client that waited
-    for the first reply before writing RCPT TO would wait forever (here: time out)."""
-    seen: list[bytes] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 relay.test ESMTP\r\n")
-        while line := await reader.readline():
-            seen.append(line)
-            if line.startswith(b"EHLO"):
-                writer.write(b"250-relay.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
-            elif line.startswith(b"MAIL"):
-                rcpt = await reader.readline()  # withheld until RCPT TO is here
-                seen.append(rcpt)
-                writer.write(b"250 2.1.0 sender ok\r\n250 2.1.5 recipient ok\r\n")
-            elif line.startswith(b"QUIT"):
-                writer.write(b"221 bye\r\n")
-                break
-        await writer.drain()
-        writer.close()
-
-    async def go() -> tuple[Any, Any]:
-        async with raw_server(handle) as port:
-            conn = Connection(_smtp(port, timeout=2), password=None, tls=None)
-            await conn.open()
-            replies = await conn.envelope(
-                "presse@quais.example", "zoe@fleuve.example", options=[], utf8=False
-            )
-            await conn.close()
-            return replies
-
-    mail, rcpt = asyncio.run(go())
-    assert (mail.code, rcpt and rcpt.code) == (250, 250)
-    assert b"MAIL FROM:<presse@quais.example>\r\n" in seen
-    assert b"RCPT TO:<zoe@fleuve.example>\r\n" in seen
-
-
 def _pipelining_relay(*, refuse_rcpt: bool = False, seen: list[bytes]) -> Any:
     """A relay offering PIPELINING that answers MAIL FROM only once RCPT TO *and* DATA are
     here (a client waiting for a reply before writing the next command would time out).

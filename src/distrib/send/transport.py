@@ -328,8 +328,9 @@ class Connection:
     async def envelope(
         self, sender: str, recipient: str, *, options: list[str], utf8: bool
     ) -> tuple[Reply, Reply | None]:
-        """Send MAIL FROM and RCPT TO (together when the server offers PIPELINING); return
-        their replies, the second None when MAIL FROM was refused.
+        """Send MAIL FROM, then RCPT TO once it is accepted (a server without PIPELINING;
+        see `envelope_and_data`); return their replies, the second None when MAIL FROM was
+        refused.
 
         Both addresses must have passed `check_address`.
         """
@@ -337,21 +338,14 @@ class Connection:
         mail, rcpt = _envelope_lines(sender, recipient, options, utf8)
         timeout = self._cfg.timeout
         try:
-            if not self._pipelining:
-                wire.send(mail, 1)
-                first = await self._read(wire, timeout)
-                if not first.positive:
-                    return first, None
-                wire.send(rcpt, 1)
-                return first, await self._read(wire, timeout)
-            wire.send(mail + rcpt, 2)
+            wire.send(mail, 1)
             first = await self._read(wire, timeout)
-            if first.code == 421:
-                return first, None  # closing: no reply to RCPT TO will come
-            second = await self._read(wire, timeout)
+            if not first.positive:
+                return first, None
+            wire.send(rcpt, 1)
+            return first, await self._read(wire, timeout)
         except Lost as exc:
             raise self._dropped(f"{_lost(exc)} after MAIL FROM / RCPT TO") from None
-        return (first, second) if first.positive else (first, None)
 
     @property
     def pipelining(self) -> bool:
