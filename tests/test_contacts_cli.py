@@ -135,3 +135,30 @@ def test_check_mx_flag_uses_the_campaign_resolver(tmp_path: Path) -> None:
     assert code == 0, out
     assert "english.csv:3:Email: 'sam@river.example': no mail server for river.example" in out
     assert "Accounting: 6 rows read = 2 accepted + 1 duplicates + 2 rejected" in out
+
+
+def test_check_and_preview_set_aside_who_the_delivery_log_suppresses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An opt-out recorded by `distrib unsubscribe` is shown suppressed before any send, as
+    `distrib send` will treat it, by `contacts check` and by the preview alike."""
+    from campaign_helpers import write_campaign as write_full_campaign
+    from distrib.config import load_campaign
+    from distrib.preview import collect_preview
+
+    monkeypatch.chdir(tmp_path)
+    campaign = write_full_campaign(tmp_path / "c", port=2525).campaign  # nothing is sent
+    before = {e.contact.address for e in collect_preview(load_campaign(campaign)).entries}
+    gone = sorted(before)[0]
+    code, out = distrib(tmp_path, "unsubscribe", "-c", str(campaign), gone)
+    assert code == 0, out
+    code, out = distrib(tmp_path, "contacts", "check", str(campaign))
+    assert code == 0, out
+    # The address as the list writes it (the log matches it whatever its case).
+    assert f"{gone.casefold()} is on a suppression list (delivery log" in out.casefold()
+    assert "(adds up)" in out
+    # Locations are printed as they are: ":Email:" in one is not an emoji code.
+    assert "english.xlsx:Sheet:5:Email: DESABONNE+press@Fleuve.example" in out
+    assert "\u2709" not in out
+    after = {e.contact.address for e in collect_preview(load_campaign(campaign)).entries}
+    assert after == before - {gone}

@@ -282,11 +282,12 @@ def collect_preview(campaign: Campaign, *, token: str = "preview") -> PreviewSet
     from datetime import UTC
 
     from distrib.contacts import load_contacts
+    from distrib.deliverylog import logged_suppressions
     from distrib.errors import RenderError
     from distrib.release import load_release
     from distrib.render import Renderer, make_message_id
 
-    book = load_contacts(campaign)
+    book = load_contacts(campaign, extra_suppression=logged_suppressions(campaign.log_path))
     renderer = Renderer(campaign, load_release(campaign))
     date = datetime.now(UTC).astimezone().replace(microsecond=0)
     entries = []

@@ -17,8 +17,12 @@ if TYPE_CHECKING:
     from distrib.deliverylog import DeliveryLog
 
 # Piped or captured output gets a wide fixed width, so tables are not squeezed to 80 columns.
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes: a location such as "english.xlsx:Sheet:5:Email: …" holds ":Email:", which
+# rich would otherwise print as ✉ (user data and paths are shown exactly as they are).
+console = Console(
+    highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 120
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 class Exit(IntEnum):

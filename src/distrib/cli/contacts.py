@@ -34,10 +34,13 @@ def check(campaign: CampaignArg, check_mx: CheckMX = None) -> None:
     Exits 0 even when rows are rejected (they are listed); 1 when a source cannot be read.
     """
     from distrib.contacts import load_contacts
+    from distrib.deliverylog import logged_suppressions
 
     config = load(campaign)
     with user_errors():
-        book = load_contacts(config, check_mx=check_mx)
+        book = load_contacts(
+            config, check_mx=check_mx, extra_suppression=logged_suppressions(config.log_path)
+        )
     print_book(book, default_language=config.default_language)
     raise typer.Exit(int(Exit.OK))
 
@@ -63,12 +66,15 @@ def merge(
     """
     from distrib.contacts import load_contacts
     from distrib.contacts.output import FORMATS, write_merged
+    from distrib.deliverylog import logged_suppressions
 
     if output.suffix.lower() not in FORMATS:
         fail(f"{output}: the merged list must be a .csv or .xlsx file", Exit.USAGE)
     config = load(campaign)
     with user_errors():
-        book = load_contacts(config, check_mx=check_mx)
+        book = load_contacts(
+            config, check_mx=check_mx, extra_suppression=logged_suppressions(config.log_path)
+        )
     try:
         rejects = write_merged(book, output)
     except OSError as exc:

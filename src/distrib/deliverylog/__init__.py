@@ -7,6 +7,7 @@ from distrib.deliverylog.store import (
     MessageRow,
     NewMessage,
     Run,
+    logged_suppressions,
     new_run_token,
     utcnow,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "NewMessage",
     "Run",
     "State",
+    "logged_suppressions",
     "new_run_token",
     "utcnow",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "MessageRow",
     "NewMessage",
     "Run",
+    "logged_suppressions",
     "new_run_token",
     "timestamp",
     "utcnow",
@@ -706,3 +707,15 @@ def _run(row: sqlite3.Row) -> Run:
 
 def _message(row: sqlite3.Row) -> MessageRow:
     return MessageRow(*tuple(row))
+
+
+def logged_suppressions(path: Path) -> list[tuple[str, Location]]:
+    """The suppression list (opt-outs, hard bounces) of the delivery log at ``path``, as
+    `DeliveryLog.suppression_entries` gives it; none when there is no log yet.
+
+    `distrib contacts check`, `merge` and `preview` show these people set aside, as `send` will.
+    """
+    if not path.exists():
+        return []
+    with DeliveryLog.open(path) as log:
+        return log.suppression_entries()
