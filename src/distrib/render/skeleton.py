@@ -235,7 +235,11 @@ class Skeletons:
         self._failed: dict[Template, int] = {}  # traces that gave no skeleton, by template
         self.filled = 0  # outputs filled from a skeleton
         self.learned = 0  # skeletons made
-        self.traces_failed = 0
+
+    @property
+    def traces_failed(self) -> int:
+        """Traces that gave no skeleton, all templates together."""
+        return sum(self._failed.values())
 
     def fillable(self, template: Template) -> bool:
         """Tell whether ``template`` can be filled (see `template_is_fillable`; cached)."""
@@ -288,7 +292,6 @@ class Skeletons:
         if skeleton is None:
             # What defeats a trace (two contact values compared, too many tests) is usually in
             # the template, not the contact: past a few failures, stop paying for traces.
-            self.traces_failed += 1
             failed = self._failed[template] = self._failed.get(template, 0) + 1
             if failed >= _MAX_FAILED_TRACES:
                 self._analysis[template] = (False, None)
