@@ -59,7 +59,8 @@ def smtp_server(make_smtp_server: Callable[..., SMTPTestServer]) -> SMTPTestServ
 def browser() -> Iterator[Any]:
     """Headless Chromium (Debian's, installed by scripts/install-system-deps.sh) via Playwright.
 
-    Skipped, with the reason, when Chromium is missing (CI installs it: `.ci/run`).  One per test, not per session: while Playwright's sync API is open, `asyncio.run()` fails
+    Skipped, with the reason, when Chromium is missing (CI installs it: `.ci/run`).  One per
+    test, not per session: while Playwright's sync API is open, `asyncio.run()` fails
     ("cannot be called from a running event loop"), which would break every later test that
     sends in-process.
     """
