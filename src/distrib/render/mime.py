@@ -415,7 +415,9 @@ def attachment_part(attachment: Attachment) -> EmailMessage:
 def _check_part(part: EmailMessage, attachment: Attachment) -> None:
     """Parse the part's header block as a reader will and refuse any surprise: a header
     more or less, a control character in a decoded value or parameter, another file name."""
-    head = part.as_bytes().partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    # The header block exactly as the generator writes it (without the base64 body).
+    head = b"".join(part.policy.fold_binary(name, value) for name, value in part.items())
+    head += part.policy.linesep.encode("ascii")
     parsed = BytesHeaderParser(policy=default_policy).parsebytes(head)
     where = f"attachment {attachment.filename!r}"
     if [name.lower() for name in parsed] != [name.lower() for name in ATTACHMENT_HEADERS]:
