@@ -8,6 +8,7 @@ journalists both ways; every field of the result and the parsed message must mat
 from __future__ import annotations
 
 import base64
+import os
 import random
 import shutil
 from pathlib import Path
@@ -16,6 +17,7 @@ import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from distrib.contacts.model import Contact
 from distrib.errors import Location, RenderError
@@ -324,3 +326,46 @@ def test_a_template_that_defeats_tracing_stops_being_traced(
     assert french is not None
     assert not skeletons.fillable(french.subject)
     assert skeletons.fillable(french.text)  # the other templates still take the fast path
+
+
+def test_an_unsafe_branch_fails_the_same_journalists_on_both_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Radio Boréale's override reaches for Python internals, for journalists without a first
+    name only: the sandbox refuses exactly those messages on both paths, whatever skeletons
+    the fast path made from the others."""
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "example" / "templates", templates)
+    override = templates / "outlets" / "radio-boreale" / "fr" / "message.html"
+    unsafe = (
+        "{% if not contact.first_name %}{{ cycler.__init__.__globals__.os.getcwd() }}{% endif %}"
+    )
+    source = override.read_text(encoding="utf-8")
+    override.write_text(
+        source.replace("{% block intro %}\n", "{% block intro %}\n" + unsafe), "utf-8"
+    )
+    fast_renderer, reference_renderer = renderers(tmp_path, monkeypatch, templates=templates)
+    for renderer in (fast_renderer, reference_renderer):
+        for environment in (renderer.templates.html_env, renderer.templates.text_env):
+            assert isinstance(environment, ImmutableSandboxedEnvironment)
+    rng = random.Random(21)
+    refused = 0
+    for index in range(200):
+        person = journalist(rng, index)
+        message_id = make_message_id("run", person.key, "agapc.example")
+        try:
+            reference = reference_renderer.render(person, message_id=message_id, date=DATE)
+        except RenderError as exc:
+            with pytest.raises(RenderError) as info:
+                fast_renderer.render(person, message_id=message_id, date=DATE)
+            assert info.value.problems == exc.problems
+            [problem] = exc.problems
+            assert problem.code == "unsafe-template"
+            assert "template outlets/radio-boreale/fr/message.html: not allowed" in problem.message
+            assert os.getcwd() not in problem.message
+            refused += 1
+            continue
+        fast = fast_renderer.render(person, message_id=message_id, date=DATE)
+        same(fast, reference, full=False)
+    assert 0 < refused < 200
+    assert fast_renderer.skeletons.filled > 0

@@ -8,6 +8,13 @@ anything outside the release folder: a release shared by a colleague cannot make
 ``max_attachments_mb`` (journalists' mail servers refuse or strip large messages: link big
 files instead).
 
+The file name goes into the ``Content-Disposition`` header of the attachment's MIME part, so it
+is header text: `attachment_name_problem` refuses control characters and also anything shaped
+like an RFC 2047 encoded word (``=?utf-8?q?evil=0D=0AX-Injected:_yes?=.pdf`` is a legal file
+name on Linux): Python's email package decodes such a word inside a parameter and, in 3.11.7
+(CVE-2024-6923), writes the line break it hides as a real one, adding a header to the part.
+The MIME writers check every name again (`distrib.render.mime`, `distrib.render.fastmime`).
+
 Links are ``{title, url}`` pairs (photos, documents) shown in the message, never rewritten.
 """
 
@@ -26,6 +33,7 @@ __all__ = [
     "DEFAULT_END_MARKS",
     "Attachment",
     "Link",
+    "attachment_name_problem",
     "check_total_size",
     "format_size",
     "has_end_mark",
@@ -42,6 +50,36 @@ _END_MARK = re.compile(
     r"|-[ \t]*(?:fin|ends?)[ \t]*-)[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
+
+
+# "=?" then, later, "?=": the shape of an RFC 2047 encoded word, which readers (and Python's
+# own header parser) decode even inside a MIME parameter or a quoted string.
+_ENCODED_WORD = re.compile(r"=\?.*\?=", re.DOTALL)
+
+
+def attachment_name_problem(filename: str) -> str | None:
+    """Say why ``filename`` cannot be written as an attachment's file name, or return None.
+
+    The name must be non-blank Unicode text (no lone surrogates from an undecodable file
+    name), hold no control character (`distrib.headers.find_forbidden`), and hold nothing a
+    mail reader would decode as an RFC 2047 encoded word (``=?charset?q?…?=``): decoded, such
+    a word can hide a line break that the standard library then writes into the header.
+    """
+    if not filename.strip():
+        return "the file name is blank"
+    try:
+        filename.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the file name is not valid text (undecodable bytes); rename the file"
+    reason = find_forbidden(filename)
+    if reason is not None:
+        return f"the file name holds a {reason}; rename the file"
+    if _ENCODED_WORD.search(filename):
+        return (
+            "the file name looks like an RFC 2047 encoded word (=?…?=), which mail programs"
+            " decode (it can hide a line break, a header or another name); rename the file"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +133,9 @@ def _path_problem(written: str) -> str | None:
         return f"{written!r}: absolute paths are not allowed; give a path inside the release folder"
     if ".." in pure.parts:
         return f"{written!r}: '..' is not allowed; attachments must be inside the release folder"
-    if find_forbidden(pure.name):
-        return f"{written!r}: the file name holds a control character"
+    name_problem = attachment_name_problem(pure.name)
+    if name_problem is not None:
+        return f"{written!r}: {name_problem}"
     return None
 
 

@@ -19,7 +19,10 @@ folder (`default_templates_dir`).  Layout::
 or external stylesheet; ``.txt`` templates are not escaped.  Both use ``StrictUndefined`` (a
 misspelt field is an error, never an empty string), ``trim_blocks``, ``lstrip_blocks`` and
 ``keep_trailing_newline``; ``None`` prints as nothing.  Template names stay inside the folder
-(``..`` and symlinks leading out are refused).
+(``..`` and symlinks leading out are refused).  Templates are untrusted: both environments are
+Jinja2's ``ImmutableSandboxedEnvironment`` (no private attributes, hence no modules, files,
+commands or environment variables; no changing a list or dict), and a template that tries is
+a render problem naming it and its line (`distrib.render.context`).
 
 Template context
 ----------------

@@ -1,5 +1,14 @@
 """The Jinja2 environments and the values templates see (documented in `distrib.render`).
 
+Templates are untrusted input (a colleague's, an agency's, a download): both environments are
+Jinja2's `ImmutableSandboxedEnvironment`.  A template can print, test, loop over and filter the
+values it is given, call distrib's filters and Jinja2's own, define macros and extend or include
+other templates of its folder; it cannot read a private attribute (``__init__``,
+``__globals__``, ``_data``...), so it never reaches a module, ``os``, ``open``, the environment
+or a secret, and it cannot change a list or dict it is given.  Such an attempt raises
+`jinja2.exceptions.SecurityError`, which `distrib.render.templates.run_template` reports as a
+problem naming the template and its line: the message is not built.
+
 Contact data only ever enters a template as a *value* of the context, never as template source,
 so ``{{ 7*7 }}`` in a journalist's name prints as typed.  Lookups of a missing field fail loudly
 (`StrictUndefined`) with a message that names the object and the field the officer can fix:
@@ -14,7 +23,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, Undefined
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 from markupsafe import Markup
 
@@ -89,11 +100,13 @@ class _FieldUndefined(StrictUndefined):
         return str(super()._undefined_message)
 
 
-class _Environment(Environment):
-    """An environment in which `TemplateValues` expose their fields only, never their methods."""
+class _Environment(ImmutableSandboxedEnvironment):
+    """A sandboxed environment in which `TemplateValues` expose their fields only, never their
+    methods (nor their private attributes: those are the sandbox's business for other values)."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        """Look up ``obj.attribute``; for `TemplateValues`, only its fields."""
+        """Look up ``obj.attribute``; for `TemplateValues`, only its fields; for anything
+        else, what the sandbox allows."""
         if isinstance(obj, TemplateValues):
             return self.getitem(obj, attribute)
         return super().getattr(obj, attribute)
@@ -106,6 +119,14 @@ class _Environment(Environment):
             except (KeyError, TypeError):
                 return self.undefined(obj=obj, name=argument)
         return super().getitem(obj, argument)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        """Refuse an unsafe attribute at once, rather than return an undefined value that a
+        ``default`` filter or an ``is defined`` test would quietly swallow (or that a further
+        lookup would turn into a misleading "has no attribute" message)."""
+        raise SecurityError(
+            f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe."
+        )
 
 
 def _finalize(value: Any) -> Any:
@@ -141,7 +162,8 @@ class ConfinedLoader(FileSystemLoader):
 def make_environments(
     templates_dir: Path, css: str | None = None
 ) -> tuple[Environment, Environment]:
-    """Return the (HTML, text) environments: autoescaped HTML, plain text and subject."""
+    """Return the (HTML, text) environments: autoescaped HTML, plain text and subject; both
+    sandboxed (`ImmutableSandboxedEnvironment`, see the module docstring)."""
     options: dict[str, Any] = {
         "undefined": _FieldUndefined,
         "keep_trailing_newline": True,

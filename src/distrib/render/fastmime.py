@@ -26,7 +26,12 @@ the same shape of message::
   pieces are encoded once, and a line holding a contact's value is written as segments
   joined by soft line breaks (``=`` CRLF), so only the value is encoded per message.  Any
   RFC 2045 reader removes soft line breaks: the decoded text is the same.
-* **Attachments**: the standard library serialises each attachment's part once per campaign.
+* **Attachments**: each attachment's part is written once per campaign, by `attachment_bytes`:
+  its headers as the standard library folds them (the file name quoted, or RFC 2231-encoded
+  when it is not ASCII or too long for a line), but from the name itself, never from a header
+  the standard library has parsed again (that parse decodes encoded words, CVE-2024-6923);
+  the name is checked first (`distrib.render.mime.check_attachment`).  Then base64, 76
+  characters a line.
 * **Boundaries** are like the standard library's, ``===============<16 hex digits>==``:
   ``==`` never occurs in quoted-printable or base64 text, so no body can contain one.  The
   digits come from the Message-ID, so the same message always gives the same bytes.
@@ -41,17 +46,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from binascii import b2a_qp
+from binascii import b2a_base64, b2a_qp
 from collections.abc import Callable, Sequence
 from email.errors import MessageError
 from email.headerregistry import Address
 from typing import TYPE_CHECKING, NamedTuple, TypeVar, cast
+from urllib.parse import quote
 
 from distrib.headers import FORBIDDEN_HEADER_CHARS, check_header
 from distrib.render.mime import (
+    ATTACHMENT_HEADERS,
     HeaderValues,
     Mailbox,
-    attachment_part,
+    check_attachment,
     fold_list_id,
     fold_mailboxes,
     fold_unstructured,
@@ -61,7 +68,7 @@ from distrib.render.mime import (
 if TYPE_CHECKING:
     from distrib.release_extras import Attachment
 
-__all__ = ["Body", "MessageWriter", "mailbox"]
+__all__ = ["Body", "MessageWriter", "attachment_bytes", "mailbox"]
 
 _CRLF = b"\r\n"
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -137,6 +144,59 @@ def _segment(data: bytes) -> bytes:
             cut -= 1
         encoded = encoded[:cut] + b"=\n" + encoded[cut:]
     return encoded.replace(b"\n", _CRLF)
+
+
+_LINE = 78  # the standard library's max_line_length under policy.SMTP
+_BASE64_CHUNK = _LINE // 4 * 3  # bytes per base64 line, as email.contentmanager cuts them
+
+
+def attachment_bytes(attachment: Attachment) -> bytes:
+    """Return the MIME part of ``attachment``: its three headers, a blank line, base64.
+
+    Raise ValueError if its name or type cannot be written (`check_attachment`).
+    """
+    check_attachment(attachment)
+    content_type, encoding, disposition = ATTACHMENT_HEADERS
+    head = (
+        f"{content_type}: {attachment.content_type}\r\n{encoding}: base64\r\n"
+        + _fold_filename(f"{disposition}: attachment;", attachment.filename)
+        + "\r\n"
+    )
+    data = attachment.data
+    body = b"".join(
+        b2a_base64(data[i : i + _BASE64_CHUNK], newline=False) + _CRLF
+        for i in range(0, len(data), _BASE64_CHUNK)
+    )
+    return head.encode("ascii") + body
+
+
+def _fold_filename(start: str, filename: str) -> str:
+    """Return ``start filename=…`` folded as the standard library folds a MIME parameter: a
+    quoted string if the name is ASCII, else RFC 2231 (``filename*=utf-8''…``); on the line
+    after ``start`` if it does not fit after it; in numbered RFC 2231 sections if it does not
+    fit on a line at all.  Only ASCII comes out: a name cannot break a line."""
+    charset = "us-ascii" if filename.isascii() else "utf-8"
+    if filename.isascii():
+        quoted = filename.replace("\\", "\\\\").replace('"', '\\"')
+        whole = f'filename="{quoted}"'
+    else:
+        whole = f"filename*={charset}''{quote(filename, safe='')}"
+    if len(start) + len(whole) + 1 < _LINE:
+        return f"{start} {whole}\r\n"
+    if len(whole) + 2 <= _LINE:
+        return f"{start}\r\n {whole}\r\n"
+    lines = [start]
+    prefix = f"{charset}''"
+    rest, section = filename, 0
+    while rest:
+        room = _LINE - (len("filename") + len(str(section)) + 3 + len(prefix)) - 2
+        cut = room
+        while len(encoded := quote(rest[:cut], safe="")) > room:
+            cut -= 1
+        rest = rest[cut:]
+        lines.append(f" filename*{section}*={prefix}{encoded}{';' if rest else ''}")
+        prefix, section = "", section + 1
+    return "\r\n".join(lines) + "\r\n"
 
 
 class MessageWriter:
@@ -341,10 +401,10 @@ class MessageWriter:
         return result
 
     def _attachment(self, attachment: Attachment) -> bytes:
-        """Return the attachment's MIME part (headers, blank line, base64), serialised once."""
+        """Return the attachment's MIME part (headers, blank line, base64), written once."""
         data = self._attachments.get(attachment)
         if data is None:
-            data = attachment_part(attachment).as_bytes()
+            data = attachment_bytes(attachment)
             self._attachments[attachment] = data
         return data
 

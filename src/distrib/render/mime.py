@@ -12,6 +12,13 @@ Two things in that policy are ours, because CPython 3.11.7 gets them wrong:
   word, which no mail client will follow.  Ours keeps it ASCII and folds between URIs.
 * **List-Id** (RFC 2919) is a description, encoded like a display name, then ``<list.id>``.
 
+An attachment's file name is header text too (``Content-Disposition: attachment;
+filename=…``): `check_attachment` refuses what `distrib.release_extras.attachment_name_problem`
+refuses (control characters, RFC 2047 encoded words), and `attachment_part` parses the part it
+built back and refuses it unless it has exactly its three headers and the very file name asked
+for.  That second check is the one that catches the standard library decoding an encoded word
+hidden in a parameter and writing the line break it held (CVE-2024-6923), whatever the name.
+
 A recipient address with a non-ASCII local part (``zoé@exemple.ca``) is written as UTF-8 in the
 To header (RFC 6532) with a clone of the policy that has ``utf8=True``; such a message can only
 be sent to a relay that offers SMTPUTF8, which the sending stage checks.  Attachments make the
@@ -37,17 +44,24 @@ from email.headerregistry import (
     UnstructuredHeader,
 )
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.policy import SMTP, SMTPUTF8, Policy
+from email.policy import default as default_policy
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from distrib.headers import find_forbidden
+from distrib.release_extras import attachment_name_problem
 
 if TYPE_CHECKING:
     from distrib.release_extras import Attachment
 
 __all__ = [
+    "ATTACHMENT_HEADERS",
     "HeaderValues",
     "Mailbox",
     "build_message",
+    "check_attachment",
     "content_hash",
     "content_hash_of",
     "encode_words",
@@ -360,9 +374,30 @@ class HeaderValues:
     list_id: str | None = None  # "Description <list.id>"
 
 
+#: The headers of an attachment's MIME part, in the order both writers put them.
+ATTACHMENT_HEADERS = ("Content-Type", "Content-Transfer-Encoding", "Content-Disposition")
+# RFC 2045 type "/" subtype, both tokens (what the mimetypes table gives).
+_MIME_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*")
+
+
+def check_attachment(attachment: Attachment) -> None:
+    """Raise ValueError, naming the attachment, if its file name or MIME type cannot be
+    written into the part's headers (see `distrib.release_extras.attachment_name_problem`)."""
+    problem = attachment_name_problem(attachment.filename)
+    if problem is None and not _MIME_TYPE.fullmatch(attachment.content_type):
+        problem = f"{attachment.content_type!r} is not a MIME type"
+    if problem is not None:
+        raise ValueError(f"attachment {attachment.filename!r}: {problem}")
+
+
 @lru_cache(maxsize=64)
 def attachment_part(attachment: Attachment) -> EmailMessage:
-    """Return the MIME part of ``attachment`` (base64), built once and shared by messages."""
+    """Return the MIME part of ``attachment`` (base64), built once and shared by messages.
+
+    Raise ValueError if the name is refused (`check_attachment`) or if the part, parsed back,
+    is not exactly ``ATTACHMENT_HEADERS`` with that file name.
+    """
+    check_attachment(attachment)
     # An EmailMessage so that attach() accepts it; raw_data_manager adds no MIME-Version.
     part = EmailMessage(policy=_POLICY)
     raw_data_manager.set_content(
@@ -373,7 +408,29 @@ def attachment_part(attachment: Attachment) -> EmailMessage:
         disposition="attachment",
         filename=attachment.filename,
     )
+    _check_part(part, attachment)
     return part
+
+
+def _check_part(part: EmailMessage, attachment: Attachment) -> None:
+    """Parse the part's header block as a reader will and refuse any surprise: a header
+    more or less, a control character in a decoded value or parameter, another file name."""
+    # The header block exactly as the generator writes it (without the base64 body).
+    head = b"".join(part.policy.fold_binary(name, value) for name, value in part.items())
+    head += part.policy.linesep.encode("ascii")
+    parsed = BytesHeaderParser(policy=default_policy).parsebytes(head)
+    where = f"attachment {attachment.filename!r}"
+    if [name.lower() for name in parsed] != [name.lower() for name in ATTACHMENT_HEADERS]:
+        raise ValueError(f"{where}: its MIME part would have the headers {parsed.keys()}")
+    for name, value in parsed.items():
+        params = dict(getattr(value, "params", {}))
+        for text in (str(value), *params.values()):
+            reason = find_forbidden(text)
+            if reason is not None:
+                raise ValueError(f"{where}: header {name} would hold a {reason}")
+    filename = dict(getattr(parsed["Content-Disposition"], "params", {})).get("filename")
+    if filename != attachment.filename:
+        raise ValueError(f"{where}: its MIME part would name it {filename!r}")
 
 
 def build_message(

@@ -26,7 +26,13 @@ from distrib.render.context import LANGUAGE_TAGS, LanguageValues, build_context,
 from distrib.render.css import inline_fragment
 from distrib.render.dkim import DKIMSigner, load_signer
 from distrib.render.fastmime import Body, MessageWriter, mailbox
-from distrib.render.mime import HeaderValues, Mailbox, build_message, content_hash_of
+from distrib.render.mime import (
+    HeaderValues,
+    Mailbox,
+    attachment_part,
+    build_message,
+    content_hash_of,
+)
 from distrib.render.outlets import OutletSheet, read_outlets
 from distrib.render.skeleton import Skeletons
 from distrib.render.templates import TEMPLATE_FILES, Templates, TemplateSet, run_template
@@ -210,9 +216,16 @@ class Renderer:
         return problems
 
     def _setup_extras(self) -> list[Problem]:
-        """Load the outlets sheet and the DKIM key."""
+        """Load the outlets sheet and the DKIM key; check the attachments' MIME parts."""
         campaign = self.campaign
         problems: list[Problem] = []
+        for document in self.release.documents.values():
+            for attachment in document.attachments:
+                try:  # load_release refuses such names already: this is a second defence
+                    attachment_part(attachment)
+                except ValueError as exc:
+                    where = Location(display_path(document.path))
+                    problems.append(Problem(f"attachments: {exc}", where, "attachment"))
         if campaign.outlets is not None:
             try:
                 self.outlet_sheet = read_outlets(campaign.outlets)

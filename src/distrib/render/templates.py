@@ -207,21 +207,35 @@ def run_template(
     where: Location | None,
     folder: Path,
 ) -> str:
-    """Render one template; on failure append a problem naming the template and return ''."""
+    """Render one template; on failure append a problem naming the template and return ''.
+
+    Nothing a template does ends in a traceback: a missing field, a filter given a bad value,
+    an operation the sandbox refuses (`jinja2.exceptions.SecurityError`) are each a problem
+    saying which template, and which line when Jinja2 knows it.
+    """
     name = template.name
     try:
         return str(template.render(context))
     except Exception as exc:  # a template is user code: never a traceback for its mistakes
         from jinja2 import UndefinedError
+        from jinja2.exceptions import SecurityError
 
-        if isinstance(exc, UndefinedError):
+        hint = ""
+        if isinstance(exc, SecurityError):
+            reason = (exc.message or "").rstrip(".")
+            message = f"template {name}: not allowed in a template: {reason}"
+            code, hint = "unsafe-template", _SANDBOXED
+        elif isinstance(exc, UndefinedError):
             message, code = f"template {name}: {exc.message}", "undefined"
         elif isinstance(exc, TemplateError):
             message, code = f"template {name}: {exc}", "template"
         else:
             message, code = f"template {name}: {type(exc).__name__}: {exc}", "template"
-        problems.append(Problem(message + _origin(exc, name, folder), where, code))
+        problems.append(Problem(message + _origin(exc, name, folder) + hint, where, code))
     return ""
+
+
+_SANDBOXED = "; templates are sandboxed (no private attributes, files, commands or environment)"
 
 
 def _origin(exc: BaseException, name: str | None, folder: Path) -> str:
