@@ -305,3 +305,27 @@ def test_send_refuses_a_campaign_whose_template_is_unsafe(
     assert "nothing was sent" in out
     assert smtp_server.messages == []
     assert_nothing_leaked(secrets, out)
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "jinja-path"])
+@pytest.mark.parametrize(
+    "code",
+    ['{{ "x" * 10**10 }}', "{{ [1, 2] * 100000 }}", "{{ 2 ** 100000000 }}", '{{ 10**8 * "ab" }}'],
+)
+def test_a_template_cannot_exhaust_memory(tmp_path: Path, code: str, fast_path: bool) -> None:
+    """A huge repetition or power is refused like any unsafe operation, before it is built."""
+    files = simple_templates(html="<p>{{ contact.first_name }}</p>" + code + "\n")
+    templates = write_templates(tmp_path / "tpl", files)
+    renderer_ = renderer(tmp_path, templates, fast_path=fast_path)
+    with pytest.raises(RenderError) as info:
+        render(renderer_, "Culture")
+    [problem] = info.value.problems
+    assert problem.code == "unsafe-template"
+    assert "too large" in problem.message
+
+
+def test_ordinary_arithmetic_and_repetition_still_work(tmp_path: Path) -> None:
+    files = simple_templates(text='{{ "-" * 40 }} {{ 2 ** 10 }} {{ 3 * 4 }} {{ [0] * 3 }}\n')
+    templates = write_templates(tmp_path / "tpl", files)
+    message = render(renderer(tmp_path, templates, fast_path=True), "Culture")
+    assert f"{'-' * 40} 1024 12 [0, 0, 0]" in message.text

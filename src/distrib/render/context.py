@@ -100,9 +100,44 @@ class _FieldUndefined(StrictUndefined):
         return str(super()._undefined_message)
 
 
+#: The largest string or list a template may build with ``*`` (a release is a few KB).
+MAX_REPEAT = 100_000
+#: The largest power a template may compute with ``**``.
+MAX_POWER_DIGITS = 100
+
+
 class _Environment(ImmutableSandboxedEnvironment):
     """A sandboxed environment in which `TemplateValues` expose their fields only, never their
-    methods (nor their private attributes: those are the sandbox's business for other values)."""
+    methods (nor their private attributes: those are the sandbox's business for other values).
+
+    ``*`` and ``**`` are checked too: ``{{ "x" * 10**10 }}`` would otherwise exhaust memory
+    (the sandbox only caps ``range``)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """Compute ``left operator right``, refusing results too large for a message."""
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | list | tuple)
+                    and isinstance(times, int)
+                    and len(seq) * max(times, 0) > MAX_REPEAT
+                ):
+                    raise SecurityError(
+                        f"a repetition of {len(seq) * times:,} items is too large"
+                        f" (at most {MAX_REPEAT:,})"
+                    )
+            return left * right
+        if (
+            isinstance(left, int)
+            and isinstance(right, int)
+            and right > 0
+            and abs(left) > 1
+            and right * len(str(abs(left))) > MAX_POWER_DIGITS
+        ):
+            raise SecurityError(f"the power {left} ** {right} is too large")
+        return super().call_binop(context, operator, left, right)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """Look up ``obj.attribute``; for `TemplateValues`, only its fields; for anything
