@@ -181,12 +181,13 @@ def test_processes_opening_a_new_log_at_once_apply_the_schema_exactly_once(
     """Two `distrib` processes may create the same log at the same moment (two terminals, a
     scheduled send): each must read what is applied inside its own write transaction.
 
-    Before the fix, about 2 rounds in 3 of 8 processes failed ("table runs already exists",
-    "duplicate column name"): 30 rounds all passing by chance is beyond belief.  The processes
-    start together on a barrier, no sleeping.
+    Before the fix, 28 of 40 rounds of 8 processes failed ("table runs already exists",
+    "duplicate column name"; every run of this test failed in its first round): 20 rounds all
+    passing by chance (0.3 ** 20) is beyond belief.  The processes start together on a barrier,
+    no sleeping.
     """
     context = multiprocessing.get_context("fork")
-    processes, rounds = 8, 30
+    processes, rounds = 8, 20
     for round_ in range(rounds):
         path = tmp_path / f"log-{round_}.sqlite"
         barrier = context.Barrier(processes)
