@@ -1,12 +1,21 @@
-"""An older delivery log opens and is upgraded in place, without losing a row."""
+"""An older delivery log opens and is upgraded in place, without losing a row; only once, even
+when processes open a new log at the same moment; and read commands never upgrade it."""
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
 import sqlite3
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
+from typer.testing import CliRunner
+
 from audit_helpers import Clock, add_run, open_log
+from distrib import __version__
 from distrib.audit import log_entries
+from distrib.cli import app
 from distrib.deliverylog import DeliveryLog
 from distrib.deliverylog.feedback import HARD_BOUNCE, NewBounce
 from distrib.deliverylog.migrations import MIGRATIONS, migrate
@@ -18,7 +27,18 @@ def write_v1_log(path: Path) -> None:
     """A log as the first release wrote it: only migration 1, with a finished run in it."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        assert migrate(conn, MIGRATIONS[:1]) == [1]
+        # The migrations table as the first release made it (before it recorded distrib's version).
+        conn.execute(
+            "CREATE TABLE schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        for statement in MIGRATIONS[0].sql.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO schema_migrations VALUES (1, ?, '2026-01-10T13:59:00+00:00')",
+            (MIGRATIONS[0].name,),
+        )
         conn.execute(
             "INSERT INTO runs (id, token, campaign, campaign_file, status, created_at, started_at,"
             " finished_at, settings) VALUES (1, 'a1b2c3d4e5f6', 'hiver', 'hiver/campaign.toml',"
@@ -66,6 +86,10 @@ def test_a_version_1_log_opens_upgraded_without_loss(tmp_path: Path) -> None:
     with DeliveryLog.open(path, create=False) as log:
         versions = [r[0] for r in log.query("SELECT version FROM schema_migrations ORDER BY 1")]
         assert versions == sorted(m.version for m in MIGRATIONS)
+        assert log.upgraded == tuple(versions[1:])
+        # Who applied each migration is recorded from now on; the first release did not say.
+        by = [r[0] for r in log.query("SELECT distrib FROM schema_migrations ORDER BY version")]
+        assert by == [None] + [__version__] * (len(versions) - 1)
         # The old rows read through today's API and audit queries.
         entries = log_entries(log, 1)
         assert [e["status"] for e in entries] == ["sent", "failed", "unknown", "suppressed"]
@@ -114,3 +138,76 @@ def test_the_audit_tables_are_there_in_a_new_log(tmp_path: Path) -> None:
         add_run(log, clock)
         tables = {r[0] for r in log.query("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"runs", "messages", "attempts", "suppressions", "bounces"} <= tables
+
+
+def test_read_commands_read_an_older_log_without_upgrading_it(tmp_path: Path) -> None:
+    """Reading must not write: an older log is read as today's distrib sees it, from an upgraded
+    copy in memory, and the file stays exactly as it was (it is upgraded by the next send)."""
+    path = tmp_path / "old.sqlite"
+    write_v1_log(path)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    runner = CliRunner()
+    for args, expected in (
+        (["runs"], "hiver"),
+        (["log", "1", "-f", "csv"], "sam@river.example"),
+        (["report", "1"], "Run 1 of hiver"),
+        (["suppressions"], "The suppression list is empty."),
+        (["contacts", "history", "zoe@fleuve.example"], "1 message(s) in 1 run(s)"),
+        (["resolve", "1"], "1 unknown message(s)"),
+    ):
+        result = runner.invoke(app, [*args, "--log", str(path)])
+        assert result.exit_code == 0, (args, result.output)
+        assert expected in result.output, (args, result.output)
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == before, args
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+    finally:
+        conn.close()
+
+
+def _open_at_once(path: Path, barrier: Barrier, results: Queue[str]) -> None:
+    barrier.wait()
+    try:
+        with DeliveryLog.open(path):
+            results.put("ok")
+    except Exception as exc:  # every failure is reported to the test, none hangs it
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_a_new_log_at_once_apply_the_schema_exactly_once(
+    tmp_path: Path,
+) -> None:
+    """Two `distrib` processes may create the same log at the same moment (two terminals, a
+    scheduled send): each must read what is applied inside its own write transaction.
+
+    Before the fix, 28 of 40 rounds of 8 processes failed ("table runs already exists",
+    "duplicate column name"; every run of this test failed in its first round): 20 rounds all
+    passing by chance (0.3 ** 20) is beyond belief.  The processes start together on a barrier,
+    no sleeping.
+    """
+    context = multiprocessing.get_context("fork")
+    processes, rounds = 8, 20
+    for round_ in range(rounds):
+        path = tmp_path / f"log-{round_}.sqlite"
+        barrier = context.Barrier(processes)
+        results: Queue[str] = context.Queue()
+        started = [
+            context.Process(target=_open_at_once, args=(path, barrier, results))
+            for _ in range(processes)
+        ]
+        for process in started:
+            process.start()
+        outcomes = [results.get(timeout=60) for _ in started]
+        for process in started:
+            process.join(timeout=60)
+        errors = [text for text in outcomes if text != "ok"]
+        assert errors == [], f"round {round_}: {errors}"
+        conn = sqlite3.connect(path)
+        try:
+            rows = conn.execute("SELECT version, name FROM schema_migrations ORDER BY 1")
+            assert rows.fetchall() == [(m.version, m.name) for m in MIGRATIONS]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+            assert tables.fetchone() == (8,)  # schema_migrations and the seven of the schema
+        finally:
+            conn.close()

@@ -17,6 +17,8 @@ The tree::
     │   ├── SMTPAuthError              credentials refused, or AUTH would be in plaintext
     │   └── SMTPConfigError            relay refuses our sender or parameters (us, not them)
     ├── DeliveryLogError               the SQLite delivery log cannot be opened or used
+    │   ├── DamagedLogError            the file is corrupt (or not a SQLite file): how to recover
+    │   ├── NewerLogError              written by a newer distrib: this one must not write to it
     │   ├── RunNotFoundError           no run with that id
     │   └── RunLockedError             another process holds the run's lease
     └── SinkError                      the capture server cannot listen or store mail
@@ -34,10 +36,12 @@ from typing import NamedTuple
 __all__ = [
     "ConfigError",
     "ContactsError",
+    "DamagedLogError",
     "DeliveryLogError",
     "DistribError",
     "HeaderValueError",
     "Location",
+    "NewerLogError",
     "Problem",
     "ProblemsError",
     "ReleaseError",
@@ -173,6 +177,16 @@ class SMTPConfigError(SendError):
 
 class DeliveryLogError(DistribError):
     """The delivery log cannot be opened, upgraded or written."""
+
+
+class DamagedLogError(DeliveryLogError):
+    """The delivery log's file is damaged (or is not a SQLite file): the message says how to
+    recover what can still be read."""
+
+
+class NewerLogError(DeliveryLogError):
+    """The delivery log records schema migrations this distrib does not know: a newer distrib
+    wrote it, and only a read-only command may use it."""
 
 
 class RunNotFoundError(DeliveryLogError):

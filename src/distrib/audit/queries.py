@@ -177,7 +177,8 @@ def run_summaries(log: DeliveryLog) -> list[RunSummary]:
 
 
 def log_columns(log: DeliveryLog) -> tuple[str, ...]:
-    """Return the export columns (every log is migrated on open, so always `LOG_COLUMNS`)."""
+    """Return the export columns: always `LOG_COLUMNS` (a log opened to write is upgraded; one
+    opened read-only is read through an upgraded copy when it is older)."""
     del log
     return LOG_COLUMNS
 

@@ -84,8 +84,14 @@ def load(campaign: Path) -> Campaign:
         return load_campaign(campaign)
 
 
-def open_log(campaign: Path | None, log: Path | None, *, create: bool = False) -> DeliveryLog:
-    """Open the delivery log named by ``--log``, by ``--campaign``, or found in this folder."""
+def open_log(
+    campaign: Path | None, log: Path | None, *, create: bool = False, read_only: bool = False
+) -> DeliveryLog:
+    """Open the delivery log named by ``--log``, by ``--campaign``, or found in this folder.
+
+    ``read_only``: for commands that only read (nothing is written to the log, even on a
+    read-only medium; a newer distrib's log is read with a warning on standard error).
+    """
     from distrib.deliverylog import DeliveryLog
 
     if log is None:
@@ -93,7 +99,12 @@ def open_log(campaign: Path | None, log: Path | None, *, create: bool = False) -
             campaign = Path("campaign.toml")
         log = load(campaign).log_path if campaign is not None else Path("distrib-log.sqlite")
     with user_errors():
-        return DeliveryLog.open(log, create=create)
+        opened = (
+            DeliveryLog.open_read_only(log) if read_only else DeliveryLog.open(log, create=create)
+        )
+    for warning in opened.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    return opened
 
 
 def confirm_send(question: str, *, yes: bool) -> None:

@@ -109,7 +109,7 @@ def runs(
     from distrib.audit import STATE_ORDER, format_time, in_zone, run_summaries
 
     zone = zone_option(tz)
-    with open_log(campaign, log) as delivery_log:
+    with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
         summaries = run_summaries(delivery_log)
     if fmt is not TableFormat.table:
         states = [s for s in STATE_ORDER if any(s in x.counts for x in summaries)]
@@ -219,7 +219,7 @@ def log_command(
 
     zone = zone_option(tz)
     where = _filter(status, language, outlet, domain, address, since, until)
-    with open_log(campaign, log) as delivery_log, user_errors():
+    with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
         run_id = None if run == "all" else find_run(delivery_log, run).id
         if attempts:
             rows = attempt_entries(delivery_log, run_id, where)
@@ -354,7 +354,7 @@ def report_command(
     from distrib.audit import report, resolve_run
 
     zone = zone_option(tz)
-    with open_log(campaign, log) as delivery_log, user_errors():
+    with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
         rep = report(delivery_log, resolve_run(delivery_log, run))
         source = delivery_log.path.name
     print_report(rep, zone)

@@ -43,7 +43,7 @@ def history_command(
     except AddressError as exc:
         fail(f"{address!r}: {exc.reason}", Exit.USAGE)
     domain = checked.address.rpartition("@")[2]
-    with open_log(campaign, log) as delivery_log, user_errors():
+    with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
         found = history(delivery_log, address, key=checked.suppression_key, domain=domain)
     if fmt is not TableFormat.table:
         emit_table(in_zone(found.entries, zone), HISTORY_COLUMNS, fmt, output)

@@ -114,7 +114,7 @@ def suppressions(
     from distrib.inbox import clean
 
     zone = zone_option(tz)
-    with open_log(campaign, log) as delivery_log:
+    with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
         entries = delivery_log.suppressions()
     columns = ["address", "reason", "requested_at", "created_at", "source", "note"]
     if fmt is not TableFormat.table:

@@ -67,26 +67,26 @@ def resolve_command(
     ]
     if len(actions) > 1:
         fail("choose one of --mark-sent, --resend, --mark-failed", Exit.USAGE)
-    with open_log(campaign, log) as delivery_log:
-        with user_errors():
-            found = resolve_run(delivery_log, run)
-        if not actions:
-            if addresses or every or note:
-                fail("say what to do: --mark-sent, --resend or --mark-failed", Exit.USAGE)
-            _list_unknown(delivery_log, found)
-            return
-        if not addresses and not every:
-            fail("name the addresses to resolve, or pass --all", Exit.USAGE)
-        action = actions[0]
-        with user_errors():
-            done = resolve(
-                delivery_log,
-                found.id,
-                addresses or [],
-                action,  # type: ignore[arg-type]  # one of the three literals above
-                note=note or "",
-                every=every,
-            )
+    if not actions:
+        if addresses or every or note:
+            fail("say what to do: --mark-sent, --resend or --mark-failed", Exit.USAGE)
+        # Only listing: the log is opened read-only.
+        with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
+            _list_unknown(delivery_log, resolve_run(delivery_log, run))
+        return
+    if not addresses and not every:
+        fail("name the addresses to resolve, or pass --all", Exit.USAGE)
+    action = actions[0]
+    with open_log(campaign, log) as delivery_log, user_errors():
+        found = resolve_run(delivery_log, run)
+        done = resolve(
+            delivery_log,
+            found.id,
+            addresses or [],
+            action,  # type: ignore[arg-type]  # one of the three literals above
+            note=note or "",
+            every=every,
+        )
     verb = {
         "mark-sent": "marked sent",
         "resend": "set to be sent again",

@@ -1,17 +1,33 @@
 """Numbered schema migrations, recorded in the ``schema_migrations`` table of each log file.
 
 A migration is appended, never edited: an older log file opens and every migration it has not
-recorded yet is applied, in ascending version order, each in its own transaction.
+recorded yet is applied, in ascending version order, in one write transaction (all or none).
+The versions applied are read *inside* that transaction (``BEGIN IMMEDIATE``), so two processes
+creating the same new log at once cannot both apply a migration.  Each row also records the
+distrib version that applied it; a log recording a migration this distrib does not know was
+written by a newer distrib, and `migrate` refuses it (`NewerLogError`) before writing anything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["MIGRATIONS", "Migration", "applied_versions", "current_version", "migrate"]
+from distrib import __version__
+from distrib.errors import NewerLogError
+
+__all__ = [
+    "MIGRATIONS",
+    "Migration",
+    "applied_versions",
+    "current_version",
+    "migrate",
+    "newer_versions",
+    "recorded_migrations",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +181,28 @@ MIGRATIONS: Sequence[Migration] = (
 )
 
 
+_TABLE = "schema_migrations"
+
+
+def recorded_migrations(conn: sqlite3.Connection) -> dict[int, str | None]:
+    """Map each migration recorded in this database to the distrib version that applied it (None
+    when not recorded: logs written before distrib recorded it).  Empty for a new file.
+
+    Only reads: usable on a read-only connection.
+    """
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_TABLE,)
+    ).fetchone()
+    if found is None:
+        return {}
+    columns = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({_TABLE})")}
+    by = "distrib" if "distrib" in columns else "NULL"
+    return {int(v): d for v, d in conn.execute(f"SELECT version, {by} FROM {_TABLE}")}
+
+
 def applied_versions(conn: sqlite3.Connection) -> set[int]:
-    """Return the versions of every migration recorded in this database."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-    )
-    return {int(row[0]) for row in conn.execute("SELECT version FROM schema_migrations")}
+    """Return the versions of every migration recorded in this database (only reads)."""
+    return set(recorded_migrations(conn))
 
 
 def current_version(conn: sqlite3.Connection) -> int:
@@ -179,29 +210,79 @@ def current_version(conn: sqlite3.Connection) -> int:
     return max(applied_versions(conn), default=0)
 
 
+def newer_versions(
+    recorded: Mapping[int, str | None], migrations: Sequence[Migration] = MIGRATIONS
+) -> str | None:
+    """Say how the log is newer than this distrib if it records unknown migrations, else None.
+
+    E.g. "written by a newer distrib (schema 12, applied by distrib 0.4.0; this distrib 0.1.0
+    knows up to schema 11)".
+    """
+    known = {m.version for m in migrations}
+    unknown = sorted(set(recorded) - known)
+    if not unknown:
+        return None
+    top = unknown[-1]
+    by = recorded[top]
+    applied = f", applied by distrib {by}" if by else ""
+    return (
+        f"written by a newer distrib (schema {top}{applied}; this distrib {__version__} knows"
+        f" up to schema {max(known, default=0)})"
+    )
+
+
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
-    """Apply every migration the database has not recorded, in version order; return them."""
-    applied = []
-    done = applied_versions(conn)
-    for migration in sorted(migrations, key=lambda m: m.version):
-        if migration.version in done:
-            continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(migration.sql):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (migration.version, migration.name, datetime.now(UTC).isoformat()),
-            )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    """Apply every migration the database has not recorded, in version order; return them.
+
+    ``conn`` must be in autocommit mode (no transaction open).  Raise `NewerLogError`, having
+    written nothing, if the database records a migration that ``migrations`` does not have.
+    """
+    recorded = recorded_migrations(conn)
+    newer = newer_versions(recorded, migrations)
+    if newer is not None:
+        raise NewerLogError(f"{newer}: upgrade distrib to write to this log")
+    if {m.version for m in migrations} <= recorded.keys():
+        return []  # up to date: no write lock taken
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        applied = _apply(conn, migrations)
         conn.execute("COMMIT")
+    except BaseException:
+        # SQLite may already have rolled back by itself (e.g. on SQLITE_FULL).
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    return applied
+
+
+def _apply(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> list[int]:
+    """Inside the write transaction: read what is applied (another process may have applied it
+    since we looked), then apply the rest."""
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+        " applied_at TEXT NOT NULL, distrib TEXT)"
+    )
+    columns = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({_TABLE})")}
+    if "distrib" not in columns:  # a log written before distrib recorded itself
+        conn.execute(f"ALTER TABLE {_TABLE} ADD COLUMN distrib TEXT")
+    recorded = recorded_migrations(conn)
+    newer = newer_versions(recorded, migrations)
+    if newer is not None:
+        raise NewerLogError(f"{newer}: upgrade distrib to write to this log")
+    applied = []
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version in recorded:
+            continue
+        for statement in _statements(migration.sql):
+            conn.execute(statement)
+        conn.execute(
+            f"INSERT INTO {_TABLE} (version, name, applied_at, distrib) VALUES (?, ?, ?, ?)",
+            (migration.version, migration.name, datetime.now(UTC).isoformat(), __version__),
+        )
         applied.append(migration.version)
     return applied
 
 
 def _statements(sql: str) -> list[str]:
-    # executescript() would COMMIT implicitly; splitting keeps each migration one transaction.
+    # executescript() would COMMIT implicitly; splitting keeps the upgrade one transaction.
     return [s.strip() for s in sql.split(";") if s.strip()]

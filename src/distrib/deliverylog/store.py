@@ -1,7 +1,10 @@
 """The delivery log: a real SQLite file with one row per message and one per SMTP attempt.
 
 Durability: WAL journal with ``synchronous=FULL`` (in WAL mode NORMAL may lose the last commits on
-power loss, and the state committed before DATA is the whole point).  Every state change is its
+power loss, and the state committed before DATA is the whole point).  Commands that only read
+open the log with `DeliveryLog.open_read_only`, which writes nothing, even on read-only media
+(see `distrib.deliverylog.connection`).  Every SQLite error, when opening or on any later read or
+write, becomes a `DeliveryLogError` that names the file.  Every state change is its
 own transaction and is guarded: an update only applies from the states it is allowed from, so a
 bug cannot silently turn a ``sent`` message back into ``ready``.
 
@@ -11,6 +14,7 @@ Never stored: the SMTP password and message bodies (only a hash of the rendered 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import secrets
 import sqlite3
@@ -19,10 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
+from distrib.deliverylog.connection import connect_reader, connect_writer, log_error
 from distrib.deliverylog.feedback import BounceRow, NewBounce, NewSuppression, Suppressed
-from distrib.deliverylog.migrations import migrate
 from distrib.deliverylog.states import ACTIVE, PENDING, State
 from distrib.errors import DeliveryLogError, Location, RunNotFoundError
 
@@ -152,14 +156,50 @@ _REPLY = (
 )
 _RUN_COLUMNS = ", ".join(Run.__slots__)
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _reads(
+    method: Callable[Concatenate[DeliveryLog, _P], _R],
+) -> Callable[Concatenate[DeliveryLog, _P], _R]:
+    """A method that reads the log: SQLite's errors (a damaged page found only now, a file
+    gone) become a `DeliveryLogError` naming the file, never a traceback."""
+
+    def reading(self: DeliveryLog, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise log_error(self.path, exc, "read") from None
+
+    functools.update_wrapper(reading, method)  # its name and docstring
+    return reading
+
 
 class DeliveryLog:
-    """A delivery log file.  Open with `DeliveryLog.open`; use as a context manager."""
+    """A delivery log file.  Open with `DeliveryLog.open` (to write) or `open_read_only`; use as
+    a context manager.
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Callable[[], datetime]) -> None:
+    ``read_only``: opened with `open_read_only`; ``upgraded``: the migrations this opening
+    applied; ``warnings``: what a reader should be told (a log written by a newer distrib).
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        clock: Callable[[], datetime],
+        *,
+        read_only: bool = False,
+        upgraded: Sequence[int] = (),
+        warnings: Sequence[str] = (),
+    ) -> None:
         self._conn = conn
         self.path = path
         self._clock = clock
+        self.read_only = read_only
+        self.upgraded = tuple(upgraded)
+        self.warnings = tuple(warnings)
 
     @classmethod
     def open(
@@ -170,27 +210,33 @@ class DeliveryLog:
         clock: Callable[[], datetime] = utcnow,
         threads: bool = False,
     ) -> Self:
-        """Open (and create or upgrade) the log at ``path``.
+        """Open the log at ``path`` to write to it (creating it, or upgrading an older one).
 
+        A log written by a newer distrib is refused (`NewerLogError`), nothing written.
         ``threads=True`` lets the connection be used from another thread than the one that
         opened it, one thread at a time (the caller serialises; see `reopen`).
         """
         file = Path(path)
         if not create and not file.is_file():
             raise DeliveryLogError(f"{file}: no delivery log here (nothing has been sent yet?)")
-        try:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                file, isolation_level=None, timeout=5.0, check_same_thread=not threads
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            migrate(conn)
-        except (sqlite3.Error, OSError) as exc:
-            raise DeliveryLogError(f"{file}: cannot open the delivery log: {exc}") from None
-        return cls(conn, file, clock)
+        conn, upgraded = connect_writer(file, threads=threads)
+        return cls(conn, file, clock, upgraded=upgraded)
+
+    @classmethod
+    def open_read_only(
+        cls,
+        path: str | Path,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        threads: bool = False,
+    ) -> Self:
+        """Open the log at ``path`` only to read it: nothing is written to it, not even on
+        read-only media; a missing or empty file is an error (and stays missing or empty); an
+        older log is read upgraded in memory; a newer one is read with a warning (`warnings`).
+        """
+        file = Path(path)
+        conn, warnings = connect_reader(file, threads=threads)
+        return cls(conn, file, clock, read_only=True, warnings=warnings)
 
     def close(self) -> None:
         """Close the underlying connection."""
@@ -199,6 +245,8 @@ class DeliveryLog:
     def reopen(self) -> DeliveryLog:
         """Open a second connection to the same file, with the same clock, that another thread
         may use (one thread at a time): the sending engine's group commits (issue 7)."""
+        if self.read_only:
+            return DeliveryLog.open_read_only(self.path, clock=self._clock, threads=True)
         return DeliveryLog.open(self.path, create=False, clock=self._clock, threads=True)
 
     def __enter__(self) -> Self:
@@ -218,16 +266,18 @@ class DeliveryLog:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run statements in one write transaction (``BEGIN IMMEDIATE``)."""
+        if self.read_only:
+            raise DeliveryLogError(f"{self.path}: opened read-only: this command cannot write it")
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise DeliveryLogError(f"{self.path}: cannot write the delivery log: {exc}") from None
+            raise log_error(self.path, exc, "write") from None
         try:
             yield self._conn
         except sqlite3.Error as exc:
-            # A constraint, a full disk, a read-only file: a clear DistribError, not a traceback.
+            # A constraint, a full disk, a read-only file, a damaged page: a clear DistribError.
             self._rollback()
-            raise DeliveryLogError(f"{self.path}: cannot write the delivery log: {exc}") from None
+            raise log_error(self.path, exc, "write") from None
         except BaseException:
             self._rollback()
             raise
@@ -235,7 +285,7 @@ class DeliveryLog:
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
-            raise DeliveryLogError(f"{self.path}: cannot write the delivery log: {exc}") from None
+            raise log_error(self.path, exc, "write") from None
 
     def _rollback(self) -> None:
         # SQLite may already have rolled back by itself (e.g. on SQLITE_FULL).
@@ -277,6 +327,7 @@ class DeliveryLog:
         assert cursor.lastrowid is not None
         return self.get_run(cursor.lastrowid)
 
+    @_reads
     def get_run(self, run_id: int) -> Run:
         """Return run ``run_id`` or raise `RunNotFoundError`."""
         row = self._conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
@@ -285,6 +336,7 @@ class DeliveryLog:
             raise RunNotFoundError(f"{self.path}: no run {run_id} (see `distrib runs`)")
         return _run(found)
 
+    @_reads
     def runs(self, campaign: str | None = None) -> list[Run]:
         """Return every run, oldest first (optionally only one campaign's)."""
         sql = f"SELECT {_RUN_COLUMNS} FROM runs"
@@ -327,6 +379,7 @@ class DeliveryLog:
             )
         return cursor.rowcount
 
+    @_reads
     def sent_keys(self, campaign: str, *, exclude_run: int | None = None) -> dict[str, int]:
         """Map each key already sent (or possibly sent: ``unknown``) by this campaign to its run."""
         rows = self._conn.execute(
@@ -364,6 +417,7 @@ class DeliveryLog:
             )
         return requeued, unknown
 
+    @_reads
     def pending(self, run_id: int, *, due_by: datetime | None = None) -> list[MessageRow]:
         """Return the messages this run still has to try, in planning order.
 
@@ -543,6 +597,7 @@ class DeliveryLog:
 
     # -- reading ------------------------------------------------------------------------------
 
+    @_reads
     def messages(self, run_id: int, *, states: Sequence[str] | None = None) -> list[MessageRow]:
         """Return a run's messages in planning order, optionally only some states."""
         sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE run_id = ?"
@@ -552,6 +607,7 @@ class DeliveryLog:
             args.extend(states)
         return [_message(r) for r in self._conn.execute(sql + " ORDER BY id", args)]
 
+    @_reads
     def message(self, message: int) -> MessageRow:
         """Return one message row by id."""
         row = self._conn.execute(
@@ -561,6 +617,7 @@ class DeliveryLog:
             raise DeliveryLogError(f"{self.path}: no message {message}")
         return _message(row)
 
+    @_reads
     def attempts(self, message: int) -> list[Attempt]:
         """Return every attempt made for one message, oldest first."""
         rows = self._conn.execute(
@@ -570,6 +627,7 @@ class DeliveryLog:
         )
         return [Attempt(*tuple(r)) for r in rows]
 
+    @_reads
     def counts(self, run_id: int) -> dict[str, int]:
         """Count a run's messages per state."""
         rows = self._conn.execute(
@@ -577,8 +635,10 @@ class DeliveryLog:
         )
         return {str(status): int(n) for status, n in rows}
 
+    @_reads
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Run a read-only query (used by the audit module)."""
+        """Run a query that only reads (the audit module's; on a log opened read-only nothing
+        else is possible)."""
         return list(self._conn.execute(sql, args))
 
     # -- suppressions and bounces (migrations 10-11, written by the audit stage) ---------------
@@ -627,6 +687,7 @@ class DeliveryLog:
         )
         return cursor.rowcount == 1
 
+    @_reads
     def suppressions(self) -> list[Suppressed]:
         """Return the suppression list, oldest entry first."""
         rows = self._conn.execute(
@@ -687,6 +748,7 @@ class DeliveryLog:
             )
         return True
 
+    @_reads
     def bounces(self, message: int | None = None) -> list[BounceRow]:
         """Return every recorded bounce (or one message's), oldest first."""
         sql = (
@@ -714,8 +776,9 @@ def logged_suppressions(path: Path) -> list[tuple[str, Location]]:
     `DeliveryLog.suppression_entries` gives it; none when there is no log yet.
 
     `distrib contacts check`, `merge` and `preview` show these people set aside, as `send` will.
+    The log is only read (`DeliveryLog.open_read_only`): a missing or empty file stays so.
     """
-    if not path.exists():
+    if not path.is_file() or path.stat().st_size == 0:
         return []
-    with DeliveryLog.open(path) as log:
+    with DeliveryLog.open_read_only(path) as log:
         return log.suppression_entries()
