@@ -25,7 +25,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from distrib.deliverylog.states import PENDING, State
-from distrib.deliverylog.store import DeliveryLog
+from distrib.deliverylog.store import DeliveryLog, valid_text
 from distrib.errors import DeliveryLogError
 
 __all__ = ["Begin", "Change", "Outcome", "Release", "apply"]
@@ -106,13 +106,14 @@ def apply(log: DeliveryLog, conn: sqlite3.Connection, change: Change, now: str) 
             return None
         if change.state not in {State.DEFERRED, State.FAILED}:
             raise ValueError(f"only a refusal can end an attempt before DATA, not {change.state}")
+        text = valid_text(change.text)
         log._move(
             conn, change.message, PENDING, change.state, change.at, bump_attempts=True,
             also=", reply_code = ?, reply_text = ?, next_attempt_at = ?",
-            also_args=(change.code, change.text, change.retry_at),
+            also_args=(change.code, text, change.retry_at),
         )  # fmt: skip
         _closed_attempt(
-            conn, change, str(change.state), change.code, enhanced=change.enhanced, text=change.text
+            conn, change, str(change.state), change.code, enhanced=change.enhanced, text=text
         )
         return None
     if change.attempt is not None:
@@ -132,7 +133,7 @@ def apply(log: DeliveryLog, conn: sqlite3.Connection, change: Change, now: str) 
         raise DeliveryLogError(
             f"message {change.message}: cannot be requeued from {row[0] if row else 'missing'}"
         )
-    _closed_attempt(conn, change, "requeued", None, enhanced=None, text=change.reason)
+    _closed_attempt(conn, change, "requeued", None, enhanced=None, text=valid_text(change.reason))
     return None
 
 
