@@ -141,9 +141,7 @@ class Delivery:
             out.envelope_from, out.recipient, options=options, utf8=utf8
         )
         if not mail.positive or rcpt is None or not rcpt.positive:
-            if data is not None and data.code == 354:
-                # The server invites a body for a refused envelope: out of step, never reuse.
-                conn.abort()
+            # (A body invited for a refused envelope: the connection already dropped itself.)
             if not mail.positive or rcpt is None:
                 return await self._refused(t, mail, "MAIL FROM")
             return await self._refused(t, rcpt, "RCPT TO")
