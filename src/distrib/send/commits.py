@@ -17,7 +17,9 @@ transaction and commits it while the event loop goes on sending:
 - a change that no longer applies (another process recovered the run: its attempt is closed)
   fails alone, as does one that cannot be written for any other reason (each change has its
   own savepoint): the other workers' changes of its group still commit, and the run stops
-  through ``on_error``.  A transaction that fails as a whole (disk full, I/O error)
+  through ``on_error``.  A change on a message suppressed while the run went on
+  (`distrib.deliverylog.batch.Withdrawn`) fails alone too, without stopping the run: the
+  worker skips that message.  A transaction that fails as a whole (disk full, I/O error)
   fails every change in it the same way.
 
 Crash points (`distrib.send.crash`): ``before-group-commit`` (a group's statements written,
@@ -34,7 +36,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from distrib.deliverylog import DeliveryLog, State
-from distrib.deliverylog.batch import Change, Outcome, apply
+from distrib.deliverylog.batch import Change, Outcome, Withdrawn, apply
 from distrib.errors import DeliveryLogError
 from distrib.send.crash import crash_point
 
@@ -123,7 +125,8 @@ class GroupCommit:
                 if not future.done():
                     future.set_exception(result)
                     future.exception()  # retrieved: only Begin's future is ever awaited
-                self._on_error(result)
+                if not isinstance(result, Withdrawn):  # a suppressed message is only skipped
+                    self._on_error(result)
                 continue
             self.changes += 1
             if not future.done():
