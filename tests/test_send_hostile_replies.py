@@ -229,6 +229,28 @@ def test_an_unreadable_ehlo_reply_is_a_dropped_connection_not_a_crash(
 
 
 @pytest.mark.parametrize(
+    "size",
+    [b"\xc2\xb2", b"9" * 5000, b"-5", b"\xff"],
+    ids=["superscript-two", "5000-digits", "negative", "binary"],
+)
+def test_an_unreadable_size_in_ehlo_is_no_fixed_limit_not_a_crash(
+    log: DeliveryLog, size: bytes
+) -> None:
+    run, outgoing = plan_messages(log, addresses(2))
+    ehlo = b"250-relay.test\r\n250-8BITMIME\r\n250 SIZE " + size + b"\r\n"
+
+    def answer(session: Session, line: bytes) -> bytes | None:
+        return ehlo if line.upper().startswith(b"EHLO") else None
+
+    with RawSMTPServer(answer) as server:
+        report = send(outgoing, log, server)
+        commands = [c for s in server.sessions for c in s.commands]
+    assert report.sent == 2
+    assert set(states(log, run.id).values()) == {"sent"}
+    assert all(b"SIZE=" in c for c in commands if c.startswith(b"MAIL"))
+
+
+@pytest.mark.parametrize(
     "greeting",
     [
         b"hello there\r\n",

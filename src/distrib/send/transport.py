@@ -59,6 +59,7 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 _QUIT_TIMEOUT = 10.0
 _CLOSE_WAIT = 2.0
+_SIZE = re.compile(r"[0-9]{1,18}")
 _SHOWN = 200  # characters of a reply that broke the protocol, in its error message
 #: Auth failures that stop the run: RFC 4954 530/534/535/538 (and 454, temporary failure).
 AUTH_CODES = frozenset({454, 530, 534, 535, 538})
@@ -230,8 +231,9 @@ class Connection:
             transport = client.transport
             if not isinstance(transport, asyncio.Transport) or transport.is_closing():
                 raise ConnectFailed(f"{self.server}: connection lost while opening the session")
-            size = client.esmtp_extensions.get("size", "").strip()
-            self._size = (int(size) if size.isdigit() else 0) if self.supports("size") else None
+            self._size = (
+                _size(client.esmtp_extensions.get("size", "")) if self.supports("size") else None
+            )
             self._pipelining = self.supports("pipelining")
             self._wire = Wire(transport, self._scrub)  # the transactions run on this now
             self._wires = [w for w in self._wires if not w.closed.done()] + [self._wire]
@@ -565,6 +567,13 @@ class Connection:
             await asyncio.sleep(0.005)
         self._protocols = [p for p in self._protocols if p.transport is not None]
         self._wires = [w for w in self._wires if not w.closed.done()]
+
+
+def _size(advertised: str) -> int:
+    """The SIZE a server advertised (RFC 1870), 0 for no fixed limit: also for a value that is
+    not a plain number (``str.isdigit`` takes "²", and ``int`` refuses 5,000 digits)."""
+    value = advertised.strip()
+    return int(value) if _SIZE.fullmatch(value) else 0
 
 
 def _lost(exc: Lost) -> str:
