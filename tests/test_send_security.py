@@ -19,6 +19,7 @@ from distrib.config import LimitsConfig, SMTPConfig
 from distrib.deliverylog import DeliveryLog
 from distrib.errors import SendError, SMTPAuthError, SMTPSecurityError
 from distrib.send import SendReport, send_messages
+from distrib.send.replies import REDACTED, Scrubber
 from raw_smtp import RawSMTPServer, Session
 from smtp_server import SMTPTestServer, TLSFiles, plan_messages
 
@@ -313,3 +314,28 @@ def test_a_relay_quoting_every_credential_it_was_sent_never_gets_them_shown(
         assert any(form in quoted for form in forms if form != PASSWORD)
     assert_shown_and_stored_nowhere(forms, result, files.log)
     assert "535" in result.stderr and "[redacted]" in result.stderr
+
+
+def test_the_scrubber_redacts_the_password_in_every_encoding_it_could_be_quoted_in() -> None:
+    user, password = "presse", PASSWORD
+    u, p = user.encode(), password.encode()
+    quoted = [
+        password,
+        b64(b"\0" + u + b"\0" + p),  # AUTH PLAIN
+        b64(b"\0" + u + b"\0" + p).rstrip("="),
+        b64(b"admin\0" + u + b"\0" + p),  # PLAIN with another authorisation identity
+        b64(p),  # AUTH LOGIN's password
+        b64(u),  # AUTH LOGIN's user
+        b64(b"user=" + u + b"\x01auth=Bearer " + p + b"\x01\x01"),  # XOAUTH2 (a token)
+        b64(u + b" " + b"0123456789abcdef" * 2),  # a CRAM-MD5 response
+    ]
+    scrub = Scrubber(user, [password])
+    text = scrub.from_bytes(("5.7.8 " + " | ".join(quoted)).encode())
+    assert text == "5.7.8 " + " | ".join([REDACTED] * len(quoted))
+    for form in quoted:
+        assert form not in text
+    # Nothing else is touched, and without credentials nothing is redacted.
+    assert (
+        scrub.from_bytes(b"2.0.0 Ok: queued as 4XyZ7A3B2C9D") == "2.0.0 Ok: queued as 4XyZ7A3B2C9D"
+    )
+    assert Scrubber().from_bytes(password.encode()) == password

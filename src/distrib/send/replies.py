@@ -31,8 +31,6 @@ __all__ = ["REDACTED", "Scrubber", "decode_reply"]
 REDACTED = "[redacted]"
 
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-#: A word that may be base64 (long enough to hold a credential; padding optional).
-_BASE64_WORD = re.compile(r"[A-Za-z0-9+/]{8,}={0,2}")
 _CRAM_DIGEST = re.compile(rb" [0-9a-f]{32}")
 
 
@@ -86,7 +84,13 @@ class Scrubber:
         # Padding stripped too (a server may quote it without), longest first: a form that
         # holds another is replaced whole.
         forms |= {form.rstrip("=") for form in forms}
-        self._forms = sorted((f for f in forms if f), key=len, reverse=True)
+        ordered = sorted((f for f in forms if f), key=len, reverse=True)
+        self._forms = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        # A base64 word can only hold a secret (or a CRAM-MD5 response) if it is long enough.
+        shortest = [4 * len(secret) // 3 for secret in self._secrets]
+        if self._user is not None:
+            shortest.append(4 * (len(self._user) + 33) // 3)
+        self._words = re.compile(rf"[A-Za-z0-9+/]{{{max(4, min(shortest, default=4))},}}={{0,2}}")
 
     def from_bytes(self, raw: bytes) -> str:
         """The text of a reply read off the wire (its lines joined with LF)."""
@@ -103,15 +107,13 @@ class Scrubber:
 
     def redact(self, text: str) -> str:
         """``text`` with every credential (in every encoding it is sent in) replaced."""
-        if not self._forms:
+        if self._forms is None:
             return text
         # Base64 words first: a blob quoted whole is then replaced whole, even in a form not
         # listed (another authorisation identity, say).
-        text = _BASE64_WORD.sub(self._word, text)
-        for form in self._forms:
-            if form in text:
-                text = text.replace(form, REDACTED)
-        return text
+        if self._words.search(text):
+            text = self._words.sub(self._word, text)
+        return self._forms.sub(REDACTED, text)
 
     def _word(self, match: re.Match[str]) -> str:
         word = match.group()
