@@ -151,6 +151,49 @@ def test_an_outcome_of_an_attempt_closed_by_another_process_is_refused(log: Deli
     assert on_disk(log)[message] == "data"  # still theirs
 
 
+def test_a_change_that_cannot_be_written_fails_alone_and_the_others_commit(
+    log: DeliveryLog,
+) -> None:
+    # Issue 10: one worker's change that raised (here a bug: an outcome that only a refusal
+    # may have) used to roll back every other worker's change of the same group.
+    begun, sent, wrong = plan(log, 3)
+    attempt = log.claim(sent)
+    log.begin_data(sent, attempt)
+
+    async def body(commits: GroupCommit, _: list[BaseException]) -> list[Any]:
+        futures = [
+            commits.submit(Begin(begun, None, log.now())),
+            commits.submit(Outcome(sent, attempt, State.SENT, 250, "OK", log.now())),
+            commits.submit(Outcome(wrong, None, State.SENT, 250, "OK", log.now())),
+        ]
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    results, commits, errors = run(log, body)
+    assert isinstance(results[2], ValueError) and errors == [results[2]]
+    assert on_disk(log) == {begun: "data", sent: "sent", wrong: "ready"}
+    assert commits.groups == 1 and commits.changes == 2
+
+
+def test_a_reply_text_that_is_not_valid_unicode_is_stored_as_valid_text(log: DeliveryLog) -> None:
+    # Issue 10: text decoded with surrogateescape (what aiosmtplib keeps of Latin-1 bytes)
+    # made SQLite raise UnicodeEncodeError, and the whole group failed.
+    refused, other = plan(log, 2)
+    attempt = log.claim(other)
+    log.begin_data(other, attempt)
+
+    async def body(commits: GroupCommit, _: list[BaseException]) -> None:
+        text = "RCPT TO: 550 5.1.1 inconnu \udce9"
+        commits.submit(Outcome(refused, None, State.FAILED, 550, text, log.now(), "5.1.1"))
+        commits.submit(Outcome(other, attempt, State.SENT, 250, "2.0.0 ok \udcff", log.now()))
+
+    _, _, errors = run(log, body)
+    assert not errors
+    assert on_disk(log) == {refused: "failed", other: "sent"}
+    assert log.message(refused).reply_text == "RCPT TO: 550 5.1.1 inconnu é"
+    assert log.attempts(refused)[0].reply_text == "RCPT TO: 550 5.1.1 inconnu é"
+    assert log.message(other).reply_text == "2.0.0 ok ÿ"
+
+
 def test_a_failed_transaction_fails_every_change_in_it(log: DeliveryLog) -> None:
     ids = plan(log, 3)
     with log.transaction() as conn:  # a real constraint failure inside the group's transaction

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from campaign_helpers import write_campaign
 from distrib.config import LimitsConfig, SMTPConfig
 from distrib.deliverylog import DeliveryLog
 from distrib.errors import SendError, SMTPAuthError, SMTPSecurityError
 from distrib.send import SendReport, send_messages
+from distrib.send.replies import REDACTED, Scrubber
+from raw_smtp import RawSMTPServer, Session
 from smtp_server import SMTPTestServer, TLSFiles, plan_messages
 
 LIMITS = LimitsConfig(rate=0, connections=1, retries=0, retry_delay=0, max_retry_delay=0)
@@ -170,3 +178,164 @@ def test_a_missing_ca_file_is_a_security_error(tmp_path: Path, log: DeliveryLog)
 
 def test_every_stop_error_is_a_send_error() -> None:
     assert issubclass(SMTPAuthError, SendError) and issubclass(SMTPSecurityError, SendError)
+
+
+# -- a server echoing the credentials (issue 10, defect 13) ------------------------------------
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def credential_forms(user: str, password: str) -> list[str]:
+    """The password and every encoding of it distrib sends (padding stripped too)."""
+    u, p = user.encode(), password.encode()
+    forms = [password, b64(b"\0" + u + b"\0" + p), b64(p), b64(u)]
+    return forms + [f.rstrip("=") for f in forms if f.endswith("=")]
+
+
+def distrib_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "distrib", *args],
+        env={**os.environ, "COLUMNS": "80", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def assert_shown_and_stored_nowhere(
+    forms: list[str], result: subprocess.CompletedProcess[str], log_file: Path
+) -> None:
+    """None of ``forms`` in stdout or stderr (also with line breaks taken out: a terminal may
+    wrap a long word) nor in any text column of any table of the log."""
+    for stream in (result.stdout, result.stderr):
+        unwrapped = "".join(stream.split())
+        for form in forms:
+            assert form not in stream and form not in unwrapped, (form, stream)
+    with sqlite3.connect(log_file) as conn:
+        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for row in conn.execute(f'SELECT * FROM "{table}"'):
+                for value in row:
+                    for form in forms:
+                        assert form not in str(value), (table, form)
+
+
+def test_a_535_echoing_the_auth_blob_shows_and_stores_no_credential(
+    tmp_path: Path, make_smtp_server: Factory
+) -> None:
+    user = "presse"
+    forms = credential_forms(user, PASSWORD)
+    server = make_smtp_server(tls="starttls", users={user: "another"}, auth_required=True)
+    # A relay that quotes back what it was sent (the AUTH PLAIN blob; the AUTH LOGIN pieces).
+    echo = " ".join(forms)
+    server.script("AUTH", f"535 5.7.8 Authentication failed for AUTH PLAIN {echo}")
+    files = write_campaign(
+        tmp_path / "c",
+        port=server.port,
+        smtp_extra=f'username = "{user}"\npassword_env = "QUAYS_PW"\n'
+        f'ca_file = "{server.tls_files.ca_file}"\n',
+    )
+    text = files.campaign.read_text().replace('security = "none"', 'security = "starttls"')
+    files.campaign.write_text(text)
+
+    result = distrib_cli("send", str(files.campaign), "--yes", env={"QUAYS_PW": PASSWORD})
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert server.messages == []
+    assert_shown_and_stored_nowhere(forms, result, files.log)
+    assert "535" in result.stderr and "[redacted]" in result.stderr
+    with sqlite3.connect(files.log) as conn:
+        [(note,)] = conn.execute("SELECT note FROM runs")
+    assert "535" in note and "[redacted]" in note
+
+
+def _decoded(word: str) -> bytes:
+    try:
+        return base64.b64decode(word, validate=True)
+    except ValueError:
+        return b""
+
+
+def _echoing_relay(session: Session, line: bytes) -> bytes | None:
+    """AUTH that quotes back, in its 535, every line of credentials it was sent."""
+    words = line.split()
+    if session.state.get("auth") and words:
+        session.state["auth"] = False
+        mechanism = session.state["mechanism"]
+        return (
+            b"535 5.7.8 "
+            + mechanism
+            + b" failed: "
+            + b" ".join(session.state["sent"] + words)
+            + b"\r\n"
+        )
+    if not words or words[0].upper() != b"AUTH":
+        return None
+    mechanism = words[1].upper()
+    session.state.update(mechanism=mechanism, sent=words[2:])
+    if mechanism == b"PLAIN":
+        return b"535 5.7.8 PLAIN failed: " + b" ".join(words[2:]) + b"\r\n"
+    session.state["auth"] = True  # LOGIN (user sent), CRAM-MD5: one more line to come
+    if mechanism == b"LOGIN":
+        return b"334 UGFzc3dvcmQ6\r\n"
+    return b"334 " + base64.b64encode(b"<1896.697170952@relay.test>") + b"\r\n"
+
+
+@pytest.mark.parametrize("mechanisms", ["PLAIN", "LOGIN", "PLAIN LOGIN", "CRAM-MD5"])
+def test_a_relay_quoting_every_credential_it_was_sent_never_gets_them_shown(
+    tmp_path: Path, tls_files: TLSFiles, mechanisms: str
+) -> None:
+    user = "presse"
+    forms = credential_forms(user, PASSWORD)
+    with RawSMTPServer(_echoing_relay, auth=mechanisms, ssl=tls_files.server_context()) as server:
+        files = write_campaign(
+            tmp_path / "c",
+            port=server.port,
+            smtp_extra=f'username = "{user}"\npassword_env = "QUAYS_PW"\n'
+            f'ca_file = "{tls_files.ca_file}"\n',
+        )
+        text = files.campaign.read_text().replace('security = "none"', 'security = "tls"')
+        files.campaign.write_text(text)
+        result = distrib_cli("send", str(files.campaign), "--yes", env={"QUAYS_PW": PASSWORD})
+        sent = [line for s in server.sessions for line in s.commands]
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    # The relay did receive (and quote) the credentials: the test is not vacuous.
+    quoted = b" ".join(sent).decode()
+    if "CRAM-MD5" in mechanisms:
+        cram = [w for w in quoted.split() if _decoded(w).startswith(b"presse ")]
+        assert cram
+        forms += cram  # the user and an HMAC of the password: redacted too
+    else:
+        assert any(form in quoted for form in forms if form != PASSWORD)
+    assert_shown_and_stored_nowhere(forms, result, files.log)
+    assert "535" in result.stderr and "[redacted]" in result.stderr
+
+
+def test_the_scrubber_redacts_the_password_in_every_encoding_it_could_be_quoted_in() -> None:
+    user, password = "presse", PASSWORD
+    u, p = user.encode(), password.encode()
+    quoted = [
+        password,
+        b64(b"\0" + u + b"\0" + p),  # AUTH PLAIN
+        b64(b"\0" + u + b"\0" + p).rstrip("="),
+        b64(b"admin\0" + u + b"\0" + p),  # PLAIN with another authorisation identity
+        b64(p),  # AUTH LOGIN's password
+        b64(u),  # AUTH LOGIN's user
+        b64(b"user=" + u + b"\x01auth=Bearer " + p + b"\x01\x01"),  # XOAUTH2 (a token)
+        b64(u + b" " + b"0123456789abcdef" * 2),  # a CRAM-MD5 response
+    ]
+    scrub = Scrubber(user, [password])
+    text = scrub.from_bytes(("5.7.8 " + " | ".join(quoted)).encode())
+    assert text == "5.7.8 " + " | ".join([REDACTED] * len(quoted))
+    for form in quoted:
+        assert form not in text
+    # Nothing else is touched, and without credentials nothing is redacted.
+    assert (
+        scrub.from_bytes(b"2.0.0 Ok: queued as 4XyZ7A3B2C9D") == "2.0.0 Ok: queued as 4XyZ7A3B2C9D"
+    )
+    assert Scrubber().from_bytes(password.encode()) == password

@@ -17,6 +17,11 @@ after DATA names its attempt, the fencing token: a change that no longer applies
 (`apply` raises before writing anything for it) and the others of its group still commit.
 A refusal before DATA (`Outcome` or `Release` without an attempt) never claimed the message:
 it adds a closed attempt row, so the log keeps what the server said.
+
+A message may leave the queue while the run goes on: an opt-out or a hard bounce recorded
+meanwhile (`DeliveryLog.add_suppression` with ``pending``) makes it ``suppressed``.  A change
+that would move it from there raises `Withdrawn` (nothing written): the engine skips that
+message, sends nothing to that person, and goes on with the others.
 """
 
 from __future__ import annotations
@@ -24,13 +29,25 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from distrib.deliverylog.states import PENDING, State
-from distrib.deliverylog.store import DeliveryLog
+from distrib.deliverylog.states import NEVER_SENT, PENDING, State
+from distrib.deliverylog.store import DeliveryLog, valid_text
 from distrib.errors import DeliveryLogError
 
-__all__ = ["Begin", "Change", "Outcome", "Release", "apply"]
+__all__ = ["Begin", "Change", "Outcome", "Release", "Withdrawn", "apply"]
 
 _PENDING = tuple(sorted(str(s) for s in PENDING))
+_NEVER_SENT = frozenset(str(s) for s in NEVER_SENT)
+
+
+class Withdrawn(DeliveryLogError):
+    """The message left the queue while the run went on (``suppressed``: an opt-out or a hard
+    bounce; or set aside otherwise): nothing is to be sent to it, and the run goes on."""
+
+    def __init__(self, message: int, status: str, note: str | None) -> None:
+        self.message = message
+        self.status = status
+        why = f" ({note})" if note else ""
+        super().__init__(f"message {message} became {status}{why} while the run was sending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +105,23 @@ Change = Begin | Outcome | Release
 
 def apply(log: DeliveryLog, conn: sqlite3.Connection, change: Change, now: str) -> int | None:
     """Write ``change`` inside the caller's transaction on ``conn``; return the new attempt id
-    of a `Begin`.  Raise `DeliveryLogError`, having written nothing, if it no longer applies."""
+    of a `Begin`.  Raise `DeliveryLogError`, having written nothing, if it no longer applies
+    (`Withdrawn` if the message left the queue meanwhile, e.g. suppressed)."""
+    try:
+        return _apply(log, conn, change, now)
+    except Withdrawn:
+        raise
+    except DeliveryLogError:
+        if isinstance(change, Begin) or change.attempt is None:  # from the queue
+            row = conn.execute(
+                "SELECT status, note FROM messages WHERE id = ?", (change.message,)
+            ).fetchone()
+            if row is not None and row[0] in _NEVER_SENT:
+                raise Withdrawn(change.message, row[0], row[1]) from None
+        raise
+
+
+def _apply(log: DeliveryLog, conn: sqlite3.Connection, change: Change, now: str) -> int | None:
     if isinstance(change, Begin):
         log._move(conn, change.message, PENDING, State.DATA, now, bump_attempts=True)
         cursor = conn.execute(
@@ -106,13 +139,14 @@ def apply(log: DeliveryLog, conn: sqlite3.Connection, change: Change, now: str) 
             return None
         if change.state not in {State.DEFERRED, State.FAILED}:
             raise ValueError(f"only a refusal can end an attempt before DATA, not {change.state}")
+        text = valid_text(change.text)
         log._move(
             conn, change.message, PENDING, change.state, change.at, bump_attempts=True,
             also=", reply_code = ?, reply_text = ?, next_attempt_at = ?",
-            also_args=(change.code, change.text, change.retry_at),
+            also_args=(change.code, text, change.retry_at),
         )  # fmt: skip
         _closed_attempt(
-            conn, change, str(change.state), change.code, enhanced=change.enhanced, text=change.text
+            conn, change, str(change.state), change.code, enhanced=change.enhanced, text=text
         )
         return None
     if change.attempt is not None:
@@ -132,7 +166,7 @@ def apply(log: DeliveryLog, conn: sqlite3.Connection, change: Change, now: str) 
         raise DeliveryLogError(
             f"message {change.message}: cannot be requeued from {row[0] if row else 'missing'}"
         )
-    _closed_attempt(conn, change, "requeued", None, enhanced=None, text=change.reason)
+    _closed_attempt(conn, change, "requeued", None, enhanced=None, text=valid_text(change.reason))
     return None
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "new_run_token",
     "timestamp",
     "utcnow",
+    "valid_text",
 ]
 
 
@@ -60,6 +61,27 @@ def _ts(value: datetime) -> str:
 def timestamp(value: datetime) -> str:
     """Format ``value`` the way the log stores times (UTC, milliseconds), so they compare."""
     return _ts(value)
+
+
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode, which SQLite can store: a lone surrogate (bytes a decoder
+    kept with ``surrogateescape``) becomes the character those bytes are in Windows-1252 or
+    U+FFFD.  A reply text reaches the log through `distrib.send.replies` already valid: this is
+    the last guard, so that no text can make a state change fail."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raw = text.encode("utf-8", "surrogatepass")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("cp1252", "replace")
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,7 +500,7 @@ class DeliveryLog:
         self._move(conn, message, allowed, State.READY, now, attempt=attempt)
         self._close_attempt(
             conn, attempt=attempt, now=now, outcome="requeued", code=None, enhanced=None,
-            text=reason,
+            text=valid_text(reason),
         )  # fmt: skip
 
     def record(
@@ -524,6 +546,7 @@ class DeliveryLog:
     ) -> None:
         """`record` inside the caller's transaction (``now``: when the reply came)."""
         allowed = {State.DATA} if state in {State.SENT, State.UNKNOWN} else ACTIVE
+        text = valid_text(text)
         self._move(
             conn, message, allowed, state, now, attempt=attempt, also=_REPLY,
             also_args=(code, text, retry_at, str(state), now),

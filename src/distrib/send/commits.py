@@ -15,8 +15,12 @@ transaction and commits it while the event loop goes on sending:
   the file does not already call ``data``.  Outcomes and releases are not awaited: they are in
   the next commit, a few milliseconds later, and always before the engine returns;
 - a change that no longer applies (another process recovered the run: its attempt is closed)
-  fails alone; the run stops through ``on_error``.  A transaction that fails as a whole (disk
-  full, I/O error) fails every change in it the same way.
+  fails alone, as does one that cannot be written for any other reason (each change has its
+  own savepoint): the other workers' changes of its group still commit, and the run stops
+  through ``on_error``.  A change on a message suppressed while the run went on
+  (`distrib.deliverylog.batch.Withdrawn`) fails alone too, without stopping the run: the
+  worker skips that message.  A transaction that fails as a whole (disk full, I/O error)
+  fails every change in it the same way.
 
 Crash points (`distrib.send.crash`): ``before-group-commit`` (a group's statements written,
 its COMMIT not issued: nothing of it is in the file), and ``after-commit`` once per committed
@@ -32,7 +36,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from distrib.deliverylog import DeliveryLog, State
-from distrib.deliverylog.batch import Change, Outcome, apply
+from distrib.deliverylog.batch import Change, Outcome, Withdrawn, apply
 from distrib.errors import DeliveryLogError
 from distrib.send.crash import crash_point
 
@@ -121,7 +125,8 @@ class GroupCommit:
                 if not future.done():
                     future.set_exception(result)
                     future.exception()  # retrieved: only Begin's future is ever awaited
-                self._on_error(result)
+                if not isinstance(result, Withdrawn):  # a suppressed message is only skipped
+                    self._on_error(result)
                 continue
             self.changes += 1
             if not future.done():
@@ -138,10 +143,17 @@ def _write(writer: DeliveryLog, changes: list[Change]) -> list[int | BaseExcepti
         conn.execute("BEGIN IMMEDIATE")
         now = writer.now()
         for change in changes:
+            # Each change in a savepoint: one that cannot be written (it no longer applies, or
+            # a bug) leaves nothing of itself, and the others of its group still commit.
+            conn.execute("SAVEPOINT change")
             try:
                 results.append(apply(writer, conn, change, now))
-            except DeliveryLogError as exc:
-                results.append(exc)  # wrote nothing for this change; the others go on
+            except sqlite3.Error:
+                raise  # the database itself (disk full, I/O): the whole transaction fails
+            except Exception as exc:
+                conn.execute("ROLLBACK TO change")
+                results.append(exc)
+            conn.execute("RELEASE change")
         crash_point("before-group-commit")
         conn.execute("COMMIT")  # the flush to disk
     except Exception as exc:  # the whole transaction failed: none of it is in the file

@@ -11,7 +11,13 @@ anything (released and retried), while once a body byte may have left, a lost co
 timeout is ``unknown`` and never retried automatically.
 
 Every change after ``Begin`` names the attempt, the fencing token of this process: if another
-process took the run over and recovered it, the change fails and this process stops.  Crash
+process took the run over and recovered it, the change fails and this process stops.
+
+A person may be suppressed while the run goes on (an opt-out or a hard bounce recorded
+meanwhile: their pending message becomes ``suppressed``).  Their ``Begin`` then fails with
+`Withdrawn`: nothing of the message is sent (RSET; after a pipelined 354, where any byte would
+be the body, the session is dropped instead), the message stays ``suppressed``, it is counted
+as such, and the run goes on.  A refusal or a release of such a message changes nothing.  Crash
 points (`distrib.send.crash`) mark where the crash tests kill the process.
 """
 
@@ -23,7 +29,7 @@ from typing import Protocol
 
 from distrib.config import LimitsConfig
 from distrib.deliverylog import DeliveryLog, State
-from distrib.deliverylog.batch import Begin, Outcome, Release
+from distrib.deliverylog.batch import Begin, Outcome, Release, Withdrawn
 from distrib.deliverylog.store import timestamp
 from distrib.errors import SMTPAuthError, SMTPConfigError
 from distrib.send.commits import GroupCommit
@@ -44,7 +50,10 @@ class Dispatcher(Protocol):
         ...
 
     def finished(self, outcome: str) -> None:
-        """Count a final outcome for this run (sent, deferred, failed, unknown)."""
+        """Count a final outcome for this run (sent, deferred, failed, unknown, suppressed)."""
+
+    def recount(self, was: str, now: str) -> None:
+        """Count a final outcome already counted as ``was`` as ``now`` instead."""
 
     def requeue(self, item: Item) -> None:
         """Put ``item`` back at the front of the queue now."""
@@ -116,8 +125,8 @@ class Delivery:
             return await self._refused(t, rcpt, "RCPT TO")
         crash_point("before-data")
         # Claim and `data` in one change, committed (with other workers' changes) before DATA.
-        t.begin = self.commits.submit(Begin(out.message, conn.server, t.started))
-        t.attempt = await asyncio.shield(t.begin)
+        if not await self._begin(t):
+            return await self._withdrawn(t, pipelined=False)
         t.stage = "data"
         crash_point("after-data-commit")
         reply = await conn.data_command()
@@ -141,23 +150,40 @@ class Delivery:
             out.envelope_from, out.recipient, options=options, utf8=utf8
         )
         if not mail.positive or rcpt is None or not rcpt.positive:
-            if data is not None and data.code == 354:
-                # The server invites a body for a refused envelope: out of step, never reuse.
-                conn.abort()
+            # (A body invited for a refused envelope: the connection already dropped itself.)
             if not mail.positive or rcpt is None:
                 return await self._refused(t, mail, "MAIL FROM")
             return await self._refused(t, rcpt, "RCPT TO")
         if data is None or data.code != 354:
             return await self._refused(t, data or rcpt, "DATA")
         crash_point("before-data")
-        t.begin = self.commits.submit(Begin(out.message, conn.server, t.started))
-        t.attempt = await asyncio.shield(t.begin)
+        if not await self._begin(t):
+            return await self._withdrawn(t, pipelined=True)
         t.stage = "data"
         crash_point("after-data-commit")
         crash_point("after-354")
         t.stage = "body"
         reply = await conn.data_body(out.data)
         return self._after_body(t, reply)
+
+    async def _begin(self, t: Transaction) -> bool:
+        """Submit the claim-and-``data`` change and wait for its commit; False if the message
+        left the queue meanwhile (suppressed while the run went on)."""
+        t.begin = self.commits.submit(Begin(t.item.out.message, t.worker.conn.server, t.started))
+        try:
+            t.attempt = await asyncio.shield(t.begin)
+        except Withdrawn:
+            return False
+        return True
+
+    async def _withdrawn(self, t: Transaction, *, pipelined: bool) -> None:
+        """The person was suppressed while the envelope was under way: send nothing of it."""
+        t.stage = "done"
+        if pipelined:
+            t.worker.conn.abort()  # the 354 is in: any byte written now would be the body
+        else:
+            await t.worker.conn.rset()
+        self.dispatcher.finished("suppressed")
 
     def _preflight(self, conn: Connection, out: Outgoing, utf8: bool) -> list[str] | str:
         """Return the MAIL FROM parameters, or why this one message cannot be sent on ``conn``.
@@ -283,8 +309,8 @@ class Delivery:
         reply: Reply | None,
         text: str,
         retry_at: str | None = None,
-    ) -> None:
-        self.commits.submit(
+    ) -> asyncio.Future[int | None]:
+        future = self.commits.submit(
             Outcome(
                 t.item.out.message, t.attempt, state, reply.code if reply else None, text,
                 self.log.now(), reply.enhanced if reply else None, retry_at,
@@ -292,25 +318,42 @@ class Delivery:
             )
         )  # fmt: skip
         t.stage = "done"
+        return future
 
     def _record(self, t: Transaction, state: State, reply: Reply | None, text: str) -> None:
-        self._outcome(t, state, reply, text)
+        before_data = t.attempt is None
+        future = self._outcome(t, state, reply, text)
         if reply is not None and state is not State.UNKNOWN:
             t.worker.troubles = 0
         self.dispatcher.finished(str(state))
+        if before_data:
+            self._recount_if_withdrawn(future, str(state))
         if reply is not None:
             self.dispatcher.observe(reply)
+
+    def _recount_if_withdrawn(self, future: asyncio.Future[int | None], counted: str) -> None:
+        """A refusal before DATA of a message suppressed meanwhile: the log keeps it
+        ``suppressed`` (the change fails alone), so count it as such."""
+
+        def check(done: asyncio.Future[int | None]) -> None:
+            if not done.cancelled() and isinstance(done.exception(), Withdrawn):
+                self.dispatcher.recount(counted, "suppressed")
+
+        future.add_done_callback(check)
 
     def _defer(self, t: Transaction, reply: Reply | None, text: str) -> None:
         item = t.item
         item.retries += 1
         delay = backoff(item.retries, base=self.limits.retry_delay, cap=self.limits.max_retry_delay)
         retry_at = timestamp(self.log.current_time() + timedelta(seconds=delay))
-        self._outcome(t, State.DEFERRED, reply, text, retry_at)
+        before_data = t.attempt is None
+        future = self._outcome(t, State.DEFERRED, reply, text, retry_at)
         if reply is not None:
             self.dispatcher.observe(reply)  # may pause the run: then no retry in this run
         if item.retries > self.limits.retries or self.dispatcher.halted:
             self.dispatcher.finished("deferred")
+            if before_data:
+                self._recount_if_withdrawn(future, "deferred")
             return
         self.dispatcher.retry_later(item, delay)
 

@@ -167,6 +167,10 @@ class _Dispatch:
         self._bump(**{outcome: 1})
         self._notify()
 
+    def recount(self, was: str, now: str) -> None:
+        """Count a final outcome again (``was`` counted, its change found ``now`` instead)."""
+        self._bump(**{was: -1, now: 1})
+
     def requeue(self, item: Item) -> None:
         """Put ``item`` back at the front of the queue."""
         self.fresh.appendleft(item)
@@ -249,6 +253,7 @@ class _Dispatch:
             connections=self.connections,
             paused=self.paused,
             log_commits=self.commits.groups,
+            suppressed=c.suppressed,
         )
 
     async def _run(

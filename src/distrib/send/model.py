@@ -31,7 +31,9 @@ class Progress:
     ``sent``, ``failed``, ``unknown`` and ``deferred`` count messages whose outcome is final for
     this run (``deferred``: left for a later run); ``requeued`` counts the times a message was
     put back to be tried again within this run.  ``stopping`` is None while the run goes on,
-    else why it is stopping (in-flight messages finish, nothing new starts).
+    else why it is stopping (in-flight messages finish, nothing new starts).  ``suppressed``
+    counts messages skipped because their person was suppressed (an opt-out, a hard bounce)
+    while the run went on: nothing was sent to them.
     """
 
     sent: int
@@ -42,17 +44,19 @@ class Progress:
     total: int | None
     elapsed: float
     stopping: str | None = None
+    suppressed: int = 0
 
     @property
     def done(self) -> int:
         """Messages with an outcome that is final for this run."""
-        return self.sent + self.deferred + self.failed + self.unknown
+        return self.sent + self.deferred + self.failed + self.unknown + self.suppressed
 
 
 @dataclass(frozen=True, slots=True)
 class SendReport:
     """What a call to `send_messages` did.  ``paused``: stopped by an error storm (the relay
-    refused or throttled many messages in a row; ``stop_reason`` says which)."""
+    refused or throttled many messages in a row; ``stop_reason`` says which).  ``suppressed``:
+    messages skipped because their person was suppressed while the run went on."""
 
     sent: int
     deferred: int
@@ -64,6 +68,7 @@ class SendReport:
     connections: int
     paused: bool = False
     log_commits: int = 0  # delivery-log transactions committed (changes are grouped)
+    suppressed: int = 0
 
 
 @dataclass(slots=True)

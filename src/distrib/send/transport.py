@@ -1,9 +1,22 @@
 """One SMTP connection: the TLS and AUTH policy, and each command's reply, classified.
 
 The engine decides what a reply means for the delivery log; this module only guarantees that
-every command ends in exactly one of: a `Reply` (the server answered), `Dropped` (no answer:
-the connection was lost or timed out), `BadAddress` (nothing was sent), or a `SendError`
-subclass (the run cannot go on).  The password is only ever handed to aiosmtplib's ``login``.
+every command ends in exactly one of: a `Reply` (the server answered), `Dropped` (no usable
+answer: the connection was lost or timed out, or the server broke the protocol), `BadAddress`
+(nothing was sent), or a `SendError` subclass (the run cannot go on).  The password is only
+ever handed to aiosmtplib's ``login``.
+
+**Protocol errors are dropped connections.**  A reply that is not SMTP (gibberish, no code, a
+code outside 200-599, mixed codes, too long), a reply of a class the command cannot have (a
+2xx or a 3xx other than 354 to DATA, a 3xx to MAIL FROM or RCPT TO), or a reply nobody asked
+for during a transaction (an extra reply: the next one would be taken for the wrong command)
+ends the session at once.  Before any body byte left, that is `Dropped` with ``body_sent``
+False: the message goes back to the queue, never ``failed``; while opening a session it is
+`ConnectFailed`, retried like a lost connection.
+
+**Every reply text goes through one `distrib.send.replies.Scrubber`** per connection, made
+with the credentials: decoded leniently to valid text, control characters shown, and the
+password in every encoding it was sent in redacted, before it is stored, raised or printed.
 
 aiosmtplib opens each session (TLS, EHLO, AUTH); the transactions then run on `Wire`, which
 pipelines MAIL FROM and RCPT TO when the server offers PIPELINING (`distrib.send.wire` says why
@@ -26,6 +39,7 @@ from distrib.config import SMTPConfig
 from distrib.errors import SMTPAuthError, SMTPConfigError, SMTPConnectionError, SMTPSecurityError
 from distrib.send.crash import crash_point
 from distrib.send.policy import Reply
+from distrib.send.replies import Scrubber
 from distrib.send.wire import Lost, Unreadable, Wire, command_line
 
 __all__ = [
@@ -45,6 +59,8 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 _QUIT_TIMEOUT = 10.0
 _CLOSE_WAIT = 2.0
+_SIZE = re.compile(r"[0-9]{1,18}")
+_SHOWN = 200  # characters of a reply that broke the protocol, in its error message
 #: Auth failures that stop the run: RFC 4954 530/534/535/538 (and 454, temporary failure).
 AUTH_CODES = frozenset({454, 530, 534, 535, 538})
 
@@ -147,6 +163,8 @@ class Connection:
         self._cfg = smtp
         self._password = password
         self._tls = tls
+        # The one place where what this server says becomes text (see the module docstring).
+        self._scrub = Scrubber(smtp.username, [password])
         self._client: aiosmtplib.SMTP | None = None
         self._wire: Wire | None = None  # the session's transactions, once it is open
         self._wires: list[Wire] = []  # every session opened, to wait for its close
@@ -213,10 +231,11 @@ class Connection:
             transport = client.transport
             if not isinstance(transport, asyncio.Transport) or transport.is_closing():
                 raise ConnectFailed(f"{self.server}: connection lost while opening the session")
-            size = client.esmtp_extensions.get("size", "").strip()
-            self._size = (int(size) if size.isdigit() else 0) if self.supports("size") else None
+            self._size = (
+                _size(client.esmtp_extensions.get("size", "")) if self.supports("size") else None
+            )
             self._pipelining = self.supports("pipelining")
-            self._wire = Wire(transport)  # the transactions run on this from now on
+            self._wire = Wire(transport, self._scrub)  # the transactions run on this now
             self._wires = [w for w in self._wires if not w.closed.done()] + [self._wire]
             self._protocols = [p for p in self._protocols if p is not client.protocol]
         except BaseException:
@@ -224,49 +243,69 @@ class Connection:
             raise
 
     async def _connect(self, client: aiosmtplib.SMTP) -> None:
-        where = self.server
+        where, said = self.server, self._said
         try:
             await client.connect()
             if client.protocol is not None:
                 self._protocols = [p for p in self._protocols if p.transport is not None]
                 self._protocols.append(client.protocol)
         except aiosmtplib.SMTPConnectResponseError as exc:
-            # The greeting was not 220: 421 means "busy, come back", 554 means "not for you".
-            if 400 <= exc.code < 500:
-                raise ConnectFailed(
-                    f"{where} is not accepting connections: {_said(exc)}", code=exc.code
-                ) from None
-            raise SMTPConnectionError(
-                f"{where} refused the session: {_said(exc)}", code=exc.code, reply=exc.message
-            ) from None
+            raise self._not_welcome(exc) from None
         except aiosmtplib.SMTPConnectError as exc:
             if isinstance(exc.__cause__, ssl.SSLError):
                 raise SMTPSecurityError(f"{where}: TLS failed: {exc.__cause__}") from None
-            raise ConnectFailed(f"cannot connect to {where}: {exc.message}") from None
+            message = self._scrub.from_text(exc.message)
+            raise ConnectFailed(f"cannot connect to {where}: {message}") from None
         except ssl.SSLError as exc:
             raise SMTPSecurityError(f"{where}: TLS failed: {exc}") from None
         except aiosmtplib.SMTPHeloError as exc:
-            if 400 <= exc.code < 500:
-                raise ConnectFailed(f"{where} refused EHLO for now: {_said(exc)}") from None
-            raise SMTPConfigError(
-                f"{where} refused our EHLO: {_said(exc)} (check smtp.local_hostname)",
-                code=exc.code,
-                reply=exc.message,
-            ) from None
+            raise self._ehlo_refused(exc) from None
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-            raise ConnectFailed(f"{where}: {exc.message} while opening the session") from None
+            message = self._scrub.from_text(exc.message)
+            raise ConnectFailed(f"{where}: {message} while opening the session") from None
         except aiosmtplib.SMTPResponseException as exc:
+            if not 400 <= exc.code < 600:
+                # aiosmtplib could not read a reply (not SMTP, too long), or a 2xx/3xx where
+                # a 220 or a refusal belongs.
+                raise self._protocol_error(exc, "while opening the session") from None
             # Only STARTTLS answers with a bare response error here (454 TLS not available).
             raise SMTPSecurityError(
-                f"{where} refused STARTTLS: {_said(exc)}; distrib never falls back to plaintext",
+                f"{where} refused STARTTLS: {said(exc)}; distrib never falls back to plaintext",
                 code=exc.code,
-                reply=exc.message,
+                reply=self._scrub.from_text(exc.message),
             ) from None
         except aiosmtplib.SMTPException as exc:
+            message = self._scrub.from_text(exc.message)
             raise SMTPSecurityError(
-                f"{where} does not offer STARTTLS ({exc.message}); distrib never falls back to"
+                f"{where} does not offer STARTTLS ({message}); distrib never falls back to"
                 ' plaintext: use security = "tls" if the relay speaks implicit TLS'
             ) from None
+
+    def _not_welcome(self, exc: aiosmtplib.SMTPConnectResponseError) -> Exception:
+        """The greeting was not 220: 421 means "busy, come back", 554 "not for you"."""
+        if 400 <= exc.code < 500:
+            return ConnectFailed(
+                f"{self.server} is not accepting connections: {self._said(exc)}", code=exc.code
+            )
+        if 500 <= exc.code < 600:
+            return SMTPConnectionError(
+                f"{self.server} refused the session: {self._said(exc)}",
+                code=exc.code,
+                reply=self._scrub.from_text(exc.message),
+            )
+        return self._protocol_error(exc, "in the greeting")
+
+    def _ehlo_refused(self, exc: aiosmtplib.SMTPHeloError) -> Exception:
+        """EHLO refused while aiosmtplib opened the session (before STARTTLS)."""
+        if 400 <= exc.code < 500:
+            return ConnectFailed(f"{self.server} refused EHLO for now: {self._said(exc)}")
+        if not 500 <= exc.code < 600:
+            return self._protocol_error(exc, "in reply to EHLO")
+        return SMTPConfigError(
+            f"{self.server} refused our EHLO: {self._said(exc)} (check smtp.local_hostname)",
+            code=exc.code,
+            reply=self._scrub.from_text(exc.message),
+        )
 
     async def _hello(self, client: aiosmtplib.SMTP) -> None:
         if not client.is_ehlo_or_helo_needed:
@@ -276,14 +315,21 @@ class Connection:
                 await client.ehlo()
             except aiosmtplib.SMTPHeloError as exc:
                 if 400 <= exc.code < 500 or not client.is_connected:
-                    raise ConnectFailed(f"{self.server} refused EHLO: {_said(exc)}") from None
+                    raise ConnectFailed(f"{self.server} refused EHLO: {self._said(exc)}") from None
                 await client.helo()
         except aiosmtplib.SMTPHeloError as exc:
+            if not 500 <= exc.code < 600:
+                raise self._protocol_error(exc, "in reply to HELO") from None
             raise SMTPConfigError(
-                f"{self.server} refused HELO: {_said(exc)}", code=exc.code, reply=exc.message
+                f"{self.server} refused HELO: {self._said(exc)}",
+                code=exc.code,
+                reply=self._scrub.from_text(exc.message),
             ) from None
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-            raise ConnectFailed(f"{self.server}: {exc.message} after EHLO") from None
+            message = self._scrub.from_text(exc.message)
+            raise ConnectFailed(f"{self.server}: {message} after EHLO") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise self._protocol_error(exc, "in reply to EHLO") from None
 
     async def _login(self, client: aiosmtplib.SMTP, username: str) -> None:
         where = self.server
@@ -301,27 +347,39 @@ class Connection:
         try:
             await client.login(username, self._password)
         except aiosmtplib.SMTPAuthenticationError as exc:
-            text = self._redact(exc.message)
+            if not 300 <= exc.code < 600:
+                raise self._protocol_error(exc, "in reply to AUTH") from None
+            text = self._scrub.from_text(exc.message)
             raise SMTPAuthError(
                 f"{where} refused the credentials of {username!r}: {exc.code} {text}",
                 code=exc.code,
                 reply=text,
             ) from None
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-            raise ConnectFailed(f"{where}: {exc.message} during AUTH") from None
+            message = self._scrub.from_text(exc.message)
+            raise ConnectFailed(f"{where}: {message} during AUTH") from None
         except aiosmtplib.SMTPResponseException as exc:
-            text = self._redact(exc.message)
+            if not 300 <= exc.code < 600:
+                raise self._protocol_error(exc, "in reply to AUTH") from None
+            text = self._scrub.from_text(exc.message)
             raise SMTPAuthError(
                 f"{where}: AUTH failed: {exc.code} {text}", code=exc.code, reply=text
             ) from None
         except aiosmtplib.SMTPException:
             raise SMTPAuthError(f"{where} does not offer AUTH, but smtp.username is set") from None
 
-    def _redact(self, text: str) -> str:
-        # A hostile or buggy server could echo what we sent; never let it reach a message.
-        if self._password and self._password in text:
-            return text.replace(self._password, "***")
-        return text
+    def _said(self, exc: aiosmtplib.SMTPResponseException) -> str:
+        """``code text`` of a reply aiosmtplib read, scrubbed (see `Scrubber`)."""
+        text = self._scrub.from_text(exc.message.strip())
+        return f"{exc.code} {text}".strip() if exc.code >= 0 else text
+
+    def _protocol_error(self, exc: aiosmtplib.SMTPResponseException, when: str) -> ConnectFailed:
+        """A reply that is not SMTP, or not one the command allows, while opening the session:
+        handled like a lost connection (retried, then the run stops)."""
+        said = self._said(exc)
+        if len(said) > _SHOWN:
+            said = said[:_SHOWN] + "…"
+        return ConnectFailed(f"{self.server}: protocol error {when}: {said}")
 
     # -- one transaction ----------------------------------------------------------------------
 
@@ -338,12 +396,13 @@ class Connection:
         mail, rcpt = _envelope_lines(sender, recipient, options, utf8)
         timeout = self._cfg.timeout
         try:
+            wire.strays = 0  # a new transaction
             wire.send(mail, 1)
-            first = await self._read(wire, timeout)
+            first = self._expect(await self._read(wire, timeout), "MAIL FROM")
             if not first.positive:
                 return first, None
             wire.send(rcpt, 1)
-            return first, await self._read(wire, timeout)
+            return first, self._expect(await self._read(wire, timeout), "RCPT TO")
         except Lost as exc:
             raise self._dropped(f"{_lost(exc)} after MAIL FROM / RCPT TO") from None
 
@@ -366,16 +425,22 @@ class Connection:
         mail, rcpt = _envelope_lines(sender, recipient, options, utf8)
         timeout = self._cfg.timeout
         try:
+            wire.strays = 0  # a new transaction
             wire.send(mail + rcpt + b"DATA\r\n", 3)
-            first = await self._read(wire, timeout)
+            first = self._expect(await self._read(wire, timeout), "MAIL FROM")
             if first.code == 421:
                 return first, None, None
-            second = await self._read(wire, timeout)
+            second = self._expect(await self._read(wire, timeout), "RCPT TO")
             if second.code == 421:
                 return first, second, None
             third = await self._read(wire, timeout)
         except Lost as exc:
             raise self._dropped(f"{_lost(exc)} after MAIL FROM / RCPT TO / DATA") from None
+        if first.positive and second.positive:
+            self._expect(third, "DATA")
+        elif not (third.transient or third.permanent):
+            # A body invited (or a 2xx) for a refused envelope: out of step, never reuse.
+            self.abort()
         return first, second, third
 
     async def _read(self, wire: Wire, timeout: float) -> Reply:
@@ -384,12 +449,27 @@ class Connection:
             self.abort()  # the server is closing the session (RFC 5321 §3.8): so do we
         return reply
 
+    def _expect(self, reply: Reply, command: str) -> Reply:
+        """Return ``reply`` if ``command`` may have it (DATA: 354, 4xx, 5xx; MAIL FROM and RCPT
+        TO: 2xx, 4xx, 5xx); else end the session: a protocol error, nothing of the body sent.
+
+        A 2xx to DATA is what a server out of step sends (a reply too many earlier on, or a
+        broken relay): taking it for a refusal would fail a message nobody refused.
+        """
+        if command == "DATA":
+            allowed = reply.code == 354 or reply.transient or reply.permanent
+        else:
+            allowed = reply.positive or reply.transient or reply.permanent
+        if not allowed:
+            raise self._dropped(f"protocol error: {reply} in reply to {command}")
+        return reply
+
     async def data_command(self) -> Reply:
         """Send the DATA command alone; a `Dropped` here means no body byte was sent."""
         wire = self._connected()
         try:
             wire.send(b"DATA\r\n", 1)
-            return await self._read(wire, self._cfg.timeout)
+            return self._expect(await self._read(wire, self._cfg.timeout), "DATA")
         except Lost as exc:
             raise self._dropped(f"{_lost(exc)} after DATA, before 354") from None
 
@@ -400,6 +480,13 @@ class Connection:
         server may have the message (RFC 1047), so the caller must not send it again.
         """
         wire = self._connected()
+        if wire.strays:
+            # A reply nobody asked for came during this transaction: the server is out of
+            # step, and the reply to the body could be one meant for something else.
+            n = wire.strays
+            raise self._dropped(
+                f"protocol error: {n} reply(ies) nobody asked for during the transaction"
+            )
         payload = wire_body(data)
         try:
             wire.send(payload, 1)
@@ -482,13 +569,16 @@ class Connection:
         self._wires = [w for w in self._wires if not w.closed.done()]
 
 
+def _size(advertised: str) -> int:
+    """The SIZE a server advertised (RFC 1870), 0 for no fixed limit: also for a value that is
+    not a plain number (``str.isdigit`` takes "²", and ``int`` refuses 5,000 digits)."""
+    value = advertised.strip()
+    return int(value) if _SIZE.fullmatch(value) else 0
+
+
 def _lost(exc: Lost) -> str:
     if exc.timeout:
         return "timed out waiting for the reply"
     if isinstance(exc, Unreadable):
         return f"unreadable reply ({exc})"
     return str(exc)
-
-
-def _said(exc: aiosmtplib.SMTPResponseException) -> str:
-    return f"{exc.code} {exc.message}".strip()

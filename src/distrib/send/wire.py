@@ -15,11 +15,14 @@ measured on 127.0.0.1 against Postfix's smtp-sink, 8 connections):
   checked once (`distrib.send.transport.check_address`), a reply waits on one future with one
   timer, and the body needs no second copy.
 
-The rules it keeps: a reply is a 3-digit code and text, possibly on several ``NNN-`` lines; a
-line over 8,192 bytes, a reply over 32 KB or a line without a code is unreadable, and the
-session is dropped (never guessed from).  Replies nobody asked for (between transactions) are
-dropped, so they can never be taken for the reply to the next command.  A command line never
-holds a control character: it is refused before anything is written.  Tested against the
+The rules it keeps: a reply is a 3-digit code from 200 to 599 and text, possibly on several
+``NNN-`` lines with the same code; a line over 8,192 bytes, a reply over 32 KB, a line without
+such a code or lines with different codes are unreadable, and the session is dropped (never
+guessed from).  The text of a reply is made by `distrib.send.replies.Scrubber` (any bytes become
+valid text; credentials are redacted).  Replies nobody asked for are dropped, so they can never
+be taken for the reply to the next command, and counted (``strays``): the connection checks,
+before it writes a body, that none came during the transaction.  A command line never holds a
+control character: it is refused before anything is written.  Tested against the
 aiosmtpd test server with and without PIPELINING, and against smtp-sink when installed.
 """
 
@@ -30,6 +33,7 @@ import re
 from collections import deque
 
 from distrib.send.policy import Reply
+from distrib.send.replies import Scrubber
 
 __all__ = ["MAX_LINE", "MAX_REPLY", "Lost", "Unreadable", "Wire", "command_line"]
 
@@ -63,17 +67,19 @@ def command_line(verb: bytes, *args: bytes) -> bytes:
 class Wire(asyncio.Protocol):
     """Replies in order, for commands written in order; one session's transactions."""
 
-    def __init__(self, transport: asyncio.Transport) -> None:
+    def __init__(self, transport: asyncio.Transport, scrub: Scrubber | None = None) -> None:
         self.transport: asyncio.Transport | None = transport
+        self._scrub = scrub or Scrubber()
         self._loop = asyncio.get_running_loop()
         self._buffer = bytearray()
-        self._lines: list[str] = []  # the lines of a reply being received
+        self._lines: list[bytes] = []  # the lines of a reply being received
         self._code = 0
         self._size = 0
         self._replies: deque[Reply] = deque()
         self._expected = 0  # replies owed for commands written
         self._waiter: asyncio.Future[None] | None = None
         self._gone: Lost | None = None
+        self.strays = 0  # replies nobody asked for, since the caller last set it to 0
         self.closed = self._loop.create_future()  # done once the socket is closed
         transport.set_protocol(self)
 
@@ -156,8 +162,12 @@ class Wire(asyncio.Protocol):
             if len(line) > MAX_LINE:
                 raise Unreadable("a reply line is too long")
             head = line[:3]
-            if not head.isdigit() or line[3:4] not in {b" ", b"-", b"\r", b"\n"}:
-                text = line.decode("utf-8", "replace").strip()
+            if (
+                not head.isdigit()
+                or line[3:4] not in {b" ", b"-", b"\r", b"\n"}
+                or head[:1] not in b"2345"
+            ):
+                text = self._scrub.from_bytes(line.strip(b" \t\r\n"))
                 raise Unreadable(f"not an SMTP reply: {text[:80]!r}")
             code = int(head)
             if self._lines and code != self._code:
@@ -166,15 +176,17 @@ class Wire(asyncio.Protocol):
             self._size += len(line)
             if self._size > MAX_REPLY:
                 raise Unreadable("a reply is too long")
-            self._lines.append(line[4:].strip(b" \t\r\n").decode("utf-8", "surrogateescape"))
+            self._lines.append(line[4:].strip(b" \t\r\n"))
             if line[3:4] == b"-":
                 continue
-            reply = Reply(code, "\n".join(self._lines))
+            reply = Reply(code, self._scrub.from_bytes(b"\n".join(self._lines)))
             self._lines, self._size = [], 0
             if self._expected > 0:
                 self._expected -= 1
                 self._replies.append(reply)
-            # else: nobody asked (e.g. a stray reply between transactions): dropped.
+            else:
+                # Nobody asked (a stray reply, or one reply too many): dropped, and counted.
+                self.strays += 1
         del buffer[:start]
         if len(buffer) > MAX_LINE:
             raise Unreadable("a reply line is too long")
