@@ -9,12 +9,18 @@ connection it came on, whether it was encrypted and who was logged in) and answe
     server.script("DOT", "250 OK", delay=2.0)  # slow reply to the final dot
     server.script("RCPT", delay=0.05)          # slow, then handled as usual
     server.script("MAIL", "421 4.3.2 closing", close=True, times=1)
+    server.script("RCPT", disconnect=True, skip=3, times=1, action=kill)  # at the 4th RCPT
+    server.script("DOT", hold=go, times=1, action=seen)  # hold the reply until go is set
 
 Commands that can be scripted: ``CONNECT`` (replaces the 220 greeting), ``STARTTLS``, ``AUTH``
 (answered before any credentials are read), ``MAIL`` (matched on the sender), ``RCPT`` (the
 recipient), ``DATA`` (the DATA command itself, before 354) and ``DOT`` (the reply to the final
 dot, after the body was received); for ``DATA`` and ``DOT`` ``address`` matches the first
-recipient.  Commands and messages carry ``at``, the server's ``time.monotonic()`` when read.
+recipient.  ``skip=N`` lets the first N matching commands through as usual (the rule counts
+from when it is added).  ``action`` is called, in the server's thread, with the matched address
+when the rule fires, before anything else (the crash tests kill the client there: a point chosen
+by an event, not by time); ``hold`` (a `threading.Event`) then keeps the command waiting until
+the test sets it.  Commands and messages carry ``at``, the server's ``time.monotonic()`` when read.
 ``max_sessions`` makes the server greet extra concurrent connections with ``421`` and close
 them, as relays that cap connections do.  ``pipelining=True`` advertises PIPELINING (RFC 2920).
 ``connections`` counts sessions that said EHLO or HELO (so aiosmtpd's own start-up probe and
@@ -30,6 +36,7 @@ import itertools
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -91,6 +98,10 @@ class Rule:
     close: bool = False
     delay: float = 0.0
     hits: int = 0
+    skip: int = 0  # let this many matching commands through first
+    action: Callable[[str | None], object] | None = None  # called with the address when it fires
+    hold: threading.Event | None = None  # wait until it is set before going on
+    seen: int = 0  # matching commands let through by ``skip``
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,9 @@ class _State:
                     continue
                 if rule.times is not None and rule.hits >= rule.times:
                     continue
+                if rule.seen < rule.skip:
+                    rule.seen += 1
+                    continue
                 rule.hits += 1
                 return rule
         return None
@@ -166,9 +180,14 @@ async def _hang_up(server: SMTP) -> None:
     await asyncio.Event().wait()
 
 
-async def _act(server: SMTP, rule: Rule) -> str | None:
-    """Carry out ``rule``; return the reply to send, or None for a rule that only delays (the
-    command is then handled as usual).  Never returns when it disconnects."""
+async def _act(server: SMTP, rule: Rule, address: str | None = None) -> str | None:
+    """Carry out ``rule``; return the reply to send, or None for a rule that only delays, holds
+    or acts (the command is then handled as usual).  Never returns when it disconnects."""
+    if rule.action is not None:
+        rule.action(address)
+    if rule.hold is not None:
+        while not rule.hold.is_set():  # polled: a cancelled session must not leave a thread
+            await asyncio.sleep(0.002)
     if rule.delay:
         await asyncio.sleep(rule.delay)
     if rule.disconnect:
@@ -211,7 +230,7 @@ class _Handler:
         mail_options: list[str],
     ) -> str:
         rule = self.state.match("MAIL", address)
-        reply = await _act(server, rule) if rule is not None else None
+        reply = await _act(server, rule, address) if rule is not None else None
         if reply is not None:
             return reply
         envelope.mail_from = address
@@ -227,7 +246,7 @@ class _Handler:
         rcpt_options: list[str],
     ) -> str:
         rule = self.state.match("RCPT", address)
-        reply = await _act(server, rule) if rule is not None else None
+        reply = await _act(server, rule, address) if rule is not None else None
         if reply is not None:
             return reply
         envelope.rcpt_tos.append(address)
@@ -251,8 +270,9 @@ class _Handler:
         )
         with self.state.lock:
             self.state.received.append(received)
-        rule = self.state.match("DOT", envelope.rcpt_tos[0] if envelope.rcpt_tos else None)
-        reply = await _act(server, rule) if rule is not None else None
+        first = envelope.rcpt_tos[0] if envelope.rcpt_tos else None
+        rule = self.state.match("DOT", first)
+        reply = await _act(server, rule, first) if rule is not None else None
         if reply is None:
             with self.state.lock:
                 number = len(self.state.received)
@@ -380,7 +400,7 @@ class _RecordingSMTP(SMTP):
         envelope = self.envelope
         first = envelope.rcpt_tos[0] if envelope is not None and envelope.rcpt_tos else None
         rule = self.state.match("DATA", first) if first is not None else None
-        reply = await _act(self, rule) if rule is not None else None
+        reply = await _act(self, rule, first) if rule is not None else None
         if reply is not None:
             await self.push(reply)
             return
@@ -492,16 +512,20 @@ class SMTPTestServer:
         disconnect: bool = False,
         close: bool = False,
         delay: float = 0.0,
+        skip: int = 0,
+        action: Callable[[str | None], object] | None = None,
+        hold: threading.Event | None = None,
     ) -> Rule:
         """Add a scripted reaction to ``command`` (see the module docstring); first match wins."""
         command = command.upper()
         if command not in SCRIPTABLE:
             raise ValueError(f"cannot script {command}; choose from {sorted(SCRIPTABLE)}")
-        if reply is None and not disconnect and not delay:
-            raise ValueError("a rule needs a reply, disconnect=True or a delay")
+        if reply is None and not disconnect and not delay and action is None and hold is None:
+            raise ValueError("a rule needs a reply, disconnect=True, a delay, an action or a hold")
         if close and reply is None:
             raise ValueError("close=True sends the reply first: give one")
-        rule = Rule(command, reply, address, times, disconnect, close, delay)
+        rule = Rule(command, reply, address, times, disconnect, close, delay, skip=skip,
+                    action=action, hold=hold)  # fmt: skip
         with self._state.lock:
             self._state.rules.append(rule)
         return rule
@@ -537,6 +561,13 @@ class SMTPTestServer:
         """Return how many sessions said EHLO or HELO."""
         with self._state.lock:
             return len(self._state.greeted)
+
+    @property
+    def active_sessions(self) -> int:
+        """Return how many connections are open right now (0: every session has ended, and no
+        command of a killed client is still waiting to be read)."""
+        with self._state.lock:
+            return self._state.active
 
     @property
     def peak_sessions(self) -> int:

@@ -1,7 +1,10 @@
-"""Crash tests: kill the sending process (named crash points, SIGKILL at random moments, Ctrl-C),
-resume, and compare the delivery log with what the real SMTP server received.
+"""Crash tests: kill the sending process (named crash points, SIGKILL when the server reads a
+chosen command, Ctrl-C), resume, and compare the delivery log with what the real SMTP server
+received.
 
-The server runs in this process, so it outlives every sender we kill.
+The server runs in this process, so it outlives every sender we kill.  Every kill point is an
+event (a crash point in the code, or the Nth MAIL/RCPT/DATA/end of body the server reads), never
+a moment: each assertion holds however fast or slow the machine is.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
+import threading
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +25,15 @@ from typer.testing import CliRunner
 
 import crash_driver
 from campaign_helpers import EXPECTED, CampaignFiles, write_campaign
+from crash_helpers import (
+    Killer,
+    Popen,
+    distrib_process,
+    environment,
+    finish,
+    read_until,
+    wait_for,
+)
 from distrib.cli import app
 from distrib.deliverylog import DeliveryLog
 from distrib.send.crash import CRASH_EXIT, POINTS, CrashPoints
@@ -32,13 +44,6 @@ DRIVER = TESTS / "crash_driver.py"
 runner = CliRunner()
 
 
-def environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIB_CRASH")}
-    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])
-    env.update(extra)
-    return env
-
-
 def drive(log: Path, server: SMTPTestServer, connections: int = 1, **env: str) -> Popen:
     return subprocess.Popen(
         [sys.executable, str(DRIVER), str(log), str(server.port), str(connections)],
@@ -47,23 +52,6 @@ def drive(log: Path, server: SMTPTestServer, connections: int = 1, **env: str) -
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-Popen = subprocess.Popen[str]
-
-
-def finish(proc: Popen, timeout: float = 30) -> tuple[int, str]:
-    out, errors = proc.communicate(timeout=timeout)
-    return proc.returncode, out + (errors or "")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.002)
-    return True
 
 
 def rows(log: Path) -> dict[str, sqlite3.Row]:
@@ -203,36 +191,56 @@ def test_a_crash_before_a_group_commit_loses_nothing_and_sends_nothing_twice(
     assert sum(final[r]["status"] == "unknown" for r in recipients) <= 3 * 3
 
 
+#: The commands at which the server kills the sending process: the MAIL that starts a message
+#: (the previous message's 250 was sent, its outcome perhaps not committed yet), its RCPT (no
+#: `data` yet), the DATA command (`data` committed; with PIPELINING not yet, it is committed
+#: after the 354), and the end of its body, before the reply.
+KILL_AT = ("MAIL", "RCPT", "DATA", "DOT")
+
+
+def kill_points(seed: int) -> list[tuple[str, int]]:
+    """A seeded list of kill points: each command of `KILL_AT` three times, at its 1st to 4th
+    occurrence in the life of a sending process, shuffled; the last one is at a RCPT, so the
+    final run sends a message whose envelope a killed process had already given."""
+    rng = random.Random(seed)
+    points = [(verb, rng.randint(1, 4)) for verb in KILL_AT * 3]
+    rng.shuffle(points)
+    last = next(i for i, (verb, _) in enumerate(points) if verb == "RCPT")
+    points.append(points.pop(last))
+    return points
+
+
 @pytest.mark.slow
-def test_sigkill_at_random_moments_never_sends_twice_or_loses_a_message(
-    tmp_path: Path, smtp_server: SMTPTestServer
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
+def test_sigkill_at_chosen_commands_never_sends_twice_or_loses_a_message(
+    tmp_path: Path, make_smtp_server: Callable[..., SMTPTestServer], pipelining: bool
 ) -> None:
-    rng = random.Random(20270202)
-    log, recipients = plan(tmp_path, 36)
-    # Slow replies widen the windows inside a transaction, so kills land in all of them.
-    smtp_server.script("RCPT", delay=0.004)
-    smtp_server.script("DATA", delay=0.004)
-    smtp_server.script("DOT", delay=0.012)
-    kills = 0
-    for _ in range(10):
-        before = len(smtp_server.messages)
-        proc = drive(log, smtp_server, connections=2)
-        target = before + rng.randint(1, 3)
-        wait_for(
-            lambda p=proc, t=target: len(smtp_server.messages) >= t or p.poll() is not None  # type: ignore[misc]
-        )
-        time.sleep(rng.uniform(0, 0.03))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        finish(proc)
-    code, out = finish(drive(log, smtp_server, connections=2))
+    server = make_smtp_server(pipelining=pipelining)
+    # 12 kills, each after at most 4 commands of its kind (at most 5 messages settled per
+    # process: the one killed and one in flight on the other connection): 72 recipients leave
+    # every process enough messages to reach its kill point.
+    log, recipients = plan(tmp_path, 72)
+    points = kill_points(20270202)
+    killed: list[tuple[str, str]] = []
+    for verb, nth in points:
+        killer = Killer()
+        server.script(verb, disconnect=True, times=1, skip=nth - 1, action=killer)
+        proc = killer.target(drive(log, server, connections=2))
+        code, out = finish(proc)
+        assert code == -signal.SIGKILL, (verb, nth, out)  # killed at its point, every time
+        (address,) = killer.hit
+        assert address is not None
+        killed.append((verb, address))
+        # Every session of the killed process has ended: none of its commands is still to be
+        # read, so the next rule counts only the next process's commands.
+        assert wait_for(lambda: server.active_sessions == 0)
+    code, out = finish(drive(log, server, connections=2))
     assert code == 0, out
-    assert kills >= 8  # most runs were killed mid-send
 
     final = rows(log)
-    got = copies(smtp_server)
-    received = Counter(m.rcpt_tos[0] for m in smtp_server.messages)
+    got = copies(server)
+    received = Counter(m.rcpt_tos[0] for m in server.messages)
+    rcpts = Counter(c.arg for c in server.commands if c.verb == "RCPT")
     assert max(received.values()) == 1  # no body ever reached the server twice
     assert set(final) == set(recipients)
     unknown = [r for r in recipients if final[r]["status"] == "unknown"]
@@ -242,22 +250,24 @@ def test_sigkill_at_random_moments_never_sends_twice_or_loses_a_message(
         if status == "sent":
             assert got[r] == 1
         else:
-            assert got[r] <= 1
+            assert got[r] <= 1  # accepted, perhaps, with the outcome not committed yet
             assert outcomes(log, r)[-1] == "interrupted"
-    # Each kill leaves at most one message per connection in DATA.
-    assert len(unknown) <= 2 * kills
-    # Kills before DATA were resent safely: some message's envelope was given more than once
-    # (a try killed before its DATA), and it was then sent, once.
-    tries = Counter(c.arg for c in smtp_server.commands if c.verb == "RCPT")
-    assert any(
-        n > 1 and final[r]["status"] == "sent" and got[r] == 1
-        for r in recipients
-        for arg, n in tries.items()
-        if r in arg
-    )
-    # Every unknown message had reached the DATA phase: its envelope was accepted.
-    rcpts = {c.arg for c in smtp_server.commands if c.verb == "RCPT"}
-    assert all(any(r in arg for arg in rcpts) for r in unknown)
+            assert any(r in arg for arg in rcpts)  # it had reached the DATA phase
+    # Each kill leaves at most one message per connection in `data`.
+    assert len(unknown) <= 2 * len(points)
+    for verb, address in killed:
+        if verb == "DOT" or (verb == "DATA" and not pipelining):
+            # Cut off after `data` was committed: unknown, never resent; the server has the
+            # body once (killed before its reply) or, at the DATA command, not at all.
+            assert final[address]["status"] == "unknown", (verb, address)
+            assert received[address] == (1 if verb == "DOT" else 0), (verb, address)
+        elif verb == "RCPT" or verb == "DATA":
+            # Before `data` (with PIPELINING the DATA command leaves with RCPT): still `ready`,
+            # so it was tried again; its envelope was given more than once.
+            assert sum(n for arg, n in rcpts.items() if address in arg) > 1, (verb, address)
+    # The last kill was at a RCPT: that message was sent by the final run, once.
+    verb, address = killed[-1]
+    assert verb == "RCPT" and final[address]["status"] == "sent" and got[address] == 1
 
 
 # -- the real `distrib send` ------------------------------------------------------------------
@@ -275,16 +285,6 @@ def cli(*args: str) -> tuple[int, str]:
     result = runner.invoke(app, list(args))
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.output
-
-
-def distrib_process(*args: str, **env: str) -> Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "distrib", *args],
-        env=environment(**env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
 
 
 def by_address(files: CampaignFiles) -> dict[str, str]:
@@ -330,11 +330,18 @@ def test_ctrl_c_lets_the_message_in_flight_finish(
     campaign: CampaignFiles, smtp_server: SMTPTestServer
 ) -> None:
     second = list(EXPECTED)[1]
-    smtp_server.script("DOT", "250 2.0.0 OK, slowly", delay=1.0, address=second)
+    body_in, go = threading.Event(), threading.Event()
+    # The server holds its reply to the second message until the process has taken the Ctrl-C.
+    smtp_server.script("DOT", address=second, times=1, hold=go, action=lambda _: body_in.set())
     proc = distrib_process("send", str(campaign.campaign), "--yes")
-    assert wait_for(lambda: len(smtp_server.messages) == 2, timeout=30)  # 2nd body is in
-    proc.send_signal(signal.SIGINT)
-    code, out = finish(proc)
+    try:
+        assert body_in.wait(60)  # the second body is in; its reply waits
+        proc.send_signal(signal.SIGINT)
+        seen = read_until(proc, "Stopping (Ctrl-C)")
+    finally:
+        go.set()  # now the server answers the message in flight
+    code, rest = finish(proc)
+    out = seen + rest
     assert code == 4, out
     assert "Stopping (Ctrl-C): messages in flight finish, nothing new starts" in out
     assert "To go on: distrib send campaign.toml --resume 1" in out
@@ -348,16 +355,25 @@ def test_ctrl_c_lets_the_message_in_flight_finish(
 def test_a_second_ctrl_c_abandons_the_message_in_flight(
     campaign: CampaignFiles, smtp_server: SMTPTestServer
 ) -> None:
+    # A reply to the dot could take ten minutes: a process that waited for it would not end
+    # before the server answers, and the server answers only once the process has ended.
+    text = campaign.campaign.read_text(encoding="utf-8")
+    campaign.campaign.write_text(text.replace("data_timeout = 5", "data_timeout = 600"))
     second = list(EXPECTED)[1]
-    smtp_server.script("DOT", "250 2.0.0 OK, very slowly", delay=8.0, address=second)
+    body_in, go = threading.Event(), threading.Event()
+    smtp_server.script("DOT", address=second, times=1, hold=go, action=lambda _: body_in.set())
     proc = distrib_process("send", str(campaign.campaign), "--yes")
-    assert wait_for(lambda: len(smtp_server.messages) == 2, timeout=30)
-    proc.send_signal(signal.SIGINT)
-    time.sleep(0.3)
-    started = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    code, out = finish(proc)
-    assert time.monotonic() - started < 5  # did not wait for the 8 s reply
+    try:
+        assert body_in.wait(60)
+        proc.send_signal(signal.SIGINT)
+        seen = read_until(proc, "Stopping (Ctrl-C)")
+        proc.send_signal(signal.SIGINT)
+        code, rest = finish(proc)  # ends although the reply is still held
+    finally:
+        go.set()
+        if proc.poll() is None:
+            proc.kill()
+    out = seen + rest
     assert code == 4, out
     assert "Stopping at once" in out
     assert "Traceback" not in out
@@ -367,15 +383,18 @@ def test_a_second_ctrl_c_abandons_the_message_in_flight(
 def test_a_second_process_is_refused_while_the_first_sends(
     campaign: CampaignFiles, smtp_server: SMTPTestServer
 ) -> None:
-    smtp_server.script("DOT", "250 2.0.0 OK", delay=0.4)
+    body_in, go = threading.Event(), threading.Event()
+    # The first process waits for the reply to its first message while the second one tries.
+    smtp_server.script("DOT", times=1, hold=go, action=lambda _: body_in.set())
     proc = distrib_process("send", str(campaign.campaign), "--yes")
     try:
-        assert wait_for(lambda: len(smtp_server.messages) >= 1, timeout=30)
+        assert body_in.wait(60)
         for args in (["--resume", "1"], []):
             code, out = cli("send", str(campaign.campaign), "--yes", *args)
             assert code == 1
             assert f"being sent right now: run 1 by process {proc.pid}" in out
     finally:
+        go.set()
         code, out = finish(proc)
     assert code == 0, out
     assert copies(smtp_server) == Counter(dict.fromkeys(EXPECTED, 1))
@@ -388,23 +407,26 @@ def test_ctrl_c_in_a_terminal_stops_cleanly_with_render_workers(
     must still stop cleanly (the workers ignore it; the sending process decides)."""
     rows = "".join(f"pigiste{i}@redaction{i % 9}.example;Élise;Côté;Le Fleuve;fr\n"
                    for i in range(250))  # fmt: skip
-    with (campaign.folder / "medias.csv").open("ab") as out:
-        out.write(rows.encode("cp1252"))  # enough messages for render workers
-    smtp_server.script("DOT", "250 2.0.0 OK", delay=0.02)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "distrib", "send", str(campaign.campaign), "--yes"],
-        env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,  # its own process group, as a terminal's foreground job
-    )  # fmt: skip
-    assert wait_for(lambda: len(smtp_server.messages) >= 5, timeout=60)
-    os.killpg(proc.pid, signal.SIGINT)
-    code, out = finish(proc, timeout=60)
+    with (campaign.folder / "medias.csv").open("ab") as csv:
+        csv.write(rows.encode("cp1252"))  # enough messages for render workers
+    body_in, go = threading.Event(), threading.Event()
+    smtp_server.script("DOT", skip=4, times=1, hold=go, action=lambda _: body_in.set())
+    # Its own process group, as a terminal's foreground job.
+    proc = distrib_process("send", str(campaign.campaign), "--yes", new_session=True)
+    try:
+        assert body_in.wait(60)  # the fifth body is in; its reply waits
+        os.killpg(proc.pid, signal.SIGINT)
+        seen = read_until(proc, "Stopping (Ctrl-C)")
+    finally:
+        go.set()
+    code, rest = finish(proc)
+    out = seen + rest
     assert code == 4, out
     assert "Stopping (Ctrl-C)" in out and "Traceback" not in out
     states = Counter(by_address(campaign).values())
     assert set(states) <= {"sent", "ready"}  # nothing left in flight, nothing unknown
-    assert states["sent"] == len(smtp_server.messages) >= 5
-    assert states["ready"] > 0
+    assert states["sent"] == len(smtp_server.messages) == 5  # the fifth one finished
+    assert states["ready"] == 250
     with sqlite3.connect(campaign.log) as conn:
         assert conn.execute("SELECT status FROM runs").fetchone()[0] == "stopped"
         assert conn.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0

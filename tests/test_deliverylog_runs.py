@@ -113,6 +113,10 @@ def test_skip_sent_elsewhere_never_lets_two_runs_send_to_one_contact(log: Delive
         "d": "skipped",
     }
     assert rows["a"].note == f"already sent by run {second.id}"
+    assert (
+        rows["b"].note
+        == f"may have arrived in run {second.id} (unknown): see distrib resolve {second.id}"
+    )
     assert skip_sent_elsewhere(log, second.id) == 0  # c is ready in both: neither sent it
 
 

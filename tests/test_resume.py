@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from campaign_helpers import EXPECTED, CampaignFiles, parse, write_campaign
 from distrib.cli import app
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import DeliveryLog, NewMessage
 from distrib.deliverylog.lease import acquire_lease
 from smtp_server import SMTPTestServer
 
@@ -109,10 +109,14 @@ def test_resume_recovers_a_crash_and_never_resends_an_unknown_message(
     assert states(campaign)[SAM] == "unknown" and states(campaign)[NOEMIE] == "sent"
     assert SAM not in copies(smtp_server)  # never resent automatically
     # A new run of the campaign does not send to Sam either (he may have the message); it
-    # only tries Alice again, whom run 1 failed.
+    # only tries Alice again, whom run 1 failed.  Sam is told apart from those sent, and the
+    # exit code stays 3 while his message is unknown.
     code, out = distrib("send", str(campaign.campaign), "--yes")
-    assert code == 0, out
-    assert "1 message(s) to send" in out and "4 already sent by an earlier run" in out
+    assert code == 3, out
+    assert "1 message(s) to send" in out
+    assert "3 already sent by an earlier run, 1 may have arrived (unknown)" in out
+    assert "1 may have arrived (unknown in run 1), not resent" in out
+    assert "`distrib resolve 1 -c campaign.toml`" in out
     assert states(campaign, 2)[SAM] == "skipped" and states(campaign, 2)[ALICE] == "sent"
 
     code, out = distrib("resolve", "1", "--log", str(campaign.log))
@@ -134,6 +138,32 @@ def test_resume_recovers_a_crash_and_never_resends_an_unknown_message(
         ).fetchone()
     assert resolution[0] == "mark-sent" and resolution[1] and resolution[2].startswith("relay")
     assert SAM not in copies(smtp_server)
+    code, out = distrib("send", str(campaign.campaign), "--yes")
+    assert code == 0, out  # nothing unknown left anywhere: done
+    assert "Nothing to send." in out and "may have arrived" not in out
+
+
+def test_resume_settles_the_campaigns_other_interrupted_runs(
+    campaign: CampaignFiles, smtp_server: SMTPTestServer
+) -> None:
+    pause_run_1(campaign, smtp_server)
+    # Leave a second run as a killed `distrib send` would: still "sending", Sam cut off in the
+    # middle of DATA.
+    with DeliveryLog.open(campaign.log) as log:
+        run = log.create_run("quays", "campaign.toml")
+        log.add_messages(run.id, [NewMessage(key="k-sam", recipient=SAM, address=SAM)])
+        (sam,) = log.messages(run.id)
+        log.begin_data(sam.id, log.claim(sam.id))
+        log.set_run_status(run.id, "sending")
+    code, out = distrib("send", str(campaign.campaign), "--resume", "1", "--yes")
+    assert code == 3, out
+    assert "Run 2 had been interrupted" in out
+    assert "0 back to ready (never reached DATA), 1 now unknown" in out
+    assert "1 may have arrived (unknown in run 2), not resent" in out
+    assert states(campaign, 2) == {SAM: "unknown"}
+    with sqlite3.connect(campaign.log) as conn:
+        status, note = conn.execute("SELECT status, note FROM runs WHERE id = 2").fetchone()
+    assert status == "finished" and "interrupted" in note  # no longer "sending"
 
 
 def test_resolve_reports_every_problem_and_changes_nothing(

@@ -80,12 +80,14 @@ class Plan:
     renderer: Renderer
     token: str
     messages: tuple[PlannedMessage, ...]
-    skipped: tuple[tuple[PlannedMessage, int], ...]
+    skipped: tuple[tuple[PlannedMessage, int], ...]  # already sent by that earlier run
     problems: tuple[Problem, ...]
     contacts_hash: str
     templates_hash: str
     warnings: tuple[Problem, ...] = ()  # do not block sending (long subjects, big HTML …)
     resend: bool = False  # planned with --resend: may send to contacts other runs sent to
+    # Not sent either: may have arrived in that earlier run (unknown), waiting for the officer.
+    maybe_sent: tuple[tuple[PlannedMessage, int], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -128,7 +130,8 @@ def make_plan(
     token: str | None = None,
     workers: int | None = None,
 ) -> Plan:
-    """Load contacts and release, render every message once, and find who was already sent it.
+    """Load contacts and release, render every message once, and find who was already sent it
+    (``skipped``) or may have been (``maybe_sent``: unknown in an earlier run).
 
     With a ``log``, its suppression list (opt-outs, hard bounces) is applied like the campaign's.
     ``workers``: processes that render (None: one per core for `MIN_PARALLEL` contacts or
@@ -139,9 +142,12 @@ def make_plan(
     release = load_release(campaign)
     renderer = Renderer(campaign, release)
     token = token or new_run_token()
-    already = {} if log is None or resend else log.sent_keys(campaign.name)
+    from distrib.deliverylog.runs import Earlier, earlier_outcomes
+
+    earlier = Earlier({}, {}) if log is None or resend else earlier_outcomes(log, campaign.name)
     planned: list[PlannedMessage] = []
     skipped: list[tuple[PlannedMessage, int]] = []
+    maybe_sent: list[tuple[PlannedMessage, int]] = []
     problems: list[Problem] = []
     warnings = renderer.check_audience(book.contacts)
     checked = _check_all(renderer, book.contacts, token, _workers(workers, len(book.contacts)))
@@ -151,8 +157,10 @@ def make_plan(
             continue
         warnings.extend(result.warnings)
         item = _planned(contact, result)
-        if contact.key in already:
-            skipped.append((item, already[contact.key]))
+        if contact.key in earlier.sent:
+            skipped.append((item, earlier.sent[contact.key]))
+        elif contact.key in earlier.unknown:
+            maybe_sent.append((item, earlier.unknown[contact.key]))
         else:
             planned.append(item)
     return Plan(
@@ -167,6 +175,7 @@ def make_plan(
         templates_hash=files_fingerprint(renderer.templates_dir, campaign.release),
         warnings=tuple(warnings),
         resend=resend,
+        maybe_sent=tuple(maybe_sent),
     )
 
 
@@ -242,11 +251,11 @@ def start_run(plan: Plan, log: DeliveryLog) -> Run:
         templates_hash=plan.templates_hash,
         token=plan.token,
     )
+    from distrib.deliverylog.runs import maybe_sent_note, sent_note
+
     rows = [_new_message(m, State.READY) for m in plan.messages]
-    rows += [
-        _new_message(m, State.SKIPPED, f"already sent by run {earlier}")
-        for m, earlier in plan.skipped
-    ]
+    rows += [_new_message(m, State.SKIPPED, sent_note(run)) for m, run in plan.skipped]
+    rows += [_new_message(m, State.SKIPPED, maybe_sent_note(run)) for m, run in plan.maybe_sent]
     log.add_messages(run.id, rows)
     return run
 

@@ -16,12 +16,20 @@ already in memory: nothing to rebuild or copy, ~20 ms); elsewhere, or when forki
 multi-threaded process would warn (Python 3.12+), with ``forkserver``/``spawn``, and each one
 builds its own `Renderer` from the campaign.  Below `MIN_PARALLEL` messages, starting processes
 costs more than it saves: callers render in-process then.
+
+A worker never outlives the process that started it: if that process is killed (SIGKILL, a
+crash), nothing tells the pool to stop, and a worker waiting for its next task would wait for
+ever (it holds the task pipe open itself).  So each worker asks Linux to kill it when its parent
+dies (``prctl(PR_SET_PDEATHSIG)``), and, everywhere, a thread of the worker waits on
+multiprocessing's parent sentinel and ends the worker when the parent is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
@@ -144,10 +152,45 @@ _renderer: Renderer | None = None
 _contacts: Sequence[Contact] = ()
 
 
-def _start(source: Renderer | Campaign, contacts: Sequence[Contact]) -> None:
+#: The exit status of a worker that ended because the process that started it is gone.
+ORPHAN_EXIT = 75
+#: ``prctl`` option: the signal the kernel sends this process when its parent dies (Linux).
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(creator: int, pdeathsig: bool) -> None:
+    """End this worker when ``creator`` (the process that started the pool) dies.
+
+    ``pdeathsig``: the pool was started by the creator's main thread (Linux sends the signal
+    when the *thread* that forked the worker ends, so only the main thread is safe to tie to).
+    """
+    if pdeathsig and sys.platform == "linux" and os.getppid() == creator:
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != creator:  # it died before the request was made
+            os._exit(ORPHAN_EXIT)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        sentinel = parent.sentinel
+
+        def watch() -> None:
+            # The sentinel becomes ready when the parent ends (or is killed), on every platform.
+            multiprocessing.connection.wait([sentinel])
+            os._exit(ORPHAN_EXIT)
+
+        threading.Thread(target=watch, name="distrib-parent-watch", daemon=True).start()
+
+
+def _start(
+    source: Renderer | Campaign, contacts: Sequence[Contact], creator: int, pdeathsig: bool
+) -> None:
     global _renderer, _contacts  # one renderer per worker process
     from distrib.config import Campaign
 
+    _die_with(creator, pdeathsig)
     # Ctrl-C in a terminal reaches the whole process group: the sending process stops cleanly
     # (in-flight messages finish) and closes the pool; a worker must not die on it meanwhile.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -195,8 +238,13 @@ class RenderPool:
         context = _context()
         # With fork the processes inherit these objects; otherwise each rebuilds a Renderer.
         source: Any = renderer if context.get_start_method() == "fork" else renderer.campaign
+        # The processes are started by the thread that submits (the first task, below).
+        main = threading.current_thread() is threading.main_thread()
         self._executor = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_start, initargs=(source, contacts)
+            self.workers,
+            mp_context=context,
+            initializer=_start,
+            initargs=(source, contacts, os.getpid(), main),
         )
         self._contacts = contacts
         # The first task starts every process now (with fork), before the caller starts threads.

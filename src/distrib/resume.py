@@ -13,6 +13,15 @@ Under the campaign's lease (so nothing else is sending it):
 
 Then `distrib.pipeline.send_run` sends what is pending, ``deferred`` messages when their retry
 time comes.
+
+**Settling interrupted runs** (`settle_interrupted`): a new ``distrib send`` (without
+``--resume``) first settles every run of the campaign that a killed process left unfinished,
+exactly as step 1 above (``sending`` → ``ready``, ``data`` → ``unknown``), and marks it
+``stopped`` (or ``finished`` when nothing is left in it).  Otherwise its ``data`` messages would
+stay in ``data`` for ever, counted as possibly sent but never shown as unknown.  The new run
+then plans everyone no run sent or may have sent, so it sends what the interrupted runs had not;
+the unknown ones wait for the officer (`distrib resolve`).  ``--resume`` settles the campaign's
+other interrupted runs the same way.
 """
 
 from __future__ import annotations
@@ -22,14 +31,55 @@ from dataclasses import dataclass
 from distrib.config import Campaign
 from distrib.deliverylog import PENDING, DeliveryLog, MessageRow, Run, State
 from distrib.deliverylog.lease import Lease, acquire_lease
-from distrib.deliverylog.runs import replan, set_aside, skip_sent_elsewhere
+from distrib.deliverylog.runs import interrupted_runs, replan, set_aside, skip_sent_elsewhere
 from distrib.errors import Problem, RenderError, RunChangedError, RunNotFoundError
 from distrib.pipeline import Plan, make_plan
 
-__all__ = ["Resumption", "find_run", "prepare_resume"]
+__all__ = ["Resumption", "Settled", "find_run", "prepare_resume", "settle_interrupted"]
+
+#: The note of a run settled after its process ended without a word.
+INTERRUPTED = "interrupted: the process sending it ended without a word (killed, or it crashed)"
 
 #: How many recipients a refusal lists per kind of change before summarising.
 _SHOWN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A run an interrupted process left unfinished, settled as ``--resume`` would."""
+
+    run: Run  # as it is now (``stopped``, or ``finished`` when nothing is left in it)
+    found: Run  # as it was found
+    requeued: int  # were ``sending``: back to ready (the server never had their body)
+    unknown: int  # were in ``data``: now unknown (may have arrived; never resent automatically)
+    pending: frozenset[str]  # contact keys of its messages still to send (ready or deferred)
+
+
+def settle_interrupted(
+    log: DeliveryLog, campaign: str, *, lease: Lease | None = None, keep: int | None = None
+) -> tuple[Settled, ...]:
+    """Settle the runs of ``campaign`` that a process left unfinished (see the module's
+    docstring); return them, oldest first.
+
+    Under the campaign's lease: ``lease`` if the caller holds it, else taken for the time it
+    takes (`RunLockedError` if a live process holds it: then its run is not interrupted, it is
+    being sent).  ``keep``: a run not to touch (the one being resumed).
+    """
+    if lease is None:
+        if not [run for run in interrupted_runs(log, campaign) if run.id != keep]:
+            return ()  # nothing to settle: no need for the lease
+        with acquire_lease(log, campaign) as held:
+            return settle_interrupted(log, campaign, lease=held, keep=keep)
+    settled = []
+    for found in interrupted_runs(log, campaign):  # read again, under the lease
+        if found.id == keep:
+            continue
+        requeued, unknown = log.recover(found.id)
+        pending = frozenset(m.key for m in log.pending(found.id))
+        if found.status in {"planned", "sending"}:  # an aborted run keeps its error
+            log.set_run_status(found.id, "stopped" if pending else "finished", note=INTERRUPTED)
+        settled.append(Settled(log.get_run(found.id), found, requeued, unknown, pending))
+    return tuple(settled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +100,7 @@ class Resumption:
     pending: int  # messages to try now or at their retry time
     not_due: int  # of which deferred, with a retry time still to come
     next_due: str | None  # the soonest such retry time
+    settled: tuple[Settled, ...] = ()  # other runs of the campaign left interrupted: settled
 
 
 def find_run(log: DeliveryLog, campaign: Campaign, run: int | str) -> Run:
@@ -83,6 +134,7 @@ def prepare_resume(
     lease = acquire_lease(log, campaign.name, run_id=found.id)
     try:
         requeued, unknown = log.recover(found.id)
+        settled = settle_interrupted(log, campaign.name, lease=lease, keep=found.id)
         elsewhere = 0 if found.settings.get("resend") else skip_sent_elsewhere(log, found.id)
         plan = make_plan(campaign, log=log, resend=True, token=found.token)
         lease.confirm()  # planning a long list may outlast the lease: change nothing if lost
@@ -148,6 +200,7 @@ def prepare_resume(
         pending=len(waiting),
         not_due=len(later),
         next_due=later[0] if later else None,
+        settled=settled,
     )
 
 

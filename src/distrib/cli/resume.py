@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def resume_run(config: Campaign, log: Path | None, run: str, *, force: bool, yes: bool) -> None:
     """Resume ``run`` of ``config`` (see `distrib.resume`)."""
-    from distrib.cli.send import send_with_progress
+    from distrib.cli.send import print_settled, print_unknown, send_with_progress
     from distrib.deliverylog import DeliveryLog
     from distrib.resume import prepare_resume
 
@@ -26,13 +26,16 @@ def resume_run(config: Campaign, log: Path | None, run: str, *, force: bool, yes
         with user_errors():
             resumption = prepare_resume(config, delivery_log, run, force=force)
         with resumption.lease:
+            print_settled(resumption.settled, config.file.name, None)
             _summarise(resumption, config.file.name)
+            unknown = print_unknown(delivery_log, config, besides=resumption.run.id)
             plan = resumption.plan
             if resumption.pending == 0:
                 console.print(f"Nothing left to send in run {resumption.run.id}.")
                 counts = delivery_log.counts(resumption.run.id)
-                settled = not any(counts.get(s) for s in ("failed", "unknown"))
-                raise typer.Exit(int(Exit.OK if settled else Exit.FAILURES))
+                # Not done while messages may or may not have arrived, in any run.
+                done = not unknown and not counts.get("failed")
+                raise typer.Exit(int(Exit.OK if done else Exit.FAILURES))
             smtp = config.smtp
             question = (
                 f"Send the {resumption.pending} pending message(s) of run {resumption.run.id}"

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from distrib.deliverylog import DeliveryLog, Run
     from distrib.deliverylog.lease import Lease
     from distrib.pipeline import Plan
+    from distrib.resume import Settled
     from distrib.send import Progress as SendProgress
 
 
@@ -94,10 +95,13 @@ def send(
     skips the question; without a terminal and without --yes, distrib refuses).  Recipients an
     earlier run already sent to are skipped unless --resend.  Refuses to start before the
     release's embargo; --at waits for a given time.  Ctrl-C stops cleanly (messages in flight
-    finish); --resume RUN continues.  Only one process may send a campaign at a time.
+    finish); --resume RUN continues.  Only one process may send a campaign at a time.  Runs a
+    killed process left unfinished are settled first, as --resume would; messages that may have
+    arrived (unknown) are never resent: `distrib resolve RUN`.
     """
     from distrib.deliverylog import DeliveryLog
     from distrib.pipeline import make_plan
+    from distrib.resume import settle_interrupted
 
     config = load(campaign)
     if test_to is not None:
@@ -116,9 +120,15 @@ def send(
         fail("--force only goes with --resume RUN", Exit.USAGE)
     with user_errors():
         delivery_log = DeliveryLog.open(log or config.log_path)
-        plan = make_plan(config, log=delivery_log, resend=resend)
     with delivery_log:
+        with user_errors():
+            # Runs a killed process left unfinished: settled before planning (sending → ready,
+            # data → unknown), so that nothing stays "in data" for ever, counted as sent.
+            settled = settle_interrupted(delivery_log, config.name)
+            plan = make_plan(config, log=delivery_log, resend=resend)
+        print_settled(settled, config.file.name, plan)
         _summarise(plan)
+        unknown = print_unknown(delivery_log, config)
         start = _start_time(plan, at)
         if plan.problems:
             err.print(f"\n{len(plan.problems)} message(s) cannot be rendered:", markup=False)
@@ -127,7 +137,8 @@ def send(
             fail("nothing was sent; fix these first (`distrib preview` shows every message)")
         if not plan.messages:
             console.print("Nothing to send.")
-            raise typer.Exit(int(Exit.OK))
+            # Not done while messages may or may not have arrived: the officer must settle them.
+            raise typer.Exit(int(Exit.FAILURES if unknown else Exit.OK))
         smtp = config.smtp
         question = (
             f"Send {len(plan.messages)} message(s) via {smtp.host}:{smtp.port} ({smtp.security})?"
@@ -136,6 +147,53 @@ def send(
         if start is not None:
             _wait(plan, start)
         _send(plan, delivery_log)
+
+
+def print_settled(settled: tuple[Settled, ...], file: str, new_run: Plan | None) -> None:
+    """Say which interrupted runs were settled, and what becomes of their unsent messages:
+    in ``new_run`` (a new `send`) or left in them (None: resuming another run)."""
+    planned = {m.contact.key for m in new_run.messages} if new_run is not None else set()
+    for s in settled:
+        console.print(
+            f"Run {s.run.id} had been interrupted: the process sending it ended without a word."
+            f"  Settled as `--resume {s.run.id}` would: {s.requeued} back to ready (never reached"
+            f" DATA), {s.unknown} now unknown (cut off after DATA began: may have arrived, never"
+            " resent automatically).",
+            markup=False,
+        )
+        if not s.pending:
+            continue
+        resume = f"distrib send {file} --resume {s.run.id}"
+        if new_run is None:
+            console.print(
+                f"  Its {len(s.pending)} message(s) not sent yet stay in it: {resume} sends them.",
+                markup=False,
+            )
+            continue
+        taken = len(s.pending & planned)
+        left = len(s.pending) - taken
+        others = f", {left} are not (left the lists, suppressed, or sent since)" if left else ""
+        console.print(
+            f"  Its {len(s.pending)} message(s) not sent yet: {taken} are in this new run{others}."
+            f"  To continue run {s.run.id} itself instead: {resume}",
+            markup=False,
+        )
+
+
+def print_unknown(log: DeliveryLog, config: Campaign, *, besides: int | None = None) -> int:
+    """Name every run of the campaign with unknown messages (besides run ``besides``): they may
+    or may not have arrived, and are never resent automatically.  Return how many in all."""
+    from distrib.deliverylog.runs import unresolved_unknown
+
+    found = unresolved_unknown(log, config.name)
+    for run, n in found.items():
+        if run != besides:
+            console.print(
+                f"  {n} may have arrived (unknown in run {run}), not resent: settle them with"
+                f" `distrib resolve {run} -c {config.file.name}`",
+                markup=False,
+            )
+    return sum(found.values())
 
 
 def _summarise(plan: Plan) -> None:
@@ -147,9 +205,11 @@ def _summarise(plan: Plan) -> None:
     top = ", ".join(f"{k} {v}" for k, v in outlets.most_common(8))
     more = f", and {len(outlets) - 8} more" if len(outlets) > 8 else ""
     console.print(f"  by outlet ({len(outlets)}): {top}{more}", markup=False)
+    maybe = f", {len(plan.maybe_sent)} may have arrived (unknown)" if plan.maybe_sent else ""
     console.print(
         f"  set aside: {len(book.rejected)} rejected row(s), {len(book.suppressed)} suppressed,"
         f" {len(book.duplicates)} duplicate(s), {len(plan.skipped)} already sent by an earlier run"
+        + maybe
     )
     if book.rejected:
         console.print("  (see `distrib contacts check` for every rejected row)")
@@ -267,6 +327,7 @@ def send_with_progress(plan: Plan, delivery_log: DeliveryLog, run: Run, lease: L
     outcome_report = report(delivery_log, outcome.run)
     print_report(outcome_report)
     print_followup(delivery_log, outcome.run, plan.campaign.file.name)
+    unknown = print_unknown(delivery_log, plan.campaign, besides=run.id)
     r = outcome.report
     console.print(f"Elapsed {r.elapsed:.1f} s over {r.connections} connection(s).")
     if r.stopped:
@@ -277,8 +338,9 @@ def send_with_progress(plan: Plan, delivery_log: DeliveryLog, run: Run, lease: L
             markup=False,
         )
         raise typer.Exit(int(Exit.STOPPED))
-    if any(outcome_report.by_state.get(s, 0) for s in ("failed", "deferred", "unknown")):
-        raise typer.Exit(int(Exit.FAILURES))  # the run as a whole, resumed or not
+    if unknown or any(outcome_report.by_state.get(s, 0) for s in ("failed", "deferred")):
+        # The run as a whole, resumed or not; and unknown messages in any run of the campaign.
+        raise typer.Exit(int(Exit.FAILURES))
 
 
 def _start_time(plan: Plan, at: str | None) -> datetime | None:

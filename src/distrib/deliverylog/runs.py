@@ -13,21 +13,28 @@ from itertools import islice
 from typing import Literal
 
 from distrib.deliverylog.states import State
-from distrib.deliverylog.store import DeliveryLog, MessageRow
+from distrib.deliverylog.store import DeliveryLog, MessageRow, Run
 from distrib.errors import DeliveryLogError
 
 __all__ = [
     "RESOLUTIONS",
     "Action",
+    "Earlier",
     "Resolution",
+    "earlier_outcomes",
+    "interrupted_runs",
+    "is_test_run",
+    "maybe_sent_note",
     "replan",
     "resolutions",
     "resolve_messages",
     "rows_by_id",
+    "sent_note",
     "set_aside",
     "skip_sent_elsewhere",
     "to_send",
     "to_send_ids",
+    "unresolved_unknown",
 ]
 
 _COLUMNS = ", ".join(MessageRow.__slots__)
@@ -54,6 +61,81 @@ class Resolution:
     from_status: str
     to_status: str
     note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Earlier:
+    """What the earlier runs of a campaign did for the contacts a new run must not send to."""
+
+    sent: dict[str, int]  # contact key -> the first run that sent it
+    unknown: dict[str, int]  # contact key -> the first run where it may have arrived (unknown;
+    # or left in ``data`` by a run still to settle); only keys no run sent
+
+
+def earlier_outcomes(log: DeliveryLog, campaign: str) -> Earlier:
+    """Tell, for each contact of ``campaign`` that must not be sent the release again, whether
+    an earlier run sent it or may have (``unknown``: the officer settles it, `distrib resolve`).
+
+    ``ready``, ``deferred``, ``sending``, ``failed`` … are neither: a new run sends to them.
+    """
+    sent: dict[str, int] = {}
+    unknown: dict[str, int] = {}
+    rows = log.query(
+        "SELECT m.key, m.status = 'sent', MIN(m.run_id) FROM messages m JOIN runs r"
+        " ON r.id = m.run_id WHERE r.campaign = ? AND m.status IN ('sent', 'unknown', 'data')"
+        " GROUP BY m.key, m.status = 'sent'",
+        (campaign,),
+    )
+    for key, was_sent, run in rows:
+        (sent if was_sent else unknown)[str(key)] = int(run)
+    for key in sent.keys() & unknown.keys():
+        del unknown[key]  # sent by one run: a copy that may have arrived too changes nothing
+    return Earlier(sent, unknown)
+
+
+def sent_note(run: int) -> str:
+    """The note of a message skipped because run ``run`` sent it."""
+    return f"already sent by run {run}"
+
+
+def maybe_sent_note(run: int) -> str:
+    """The note of a message skipped because it may have arrived in run ``run`` (unknown)."""
+    return f"may have arrived in run {run} (unknown): see distrib resolve {run}"
+
+
+def is_test_run(run: Run) -> bool:
+    """Tell whether ``run`` is a test send to the officer (`distrib send --test-to`)."""
+    return bool(run.settings.get("test_to"))
+
+
+def unresolved_unknown(log: DeliveryLog, campaign: str) -> dict[int, int]:
+    """Count the ``unknown`` messages of each run of ``campaign`` (test sends aside): they may
+    or may not have arrived, and wait for the officer (`distrib resolve RUN`)."""
+    tests = {run.id for run in log.runs(campaign) if is_test_run(run)}
+    rows = log.query(
+        "SELECT m.run_id, COUNT(*) FROM messages m JOIN runs r ON r.id = m.run_id"
+        " WHERE r.campaign = ? AND m.status = 'unknown' GROUP BY m.run_id ORDER BY m.run_id",
+        (campaign,),
+    )
+    return {int(run): int(n) for run, n in rows if int(run) not in tests}
+
+
+def interrupted_runs(log: DeliveryLog, campaign: str) -> list[Run]:
+    """Return the runs of ``campaign`` a sending process left unfinished, oldest first: still
+    ``planned`` or ``sending``, or with messages still ``sending`` or in ``data``.
+
+    Only the holder of the campaign's lease sends, so for the process that holds it now, each
+    of these was left by a process that ended without a word (killed, crashed, the machine
+    stopped).  Test sends take no lease: they are left alone.
+    """
+    rows = log.query(
+        "SELECT DISTINCT r.id FROM runs r WHERE r.campaign = ? AND (r.status IN ('planned',"
+        " 'sending') OR EXISTS (SELECT 1 FROM messages m WHERE m.run_id = r.id"
+        " AND m.status IN ('sending', 'data'))) ORDER BY r.id",
+        (campaign,),
+    )
+    runs = [log.get_run(int(row[0])) for row in rows]
+    return [run for run in runs if not is_test_run(run)]
 
 
 def to_send(log: DeliveryLog, run_id: int) -> list[MessageRow]:
@@ -121,24 +203,31 @@ def skip_sent_elsewhere(log: DeliveryLog, run_id: int) -> int:
     """Skip this run's pending messages that another run of the campaign sent (or may have).
 
     Two runs of one campaign never send to the same contact: a run planned before another one
-    sent, or stopped while a newer run went out, must not send those messages again.
+    sent, or stopped while a newer run went out, must not send those messages again.  The note
+    says which run, and whether it sent the message or it may have arrived there (unknown).
     """
+    campaign = log.get_run(run_id).campaign
     now = log.now()
     with log.transaction() as conn:
-        cursor = conn.execute(
-            "UPDATE messages SET status = 'skipped', updated_at = ?, note = 'already sent by run '"
-            " || (SELECT MIN(o.run_id) FROM messages o JOIN runs r ON r.id = o.run_id"
-            "     WHERE o.key = messages.key AND o.run_id != messages.run_id"
-            "     AND o.status IN ('sent', 'unknown', 'data')"
-            "     AND r.campaign = (SELECT campaign FROM runs WHERE id = messages.run_id))"
-            " WHERE run_id = ? AND status IN ('ready', 'deferred') AND EXISTS ("
-            "   SELECT 1 FROM messages o JOIN runs r ON r.id = o.run_id"
-            "   WHERE o.key = messages.key AND o.run_id != messages.run_id"
-            "   AND o.status IN ('sent', 'unknown', 'data')"
-            "   AND r.campaign = (SELECT campaign FROM runs WHERE id = messages.run_id))",
-            (now, run_id),
+        earlier = earlier_outcomes(log, campaign)  # inside the transaction: nothing moves
+        changes = []
+        for message, key in conn.execute(
+            "SELECT id, key FROM messages WHERE run_id = ? AND status IN ('ready', 'deferred')",
+            (run_id,),
+        ).fetchall():
+            if key in earlier.sent:
+                note = sent_note(earlier.sent[key])
+            elif key in earlier.unknown:
+                note = maybe_sent_note(earlier.unknown[key])
+            else:
+                continue
+            changes.append((note, now, message))
+        cursor = conn.executemany(
+            "UPDATE messages SET status = 'skipped', note = ?, updated_at = ?"
+            " WHERE id = ? AND status IN ('ready', 'deferred')",
+            changes,
         )
-    return cursor.rowcount
+    return cursor.rowcount if changes else 0
 
 
 def replan(log: DeliveryLog, message: int, *, content_hash: str, subject: str) -> None:
