@@ -17,8 +17,9 @@ everything) and the same synthetic campaign (`bench.campaigns`):
 
 Ratios (distrib ÷ mailmerge, distrib ÷ C ceiling) are computed within each round, then every
 figure is reported as min / median / max over the rounds.  Then: peak memory by number of
-recipients, rate-limit accuracy, ``distrib --help`` start-up time, a py-spy profile, and the
-delayed-link comparison (`bench.delaylink`: one connection, 30 ms each way, with and without
+recipients, rate-limit accuracy, ``distrib --help`` start-up time, ``distrib preview`` at
+5,000, 10,000 and 20,000 recipients (`bench.preview`), a py-spy profile, and the delayed-link
+comparison (`bench.delaylink`: one connection, 30 ms each way, with and without
 PIPELINING, and aiosmtplib's public API).
 Results go to ``bench/out/results.md`` and ``results.json``.
 """
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import delaylink, measure, peer, profiling, ratelimit, startup, tools
+from bench import preview as preview_bench
 from bench.campaigns import write_campaign
 
 REPO = Path(__file__).resolve().parents[1]
@@ -225,6 +227,15 @@ def markdown(results: dict[str, Any]) -> str:
             f" error {fmt([e * 100 for e in errors], '.2f', ' %')}; worst 1-s window {worst} |"
             f" {_met(max(errors) <= 0.01 and worst <= r0['rate'] + r0['burst'])} |"
         )
+    if results.get("preview"):
+        rows = results["preview"]
+        small, big = rows[0], rows[-1]
+        lines.append(
+            f"| `distrib preview`, {small['recipients']:,} → {big['recipients']:,} recipients |"
+            f" linear: user CPU a message within 25 % | {small['user_ms_per_message']:.3f} →"
+            f" {big['user_ms_per_message']:.3f} ms; {big['recipients']:,} in"
+            f" {big['seconds']:.1f} s | {_met(preview_bench.linear(rows))} |"
+        )
     if results.get("delaylink"):
         ratios = [r["vs_no_pipelining"] for r in results["delaylink"]["rounds"]]
         lines.append(
@@ -272,6 +283,14 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {r['recipients']:,} | {r['main_mb']:.0f} MB | {r['workers_mb']:.0f} MB |"
                 f" {r['seconds']:.0f} | {r['rate']:,.0f} |"
             )
+    if results.get("preview"):
+        lines += [
+            "",
+            "`distrib preview CAMPAIGN --out DIR` (every message's `.eml` and `.html`, and the"
+            " index), one run per size; user and kernel CPU from `wait4`:",
+            "",
+            *preview_bench.markdown(results["preview"]),
+        ]
     if results.get("rate"):
         lines += [
             "",
@@ -327,6 +346,11 @@ def main() -> None:
     )
     parser.add_argument("--link-delay-ms", type=float, default=30.0)
     parser.add_argument(
+        "--preview",
+        default="5000,10000,20000",
+        help="recipients of the `distrib preview` runs, comma-separated ('' to skip)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="2,000 recipients, 2 rounds, 20-s rate runs, small memory runs",
@@ -349,6 +373,7 @@ def main() -> None:
         args.recipients, args.rounds, args.memory = 2000, 2, "2000,5000"
         args.rate_seconds, args.rate_runs = 20.0, 1
         args.link_messages = min(args.link_messages, 20)
+        args.preview = "1000,2000"
     command = "make bench" if len(sys.argv) == 1 else "python -m bench " + " ".join(sys.argv[1:])
     started = time.strftime("%Y-%m-%d %H:%M")
     load_before = os.getloadavg()
@@ -373,6 +398,8 @@ def main() -> None:
             results["rate"] = rate_accuracy(
                 args.rate, args.burst, args.rate_seconds, args.rate_runs, ctx
             )
+        previews = [int(s) for s in args.preview.split(",") if s.strip()]
+        results["preview"] = preview_bench.run(previews, work) if previews else []
         times, tool = startup.help_times(BIN / "distrib", tools.hyperfine())
         results["help"] = {"times": times, "tool": tool}
         spy = None if args.no_profile else tools.py_spy()

@@ -2,6 +2,15 @@
 
 `collect_preview` renders every contact once and keeps, for each, the outcome (subject, size,
 warnings, or the problems that stop it); `distrib.preview_server` serves that as a local web page.
+To write the preview, the same pass hands each rendered message to a `PreviewWriter`
+(``on_message``), which writes its files at once: every message is rendered once, and never
+held (a message's bytes are written, then dropped; only the outcome is kept).
+
+Every step is linear in the number of recipients (`tests/test_preview.py` counts them: one
+render per contact, a bounded number of look-ups per file name).  On this project's test machine
+the time that did not look linear was the kernel's, creating the files (a process's first ten
+thousand files cost it several seconds of system time, the next ones a tenth of that:
+`docs/benchmarks.md`, the preview).
 
 The ``.eml`` files are the exact bytes that would be sent (less the DKIM signature, added as each
 message is sent) (open them in a mail client); the
@@ -13,9 +22,10 @@ the recipient address, reduced to ``[a-z0-9._-]``, so none can leave the output 
 
 from __future__ import annotations
 
+import gc
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +45,7 @@ __all__ = [
     "PreviewFile",
     "PreviewResult",
     "PreviewSet",
+    "PreviewWriter",
     "collect_preview",
     "safe_stem",
     "write_preview",
@@ -145,20 +156,28 @@ class PreviewResult:
         return len(self.files)
 
 
-def safe_stem(address: str, taken: set[str]) -> str:
+def safe_stem(address: str, taken: set[str], numbers: dict[str, int] | None = None) -> str:
     """Return a file name stem for ``address`` made of ``[a-z0-9._-]``, not yet in ``taken``.
 
     The stem is added to ``taken``.  Case is folded so two stems never differ only by case
-    (they would collide on macOS and Windows).
+    (they would collide on macOS and Windows).  Stems that collide get ``-2``, ``-3``…;
+    ``numbers`` (kept by the caller across calls) remembers the next number to try for each
+    stem, so that many addresses reduced to one stem (a long common prefix cut at 80
+    characters) cost a few look-ups each, not one per earlier collision (quadratic).
     """
     stem = _UNSAFE.sub("_", address.lower().replace("@", "_at_"))
     stem = stem.strip("._-")[:_MAX_STEM].rstrip("._-") or "message"
     if stem.split(".")[0] in _RESERVED:
         stem = f"_{stem}"
-    candidate, number = stem, 2
-    while candidate in taken:
+    candidate = stem
+    if candidate in taken:
+        number = numbers.get(stem, 2) if numbers is not None else 2
         candidate = f"{stem}-{number}"
-        number += 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{stem}-{number}"
+        if numbers is not None:
+            numbers[stem] = number + 1
     taken.add(candidate)
     return candidate
 
@@ -170,6 +189,57 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
+class PreviewWriter:
+    """Write a preview one message at a time (`add`), then the index (`finish`)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self._taken: set[str] = set()
+        self._numbers: dict[str, int] = {}
+        self._files: list[PreviewFile] = []
+        self._made = False  # the folder is made with the first file
+
+    def _folder(self) -> None:
+        if not self._made:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._made = True
+
+    def add(self, message: RenderedMessage) -> PreviewFile:
+        """Write ``message``'s ``.eml`` and ``.html``; return what the index shows of them."""
+        self._folder()
+        stem = safe_stem(message.recipient, self._taken, self._numbers)
+        eml, html = self.out_dir / f"{stem}.eml", self.out_dir / f"{stem}.html"
+        _write(eml, message.data)
+        _write(html, message.html.encode("utf-8"))
+        contact = message.contact
+        written = PreviewFile(
+            recipient=message.recipient,
+            name=contact.name,
+            outlet=contact.outlet,
+            language=message.language,
+            subject=message.subject,
+            eml=eml,
+            html=html,
+        )
+        self._files.append(written)
+        return written
+
+    def finish(self, *, problems: Sequence[Problem] = (), title: str = "") -> PreviewResult:
+        """Write ``index.html`` (every message written, every problem) and return it all."""
+        self._folder()
+        files = self._files
+        by_language = Counter(file.language for file in files)
+        index = self.out_dir / "index.html"
+        _write(index, _render_index(files, by_language, problems, title).encode("utf-8"))
+        return PreviewResult(
+            out_dir=self.out_dir,
+            index=index,
+            files=tuple(files),
+            by_language=MappingProxyType(dict(sorted(by_language.items()))),
+            problems=len(problems),
+        )
+
+
 def write_preview(
     messages: Iterable[RenderedMessage],
     out_dir: Path,
@@ -178,36 +248,10 @@ def write_preview(
     title: str = "",
 ) -> PreviewResult:
     """Write ``.eml`` + ``.html`` per message and ``index.html`` into ``out_dir``; return them."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    taken: set[str] = set()
-    files: list[PreviewFile] = []
+    writer = PreviewWriter(out_dir)
     for message in messages:
-        stem = safe_stem(message.recipient, taken)
-        eml, html = out_dir / f"{stem}.eml", out_dir / f"{stem}.html"
-        _write(eml, message.data)
-        _write(html, message.html.encode("utf-8"))
-        contact = message.contact
-        files.append(
-            PreviewFile(
-                recipient=message.recipient,
-                name=contact.name,
-                outlet=contact.outlet,
-                language=message.language,
-                subject=message.subject,
-                eml=eml,
-                html=html,
-            )
-        )
-    by_language = Counter(file.language for file in files)
-    index = out_dir / "index.html"
-    _write(index, _render_index(files, by_language, problems, title).encode("utf-8"))
-    return PreviewResult(
-        out_dir=out_dir,
-        index=index,
-        files=tuple(files),
-        by_language=MappingProxyType(dict(sorted(by_language.items()))),
-        problems=len(problems),
-    )
+        writer.add(message)
+    return writer.finish(problems=problems, title=title)
 
 
 def _render_index(
@@ -277,8 +321,17 @@ class PreviewSet:
                 yield self.render(entry, sign=False)
 
 
-def collect_preview(campaign: Campaign, *, token: str = "preview") -> PreviewSet:  # noqa: S107
-    """Load contacts and release, render every contact's message once, and keep the outcomes."""
+def collect_preview(
+    campaign: Campaign,
+    *,
+    token: str = "preview",  # noqa: S107
+    on_message: Callable[[RenderedMessage], object] | None = None,
+) -> PreviewSet:
+    """Load contacts and release, render every contact's message once, and keep the outcomes.
+
+    ``on_message`` gets each message that renders (unsigned, as `PreviewSet.render` would
+    give it again), in audience order, as soon as it is rendered: e.g. `PreviewWriter.add`.
+    """
     from datetime import UTC
 
     from distrib.contacts import load_contacts
@@ -291,26 +344,35 @@ def collect_preview(campaign: Campaign, *, token: str = "preview") -> PreviewSet
     renderer = Renderer(campaign, load_release(campaign))
     date = datetime.now(UTC).astimezone().replace(microsecond=0)
     entries = []
-    for number, contact in enumerate(book.contacts, start=1):
-        message_id = make_message_id(token, contact.key, campaign.sender.domain)
-        try:
-            rendered = renderer.render(contact, message_id=message_id, date=date, sign=False)
-        except RenderError as exc:
+    # The contacts and the renderer live until the end: keep the garbage collector from
+    # scanning them again at each full collection (its cost grew faster than the list).
+    gc.collect()
+    gc.freeze()
+    try:
+        for number, contact in enumerate(book.contacts, start=1):
+            message_id = make_message_id(token, contact.key, campaign.sender.domain)
+            try:
+                rendered = renderer.render(contact, message_id=message_id, date=date, sign=False)
+            except RenderError as exc:
+                entries.append(
+                    PreviewEntry(number, contact, contact.language, "", 0, message_id, exc.problems)
+                )
+                continue
             entries.append(
-                PreviewEntry(number, contact, contact.language, "", 0, message_id, exc.problems)
+                PreviewEntry(
+                    number,
+                    contact,
+                    rendered.language,
+                    rendered.subject,
+                    rendered.size,
+                    message_id,
+                    warnings=rendered.warnings,
+                )
             )
-            continue
-        entries.append(
-            PreviewEntry(
-                number,
-                contact,
-                rendered.language,
-                rendered.subject,
-                rendered.size,
-                message_id,
-                warnings=rendered.warnings,
-            )
-        )
+            if on_message is not None:
+                on_message(rendered)
+    finally:
+        gc.unfreeze()
     return PreviewSet(
         campaign=campaign,
         renderer=renderer,

@@ -47,17 +47,20 @@ def preview(
     messages cannot be rendered (they are listed).
     """
     from distrib.config import display_path
-    from distrib.preview import collect_preview, write_preview
+    from distrib.preview import PreviewWriter, collect_preview
 
     config = load(campaign)
-    with user_errors():
-        collected = collect_preview(config)
     if serve:
+        with user_errors():
+            collected = collect_preview(config)
         _serve(collected, port)
         return
+    folder = out if out is not None else config.folder / "preview"
     with user_errors():
-        folder = out if out is not None else config.folder / "preview"
-        write_preview(collected.messages(), folder, problems=collected.problems, title=config.name)
+        # One pass: each message is written as soon as it is rendered (rendered once).
+        writer = PreviewWriter(folder)
+        collected = collect_preview(config, on_message=writer.add)
+        writer.finish(problems=collected.problems, title=config.name)
     index = folder / "index.html"
     written = sum(entry.ok for entry in collected.entries)
     console.print(f"Wrote {written} messages to {display_path(folder.resolve())}/")
