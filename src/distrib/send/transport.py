@@ -38,6 +38,7 @@ import asyncio
 import re
 import ssl
 
+from distrib.addrspec import UTF8_DOT_ATOM, plain_address
 from distrib.config import SMTPConfig
 from distrib.errors import SMTPAuthError, SMTPConfigError, SMTPConnectionError, SMTPSecurityError
 from distrib.send import auth
@@ -65,18 +66,13 @@ __all__ = [
 
 _LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 # RFC 5321 §4.1.2 Mailbox, with RFC 6531's UTF-8 (SMTPUTF8): a dot-string or a quoted string,
 # at a domain or an address literal.  No space, control character, "<" or ">" outside quotes.
 _U = "\u0080-\U0010ffff"
-_UATOM = rf"[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~{_U}-]+"
 _QUOTED = rf'"(?:[\x20\x21\x23-\x5b\x5d-\x7e{_U}]|\\[\x20-\x7e])*"'
 _ULABEL = rf"[A-Za-z0-9{_U}](?:[A-Za-z0-9{_U}-]*[A-Za-z0-9{_U}])?"
 _LITERAL = r"\[(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|IPv6:[0-9A-Fa-f:.]+)\]"
-_MAILBOX = re.compile(
-    rf"(?:{_UATOM}(?:\.{_UATOM})*|{_QUOTED})@(?:{_ULABEL}(?:\.{_ULABEL})*|{_LITERAL})"
-)
+_MAILBOX = re.compile(rf"(?:{UTF8_DOT_ATOM}|{_QUOTED})@(?:{_ULABEL}(?:\.{_ULABEL})*|{_LITERAL})")
 _CLOSE_WAIT = 2.0
 _SIZE = re.compile(r"[0-9]{1,18}")
 _SHOWN = 200  # characters of a reply that broke the protocol, in its error message
@@ -131,7 +127,7 @@ def check_address(address: str) -> None:
     """Refuse an address that cannot go on an SMTP command line exactly as it is: anything but
     an RFC 5321 mailbox (RFC 6531 UTF-8 allowed), so that ``<address>`` can never carry a
     space, a control character, a ``>`` or a second command."""
-    if _PLAIN_ADDRESS.fullmatch(address):
+    if plain_address.fullmatch(address):
         return  # the common case: an ASCII dot-atom at a host name
     if not _MAILBOX.fullmatch(address):
         raise BadAddress(f"address {address!r} cannot be used on an SMTP command line")
