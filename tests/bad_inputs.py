@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import resource
+import socketserver
 import subprocess
 import sys
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,3 +225,45 @@ def write_campaign(
         encoding="utf-8",
     )
     return campaign
+
+
+class RawSMTP:
+    """A bare SMTP server on 127.0.0.1 that answers RCPT with exactly the bytes it is given
+    (invalid UTF-8, escape sequences: what aiosmtpd, which writes text, cannot send).
+    Everything else is accepted; it relays nothing."""
+
+    def __init__(self, rcpt_reply: bytes) -> None:
+        reply = rcpt_reply
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 raw.example ESMTP\r\n")
+                while line := self.rfile.readline():
+                    verb = line[:4].upper()
+                    if verb in (b"EHLO", b"HELO"):
+                        self.wfile.write(b"250-raw.example\r\n250 8BITMIME\r\n")
+                    elif verb == b"RCPT":
+                        self.wfile.write(reply)
+                    elif verb == b"DATA":
+                        self.wfile.write(b"354 go ahead\r\n")
+                        while self.rfile.readline() not in (b".\r\n", b""):
+                            pass
+                        self.wfile.write(b"250 2.0.0 OK\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 2.0.0 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 2.0.0 OK\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> RawSMTP:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
