@@ -206,6 +206,14 @@ def after_send_to_raw(reply: bytes, *command: str) -> Build:
     return build
 
 
+def export_to_a_markup_path(folder: Path, servers: Servers) -> Invocation:
+    """An export to a path that reads like rich markup, in a folder that does not exist."""
+    first = send_to_raw(ACCEPT)(folder, servers)
+    run_distrib(*first.args, cwd=folder, env=ENV)
+    out = folder / "missing" / "[/bold] list.xlsx"
+    return Invocation(("log", "-c", folder / "campaign.toml", "-f", "xlsx", "-o", out), folder)
+
+
 def refused_login(folder: Path, servers: Servers) -> Invocation:
     """A relay whose 535 echoes the credentials it was sent (base64 of AUTH PLAIN, and plain)."""
     server = servers.aiosmtpd(tls="starttls", users={"press": "another"})
@@ -376,6 +384,7 @@ CASES = [
         xfail="issue 10: a corrupted delivery log (fixed on fix10/log-robustness)",
     ),
     Case("log-is-a-folder", log_of_a_directory),
+    Case("export-path-like-markup", export_to_a_markup_path),
     # The command line itself.
     Case("unknown-option", in_folder("send", "--frobnicate"), frozenset({2})),
     Case("bad-time", in_folder("log", "--since", "yesterday-ish"), frozenset({2})),

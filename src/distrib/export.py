@@ -86,9 +86,12 @@ def _write_xlsx(
 ) -> None:
     from openpyxl import Workbook
 
-    workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(sheet)
-    worksheet.append([xlsx_text(neutralise(c)) for c in columns])
-    for values in _rows(columns, rows):
-        worksheet.append([xlsx_text(v) for v in values])
-    workbook.save(path)
+    # Open the file first: if it cannot be written, openpyxl has not started (a write-only
+    # sheet left half-written prints its own traceback when the interpreter exits).
+    with path.open("wb") as stream:
+        workbook = Workbook(write_only=True)
+        worksheet = workbook.create_sheet(sheet)
+        worksheet.append([xlsx_text(neutralise(c)) for c in columns])
+        for values in _rows(columns, rows):
+            worksheet.append([xlsx_text(v) for v in values])
+        workbook.save(stream)

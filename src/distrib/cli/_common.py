@@ -71,7 +71,13 @@ CampaignOpt = Annotated[
 
 def fail(message: str, code: Exit = Exit.ERROR) -> NoReturn:
     """Print ``message`` on stderr and exit with ``code``."""
-    err.print(f"[bold red]error:[/] {message}" if sys.stderr.isatty() else f"error: {message}")
+    from rich.markup import escape  # the message may quote a path or an argument: not markup
+
+    err.print(
+        f"[bold red]error:[/] {escape(message)}"
+        if sys.stderr.isatty()
+        else f"error: {escape(message)}"
+    )
     raise typer.Exit(int(code))
 
 
