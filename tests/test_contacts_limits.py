@@ -189,3 +189,22 @@ def test_nul_bytes_in_a_ragged_file_are_a_rejected_cell(tmp_path: Path) -> None:
     code, out = check(tmp_path, "nul.csv")
     assert code == 0, out
     assert "nul.csv:2:Nom: NUL in column Nom" in out
+
+
+def test_a_sheet_stored_under_another_suffix_is_measured_too(tmp_path: Path) -> None:
+    # The relationships may name any member as a sheet; the reader follows them.
+    path = write_xlsx_cells(tmp_path / "renamed.xlsx", [("XFD1048576", "x")])
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        members = {i.filename: archive.read(i) for i in archive.infolist()}
+    members["xl/worksheets/sheet1.dat"] = members.pop("xl/worksheets/sheet1.xml")
+    members["xl/_rels/workbook.xml.rels"] = members["xl/_rels/workbook.xml.rels"].replace(
+        b"sheet1.xml", b"sheet1.dat"
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    code, out = check(tmp_path, "renamed.xlsx")
+    assert code == 1
+    assert "renamed.xlsx:Media: its cells reach XFD1048576" in out

@@ -161,7 +161,8 @@ def inspect(
     xlsx = special is _XLSX_SPECIAL
     with archive:
         for info in archive.infolist():
-            quick = QuickScan() if xlsx and info.filename.endswith(".xml") else None
+            # Every member: a sheet is whatever the relationships name, whatever its suffix.
+            quick = QuickScan() if xlsx else None
             try:
                 size, dtd, found = _scan_member(
                     archive, info, limits.max_unpacked_bytes - total, special, quick
