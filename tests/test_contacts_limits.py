@@ -208,3 +208,22 @@ def test_a_sheet_stored_under_another_suffix_is_measured_too(tmp_path: Path) -> 
     code, out = check(tmp_path, "renamed.xlsx")
     assert code == 1
     assert "renamed.xlsx:Media: its cells reach XFD1048576" in out
+
+
+def test_a_workbook_with_two_members_of_the_same_name_is_refused(tmp_path: Path) -> None:
+    # A bomb first, a harmless sheet of the same name after it: no guessing which one is read.
+    import warnings
+    import zipfile
+
+    harmless = write_xlsx_cells(tmp_path / "harmless.xlsx", [])
+    bomb = sheet_data_xml('<row r="9"><c r="XFD1048576"><v>1</v></c></row>')
+    path = tmp_path / "twice.xlsx"
+    with zipfile.ZipFile(harmless) as source, zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", bomb)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+            for info in source.infolist():
+                archive.writestr(info.filename, source.read(info))
+    code, out = check(tmp_path, "twice.xlsx")
+    assert code == 1
+    assert "twice.xlsx: not a valid workbook (two members named 'xl/worksheets/sheet1.xml')" in out

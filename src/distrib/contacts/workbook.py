@@ -160,6 +160,10 @@ def inspect(
     total = 0
     xlsx = special is _XLSX_SPECIAL
     with archive:
+        names = [info.filename for info in archive.infolist()]
+        if len(set(names)) != len(names):  # which one a reader takes is anybody's guess
+            twice = sorted({name for name in names if names.count(name) > 1})[0]
+            raise _fail(display, f"not a valid workbook (two members named {twice!r})")
         for info in archive.infolist():
             # Every member: a sheet is whatever the relationships name, whatever its suffix.
             quick = QuickScan() if xlsx else None
