@@ -227,3 +227,15 @@ def test_a_workbook_with_two_members_of_the_same_name_is_refused(tmp_path: Path)
     code, out = check(tmp_path, "twice.xlsx")
     assert code == 1
     assert "twice.xlsx: not a valid workbook (two members named 'xl/worksheets/sheet1.xml')" in out
+
+
+def test_ods_a_table_inside_a_cell_does_not_hide_the_rest(tmp_path: Path) -> None:
+    inner = (
+        '<table:table-cell office:value-type="string"><table:table table:name="inner">'
+        f"{ods_row([ods_cell('y')])}</table:table></table:table-cell>"
+    )
+    rows = [ods_row([inner]), ods_row([ods_cell("x", 500)], 50_000)]
+    write_ods_rows(tmp_path / "nested.ods", rows)
+    code, out = check(tmp_path, "nested.ods")
+    assert code == 1
+    assert "nested.ods:Media: its cells reach SF50003" in out

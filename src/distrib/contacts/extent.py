@@ -261,21 +261,27 @@ _ODS_CELLS = frozenset({"table:table-cell", "table:covered-table-cell"})
 def ods_extents(stream: IO[bytes]) -> dict[str, Extent]:
     """Parse an ODS content.xml; return each table's extent, counting repeated rows and cells
     (``number-rows-repeated``, ``number-columns-repeated``) that hold something, as calamine
-    expands them.  Raise `ValueError` for content that is not well-formed XML.
+    expands them.  A table inside a cell counts as that cell's content.  Raise `ValueError`
+    for content that is not well-formed XML.
     """
     extents: dict[str, Extent] = {}
-    table: str | None = None
+    table, depth = "", 0  # the table being measured; how many tables are open
     row = column = rows = columns = 0
     repeat_rows = 1
     row_filled = cell_filled = False
     cell: tuple[int, int] | None = None  # (first, last) column of the open cell
 
     def start(name: str, attributes: dict[str, str]) -> None:
-        nonlocal table, row, column, rows, columns, repeat_rows, row_filled, cell, cell_filled
+        nonlocal table, depth, row, column, rows, columns, repeat_rows, row_filled, cell
+        nonlocal cell_filled
         if cell is not None:  # any element inside a cell: a paragraph, an annotation…
             cell_filled = True
         if name == _ODS_TABLE:
-            table, row, rows, columns = attributes.get("table:name", ""), 0, 0, 0
+            depth += 1
+            if depth == 1:
+                table, row, rows, columns = attributes.get("table:name", ""), 0, 0, 0
+        elif depth != 1:
+            return
         elif name == _ODS_ROW:
             repeat_rows = _number(attributes.get("table:number-rows-repeated"), 1)
             column, row_filled = 0, False
@@ -286,8 +292,14 @@ def ods_extents(stream: IO[bytes]) -> dict[str, Extent]:
             cell_filled = "office:value-type" in attributes
 
     def end(name: str) -> None:
-        nonlocal row, rows, columns, row_filled, cell, table
-        if name in _ODS_CELLS and cell is not None:
+        nonlocal depth, row, rows, columns, row_filled, cell
+        if name == _ODS_TABLE:
+            if depth == 1:
+                extents[table] = Extent(rows, columns)
+            depth -= 1
+        elif depth != 1:
+            return
+        elif name in _ODS_CELLS and cell is not None:
             if cell_filled:
                 row_filled = True
                 columns = max(columns, cell[1])
@@ -296,9 +308,6 @@ def ods_extents(stream: IO[bytes]) -> dict[str, Extent]:
             row += repeat_rows
             if row_filled:
                 rows = row
-        elif name == _ODS_TABLE and table is not None:
-            extents[table] = Extent(rows, columns)
-            table = None
 
     parser = _expat()
     parser.StartElementHandler = start
