@@ -23,6 +23,7 @@ import datetime as dt
 import posixpath
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,10 +161,10 @@ def inspect(
     total = 0
     xlsx = special is _XLSX_SPECIAL
     with archive:
-        names = [info.filename for info in archive.infolist()]
-        if len(set(names)) != len(names):  # which one a reader takes is anybody's guess
-            twice = sorted({name for name in names if names.count(name) > 1})[0]
-            raise _fail(display, f"not a valid workbook (two members named {twice!r})")
+        counts = Counter(info.filename for info in archive.infolist())
+        twice = sorted(name for name, count in counts.items() if count > 1)
+        if twice:  # which of the two a reader takes is anybody's guess
+            raise _fail(display, f"not a valid workbook (two members named {twice[0]!r})")
         for info in archive.infolist():
             # Every member: a sheet is whatever the relationships name, whatever its suffix.
             quick = QuickScan() if xlsx else None
