@@ -7,22 +7,41 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 if TYPE_CHECKING:
     from distrib.config import Campaign
     from distrib.deliverylog import DeliveryLog
 
+
+class SafeConsole(Console):
+    """A rich console that prints control characters as visible escapes (``\\x1b``).
+
+    Everything distrib prints comes from somewhere: SMTP replies, contact files, bounces, the
+    delivery log.  Every string printed, table cells and titles included, goes through
+    `render_str`, which escapes what could drive the terminal (`distrib.safetext`): an ESC
+    never starts an escape sequence, a CR never overwrites a line.  (Rich alone drops BEL, BS,
+    VT, FF and CR without a trace and lets ESC through.)
+    """
+
+    def render_str(self, text: str, *args: Any, **kwargs: Any) -> Text:
+        """Turn ``text`` into rich's Text, after escaping its control characters."""
+        from distrib.safetext import for_terminal
+
+        return super().render_str(for_terminal(text), *args, **kwargs)
+
+
 # Piped or captured output gets a wide fixed width, so tables are not squeezed to 80 columns.
 # No emoji codes: a location such as "english.xlsx:Sheet:5:Email: …" holds ":Email:", which
 # rich would otherwise print as ✉ (user data and paths are shown exactly as they are).
-console = Console(
+console = SafeConsole(
     highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 120
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 class Exit(IntEnum):
@@ -52,7 +71,13 @@ CampaignOpt = Annotated[
 
 def fail(message: str, code: Exit = Exit.ERROR) -> NoReturn:
     """Print ``message`` on stderr and exit with ``code``."""
-    err.print(f"[bold red]error:[/] {message}" if sys.stderr.isatty() else f"error: {message}")
+    from rich.markup import escape  # the message may quote a path or an argument: not markup
+
+    err.print(
+        f"[bold red]error:[/] {escape(message)}"
+        if sys.stderr.isatty()
+        else f"error: {escape(message)}"
+    )
     raise typer.Exit(int(code))
 
 

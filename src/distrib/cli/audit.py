@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from enum import StrEnum
@@ -93,7 +94,13 @@ def emit_table(
     except OSError as exc:
         fail(f"{output}: cannot write: {exc.strerror}")
     if text is not None:
-        typer.echo(text, nl=False)
+        if sys.stdout.isatty():  # shown to a person, not piped: nothing may drive the terminal
+            from distrib.safetext import for_terminal
+
+            text = for_terminal(text.replace("\r\n", "\n"))
+        # Piped, it is data: written as it is (click's echo would strip escape sequences).
+        sys.stdout.write(text)
+        sys.stdout.flush()
     else:
         console.print(f"Wrote {len(rows)} row(s) to {output}", markup=False)
 

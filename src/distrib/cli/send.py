@@ -361,6 +361,8 @@ def _start_time(plan: Plan, at: str | None) -> datetime | None:
 
 def _wait(plan: Plan, start: datetime) -> None:
     """Count down to ``start`` (Ctrl-C gives up: nothing sent), then check the embargo again."""
+    from rich.control import Control
+
     from distrib.schedule import (
         EmbargoError,
         check_embargo,
@@ -371,8 +373,9 @@ def _wait(plan: Plan, start: datetime) -> None:
     )
 
     def tick(remaining: timedelta) -> None:
-        if console.is_terminal:
-            console.print(f"\rStarting in {format_countdown(remaining)} ", end="")
+        if console.is_terminal:  # back to the start of the line (printed text never moves it)
+            console.control(Control.move_to_column(0))
+            console.print(f"Starting in {format_countdown(remaining)} ", end="")
 
     if not console.is_terminal:
         console.print(f"Waiting {format_countdown(start - utc_now())} (until {start.isoformat()})")
