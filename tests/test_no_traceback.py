@@ -370,18 +370,15 @@ CASES = [
         "reply-invalid-utf8",
         send_to_raw(INVALID_UTF8),
         frozenset({3}),
-        xfail="issue 10: SMTP replies with invalid UTF-8 (fixed on fix10/send-replies)",
     ),
     Case(
         "refused-login-echoes-password",
         refused_login,
-        xfail="issue 10: a 535 reply echoing credentials is printed (fixed on fix10/send-replies)",
     ),
     # Delivery logs.
     Case(
         "corrupt-log",
         corrupt_log,
-        xfail="issue 10: a corrupted delivery log (fixed on fix10/log-robustness)",
     ),
     Case("log-is-a-folder", log_of_a_directory),
     Case("export-path-like-markup", export_to_a_markup_path),
