@@ -9,8 +9,12 @@ The tree::
     │   ├── ReleaseError               the release folder or a release document is unusable
     │   ├── RenderError                templates or messages that cannot be rendered
     │   ├── RunChangedError            resuming a run whose contacts or templates changed
-    │   └── ResolveError               `distrib resolve` named messages it cannot resolve
+    │   ├── ResolveError               `distrib resolve` named messages it cannot resolve
+    │   └── TestSendError              a test send cannot be made (bad address, unknown contact)
     ├── HeaderValueError (ValueError)  a control character would reach a message header
+    ├── EmbargoError (ValueError)      a time without a zone, or a start before the embargo
+    ├── InvalidRequestError            a request an interface passed on is not valid (usage)
+    ├── RunStoppedError                a run stopped on an error; what was sent is in the log
     ├── SendError                      the run cannot go on (never for one refused recipient)
     │   ├── SMTPConnectionError        cannot connect, or the connection keeps dropping
     │   ├── SMTPSecurityError          TLS required but unavailable or failed
@@ -21,6 +25,7 @@ The tree::
     │   ├── NewerLogError              written by a newer distrib: this one must not write to it
     │   ├── RunNotFoundError           no run with that id
     │   └── RunLockedError             another process holds the run's lease
+    ├── MailboxError                   a mailbox cannot be read
     └── SinkError                      the capture server cannot listen or store mail
 
 A refused recipient is *data* (a row in the delivery log), never an exception.  Messages start
@@ -39,8 +44,11 @@ __all__ = [
     "DamagedLogError",
     "DeliveryLogError",
     "DistribError",
+    "EmbargoError",
     "HeaderValueError",
+    "InvalidRequestError",
     "Location",
+    "MailboxError",
     "NewerLogError",
     "Problem",
     "ProblemsError",
@@ -50,12 +58,14 @@ __all__ = [
     "RunChangedError",
     "RunLockedError",
     "RunNotFoundError",
+    "RunStoppedError",
     "SMTPAuthError",
     "SMTPConfigError",
     "SMTPConnectionError",
     "SMTPSecurityError",
     "SendError",
     "SinkError",
+    "TestSendError",
 ]
 
 
@@ -140,6 +150,12 @@ class ResolveError(ProblemsError):
     """Some messages named to `distrib resolve` are not in the run or not in a state it fixes."""
 
 
+class TestSendError(ProblemsError):
+    """The test send cannot be made (a bad address, an unknown contact, nobody to render)."""
+
+    __test__ = False  # not a pytest test class
+
+
 class HeaderValueError(DistribError, ValueError):
     """A value meant for a message header contains CR, LF or another control character."""
 
@@ -148,6 +164,27 @@ class HeaderValueError(DistribError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"header {header}: {reason} in {value!r}")
+
+
+class EmbargoError(DistribError, ValueError):
+    """A send would start before the release's embargo, or a time cannot be used."""
+
+
+class InvalidRequestError(DistribError):
+    """A request an interface passed on is not valid: an unknown state, a file type that is not
+    written, an address that is not one.  Interfaces show it as a usage error."""
+
+
+class RunStoppedError(DistribError):
+    """The run stopped on an error (the relay, the log …); what was sent is in the log.
+
+    ``run`` is the run that was being sent (a `distrib.deliverylog.Run`), ``cause`` the error.
+    """
+
+    def __init__(self, run: object, cause: DistribError) -> None:
+        self.run = run
+        self.cause = cause
+        super().__init__(str(cause))
 
 
 class SendError(DistribError):
@@ -195,6 +232,10 @@ class RunNotFoundError(DeliveryLogError):
 
 class RunLockedError(DeliveryLogError):
     """Another process is sending this run (it holds the lease)."""
+
+
+class MailboxError(DistribError):
+    """The mailbox cannot be read: missing, not a Maildir/mbox/message file, or unreadable."""
 
 
 class SinkError(DistribError):
