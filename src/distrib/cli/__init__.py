@@ -9,7 +9,18 @@ from __future__ import annotations
 import typer
 
 from distrib import __version__
-from distrib.cli import audit, bounces, contacts, history, optout, preview, resolve, send, setup
+from distrib.cli import (
+    audit,
+    bounces,
+    contacts,
+    history,
+    optout,
+    preview,
+    release,
+    resolve,
+    send,
+    setup,
+)
 
 app = typer.Typer(
     name="distrib",
@@ -20,6 +31,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(contacts.app, name="contacts")
+app.add_typer(release.app, name="release")
 setup.register(app)
 preview.register(app)
 send.register(app)
