@@ -122,6 +122,8 @@ def french_docx(*, tracked: bool = False, image: bytes | None = None) -> DocxRel
         add_tracked_deletion(second, " et des partenaires")
         add_tracked_insertion(second, " et la Ville")
     second.add_run(".")
+    if tracked:
+        doc.add_comment(italic, text="Vérifier ce chiffre avec la Ville", author="Relecteur")
     doc.add_heading("Ce que prévoit le programme", level=1)
     doc.add_paragraph("Six haltes chauffées", style="List Bullet")
     doc.add_paragraph("Le marché des Cèdres, chaque samedi", style="List Bullet")

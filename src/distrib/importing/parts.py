@@ -212,6 +212,11 @@ def _plain(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("\u00a0", " ").replace("\u202f", " ")).strip(" *_")
 
 
+def _one_line(text: str) -> str:
+    """The text on one line, as written (non-breaking spaces kept)."""
+    return re.sub(r"[ \t\r\n]+", " ", text).strip()
+
+
 def _is_label(block: Block) -> bool:
     text = _plain(block.text).rstrip(".:!").lower()
     parts = [p.strip() for p in re.split(r"\s+[-–—|/:]\s+|\s*[|/]\s*", text) if p.strip()]
@@ -409,15 +414,15 @@ def _title(found: Recognised, blocks: list[Block]) -> None:
     before: list[Block] = []
     if index is not None:
         found.title_block = blocks[index]
-        found.title = _plain(blocks[index].text)
+        found.title = _one_line(blocks[index].text)
         before, blocks = blocks[:index], blocks[index + 1 :]
     for block in before:
         found.warnings.append(f"before the title, kept at the start of the body: {_excerpt(block)}")
     subtitles: list[str] = []
     while blocks and _find_dateline(blocks[0]) is None and _is_subtitle(blocks[0]):
-        subtitles.append(_plain(blocks.pop(0).text))
+        subtitles.append(_one_line(blocks.pop(0).text))
     if len(blocks) > 1 and blocks[0].kind == "heading" and _find_dateline(blocks[1]):
-        subtitles.append(_plain(blocks.pop(0).text))
+        subtitles.append(_one_line(blocks.pop(0).text))
     found.summary = " ".join(subtitles)
     body = before
     for position, block in enumerate(blocks):
