@@ -25,6 +25,7 @@ from markdown_it import MarkdownIt
 
 from distrib.importing.markdown import blocks_from_html, parse_fragment, strip_debris
 from distrib.importing.model import Converted, Note
+from distrib.release_extras import has_end_mark
 
 __all__ = ["decode_text", "read_markdown", "read_text"]
 
@@ -73,10 +74,15 @@ def _unquote(text: str) -> str:
     return text
 
 
+def _is_item(line: str) -> bool:
+    """A list item line (but "- 30 -", the end mark, is not one)."""
+    return bool(_BULLET.match(line)) and not has_end_mark(line)
+
+
 def _html_list(lines: list[str]) -> str:
     items: list[list[str]] = []
     for line in lines:
-        if _BULLET.match(line) or not items:
+        if _is_item(line) or not items:
             items.append([_BULLET.sub("", line, count=1).strip()])
         else:
             items[-1].append(line.strip())
@@ -105,10 +111,10 @@ def _html_chunk(lines: list[str], width: int) -> str:
     markup = ""
     start = 0
     while start < len(lines):
-        is_item = bool(_BULLET.match(lines[start]))
+        is_item = _is_item(lines[start])
         end = start + 1
         while end < len(lines):
-            item = bool(_BULLET.match(lines[end]))
+            item = _is_item(lines[end])
             # A list goes on over its items' wrapped lines (indented, or not a new item).
             if (is_item and (item or lines[end].startswith((" ", "\t")))) or (
                 not is_item and not item
