@@ -72,7 +72,10 @@ def test_french_docx_becomes_fr_md_with_its_parts(tmp_path: Path) -> None:
         "label line (distrib adds its own label): Pour diffusion immédiate",
         "end mark (distrib adds the language's own): – 30 –",
     ]
-    assert document.warnings == ()
+    assert document.warnings == (
+        "1 table(s) written as Markdown pipe tables: distrib's renderer (CommonMark) shows them"
+        " as plain text today; check the preview, or turn a table into a list",
+    )
     # What send will read: the title with its " : " intact, the image as an attachment.
     release = read_release(target)
     fr = release.documents["fr"]
@@ -125,10 +128,10 @@ def test_tracked_changes_are_left_out_and_comments_never_read(tmp_path: Path) ->
     assert "Le programme est *financé* par les membres et des partenaires.\n" in text
     assert "la Ville" not in text
     assert "Vérifier" not in text and "Relecteur" not in text
-    assert report.documents[0].warnings == (
+    assert report.documents[0].warnings[0] == (
         "2 unaccepted tracked change(s): the text imported is the text without them"
         " (insertions left out, deletions kept); accept or reject them in Word, then import"
-        " again",
+        " again"
     )
 
 

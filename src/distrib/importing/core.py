@@ -266,6 +266,15 @@ def _document(
         front["media_contact"] = _contact_markdown(contact)
     body_markdown = "\n\n".join(b.markdown for b in body)
     sections = tuple(b.text for b in body if b.kind == "heading")
+    tables = sum(1 for b in body if b.kind == "table")
+    table_warning = (
+        (
+            f"{tables} table(s) written as Markdown pipe tables: distrib's renderer (CommonMark)"
+            " shows them as plain text today; check the preview, or turn a table into a list",
+        )
+        if tables
+        else ()
+    )
     if sections:
         understood.append(Note("sections", " | ".join(sections)))
     return ImportedDocument(
@@ -278,7 +287,7 @@ def _document(
         images=images,
         understood=tuple(understood),
         dropped=(*converted.dropped, *found.dropped),
-        warnings=(*converted.warnings, *found.warnings),
+        warnings=(*converted.warnings, *found.warnings, *table_warning),
         sections=sections,
     )
 
