@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Literal
 
 __all__ = [
@@ -125,4 +124,3 @@ class ImportReport:
     documents: tuple[ImportedDocument, ...]
     written: tuple[WrittenFile, ...]
     missing_languages: tuple[str, ...]
-    meta: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
