@@ -12,7 +12,18 @@ import sys
 import typer
 
 from distrib import __version__
-from distrib.cli import audit, bounces, contacts, history, optout, preview, resolve, send, setup
+from distrib.cli import (
+    audit,
+    bounces,
+    contacts,
+    history,
+    optout,
+    preview,
+    release,
+    resolve,
+    send,
+    setup,
+)
 
 app = typer.Typer(
     name="distrib",
@@ -26,6 +37,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(contacts.app, name="contacts")
+app.add_typer(release.app, name="release")
 setup.register(app)
 preview.register(app)
 send.register(app)
