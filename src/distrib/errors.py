@@ -7,6 +7,8 @@ The tree::
     │   ├── ConfigError                the campaign file is missing, malformed or invalid
     │   ├── ContactsError              a contact source or suppression list cannot be used at all
     │   ├── ReleaseError               the release folder or a release document is unusable
+    │   ├── ReleaseImportError         a file cannot be imported into a release (nothing written)
+    │   │   └── ReleaseOverwriteError  importing would replace files edited since (their diffs)
     │   ├── RenderError                templates or messages that cannot be rendered
     │   ├── RunChangedError            resuming a run whose contacts or templates changed
     │   ├── ResolveError               `distrib resolve` named messages it cannot resolve
@@ -34,9 +36,9 @@ with where the problem is, ``path[:sheet]:row:column: reason``, so the officer c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = [
     "ConfigError",
@@ -53,6 +55,8 @@ __all__ = [
     "Problem",
     "ProblemsError",
     "ReleaseError",
+    "ReleaseImportError",
+    "ReleaseOverwriteError",
     "RenderError",
     "ResolveError",
     "RunChangedError",
@@ -136,6 +140,22 @@ class ContactsError(ProblemsError):
 
 class ReleaseError(ProblemsError):
     """The release folder or one of its documents is unusable."""
+
+
+class ReleaseImportError(ProblemsError):
+    """One or more files cannot be imported (each problem names its file); nothing was written."""
+
+
+class ReleaseOverwriteError(ReleaseImportError):
+    """Importing would replace files that were edited; ``conflicts`` holds what would change
+    (`distrib.importing.Conflict`: the file, its front-matter diff, whether the body differs)."""
+
+    def __init__(self, problems: Iterable[Problem], conflicts: Sequence[object]) -> None:
+        self.conflicts: tuple[Any, ...] = tuple(conflicts)
+        super().__init__(
+            problems,
+            "the release folder has edited files; nothing was written (--force replaces them)",
+        )
 
 
 class RenderError(ProblemsError):

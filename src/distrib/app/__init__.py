@@ -24,6 +24,7 @@ send                `prepare_send` (plan, settle interrupted runs, schedule), `w
 audit               `open_log`, `find_run`, `make_filter`, `run_report`, `write_html_report`,
                     `unknown_messages`, `resolve_unknown`, `suppression_list`
 feedback            `unsubscribe`, `unsubscribe_from_mailbox`, `read_bounces`
+releases            `import_release` (Word, web page, plain text → fr.md / en.md)
 getting started     `load_campaign`, `start_campaign`, `capture_mail`
 for showing         `list_runs`, `log_entries`, `attempt_entries`, `format_time`, `in_zone`,
                     `export_table`, `for_terminal` … (shaping only, no decisions)
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
         collect_preview,
         write_preview,
     )
+    from distrib.app.releases import STDIN, import_release
 
     # For showing: shaping what the verbs return, no decisions.
     from distrib.app.resuming import Resumption, Settled
@@ -103,6 +105,7 @@ if TYPE_CHECKING:
     from distrib.deliverylog import DeliveryLog, MessageRow, Run
     from distrib.export import Format
     from distrib.export import write_table as export_table
+    from distrib.importing import ImportReport
     from distrib.inbox import clean
     from distrib.optout import OptOutOutcome
     from distrib.preview import PreviewEntry, PreviewSet
@@ -130,6 +133,7 @@ _HOMES = {
         "Followup", "SendPreparation", "SendResult", "SendSummary", "prepare_resume",
         "prepare_send", "send", "wait_for_start",
     ),
+    "distrib.app.releases": ("STDIN", "import_release"),
     "distrib.app.setup": ("capture_mail", "start_campaign"),
     "distrib.app.testsend": ("TestSendOutcome",),
     # For showing (no decisions): where they live, imported as lightly as they can be.
@@ -150,6 +154,7 @@ _HOMES = {
     "distrib.contacts.model": ("ContactBook", "SourceSummary"),
     "distrib.deliverylog": ("DeliveryLog", "MessageRow", "Run"),
     "distrib.optout": ("OptOutOutcome",),
+    "distrib.importing": ("ImportReport",),
     "distrib.preview": ("PreviewEntry", "PreviewSet"),
     "distrib.release_extras": ("format_size",),
     "distrib.render": ("RenderedMessage",),
@@ -167,6 +172,7 @@ __all__ = [
     "ATTEMPT_COLUMNS",
     "MERGE_FORMATS",
     "STATE_ORDER",
+    "STDIN",
     "STOP_REASON",
     "BounceOutcome",
     "Campaign",
@@ -175,6 +181,7 @@ __all__ = [
     "Followup",
     "Format",
     "History",
+    "ImportReport",
     "LogFilter",
     "Merged",
     "MessageRow",
@@ -207,6 +214,7 @@ __all__ = [
     "format_countdown",
     "format_size",
     "format_time",
+    "import_release",
     "in_zone",
     "list_runs",
     "load_campaign",

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from distrib.cli._common import Exit, console, err, fail, user_errors
+from distrib.cli._common import console, err, user_errors
 
 if TYPE_CHECKING:
-    from distrib.importing import ImportReport, ReleaseOverwriteError
+    from distrib.app import ImportReport
+    from distrib.errors import ReleaseOverwriteError
 
 app = typer.Typer(
     help="Work on the release: import it from Word, a web page or plain text.",
@@ -77,54 +78,16 @@ def import_(
     a file edited since the last import is never replaced without --force (its front matter diff
     is shown instead).
     """
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from distrib import app
+    from distrib.errors import ReleaseOverwriteError
 
-    from distrib.importing import (
-        InputFile,
-        ReleaseOverwriteError,
-        campaign_release_folder,
-        import_release,
-    )
-    from distrib.importing.parts import parse_embargo
-
-    if lang is not None and lang not in ("fr", "en"):
-        fail(f"--lang {lang!r}: use fr or en", Exit.USAGE)
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        fail(f"--tz {tz!r}: not a time zone (e.g. America/Toronto)", Exit.USAGE)
-    moment = None
-    if embargo is not None:
-        moment = parse_embargo(embargo, zone).moment
-        if moment is None:
-            fail(
-                f"--embargo {embargo!r}: give a date and a time, e.g. 2027-11-04 09:00", Exit.USAGE
-            )
-    target = release
-    if target is None:
-        campaign = Path("campaign.toml")
-        target = campaign_release_folder(campaign) if campaign.is_file() else None
-        if target is None:
-            fail(
-                "no release folder: give --release DIR (or run beside a campaign.toml)", Exit.USAGE
-            )
-    sources: list[Path | InputFile] = []
-    for name in files:
-        if name == "-":
-            sources.append(InputFile("<stdin>", sys.stdin.buffer.read(), "text"))
-        else:
-            sources.append(Path(name))
+    stdin = sys.stdin.buffer.read() if app.STDIN in files else None
     with user_errors():
         try:
-            report = import_release(
-                sources,
-                target=target,
-                timezone=zone,
-                lang=lang,  # type: ignore[arg-type]
-                force=force,
-                dateline=dateline,
-                embargo=moment,
-            )
+            report = app.import_release(
+                files, release=release, lang=lang, tz=tz, force=force, dateline=dateline,
+                embargo=embargo, stdin=stdin,
+            )  # fmt: skip
         except ReleaseOverwriteError as exc:
             _conflicts(exc)
             raise
@@ -141,7 +104,7 @@ def _conflicts(exc: ReleaseOverwriteError) -> None:
 
 
 def _print(report: ImportReport) -> None:
-    from distrib.config import display_path
+    from distrib.app import display_path
 
     for document in report.documents:
         destination = display_path(report.target / document.filename)

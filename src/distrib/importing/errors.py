@@ -6,13 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from distrib.errors import Problem, ProblemsError
+from distrib.errors import Problem, ReleaseImportError
+from distrib.errors import ReleaseOverwriteError as _Overwrite
 
 __all__ = ["Conflict", "ReleaseImportError", "ReleaseOverwriteError"]
-
-
-class ReleaseImportError(ProblemsError):
-    """One or more files cannot be imported (each problem names its file); nothing was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +25,8 @@ class Conflict:
     body_changed: bool
 
 
-class ReleaseOverwriteError(ReleaseImportError):
+class ReleaseOverwriteError(_Overwrite):
     """Importing would replace files that were edited; ``conflicts`` holds what would change."""
 
     def __init__(self, problems: Iterable[Problem], conflicts: Sequence[Conflict]) -> None:
-        self.conflicts = tuple(conflicts)
-        super().__init__(
-            problems,
-            "the release folder has edited files; nothing was written (--force replaces them)",
-        )
+        super().__init__(problems, conflicts)
