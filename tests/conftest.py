@@ -118,3 +118,36 @@ def postgres_cluster() -> Iterator[Any]:
 def postgres_url(postgres_cluster: Any) -> str:
     """The URL of a new, empty PostgreSQL database on the session's cluster."""
     return str(postgres_cluster.new_database())
+
+
+# -- relays and mailboxes (issue 15): a local OAuth2 token service, an XOAUTH2 SMTP server and
+# Dovecot, each imported only by the tests that use them.
+
+
+@pytest.fixture
+def token_server(tls_files: TLSFiles) -> Iterator[Any]:
+    """A local HTTPS OAuth2 token service (Microsoft's and Google's endpoints) on 127.0.0.1."""
+    from token_server import TokenServer
+
+    server = TokenServer(tls_files).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def make_oauth_smtp_server(tls_files: TLSFiles) -> Iterator[Callable[..., Any]]:
+    """Start SMTP servers that require STARTTLS and AUTH XOAUTH2/OAUTHBEARER (`oauth_smtp`)."""
+    from oauth_smtp import OAuthSMTPServer
+
+    servers: list[OAuthSMTPServer] = []
+
+    def make(check: Callable[[str, str], bool], **options: Any) -> OAuthSMTPServer:
+        server = OAuthSMTPServer(tls_files, check, **options).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
