@@ -151,3 +151,31 @@ def make_oauth_smtp_server(tls_files: TLSFiles) -> Iterator[Callable[..., Any]]:
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def dovecot(tls_files: TLSFiles) -> Iterator[Any]:
+    """A throwaway Dovecot IMAP server on 127.0.0.1 with one user; skipped when not installed."""
+    from dovecot_server import SKIP_REASON, DovecotServer, available
+
+    if not available():
+        pytest.skip(SKIP_REASON)
+    server = DovecotServer.start(tls_files)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def dovecot_oauth(tls_files: TLSFiles, token_server: Any) -> Iterator[Any]:
+    """Dovecot whose XOAUTH2/OAUTHBEARER tokens are checked by the local token service."""
+    from dovecot_server import SKIP_REASON, DovecotServer, available
+
+    if not available():
+        pytest.skip(SKIP_REASON)
+    server = DovecotServer.start(tls_files, introspection_url=f"{token_server.base}/introspect")
+    try:
+        yield server
+    finally:
+        server.stop()

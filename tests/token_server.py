@@ -75,6 +75,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def server_user(self, token: str) -> str | None:
+        with self.server.state.lock:
+            return self.server.state.access.get(token)
+
     def _json(self, status: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
@@ -128,6 +132,10 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.requests.append(("POST", url.path))
             state.bodies.append(raw)
+        if url.path == "/introspect":  # RFC 7662, for Dovecot's oauth2 passdb
+            user = self.server_user(form.get("token", ""))
+            self._json(200, {"active": True, "username": user} if user else {"active": False})
+            return
         if url.path.endswith("/oauth2/v2.0/devicecode"):
             code = "dev-" + secrets.token_hex(8)
             user_code = "AGPC" + secrets.token_hex(2).upper()

@@ -9,7 +9,18 @@ from __future__ import annotations
 import typer
 
 from distrib import __version__
-from distrib.cli import audit, bounces, contacts, history, optout, preview, resolve, send, setup
+from distrib.cli import (
+    audit,
+    bounces,
+    contacts,
+    history,
+    optout,
+    preview,
+    relay,
+    resolve,
+    send,
+    setup,
+)
 
 app = typer.Typer(
     name="distrib",
@@ -28,6 +39,7 @@ history.register(contacts.app)
 bounces.register(app)
 optout.register(app)
 resolve.register(app)
+relay.register(app)
 
 
 def _version(value: bool) -> None:

@@ -8,6 +8,7 @@
         │   └── TokenCacheError    the token cache is unsafe (readable by others) or unreadable
         ├── SaslError              the server refused an OAuth2 SASL exchange (with its reason)
         └── ImapError              the IMAP mailbox cannot be reached, logged into or changed
+                                   (also a distrib.inbox.MailboxError)
 
 No message ever contains a token, a refresh token, a password or a client secret.
 """
@@ -15,6 +16,7 @@ No message ever contains a token, a refresh token, a password or a client secret
 from __future__ import annotations
 
 from distrib.errors import DistribError
+from distrib.inbox import MailboxError
 
 __all__ = [
     "ImapError",
@@ -56,5 +58,5 @@ class SaslError(RelayError):
         self.status = status
 
 
-class ImapError(RelayError):
-    """The IMAP mailbox cannot be reached, logged into, read or flagged."""
+class ImapError(RelayError, MailboxError):
+    """The IMAP mailbox cannot be reached, logged into, read or flagged (a MailboxError too)."""
