@@ -179,3 +179,15 @@ def dovecot_oauth(tls_files: TLSFiles, token_server: Any) -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def dns_server() -> Iterator[Any]:
+    """A tiny authoritative DNS server on 127.0.0.1 (UDP, free port) answering from a dict."""
+    from dns_server import DNSServer
+
+    server = DNSServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -331,12 +331,16 @@ class TokenServer:
         self.base = f"https://127.0.0.1:{self.port}"
         self._server.base = self.base
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._stopped = False
 
     def start(self) -> TokenServer:
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
