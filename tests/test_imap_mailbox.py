@@ -180,7 +180,10 @@ def test_bounces_from_imap_are_recorded_once_and_flagged(
     assert "2 bounce(s): 0 matched to messages, 1 matched nothing, 1 without a recipient" in out
     assert "Recorded: 0 hard, 0 soft, 0 delay warning(s)" in out and "Flagged" not in out
     assert (len(log.bounces()), len(log.suppressions())) == before
+    # The password is in no output and nowhere in the delivery log's files.
     assert dovecot.password not in out
+    stored = b"".join(p.read_bytes() for p in log.path.parent.glob(log.path.name + "*"))
+    assert dovecot.password.encode() not in stored
 
 
 def test_a_dry_run_flags_nothing(dovecot: Any, log: DeliveryLog, settings: ImapSettings) -> None:
