@@ -19,6 +19,8 @@ from distrib.relay.errors import SaslError, TokenError
 from distrib.relay.oauth import MicrosoftAccount, SignInPrompt, login
 from distrib.relay.sasl import (
     authenticate,
+    authenticate_with_tokens,
+    authenticate_xoauth2,
     choose_mechanism,
     oauthbearer_initial_response,
     parse_error_challenge,
@@ -200,3 +202,63 @@ def test_a_relay_without_oauth(
     server = make_smtp_server(tls="starttls", users={"x": "y"})
     with pytest.raises(SaslError, match=r"does not offer XOAUTH2 or OAUTHBEARER \(it offers"):
         asyncio.run(send_one(server.port, tls_files, USER, signed_in.access_token()))
+
+
+def test_a_token_refused_by_the_server_is_refreshed_once(
+    make_oauth_smtp_server: Callable[..., Any],
+    token_server: TokenServer,
+    signed_in: Any,
+    tls_files: TLSFiles,
+) -> None:
+    server = make_oauth_smtp_server(lambda user, token: token_server.user_of(token) == user)
+    stale = signed_in.access_token()
+    with token_server.state.lock:
+        token_server.state.access.pop(stale)  # revoked early: still "fresh" for the client
+
+    async def send() -> str:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=server.port, start_tls=True,
+                                 tls_context=client_context(tls_files))  # fmt: skip
+        await client.connect()
+        try:
+            used = await authenticate_with_tokens(client, signed_in)
+            await client.sendmail(USER, ["zoe@fleuve.example"], b"Subject: t\r\n\r\nHi\r\n")
+        finally:
+            await client.quit()
+        return used
+
+    assert asyncio.run(send()) == "XOAUTH2"
+    assert server.attempts() == [("XOAUTH2", USER, False), ("XOAUTH2", USER, True)]
+    assert token_server.grants()[-1] == "refresh_token" and len(server.messages()) == 1
+    # A server that refuses every token: one refresh, then the error.
+    refusing = make_oauth_smtp_server(lambda user, token: False)
+
+    async def refused() -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=refusing.port, start_tls=True,
+                                 tls_context=client_context(tls_files))  # fmt: skip
+        await client.connect()
+        try:
+            await authenticate_with_tokens(client, signed_in)
+        finally:
+            await client.quit()
+
+    with pytest.raises(SaslError, match="535"):
+        asyncio.run(refused())
+    assert len(refusing.attempts()) == 2
+
+
+def test_authenticate_xoauth2(
+    make_oauth_smtp_server: Callable[..., Any], signed_in: Any, tls_files: TLSFiles
+) -> None:
+    server = make_oauth_smtp_server(lambda user, token: True, mechanisms=("XOAUTH2",))
+
+    async def run() -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=server.port, start_tls=True,
+                                 tls_context=client_context(tls_files))  # fmt: skip
+        await client.connect()
+        try:
+            await authenticate_xoauth2(client, USER, signed_in.access_token())
+        finally:
+            await client.quit()
+
+    asyncio.run(run())
+    assert server.attempts() == [("XOAUTH2", USER, True)]

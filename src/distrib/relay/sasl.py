@@ -18,6 +18,7 @@ replaced by ``[token]``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -30,10 +31,14 @@ from distrib.relay.errors import SaslError, TokenError
 if TYPE_CHECKING:
     from aiosmtplib import SMTP, SMTPResponse
 
+    from distrib.relay.oauth import TokenProvider
+
 __all__ = [
     "Mechanism",
     "OAuthChallenge",
     "authenticate",
+    "authenticate_with_tokens",
+    "authenticate_xoauth2",
     "choose_mechanism",
     "oauthbearer_initial_response",
     "parse_error_challenge",
@@ -195,3 +200,36 @@ async def authenticate(
         code=response.code,
         status=challenge.status if challenge is not None else None,
     )
+
+
+async def authenticate_xoauth2(client: SMTP, user: str, token: str) -> None:
+    """``AUTH XOAUTH2`` as ``user`` with ``token`` (see `authenticate`)."""
+    await authenticate(client, user, token, mechanism="XOAUTH2")
+
+
+async def authenticate_with_tokens(
+    client: SMTP,
+    tokens: TokenProvider,
+    *,
+    mechanism: Mechanism | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> Mechanism:
+    """Authenticate with a token from ``tokens``; if the server refuses *the token*, refresh it
+    once and try again on the same connection (RFC 4954 allows a new AUTH after a 535).
+
+    The token service is called in a worker thread: a refresh is an HTTPS round trip that must
+    not stall the other connections of the event loop.  `LoginRequired` and `TokenError` come
+    from the token layer; `SaslError` from the server.
+    """
+    token = await asyncio.to_thread(tokens.access_token)
+    try:
+        return await authenticate(client, tokens.user, token, mechanism=mechanism,
+                                  host=host, port=port)  # fmt: skip
+    except SaslError as exc:
+        challenge = OAuthChallenge(exc.status) if exc.status is not None else None
+        if exc.code != 535 or (challenge is not None and not challenge.token_rejected):
+            raise
+    fresh = await asyncio.to_thread(lambda: tokens.access_token(force_refresh=True))
+    return await authenticate(client, tokens.user, fresh, mechanism=mechanism,
+                              host=host, port=port)  # fmt: skip
