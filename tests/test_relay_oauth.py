@@ -118,6 +118,7 @@ def test_nobody_signed_in_yet(token_server: TokenServer, tmp_path: Path) -> None
     with pytest.raises(LoginRequired, match=r"nobody is signed in .* as presse@agapc\.example"):
         provider.access_token()
     assert not (tmp_path / "t").exists()
+    assert token_server.state.requests == []  # known without asking the network
 
 
 def test_logout_forgets_the_sign_in(token_server: TokenServer, tmp_path: Path) -> None:
@@ -178,6 +179,7 @@ def test_an_unreachable_or_untrusted_token_service_is_a_clear_error(
     token_server: TokenServer, tmp_path: Path
 ) -> None:
     store = FileTokenStore(tmp_path / "t")
+    login(microsoft(token_server), approving(token_server, []), store, verify=token_server.ca_file)
     # The system's CAs do not know the local service's certificate: TLS is verified.
     untrusted = MicrosoftTokens(microsoft(token_server), store)
     with pytest.raises(TokenError, match="cannot reach Microsoft's sign-in service"):

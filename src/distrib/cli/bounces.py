@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from distrib.cli._common import CampaignOpt, LogOpt, console, open_log, user_errors
-from distrib.cli.relay import ImapCaFileOpt, ImapPasswordEnvOpt, imap_settings
+from distrib.cli.relay import ImapCaFileOpt, ImapPasswordEnvOpt, imap_settings, mailbox_location
 
 if TYPE_CHECKING:
     from distrib.bounces import BounceOutcome
@@ -49,7 +48,7 @@ def bounces(
     from distrib.bounces import process_mailbox
 
     settings = imap_settings(imap_password_env, imap_ca_file)
-    location: str | Path = mailbox if mailbox.lower().startswith("imap") else Path(mailbox)
+    location = mailbox_location(mailbox)
     with open_log(campaign, log) as delivery_log, user_errors():
         outcome = process_mailbox(location, delivery_log, dry_run=dry_run, imap=settings)
     print_outcome(outcome, mailbox, dry_run=dry_run)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,7 +9,7 @@ import typer
 from distrib.cli._common import CampaignOpt, Exit, LogOpt, console, err, fail, open_log, user_errors
 from distrib.cli.audit import FormatOpt, OutputOpt, TableFormat, ZoneOpt, emit_table, zone_option
 from distrib.cli.bounces import DryRunOpt
-from distrib.cli.relay import ImapCaFileOpt, ImapPasswordEnvOpt, imap_settings
+from distrib.cli.relay import ImapCaFileOpt, ImapPasswordEnvOpt, imap_settings, mailbox_location
 
 if TYPE_CHECKING:
     from distrib.optout import OptOutOutcome
@@ -64,7 +63,7 @@ def unsubscribe(
                 unsubscribe_addresses(delivery_log, addresses, note=note, dry_run=dry_run)
             )
         if mailbox is not None:
-            location: str | Path = mailbox if mailbox.lower().startswith("imap") else Path(mailbox)
+            location = mailbox_location(mailbox)
             settings = imap_settings(imap_password_env, imap_ca_file)
             outcomes.append(
                 requests_from_mailbox(location, delivery_log, dry_run=dry_run, imap=settings)

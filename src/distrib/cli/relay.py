@@ -45,6 +45,13 @@ ImapCaFileOpt = Annotated[
 ]
 
 
+def mailbox_location(text: str) -> str | Path:
+    """An ``imap://``/``imaps://`` address as it is; anything else is a file or folder path."""
+    from distrib.relay.imap import is_imap_url
+
+    return text if is_imap_url(text) else Path(text)
+
+
 def imap_settings(password_env: str, ca_file: Path | None) -> ImapSettings:
     """The IMAP settings the options give (a password from the environment)."""
     from distrib.relay.imap import ImapSettings

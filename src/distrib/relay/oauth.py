@@ -229,17 +229,7 @@ class MicrosoftTokens:
 
         if self._app is not None:
             return self._app
-        if not self.account.is_service and not self._loaded:
-            kept = self.store.load(self.account.key)
-            if kept is not None:
-                try:
-                    self._cache.deserialize(json.loads(kept)["msal"])
-                except (ValueError, KeyError, TypeError):
-                    raise TokenError(
-                        f"{self.cached_in}: the kept sign-in is damaged; run"
-                        " `distrib relay logout`, then `distrib relay login`"
-                    ) from None
-            self._loaded = True
+        self._load_cache()
         options: dict[str, Any] = {
             "authority": self.account.authority,
             "instance_discovery": False,
@@ -264,6 +254,29 @@ class MicrosoftTokens:
             raise TokenError(f"tenant {self.account.tenant!r}: {_clean(exc)}") from None
         return self._app
 
+    def _load_cache(self) -> None:
+        if self.account.is_service or self._loaded:
+            return
+        kept = self.store.load(self.account.key)
+        if kept is not None:
+            try:
+                self._cache.deserialize(json.loads(kept)["msal"])
+            except (ValueError, KeyError, TypeError):
+                raise TokenError(
+                    f"{self.cached_in}: the kept sign-in is damaged; run"
+                    " `distrib relay logout`, then `distrib relay login`"
+                ) from None
+        self._loaded = True
+
+    def _signed_in(self) -> bool:
+        """The kept cache has an account for the user (read without asking the network)."""
+        import msal
+
+        self._load_cache()
+        accounts = self._cache.search(msal.TokenCache.CredentialType.ACCOUNT)
+        wanted = self.account.user.lower()
+        return any(str(a.get("username", "")).lower() == wanted for a in accounts)
+
     def _keep(self) -> None:
         if not self.account.is_service and self._cache.has_state_changed:
             document = {"version": 1, "provider": "microsoft365", "user": self.account.user,
@@ -276,6 +289,11 @@ class MicrosoftTokens:
         import requests
 
         with self._lock:
+            if not self.account.is_service and not self._signed_in():
+                raise LoginRequired(
+                    f"nobody is signed in to Microsoft 365 as {self.account.user}:"
+                    " run `distrib relay login`"
+                )
             app = self._application()
             try:
                 if self.account.is_service:
