@@ -206,8 +206,8 @@ def test_writing_the_preview_renders_each_message_once(
 def test_the_audience_is_kept_out_of_the_collectors_scans_while_rendering(tmp_path: Path) -> None:
     import gc
 
+    from distrib.app import collect_preview
     from distrib.config import load_campaign
-    from distrib.preview import collect_preview
     from preview_helpers import write_preview_campaign
 
     frozen: list[int] = []

@@ -385,7 +385,8 @@ def test_ehlo_extensions_are_read_as_advertised() -> None:
 def test_sending_imports_no_other_smtp_library() -> None:
     code = (
         "import sys, distrib.send, distrib.send.transport, distrib.send.smtp_client, "
-        "distrib.pipeline; print(sorted(m for m in sys.modules if m.startswith('aiosmtplib')))"
+        "distrib.app.pipeline, distrib.app.sending, distrib.relay.sasl; "
+        "print(sorted(m for m in sys.modules if m.startswith('aiosmtplib')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

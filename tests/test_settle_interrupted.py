@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from distrib.app.resuming import INTERRUPTED, settle_interrupted
 from distrib.deliverylog import DeliveryLog, NewMessage, Run, State
 from distrib.deliverylog.lease import acquire_lease
 from distrib.deliverylog.runs import earlier_outcomes, interrupted_runs, unresolved_unknown
 from distrib.errors import RunLockedError
-from distrib.resume import INTERRUPTED, settle_interrupted
 
 
 @pytest.fixture

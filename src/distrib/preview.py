@@ -1,16 +1,16 @@
 """Write a preview of a campaign: one ``.eml`` and one ``.html`` per recipient, and an index.
 
-`collect_preview` renders every contact once and keeps, for each, the outcome (subject, size,
-warnings, or the problems that stop it); `distrib.preview_server` serves that as a local web page.
-To write the preview, the same pass hands each rendered message to a `PreviewWriter`
-(``on_message``), which writes its files at once: every message is rendered once, and never
-held (a message's bytes are written, then dropped; only the outcome is kept).
+`distrib.app.previewing.collect_preview` renders every contact once and keeps, for each, the
+outcome (subject, size, warnings, or the problems that stop it) in a `PreviewSet`;
+`distrib.web.preview_server` serves that as a local web page.
+To write the preview, `distrib.app.previewing.collect_and_write_preview` hands each message,
+as soon as it is rendered, to a `PreviewWriter`, which writes its files at once: every message
+is rendered once and never held (its bytes are written, then dropped; only the outcome is kept).
 
 Every step is linear in the number of recipients (`tests/test_preview.py` counts them: one
-render per contact, a bounded number of look-ups per file name).  On this project's test machine
-the time that did not look linear was the kernel's, creating the files (a process's first ten
-thousand files cost it several seconds of system time, the next ones a tenth of that:
-`docs/benchmarks.md`, the preview).
+render per contact, at most two look-ups per file name).  On this project's test machine the
+time that did not look linear was the kernel's, creating the files (0.15 to 0.6 ms a file,
+varying from run to run: `docs/benchmarks.md`, the preview).
 
 The ``.eml`` files are the exact bytes that would be sent (less the DKIM signature, added as each
 message is sent) (open them in a mail client); the
@@ -22,10 +22,9 @@ the recipient address, reduced to ``[a-z0-9._-]``, so none can leave the output 
 
 from __future__ import annotations
 
-import gc
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,7 +45,6 @@ __all__ = [
     "PreviewResult",
     "PreviewSet",
     "PreviewWriter",
-    "collect_preview",
     "safe_stem",
     "write_preview",
 ]
@@ -319,65 +317,3 @@ class PreviewSet:
         for entry in self.entries:
             if entry.ok:
                 yield self.render(entry, sign=False)
-
-
-def collect_preview(
-    campaign: Campaign,
-    *,
-    token: str = "preview",  # noqa: S107
-    on_message: Callable[[RenderedMessage], object] | None = None,
-) -> PreviewSet:
-    """Load contacts and release, render every contact's message once, and keep the outcomes.
-
-    ``on_message`` gets each message that renders (unsigned, as `PreviewSet.render` would
-    give it again), in audience order, as soon as it is rendered: e.g. `PreviewWriter.add`.
-    """
-    from datetime import UTC
-
-    from distrib.contacts import load_contacts
-    from distrib.deliverylog import logged_suppressions
-    from distrib.errors import RenderError
-    from distrib.release import load_release
-    from distrib.render import Renderer, make_message_id
-
-    book = load_contacts(campaign, extra_suppression=logged_suppressions(campaign.log_path))
-    renderer = Renderer(campaign, load_release(campaign))
-    date = datetime.now(UTC).astimezone().replace(microsecond=0)
-    entries = []
-    # The contacts and the renderer live until the end: keep the garbage collector from
-    # scanning them again at each full collection (its cost grew faster than the list).
-    gc.collect()
-    gc.freeze()
-    try:
-        for number, contact in enumerate(book.contacts, start=1):
-            message_id = make_message_id(token, contact.key, campaign.sender.domain)
-            try:
-                rendered = renderer.render(contact, message_id=message_id, date=date, sign=False)
-            except RenderError as exc:
-                entries.append(
-                    PreviewEntry(number, contact, contact.language, "", 0, message_id, exc.problems)
-                )
-                continue
-            entries.append(
-                PreviewEntry(
-                    number,
-                    contact,
-                    rendered.language,
-                    rendered.subject,
-                    rendered.size,
-                    message_id,
-                    warnings=rendered.warnings,
-                )
-            )
-            if on_message is not None:
-                on_message(rendered)
-    finally:
-        gc.unfreeze()
-    return PreviewSet(
-        campaign=campaign,
-        renderer=renderer,
-        entries=tuple(entries),
-        warnings=tuple(renderer.check_audience(book.contacts)),
-        date=date,
-        book_problems=book.rejected,
-    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,9 +9,10 @@ import typer
 from distrib.cli._common import CampaignOpt, Exit, LogOpt, console, err, fail, open_log, user_errors
 from distrib.cli.audit import FormatOpt, OutputOpt, TableFormat, ZoneOpt, emit_table, zone_option
 from distrib.cli.bounces import DryRunOpt
+from distrib.cli.relay import ImapCaFileOpt, ImapPasswordEnvOpt
 
 if TYPE_CHECKING:
-    from distrib.optout import OptOutOutcome
+    from distrib.app import OptOutOutcome
 
 
 def register(app: typer.Typer) -> None:
@@ -27,11 +27,12 @@ def unsubscribe(
         typer.Argument(help="Addresses to take off every future run.", show_default=False),
     ] = None,
     mailbox: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--mailbox",
             "-m",
-            help="Also read unsubscribe requests from this Maildir, mbox or .eml folder.",
+            help="Also read unsubscribe requests from this Maildir, mbox or .eml folder, or an"
+            " IMAP folder (imaps://USER@HOST/FOLDER).",
             show_default=False,
         ),
     ] = None,
@@ -42,6 +43,8 @@ def unsubscribe(
     dry_run: DryRunOpt = False,
     campaign: CampaignOpt = None,
     log: LogOpt = None,
+    imap_password_env: ImapPasswordEnvOpt = "DISTRIB_IMAP_PASSWORD",  # noqa: S107  (a name)
+    imap_ca_file: ImapCaFileOpt = None,
 ) -> None:
     """Put addresses on the delivery log's suppression list: no run will send to them again.
 
@@ -49,18 +52,20 @@ def unsubscribe(
     each request's sender is suppressed, and so is the recipient its token or In-Reply-To
     names.  Messages to them still waiting in a run are stopped at once.
     """
-    from distrib.optout import requests_from_mailbox, unsubscribe_addresses
+    from distrib import app
 
     if not addresses and mailbox is None:
         fail("name at least one address, or --mailbox PATH", Exit.USAGE)
     outcomes = []
     with open_log(campaign, log, create=True) as delivery_log, user_errors():
         if addresses:
-            outcomes.append(
-                unsubscribe_addresses(delivery_log, addresses, note=note, dry_run=dry_run)
-            )
+            outcomes.append(app.unsubscribe(delivery_log, addresses, note=note, dry_run=dry_run))
         if mailbox is not None:
-            outcomes.append(requests_from_mailbox(mailbox, delivery_log, dry_run=dry_run))
+            location = app.mailbox_location(mailbox)
+            settings = app.imap_settings(imap_password_env, imap_ca_file)
+            outcomes.append(
+                app.unsubscribe_from_mailbox(delivery_log, location, dry_run=dry_run, imap=settings)
+            )
     failed = False
     for outcome, source in zip(outcomes, _sources(addresses, mailbox), strict=True):
         failed |= _print(outcome, source, dry_run=dry_run)
@@ -68,7 +73,7 @@ def unsubscribe(
         raise typer.Exit(int(Exit.ERROR))
 
 
-def _sources(addresses: list[str] | None, mailbox: Path | None) -> list[str]:
+def _sources(addresses: list[str] | None, mailbox: str | None) -> list[str]:
     return (["command line"] if addresses else []) + ([str(mailbox)] if mailbox else [])
 
 
@@ -97,6 +102,8 @@ def _print(outcome: OptOutOutcome, source: str, *, dry_run: bool) -> bool:
         console.print(f"{outcome.stopped} message(s) waiting in a run will not be sent.")
     for source_, subject in outcome.other:
         console.print(f"  other: {source_}: {subject}", markup=False)
+    if outcome.flagged:
+        console.print(f"Flagged {outcome.flagged} request(s) in the mailbox as recorded.")
     return bool(outcome.problems)
 
 
@@ -110,12 +117,12 @@ def suppressions(
     """List the delivery log's suppression list: opt-outs and hard bounces, with their dates."""
     from dataclasses import asdict
 
-    from distrib.audit import format_time, in_zone
-    from distrib.inbox import clean
+    from distrib import app
+    from distrib.app import clean, format_time, in_zone
 
     zone = zone_option(tz)
     with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
-        entries = delivery_log.suppressions()
+        entries = app.suppression_list(delivery_log)
     columns = ["address", "reason", "requested_at", "created_at", "source", "note"]
     if fmt is not TableFormat.table:
         emit_table(in_zone([asdict(e) for e in entries], zone), columns, fmt, output)

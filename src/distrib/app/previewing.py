@@ -1,0 +1,124 @@
+"""Previewing a release: every journalist's message rendered, nothing sent, whatever the embargo.
+
+`collect_preview` renders each contact's message once and keeps the outcome; the local preview
+page (`distrib.web.preview_server`, an interface) serves it.  `collect_and_write_preview` does
+the same and writes each message as files (``.eml``, ``.html``) as soon as it is rendered, then
+an index: one rendering per message, nothing held (`write_preview` writes a `PreviewSet`
+collected earlier, rendering each message again).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from distrib.preview import PreviewEntry, PreviewSet, PreviewWriter
+
+if TYPE_CHECKING:
+    from distrib.config import Campaign
+    from distrib.render import RenderedMessage
+
+__all__ = ["PreviewWritten", "collect_and_write_preview", "collect_preview", "write_preview"]
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewWritten:
+    """Where a preview was written and how many messages it holds."""
+
+    folder: Path
+    index: Path
+    written: int
+
+
+def collect_preview(
+    campaign: Campaign,
+    *,
+    token: str = "preview",  # noqa: S107
+    on_message: Callable[[RenderedMessage], object] | None = None,
+) -> PreviewSet:
+    """Load contacts and release, render every contact's message once, and keep the outcomes.
+
+    The delivery log's suppression list (opt-outs, hard bounces) sets people aside as `send`
+    will; the log is only read.  ``on_message`` gets each message that renders (unsigned, as
+    `PreviewSet.render` would give it again), in audience order, as soon as it is rendered.
+    """
+    from datetime import UTC
+
+    from distrib.contacts import load_contacts
+    from distrib.deliverylog import logged_suppressions
+    from distrib.errors import RenderError
+    from distrib.release import load_release
+    from distrib.render import Renderer, make_message_id
+
+    book = load_contacts(campaign, extra_suppression=logged_suppressions(campaign.log_path))
+    renderer = Renderer(campaign, load_release(campaign))
+    date = datetime.now(UTC).astimezone().replace(microsecond=0)
+    entries = []
+    # The contacts and the renderer live until the end: keep the garbage collector from
+    # scanning them again at each full collection (its cost grew faster than the list).
+    gc.collect()
+    gc.freeze()
+    try:
+        for number, contact in enumerate(book.contacts, start=1):
+            message_id = make_message_id(token, contact.key, campaign.sender.domain)
+            try:
+                rendered = renderer.render(contact, message_id=message_id, date=date, sign=False)
+            except RenderError as exc:
+                entries.append(
+                    PreviewEntry(number, contact, contact.language, "", 0, message_id, exc.problems)
+                )
+                continue
+            entries.append(
+                PreviewEntry(
+                    number,
+                    contact,
+                    rendered.language,
+                    rendered.subject,
+                    rendered.size,
+                    message_id,
+                    warnings=rendered.warnings,
+                )
+            )
+            if on_message is not None:
+                on_message(rendered)
+    finally:
+        gc.unfreeze()
+    return PreviewSet(
+        campaign=campaign,
+        renderer=renderer,
+        entries=tuple(entries),
+        warnings=tuple(renderer.check_audience(book.contacts)),
+        date=date,
+        book_problems=book.rejected,
+    )
+
+
+def write_preview(preview: PreviewSet, out: Path | None = None) -> PreviewWritten:
+    """Write every message that renders to ``out`` (default: ``preview/`` beside the campaign)
+    as ``.eml`` and ``.html`` files, with an ``index.html`` listing them and every problem."""
+    from distrib.preview import write_preview as write
+
+    folder = out if out is not None else preview.campaign.folder / "preview"
+    write(preview.messages(), folder, problems=preview.problems, title=preview.campaign.name)
+    written = sum(entry.ok for entry in preview.entries)
+    return PreviewWritten(folder, folder / "index.html", written)
+
+
+def collect_and_write_preview(
+    campaign: Campaign,
+    out: Path | None = None,
+    *,
+    token: str = "preview",  # noqa: S107
+) -> tuple[PreviewSet, PreviewWritten]:
+    """`collect_preview`, writing each message that renders to ``out`` (default: ``preview/``
+    beside the campaign) as ``.eml`` and ``.html`` as soon as it is rendered, then an
+    ``index.html`` listing them and every problem."""
+    folder = out if out is not None else campaign.folder / "preview"
+    writer = PreviewWriter(folder)
+    preview = collect_preview(campaign, token=token, on_message=writer.add)
+    written = writer.finish(problems=preview.problems, title=campaign.name)
+    return preview, PreviewWritten(folder, written.index, written.messages)
