@@ -75,6 +75,7 @@ from distrib.render.context import LANGUAGE_TAGS
 from distrib.render.mime import make_message_id
 from distrib.render.renderer import (
     TEMPLATE_FILES,
+    CheckedMessage,
     MessageLanguage,
     RenderedMessage,
     Renderer,
@@ -85,6 +86,7 @@ from distrib.render.unsubscribe import unsubscribe_token, verify_token
 __all__ = [
     "LANGUAGE_TAGS",
     "TEMPLATE_FILES",
+    "CheckedMessage",
     "MessageLanguage",
     "RenderedMessage",
     "Renderer",
