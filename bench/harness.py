@@ -211,11 +211,15 @@ def markdown(results: dict[str, Any]) -> str:
         big = max(results["memory"], key=lambda r: r["recipients"])
         small = min(results["memory"], key=lambda r: r["recipients"])
         flat = big["main_mb"] <= small["main_mb"] * 1.5
+        extra = max(1, big["recipients"] - small["recipients"])
+        growth = (big["main_mb"] - small["main_mb"]) * 1024 / extra  # KB a recipient
         lines.append(
-            f"| Peak memory, {big['recipients']:,} recipients | ≤ 400 MB, flat |"
-            f" {big['main_mb']:.0f} MB (render workers {big['workers_mb']:.0f} MB each);"
-            f" {small['main_mb']:.0f} MB at {small['recipients']:,} |"
-            f" {_met(big['main_mb'] <= 400 and flat)} |"
+            f"| Peak memory, {big['recipients']:,} recipients | ≤ 400 MB; grows < 2 KB a"
+            f" recipient (issue 11); flat (issue 7) | {big['main_mb']:.0f} MB (render workers"
+            f" {big['workers_mb']:.0f} MB each); {small['main_mb']:.0f} MB at"
+            f" {small['recipients']:,}: {growth:.1f} KB a recipient |"
+            f" ≤ 400 MB {_met(big['main_mb'] <= 400)}; < 2 KB {_met(growth < 2)};"
+            f" flat {_met(flat)} |"
         )
     if results.get("rate"):
         errors = [abs(r["error"]) for r in results["rate"]]

@@ -379,6 +379,44 @@ def test_ehlo_extensions_are_read_as_advertised() -> None:
     assert not found.supports("relay.test") and not found.supports("\\x1b[31m")
 
 
+# -- EHLO refused: HELO (never with STARTTLS) ------------------------------------------------
+
+
+def _refusing_ehlo(reply: bytes) -> Any:
+    def answer(session: Session, line: bytes) -> bytes | None:
+        return reply if line.upper().startswith(b"EHLO") else None
+
+    return answer
+
+
+@pytest.mark.parametrize("security", ["none", "tls"])
+def test_a_relay_refusing_ehlo_is_greeted_with_helo(
+    log: DeliveryLog, tls_files: TLSFiles, security: str
+) -> None:
+    run, outgoing = plan_messages(log, addresses(2))
+    ssl = {"ssl": tls_files.server_context()} if security == "tls" else {}
+    with RawSMTPServer(_refusing_ehlo(b"502 5.5.1 EHLO not implemented\r\n"), **ssl) as server:
+        report = send(outgoing, log, config(server.port, tls_files, security), None)
+        [session] = server.sessions
+    assert report.sent == 2
+    assert session.verbs()[:3] == [b"EHLO", b"HELO", b"MAIL"]
+    assert {m.status for m in log.messages(run.id)} == {"sent"}
+
+
+def test_with_starttls_a_refused_ehlo_stops_the_run(log: DeliveryLog, tls_files: TLSFiles) -> None:
+    from distrib.errors import SMTPConfigError
+
+    run, outgoing = plan_messages(log, addresses(1))
+    answer = _refusing_ehlo(b"550 5.7.1 go away\r\n")
+    with (
+        RawSMTPServer(answer, starttls=tls_files.server_context()) as server,
+        pytest.raises(SMTPConfigError, match="local_hostname"),
+    ):
+        send(outgoing, log, config(server.port, tls_files, "starttls"), None)
+    assert server.verbs() == [b"EHLO"]  # no HELO: STARTTLS needs what EHLO says
+    assert {m.status for m in log.messages(run.id)} == {"ready"}
+
+
 # -- nothing borrowed -------------------------------------------------------------------------
 
 

@@ -77,7 +77,10 @@ class Extensions:
         keywords: dict[str, str] = {}
         auth: set[str] = set()
         for line in text.split("\n")[1:]:
-            keyword, _, params = line.strip().replace("=", " ", 1).partition(" ")
+            keyword, _, params = line.strip().partition(" ")
+            if "=" in keyword:  # AUTH=PLAIN LOGIN
+                keyword, _, first = keyword.partition("=")
+                params = f"{first} {params}".strip()
             if not _KEYWORD.fullmatch(keyword):
                 continue
             name = keyword.lower()

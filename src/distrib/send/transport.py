@@ -294,7 +294,7 @@ class Connection:
         raise self._protocol_error(greeting, "in the greeting")
 
     async def _hello(self, client: SMTPClient, name: str) -> None:
-        """EHLO; HELO when EHLO is refused for good (not when STARTTLS needs EHLO's list)."""
+        """EHLO; HELO when EHLO is refused for good (not with STARTTLS, which needs EHLO)."""
         where, timeout = self.server, self._cfg.timeout
         try:
             reply = await client.ehlo(name, timeout)
@@ -306,7 +306,7 @@ class Connection:
             raise ConnectFailed(f"{where} refused EHLO for now: {reply}")
         if not reply.permanent:
             raise self._protocol_error(reply, "in reply to EHLO")
-        if self._cfg.security == "starttls" or client.encrypted:
+        if self._cfg.security == "starttls":  # EHLO's list is needed (STARTTLS, AUTH)
             raise SMTPConfigError(
                 f"{where} refused our EHLO: {reply} (check smtp.local_hostname)",
                 code=reply.code,
