@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from distrib.config import load_campaign
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import open_log
 from distrib.pipeline import make_plan, send_run, start_run
 from distrib.send import Outgoing, send_messages
 
@@ -33,7 +33,7 @@ def _rss_mb(who: int) -> float:
 def pipeline(campaign_file: Path, render_workers: int | None, plan_workers: int | None) -> dict:
     started = time.perf_counter()
     campaign = load_campaign(campaign_file)
-    with DeliveryLog.open(campaign.log_path) as log:
+    with open_log(campaign.log_path) as log:
         plan = make_plan(campaign, log=log, workers=plan_workers)
         planned = time.perf_counter()
         assert not plan.problems, plan.problems[:3]
@@ -62,7 +62,7 @@ def prerendered(campaign_file: Path) -> dict:
     from distrib.renderpool import Job, RenderPool
 
     campaign = load_campaign(campaign_file)
-    with DeliveryLog.open(campaign.log_path) as log:
+    with open_log(campaign.log_path) as log:
         plan = make_plan(campaign, log=log)
         run = start_run(plan, log)
         contacts = [m.contact for m in plan.messages]

@@ -42,7 +42,7 @@ def test_minimal_campaign_loads_with_secure_defaults(tmp_path: Path) -> None:
     assert campaign.sources[0].path == tmp_path / "contacts.csv"
     assert campaign.smtp.security == "starttls"
     assert campaign.smtp.data_timeout == 600
-    assert campaign.log_path == tmp_path / "distrib-log.sqlite"
+    assert campaign.log_target == tmp_path / "distrib-log.sqlite"
     assert campaign.sender.domain == "org.example"
     assert campaign.sender.unsubscribe_address == "presse@org.example"
     with pytest.raises(Exception, match="frozen"):

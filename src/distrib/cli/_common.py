@@ -37,9 +37,11 @@ class Exit(IntEnum):
 
 CampaignArg = Annotated[Path, typer.Argument(help="The campaign file (TOML).", show_default=False)]
 LogOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
-        "--log", help="Delivery log file (default: the one the campaign names).", show_default=False
+        "--log",
+        help="Delivery log: a file, or a postgresql:// URL (default: the one the campaign names).",
+        show_default=False,
     ),
 ]
 CampaignOpt = Annotated[
@@ -85,23 +87,21 @@ def load(campaign: Path) -> Campaign:
 
 
 def open_log(
-    campaign: Path | None, log: Path | None, *, create: bool = False, read_only: bool = False
+    campaign: Path | None, log: str | Path | None, *, create: bool = False, read_only: bool = False
 ) -> DeliveryLog:
     """Open the delivery log named by ``--log``, by ``--campaign``, or found in this folder.
 
     ``read_only``: for commands that only read (nothing is written to the log, even on a
     read-only medium; a newer distrib's log is read with a warning on standard error).
     """
-    from distrib.deliverylog import DeliveryLog
+    from distrib.deliverylog import open_log as open_delivery_log
 
     if log is None:
         if campaign is None and Path("campaign.toml").is_file():
             campaign = Path("campaign.toml")
-        log = load(campaign).log_path if campaign is not None else Path("distrib-log.sqlite")
+        log = load(campaign).log_target if campaign is not None else Path("distrib-log.sqlite")
     with user_errors():
-        opened = (
-            DeliveryLog.open_read_only(log) if read_only else DeliveryLog.open(log, create=create)
-        )
+        opened = open_delivery_log(log, read_only=read_only, create=create)
     for warning in opened.warnings:
         err.print(f"warning: {warning}", markup=False)
     return opened

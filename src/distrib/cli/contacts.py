@@ -39,7 +39,7 @@ def check(campaign: CampaignArg, check_mx: CheckMX = None) -> None:
     config = load(campaign)
     with user_errors():
         book = load_contacts(
-            config, check_mx=check_mx, extra_suppression=logged_suppressions(config.log_path)
+            config, check_mx=check_mx, extra_suppression=logged_suppressions(config.log_target)
         )
     print_book(book, default_language=config.default_language)
     raise typer.Exit(int(Exit.OK))
@@ -73,7 +73,7 @@ def merge(
     config = load(campaign)
     with user_errors():
         book = load_contacts(
-            config, check_mx=check_mx, extra_suppression=logged_suppressions(config.log_path)
+            config, check_mx=check_mx, extra_suppression=logged_suppressions(config.log_target)
         )
     try:
         rejects = write_merged(book, output)

@@ -1,8 +1,8 @@
-"""`distrib send CAMPAIGN --resume RUN`: recover, check, confirm, and go on sending the run."""
+"""`distrib send CAMPAIGN --resume RUN [--join]`: recover, check, confirm, and go on sending the
+run; or join the processes sending it."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -14,14 +14,14 @@ if TYPE_CHECKING:
     from distrib.resume import Resumption
 
 
-def resume_run(config: Campaign, log: Path | None, run: str, *, force: bool, yes: bool) -> None:
+def resume_run(config: Campaign, log: str | None, run: str, *, force: bool, yes: bool) -> None:
     """Resume ``run`` of ``config`` (see `distrib.resume`)."""
     from distrib.cli.send import print_settled, print_unknown, send_with_progress
-    from distrib.deliverylog import DeliveryLog
+    from distrib.deliverylog import open_log
     from distrib.resume import prepare_resume
 
     with user_errors():
-        delivery_log = DeliveryLog.open(log or config.log_path, create=False)
+        delivery_log = open_log(log or config.log_target, create=False)
     with delivery_log:
         with user_errors():
             resumption = prepare_resume(config, delivery_log, run, force=force)
@@ -43,6 +43,31 @@ def resume_run(config: Campaign, log: Path | None, run: str, *, force: bool, yes
             )
             confirm_send(question, yes=yes)
             send_with_progress(plan, delivery_log, resumption.run, resumption.lease)
+
+
+def join_run(config: Campaign, log: str | None, run: str, *, yes: bool) -> None:
+    """Join the processes sending ``run`` of ``config`` (see `distrib.resume.prepare_join`)."""
+    from distrib.cli.send import send_with_progress
+    from distrib.deliverylog import open_log
+    from distrib.resume import prepare_join
+
+    with user_errors():
+        delivery_log = open_log(log or config.log_target, create=False)
+    with delivery_log:
+        with user_errors():
+            joining = prepare_join(config, delivery_log, run)
+        found = joining.run
+        who = ", ".join(f"process {w.pid} on {w.host}" for w in joining.workers)
+        console.print(
+            f"Run {found.id} of {found.campaign} is being sent by {who}: {joining.pending}"
+            " message(s) still to send.  This process joins in: each message still goes out"
+            " once.",
+            markup=False,
+        )
+        smtp = config.smtp
+        question = f"Help send run {found.id} via {smtp.host}:{smtp.port} ({smtp.security})?"
+        confirm_send(question, yes=yes)
+        send_with_progress(joining.plan, delivery_log, found, None)
 
 
 def _summarise(r: Resumption, campaign_file: str) -> None:

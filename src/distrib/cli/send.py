@@ -21,7 +21,6 @@ from distrib.cli._common import (
 
 if TYPE_CHECKING:
     from datetime import datetime, timedelta
-    from pathlib import Path
 
     from distrib.config import Campaign
     from distrib.deliverylog import DeliveryLog, Run
@@ -64,6 +63,14 @@ def send(
             "--force", help="With --resume: go on even if the contacts or templates changed."
         ),
     ] = False,
+    join: Annotated[
+        bool,
+        typer.Option(
+            "--join",
+            help="With --resume RUN: help the process(es) sending RUN right now (a shared"
+            " PostgreSQL log lets other machines join too).",
+        ),
+    ] = False,
     at: Annotated[
         str | None,
         typer.Option(
@@ -97,9 +104,10 @@ def send(
     release's embargo; --at waits for a given time.  Ctrl-C stops cleanly (messages in flight
     finish); --resume RUN continues.  Only one process may send a campaign at a time.  Runs a
     killed process left unfinished are settled first, as --resume would; messages that may have
-    arrived (unknown) are never resent: `distrib resolve RUN`.
+    arrived (unknown) are never resent: `distrib resolve RUN`.  --resume RUN --join adds a
+    worker to a run being sent: each message still goes out once.
     """
-    from distrib.deliverylog import DeliveryLog
+    from distrib.deliverylog import open_log
     from distrib.pipeline import make_plan
     from distrib.resume import settle_interrupted
 
@@ -111,15 +119,20 @@ def send(
         return
     if as_contact is not None:
         fail("--as needs --test-to (it picks whose message the test send shows)", Exit.USAGE)
+    if join and (resume is None or force):
+        fail("--join goes with --resume RUN (and without --force)", Exit.USAGE)
     if resume is not None:
-        from distrib.cli.resume import resume_run
+        from distrib.cli.resume import join_run, resume_run
 
-        resume_run(config, log, resume, force=force, yes=yes)
+        if join:
+            join_run(config, log, resume, yes=yes)
+        else:
+            resume_run(config, log, resume, force=force, yes=yes)
         return
     if force:
         fail("--force only goes with --resume RUN", Exit.USAGE)
     with user_errors():
-        delivery_log = DeliveryLog.open(log or config.log_path)
+        delivery_log = open_log(log or config.log_target)
     with delivery_log:
         with user_errors():
             # Runs a killed process left unfinished: settled before planning (sending → ready,
@@ -218,7 +231,6 @@ def _summarise(plan: Plan) -> None:
 
 
 def _send(plan: Plan, delivery_log: DeliveryLog) -> None:
-    from distrib.config import display_path
     from distrib.deliverylog.lease import acquire_lease
     from distrib.pipeline import start_run
 
@@ -228,8 +240,7 @@ def _send(plan: Plan, delivery_log: DeliveryLog) -> None:
     with lease:
         with user_errors():
             run = start_run(plan, delivery_log)
-        log_path = display_path(delivery_log.path.resolve())
-        console.print(f"Run {run.id} started (log: {log_path})")
+        console.print(f"Run {run.id} started (log: {_where(delivery_log)})", markup=False)
         send_with_progress(plan, delivery_log, run, lease)
 
 
@@ -263,8 +274,11 @@ def progress_text(p: SendProgress, rate: float, left: float | None) -> str:
     return f"{counts} · {rate:.1f}/s · {eta}"
 
 
-def send_with_progress(plan: Plan, delivery_log: DeliveryLog, run: Run, lease: Lease) -> None:
-    """Send ``run`` under ``lease`` with a progress bar, then report and exit accordingly."""
+def send_with_progress(
+    plan: Plan, delivery_log: DeliveryLog, run: Run, lease: Lease | None
+) -> None:
+    """Send ``run`` under ``lease`` (None: join the processes sending it) with a progress bar,
+    then report and exit accordingly."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from distrib.audit import report
@@ -313,7 +327,9 @@ def send_with_progress(plan: Plan, delivery_log: DeliveryLog, run: Run, lease: L
 
     try:
         with bar:
-            outcome = send_run(plan, delivery_log, run, on_progress=on_progress, lease=lease)
+            outcome = send_run(
+                plan, delivery_log, run, on_progress=on_progress, lease=lease, join=lease is None
+            )
     except DistribError as exc:
         err.print(f"error: {exc}", markup=False)
         err.print(
@@ -388,14 +404,25 @@ def _wait(plan: Plan, start: datetime) -> None:
         fail(f"{exc}; nothing was sent")
 
 
-def _test_send(config: Campaign, to: str, as_contact: str | None, log: Path | None) -> None:
+def _where(delivery_log: DeliveryLog) -> str:
+    """The log for people: a file relative to here when it can be, or the URL (no password)."""
+    from pathlib import Path
+
+    from distrib.config import display_path
+    from distrib.deliverylog import is_url
+
+    where = delivery_log.where
+    return where if is_url(where) else display_path(Path(where).resolve())
+
+
+def _test_send(config: Campaign, to: str, as_contact: str | None, log: str | None) -> None:
     """Send the test message(s) to the officer and say what was sent."""
-    from distrib.deliverylog import DeliveryLog
+    from distrib.deliverylog import open_log
     from distrib.errors import SendError
     from distrib.testsend import send_tests
 
     with user_errors():
-        delivery_log = DeliveryLog.open(log or config.log_path)
+        delivery_log = open_log(log or config.log_target)
     with delivery_log, user_errors():
         try:
             outcome = send_tests(config, delivery_log, to, as_contact=as_contact)
