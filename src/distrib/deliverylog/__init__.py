@@ -75,7 +75,7 @@ def is_url(target: str | Path) -> bool:
 def describe(target: str | Path) -> str:
     """``target`` as it may be shown: the file, or the URL without its password."""
     if is_url(target):
-        from distrib.deliverylog.postgres.url import redact
+        from distrib.deliverylog.urls import redact
 
         return redact(str(target))
     return str(target)

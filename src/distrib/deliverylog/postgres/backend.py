@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 
 from distrib.deliverylog.postgres.connection import Connection, connect_writer, log_error
-from distrib.deliverylog.postgres.url import database_name, redact
 from distrib.deliverylog.sql.backend import Cursor
+from distrib.deliverylog.urls import database_name, redact
 from distrib.errors import DeliveryLogError
 
 __all__ = ["PostgresBackend"]

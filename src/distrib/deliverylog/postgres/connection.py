@@ -19,7 +19,7 @@ import psycopg
 
 from distrib.deliverylog.migrations import SCHEMA, newer_versions
 from distrib.deliverylog.postgres.migrations import migrate, recorded_migrations
-from distrib.deliverylog.postgres.url import redact, scrub
+from distrib.deliverylog.urls import redact, scrub
 from distrib.errors import DeliveryLogError, NewerLogError, NoLogError
 
 __all__ = ["Connection", "connect", "connect_reader", "connect_writer", "log_error"]
