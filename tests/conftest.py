@@ -115,9 +115,12 @@ def postgres_cluster() -> Iterator[Any]:
 
 
 @pytest.fixture
-def postgres_url(postgres_cluster: Any) -> str:
-    """The URL of a new, empty PostgreSQL database on the session's cluster."""
-    return str(postgres_cluster.new_database())
+def postgres_url(postgres_cluster: Any) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database on the session's cluster (dropped after the
+    test: the cluster's folder stays small)."""
+    url = str(postgres_cluster.new_database())
+    yield url
+    postgres_cluster.drop_database(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

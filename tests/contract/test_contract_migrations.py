@@ -155,8 +155,9 @@ def test_processes_opening_a_new_log_at_once_apply_the_schema_exactly_once(
     rounds = 20 if adapter == "sqlite" else 4  # a new database each round: 0.15 s
     for round_ in range(rounds):
         target: str | Path = tmp_path / f"log-{round_}.sqlite"
-        if adapter == "postgresql":
-            target = request.getfixturevalue("postgres_cluster").new_database()
+        cluster = request.getfixturevalue("postgres_cluster") if adapter == "postgresql" else None
+        if cluster is not None:
+            target = cluster.new_database()
         barrier = context.Barrier(processes)
         results: Queue[str] = context.Queue()
         started = [
@@ -172,3 +173,5 @@ def test_processes_opening_a_new_log_at_once_apply_the_schema_exactly_once(
         assert errors == [], f"round {round_}: {errors}"
         rows = raw_rows(target, "SELECT version, name FROM schema_migrations ORDER BY 1")
         assert rows == list(SCHEMA)
+        if cluster is not None:
+            cluster.drop_database(target)
