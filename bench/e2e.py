@@ -20,9 +20,9 @@ import resource
 import time
 from pathlib import Path
 
+from distrib.app.pipeline import make_plan, send_run, start_run
 from distrib.config import load_campaign
 from distrib.deliverylog import open_log
-from distrib.pipeline import make_plan, send_run, start_run
 from distrib.send import Outgoing, send_messages
 
 

@@ -2,7 +2,7 @@
 
     python pool_driver.py CAMPAIGN [--thread]
 
-Loads the campaign, starts the render pool that `distrib.pipeline.make_plan` uses (two worker
+Loads the campaign, starts the render pool that `distrib.app.pipeline.make_plan` uses (two worker
 processes), takes the first checked message (so the workers are up and working), prints
 ``planning`` and then waits for its standard input to close: the test kills it meanwhile.
 ``--thread`` does all that in a thread other than the main one (the workers then cannot ask

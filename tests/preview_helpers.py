@@ -6,8 +6,9 @@ import shutil
 from pathlib import Path
 
 from campaign_helpers import REPO, CampaignFiles, write_campaign
+from distrib.app import collect_preview
 from distrib.config import load_campaign
-from distrib.preview import PreviewSet, collect_preview
+from distrib.preview import PreviewSet
 
 ATTACHMENT = b"%PDF-1.4\nfiche technique\n"
 

@@ -143,8 +143,8 @@ def test_check_and_preview_set_aside_who_the_delivery_log_suppresses(
     """An opt-out recorded by `distrib unsubscribe` is shown suppressed before any send, as
     `distrib send` will treat it, by `contacts check` and by the preview alike."""
     from campaign_helpers import write_campaign as write_full_campaign
+    from distrib.app import collect_preview
     from distrib.config import load_campaign
-    from distrib.preview import collect_preview
 
     monkeypatch.chdir(tmp_path)
     campaign = write_full_campaign(tmp_path / "c", port=2525).campaign  # nothing is sent

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from distrib.export import neutralise, write_table
+from distrib.export import neutralise, write_table, xlsx_text
 
 DANGEROUS = ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
 
@@ -59,3 +59,39 @@ def test_json_keeps_data_as_is() -> None:
     text = write_table(None, ["name", "n"], rows(), "json")
     assert text is not None
     assert json.loads(text)[1] == {"name": DANGEROUS[0], "n": 1}
+
+
+CONTROL = ["\x07bell", "a\x01b", "v\x0bt", "f\x0cf", "nul\x00", "\ufffe", "lone \udc80"]
+
+
+def test_xlsx_writes_what_xml_cannot_hold_as_visible_escapes(tmp_path: Path) -> None:
+    path = tmp_path / "out.xlsx"
+    data = [{"text": v} for v in [*CONTROL, "=\x07SUM(A1)", "tab\tcr\rlf\n"]]
+    write_table(path, ["text", "=header"], data, "xlsx")
+    sheet = load_workbook(path).active
+    assert sheet is not None
+    values = [row[0] for row in sheet.iter_rows(values_only=True)]
+    assert values[0] == "text"
+    assert values[1:] == [
+        "\\x07bell", "a\\x01b", "v\\x0bt", "f\\x0cf", "nul\\x00", "\\ufffe", "lone \\udc80",
+        "'=\\x07SUM(A1)",  # neutralised, then escaped
+        "tab\tcr\nlf\n",  # TAB, CR and LF are XML (a lone CR reads back as LF)
+    ]  # fmt: skip
+    header = next(sheet.iter_rows(values_only=True))
+    assert header[1] == "'=header"  # the header row is neutralised too
+
+
+def test_csv_and_json_keep_control_characters() -> None:
+    data = [{"text": v} for v in CONTROL[:5]]
+    text = write_table(None, ["text"], data, "csv")
+    assert text is not None
+    assert [r["text"] for r in csv.DictReader(io.StringIO(text))] == CONTROL[:5]
+    assert [r["text"] for r in json.loads(write_table(None, ["text"], data, "json") or "")] == (
+        CONTROL[:5]
+    )
+
+
+def test_xlsx_text_leaves_other_values_alone() -> None:
+    assert xlsx_text("Zoé Bélanger — 😀") == "Zoé Bélanger — 😀"
+    assert xlsx_text(42) == 42
+    assert xlsx_text(None) is None

@@ -16,10 +16,10 @@ import pytest
 
 import distrib.renderpool as renderpool
 from campaign_helpers import CampaignFiles, parse, parts, write_campaign
+from distrib.app.pipeline import Plan, make_plan, send_run, start_run
 from distrib.config import load_campaign
 from distrib.deliverylog import open_log
 from distrib.errors import RenderError
-from distrib.pipeline import Plan, make_plan, send_run, start_run
 from distrib.renderpool import Job, RenderPool
 from smtp_server import SMTPTestServer
 

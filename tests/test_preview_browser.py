@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from distrib.preview import PreviewSet
-from distrib.preview_server import PreviewServer
+from distrib.web.preview_server import PreviewServer
 from preview_helpers import preview_set
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from distrib.preview import PreviewSet
-from distrib.preview_server import PreviewServer
+from distrib.web.preview_server import PreviewServer
 from preview_helpers import ATTACHMENT, preview_set
 
 ADDRESSES = {

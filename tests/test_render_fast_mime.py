@@ -314,6 +314,23 @@ def test_fast_writer_reads_the_same_as_the_standard_library(
     compare(headers, text, html, files)
 
 
+def _named(filename: str) -> Attachment:
+    return Attachment(filename, Path("/release") / "x", filename, "application/pdf", b"", "0")
+
+
+# Names whose Content-Disposition line is exactly 78 or 79 characters long, quoted or in
+# RFC 2231 form: the standard library folds the two forms at different lengths.
+EDGE_NAMES = ("0" * 30 + '"\\', "0" * 34, "0" * 35, "é" + "0" * 7 + 'éé"', "0" * 13 + 'éé"')
+
+
+@pytest.mark.parametrize("filename", EDGE_NAMES)
+def test_attachment_names_at_the_line_length_fold_as_the_standard_library_does(
+    filename: str,
+) -> None:
+    attachment = _named(filename)
+    assert attachment_bytes(attachment) == attachment_part(attachment).as_bytes()
+
+
 @settings(max_examples=300, deadline=None)
 @given(attachments())
 def test_attachment_parts_are_the_standard_librarys_bytes(attachment: Attachment) -> None:

@@ -273,8 +273,8 @@ def test_example_templates_are_the_builtin_ones_plus_overrides() -> None:
 
 
 def test_example_campaign_renders_everyone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from distrib.app import collect_preview
     from distrib.config import load_campaign
-    from distrib.preview import collect_preview
 
     collected = collect_preview(load_campaign(REPO / "example" / "campaign.toml"))
     assert collected.problems == ()

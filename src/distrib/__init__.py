@@ -1,11 +1,15 @@
 """distrib: send a bilingual press release to the journalists who should get it.
 
-The pipeline, one module or package per stage::
+The layers, top to bottom::
 
-    config  ->  contacts  ->  release  ->  render  ->  preview / send  ->  deliverylog  ->  audit
+    interfaces   cli/ (and the local preview page)      parse, call the application, show
+    application  app/                                   the verbs an officer uses
+    stages       contacts → release → render → send; audit, bounces, opt-outs
+    port         deliverylog/                           the delivery log
 
-`distrib.pipeline` is the one module that knows the order.  This package stays light to import
-(``distrib --help`` must start fast), so stage modules are imported where they are used.
+`distrib.app` is the only package interfaces call, and `distrib.app.pipeline` the one module
+that knows the order of the stages.  This package stays light to import (``distrib --help``
+must start fast), so stage modules are imported where they are used.
 """
 
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ names an environment variable (`SMTPConfig.password_env`) and `smtp_password` re
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -63,7 +64,44 @@ def _resolve(value: Any, info: ValidationInfo) -> Any:
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    # allow_inf_nan=False: `inf` and `nan` are valid TOML floats, but no delay, timeout or rate
+    # of distrib means anything infinite (they ended in an overflow while sending).
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, allow_inf_nan=False
+    )
+
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def _check_host(value: str, *, literal_brackets: bool) -> str:
+    """Accept a DNS host name or an IP address; refuse spaces and control characters.
+
+    ``literal_brackets``: an address is written as an SMTP address literal, ``[192.0.2.1]`` or
+    ``[IPv6:2001:db8::1]`` (what EHLO takes); else bare, as for connecting.
+    """
+    if literal_brackets and value.startswith("[") and value.endswith("]"):
+        inner = value[1:-1]
+        inner = inner[5:] if inner[:5].lower() == "ipv6:" else inner
+        try:
+            ipaddress.ip_address(inner)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an address literal such as [192.0.2.1]") from None
+        return value
+    if not literal_brackets:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    labels = value.removesuffix(".").split(".")
+    if len(value) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        example = "mail.agapc.example or [192.0.2.1]" if literal_brackets else "smtp.agapc.example"
+        raise ValueError(
+            f"{value!r} is not a host name (letters, digits, hyphens and dots, e.g. {example})"
+        )
+    return value
 
 
 def _check_header_text(value: str | None) -> str | None:
@@ -98,7 +136,7 @@ class SourceConfig(_Frozen):
     delimiter: str | None = None
     sheet: str | tuple[str, ...] | None = None
     columns: dict[str, str] = Field(default_factory=dict)
-    priority: int | None = None
+    priority: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] | None = None
 
     _resolve_path = field_validator("path", mode="before")(_resolve)
 
@@ -174,13 +212,24 @@ class SMTPConfig(_Frozen):
     security: Literal["none", "starttls", "tls"] = "starttls"
     username: str | None = None
     password_env: str = "DISTRIB_SMTP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
-    timeout: Annotated[float, Field(gt=0)] = 60.0
-    data_timeout: Annotated[float, Field(gt=0)] = 600.0
+    timeout: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    data_timeout: Annotated[float, Field(gt=0, le=3600)] = 600.0
     local_hostname: str | None = None
     validate_certs: bool = True
     ca_file: Path | None = None
 
     _resolve_ca = field_validator("ca_file", mode="before")(_resolve)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return _check_host(value, literal_brackets=False)
+
+    @field_validator("local_hostname")
+    @classmethod
+    def _ehlo_name(cls, value: str | None) -> str | None:
+        # What EHLO says: it goes on the wire as is, so no space or control character.
+        return None if value is None else _check_host(value, literal_brackets=True)
 
     @field_validator("password_env")
     @classmethod
@@ -219,6 +268,10 @@ class DKIMConfig(_Frozen):
         return value
 
 
+_DAY = 86_400  # seconds: the longest retry delay that makes sense within one run
+_BIG = 1_000_000_000  # a count no campaign reaches, well inside SQLite's 64-bit integers
+
+
 class LimitsConfig(_Frozen):
     """How fast to send.  ``rate`` is messages per second for the whole run (0 means no limit).
 
@@ -231,19 +284,19 @@ class LimitsConfig(_Frozen):
     replies (421, 4.7.x) in a row (0: never pause).
     """
 
-    rate: Annotated[float, Field(ge=0)] = 10.0
+    rate: Annotated[float, Field(ge=0, le=100_000)] = 10.0
     connections: Annotated[int, Field(ge=1, le=64)] = 2
     retries: Annotated[int, Field(ge=0, le=20)] = 3
-    retry_delay: Annotated[float, Field(ge=0)] = 30.0
-    max_retry_delay: Annotated[float, Field(ge=0)] = 900.0
-    burst: Annotated[int, Field(ge=1)] = 1
-    per_minute: Annotated[int, Field(ge=0)] = 0
-    per_hour: Annotated[int, Field(ge=0)] = 0
-    per_domain: Annotated[float, Field(ge=0)] = 0.0
-    domain_burst: Annotated[int, Field(ge=1)] = 1
-    domains: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
-    messages_per_connection: Annotated[int, Field(ge=0)] = 100
-    pause_after: Annotated[int, Field(ge=0)] = 10
+    retry_delay: Annotated[float, Field(ge=0, le=_DAY)] = 30.0
+    max_retry_delay: Annotated[float, Field(ge=0, le=_DAY)] = 900.0
+    burst: Annotated[int, Field(ge=1, le=100_000)] = 1
+    per_minute: Annotated[int, Field(ge=0, le=_BIG)] = 0
+    per_hour: Annotated[int, Field(ge=0, le=_BIG)] = 0
+    per_domain: Annotated[float, Field(ge=0, le=100_000)] = 0.0
+    domain_burst: Annotated[int, Field(ge=1, le=100_000)] = 1
+    domains: dict[str, Annotated[float, Field(gt=0, le=100_000)]] = Field(default_factory=dict)
+    messages_per_connection: Annotated[int, Field(ge=0, le=_BIG)] = 100
+    pause_after: Annotated[int, Field(ge=0, le=_BIG)] = 10
 
     @field_validator("domains")
     @classmethod
@@ -264,10 +317,16 @@ class LimitsConfig(_Frozen):
 class ContactsConfig(_Frozen):
     """How contact files are read and checked (the campaign file's ``[contacts]`` table)."""
 
-    max_file_mb: Annotated[int, Field(ge=1)] = 256
-    max_cell_chars: Annotated[int, Field(ge=1)] = 32_767
+    max_file_mb: Annotated[int, Field(ge=1, le=65_536)] = 256
+    max_cell_chars: Annotated[int, Field(ge=1, le=_BIG)] = 32_767
+    # The size of one sheet or text table: checked before a workbook is read, so a small file
+    # that declares (or really has) a cell at XFD1048576 cannot make the reader allocate
+    # rows x columns cells.  1,048,576 rows and 16,384 columns are Excel's own maxima.
+    max_rows: Annotated[int, Field(ge=1, le=_BIG)] = 1_048_576
+    max_columns: Annotated[int, Field(ge=1, le=16_384)] = 1_000
+    max_cells: Annotated[int, Field(ge=1, le=_BIG)] = 20_000_000
     check_mx: bool = False
-    mx_timeout: Annotated[float, Field(gt=0)] = 5.0
+    mx_timeout: Annotated[float, Field(gt=0, le=300)] = 5.0
     mx_nameservers: tuple[str, ...] = ()
 
 
@@ -362,6 +421,11 @@ def _toml_problem(path: Path, exc: tomllib.TOMLDecodeError) -> Problem:
     return Problem(f"not valid TOML: {message}", Location(display_path(path), row), "toml")
 
 
+def _too_deep(where: Location) -> Problem:
+    message = "not a campaign file: arrays or tables nested hundreds of levels deep"
+    return Problem(message, where, "toml")
+
+
 def _validation_problems(path: Path, exc: ValidationError) -> list[Problem]:
     problems = []
     for err in exc.errors():
@@ -415,6 +479,8 @@ def load_campaign(path: str | Path) -> Campaign:
         raise ConfigError([Problem("campaign file must be UTF-8", where, "encoding")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([_toml_problem(file, exc)]) from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError([_too_deep(where)]) from None
     if "file" in data:
         raise ConfigError([Problem("file: unknown key", where, "config")])
     data = {"name": file.parent.name or file.stem, **data, "file": file}
@@ -422,6 +488,8 @@ def load_campaign(path: str | Path) -> Campaign:
         campaign = Campaign.model_validate(data, context={"base": file.parent})
     except ValidationError as exc:
         raise ConfigError(_validation_problems(file, exc)) from None
+    except RecursionError:
+        raise ConfigError([_too_deep(where)]) from None
     missing = _missing_paths(campaign)
     if missing:
         raise ConfigError(missing)

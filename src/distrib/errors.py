@@ -7,10 +7,16 @@ The tree::
     │   ├── ConfigError                the campaign file is missing, malformed or invalid
     │   ├── ContactsError              a contact source or suppression list cannot be used at all
     │   ├── ReleaseError               the release folder or a release document is unusable
+    │   ├── ReleaseImportError         a file cannot be imported into a release (nothing written)
+    │   │   └── ReleaseOverwriteError  importing would replace files edited since (their diffs)
     │   ├── RenderError                templates or messages that cannot be rendered
     │   ├── RunChangedError            resuming a run whose contacts or templates changed
-    │   └── ResolveError               `distrib resolve` named messages it cannot resolve
+    │   ├── ResolveError               `distrib resolve` named messages it cannot resolve
+    │   └── TestSendError              a test send cannot be made (bad address, unknown contact)
     ├── HeaderValueError (ValueError)  a control character would reach a message header
+    ├── EmbargoError (ValueError)      a time without a zone, or a start before the embargo
+    ├── InvalidRequestError            a request an interface passed on is not valid (usage)
+    ├── RunStoppedError                a run stopped on an error; what was sent is in the log
     ├── SendError                      the run cannot go on (never for one refused recipient)
     │   ├── SMTPConnectionError        cannot connect, or the connection keeps dropping
     │   ├── SMTPSecurityError          TLS required but unavailable or failed
@@ -22,6 +28,7 @@ The tree::
     │   ├── NewerLogError              written by a newer distrib: this one must not write to it
     │   ├── RunNotFoundError           no run with that id
     │   └── RunLockedError             another process holds the run's lease
+    ├── MailboxError                   a mailbox cannot be read
     └── SinkError                      the capture server cannot listen or store mail
 
 A refused recipient is *data* (a row in the delivery log), never an exception.  Messages start
@@ -30,9 +37,9 @@ with where the problem is, ``path[:sheet]:row:column: reason``, so the officer c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = [
     "ConfigError",
@@ -40,24 +47,31 @@ __all__ = [
     "DamagedLogError",
     "DeliveryLogError",
     "DistribError",
+    "EmbargoError",
     "HeaderValueError",
+    "InvalidRequestError",
     "Location",
+    "MailboxError",
     "NewerLogError",
     "NoLogError",
     "Problem",
     "ProblemsError",
     "ReleaseError",
+    "ReleaseImportError",
+    "ReleaseOverwriteError",
     "RenderError",
     "ResolveError",
     "RunChangedError",
     "RunLockedError",
     "RunNotFoundError",
+    "RunStoppedError",
     "SMTPAuthError",
     "SMTPConfigError",
     "SMTPConnectionError",
     "SMTPSecurityError",
     "SendError",
     "SinkError",
+    "TestSendError",
 ]
 
 
@@ -130,6 +144,22 @@ class ReleaseError(ProblemsError):
     """The release folder or one of its documents is unusable."""
 
 
+class ReleaseImportError(ProblemsError):
+    """One or more files cannot be imported (each problem names its file); nothing was written."""
+
+
+class ReleaseOverwriteError(ReleaseImportError):
+    """Importing would replace files that were edited; ``conflicts`` holds what would change
+    (`distrib.importing.Conflict`: the file, its front-matter diff, whether the body differs)."""
+
+    def __init__(self, problems: Iterable[Problem], conflicts: Sequence[object]) -> None:
+        self.conflicts: tuple[Any, ...] = tuple(conflicts)
+        super().__init__(
+            problems,
+            "the release folder has edited files; nothing was written (--force replaces them)",
+        )
+
+
 class RenderError(ProblemsError):
     """Templates that do not load, or messages that cannot be rendered for some contacts."""
 
@@ -142,6 +172,12 @@ class ResolveError(ProblemsError):
     """Some messages named to `distrib resolve` are not in the run or not in a state it fixes."""
 
 
+class TestSendError(ProblemsError):
+    """The test send cannot be made (a bad address, an unknown contact, nobody to render)."""
+
+    __test__ = False  # not a pytest test class
+
+
 class HeaderValueError(DistribError, ValueError):
     """A value meant for a message header contains CR, LF or another control character."""
 
@@ -150,6 +186,27 @@ class HeaderValueError(DistribError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"header {header}: {reason} in {value!r}")
+
+
+class EmbargoError(DistribError, ValueError):
+    """A send would start before the release's embargo, or a time cannot be used."""
+
+
+class InvalidRequestError(DistribError):
+    """A request an interface passed on is not valid: an unknown state, a file type that is not
+    written, an address that is not one.  Interfaces show it as a usage error."""
+
+
+class RunStoppedError(DistribError):
+    """The run stopped on an error (the relay, the log …); what was sent is in the log.
+
+    ``run`` is the run that was being sent (a `distrib.deliverylog.Run`), ``cause`` the error.
+    """
+
+    def __init__(self, run: object, cause: DistribError) -> None:
+        self.run = run
+        self.cause = cause
+        super().__init__(str(cause))
 
 
 class SendError(DistribError):
@@ -202,6 +259,10 @@ class RunNotFoundError(DeliveryLogError):
 
 class RunLockedError(DeliveryLogError):
     """Another process is sending this run (it holds the lease)."""
+
+
+class MailboxError(DistribError):
+    """The mailbox cannot be read: missing, not a Maildir/mbox/message file, or unreadable."""
 
 
 class SinkError(DistribError):

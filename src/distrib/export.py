@@ -2,8 +2,15 @@
 
 A cell that starts with ``=``, ``+``, ``-``, ``@``, TAB, CR or NUL is run as a formula by
 spreadsheet programs (OWASP "CSV injection"), and openpyxl even stores such a string as a live
-formula.  Every text cell written to CSV or XLSX goes through `neutralise`, which prefixes a single
-quote, as OWASP ASVS recommends.  JSON is data for programs and is written as is.
+formula.  Every text cell written to CSV or XLSX, the header row included, goes through
+`neutralise`, which prefixes a single quote, as OWASP ASVS recommends.  JSON is data for
+programs and is written as is.
+
+An XLSX file is XML, which cannot hold most control characters (BEL, SOH, VT, FF…), nor
+U+FFFE, U+FFFF or unpaired surrogates: an SMTP reply or a contact cell holding one would make
+the whole export fail.  `xlsx_text` writes each such character visibly as a Python-style escape
+(``\x07``, ``\ufffe``, ``\udc80``: see `distrib.safetext`), so the cell shows that something
+was there and what; TAB, LF and CR are kept.  CSV and JSON keep every character as it is.
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Format", "neutralise", "write_table"]
+from distrib.safetext import for_xml
+
+__all__ = ["Format", "neutralise", "write_table", "xlsx_text"]
 
 Format = Literal["csv", "xlsx", "json"]
 
@@ -27,6 +36,11 @@ def neutralise(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def xlsx_text(value: object) -> object:
+    """Return ``value`` with the characters an XLSX file cannot hold written as escapes."""
+    return for_xml(value) if isinstance(value, str) else value
 
 
 def _rows(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iterable[list[Any]]:
@@ -50,7 +64,7 @@ def write_table(
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(columns)
+        writer.writerow([neutralise(c) for c in columns])
         writer.writerows(_rows(columns, rows))
         # utf-8-sig so Excel opens accented names correctly.
         return _emit(path, buffer.getvalue(), encoding="utf-8-sig")
@@ -72,9 +86,12 @@ def _write_xlsx(
 ) -> None:
     from openpyxl import Workbook
 
-    workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(sheet)
-    worksheet.append(list(columns))
-    for values in _rows(columns, rows):
-        worksheet.append(values)
-    workbook.save(path)
+    # Open the file first: if it cannot be written, openpyxl has not started (a write-only
+    # sheet left half-written prints its own traceback when the interpreter exits).
+    with path.open("wb") as stream:
+        workbook = Workbook(write_only=True)
+        worksheet = workbook.create_sheet(sheet)
+        worksheet.append([xlsx_text(neutralise(c)) for c in columns])
+        for values in _rows(columns, rows):
+            worksheet.append([xlsx_text(v) for v in values])
+        workbook.save(stream)

@@ -27,7 +27,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import Literal
 
-from distrib.errors import DistribError
+from distrib.errors import MailboxError
 
 __all__ = [
     "Classified",
@@ -49,10 +49,6 @@ Kind = Literal["bounce", "auto-reply", "unsubscribe", "other"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _MSG_ID = re.compile(r"<[^<>\s@]+@[^<>\s]+>")
-
-
-class MailboxError(DistribError):
-    """The mailbox cannot be read: missing, not a Maildir/mbox/message file, or unreadable."""
 
 
 @dataclass(frozen=True, slots=True)

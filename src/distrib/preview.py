@@ -1,7 +1,8 @@
 """Write a preview of a campaign: one ``.eml`` and one ``.html`` per recipient, and an index.
 
-`collect_preview` renders every contact once and keeps, for each, the outcome (subject, size,
-warnings, or the problems that stop it); `distrib.preview_server` serves that as a local web page.
+`distrib.app.previewing.collect_preview` renders every contact once and keeps, for each, the
+outcome (subject, size, warnings, or the problems that stop it) in a `PreviewSet`;
+`distrib.web.preview_server` serves that as a local web page.
 
 The ``.eml`` files are the exact bytes that would be sent (less the DKIM signature, added as each
 message is sent) (open them in a mail client); the
@@ -35,7 +36,6 @@ __all__ = [
     "PreviewFile",
     "PreviewResult",
     "PreviewSet",
-    "collect_preview",
     "safe_stem",
     "write_preview",
 ]
@@ -275,47 +275,3 @@ class PreviewSet:
         for entry in self.entries:
             if entry.ok:
                 yield self.render(entry, sign=False)
-
-
-def collect_preview(campaign: Campaign, *, token: str = "preview") -> PreviewSet:  # noqa: S107
-    """Load contacts and release, render every contact's message once, and keep the outcomes."""
-    from datetime import UTC
-
-    from distrib.contacts import load_contacts
-    from distrib.deliverylog import logged_suppressions
-    from distrib.errors import RenderError
-    from distrib.release import load_release
-    from distrib.render import Renderer, make_message_id
-
-    book = load_contacts(campaign, extra_suppression=logged_suppressions(campaign.log_target))
-    renderer = Renderer(campaign, load_release(campaign))
-    date = datetime.now(UTC).astimezone().replace(microsecond=0)
-    entries = []
-    for number, contact in enumerate(book.contacts, start=1):
-        message_id = make_message_id(token, contact.key, campaign.sender.domain)
-        try:
-            rendered = renderer.render(contact, message_id=message_id, date=date, sign=False)
-        except RenderError as exc:
-            entries.append(
-                PreviewEntry(number, contact, contact.language, "", 0, message_id, exc.problems)
-            )
-            continue
-        entries.append(
-            PreviewEntry(
-                number,
-                contact,
-                rendered.language,
-                rendered.subject,
-                rendered.size,
-                message_id,
-                warnings=rendered.warnings,
-            )
-        )
-    return PreviewSet(
-        campaign=campaign,
-        renderer=renderer,
-        entries=tuple(entries),
-        warnings=tuple(renderer.check_audience(book.contacts)),
-        date=date,
-        book_problems=book.rejected,
-    )

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from distrib.errors import EmbargoError
+
 if TYPE_CHECKING:
     from distrib.release import Release
 
@@ -37,10 +39,6 @@ Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
 
 _EXAMPLES = "e.g. 2027-11-04T09:00-05:00, 2027-11-04T14:00Z or '2027-11-04 09:00 America/Toronto'"
-
-
-class EmbargoError(ValueError):
-    """A send would start before the release's embargo, or a time cannot be used."""
 
 
 def utc_now() -> datetime:

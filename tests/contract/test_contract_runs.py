@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from distrib.app.resuming import INTERRUPTED, settle_interrupted
 from distrib.deliverylog import DeliveryLog, NewMessage, Run, State
 from distrib.deliverylog.lease import acquire_lease
 from distrib.deliverylog.runs import interrupted_runs, unresolved_unknown
 from distrib.errors import DeliveryLogError, RunLockedError
-from distrib.resume import INTERRUPTED, settle_interrupted
 from log_helpers import T0, Clock, begin, finish, raw_execute
 
 

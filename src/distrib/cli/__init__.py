@@ -6,10 +6,24 @@ starts fast.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from distrib import __version__
-from distrib.cli import audit, bounces, contacts, history, optout, preview, resolve, send, setup
+from distrib.cli import (
+    audit,
+    bounces,
+    contacts,
+    history,
+    optout,
+    preview,
+    release,
+    resolve,
+    send,
+    setup,
+)
 
 app = typer.Typer(
     name="distrib",
@@ -18,8 +32,12 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
+    # Never print local variables in a traceback: `send` holds the SMTP password in one.  (Typer
+    # 0.12 to 0.22 showed them by default.)  `main` keeps tracebacks away from users anyway.
+    pretty_exceptions_show_locals=False,
 )
 app.add_typer(contacts.app, name="contacts")
+app.add_typer(release.app, name="release")
 setup.register(app)
 preview.register(app)
 send.register(app)
@@ -48,6 +66,44 @@ def _root(
     """
 
 
+#: Set this environment variable to 1 to see the traceback of an unexpected error.
+DEBUG_ENV = "DISTRIB_DEBUG"
+
+
 def main() -> None:
-    """Run the command line."""
-    app()
+    """Run the command line: an unexpected error is a short message and exit code 1, never a
+    traceback (which could show what distrib was handling: addresses, replies, file content).
+    """
+    try:
+        app()
+    except Exception as exc:  # a bug: every error distrib expects is handled by its command
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
+        where = _innermost_distrib_frame(exc)
+        print(
+            f"error: distrib stopped on an unexpected error ({type(exc).__name__}{where}).\n"
+            "This is a bug in distrib, not something you did: please report it with the"
+            " command you ran.  If a run was sending, the delivery log says what was sent"
+            " (`distrib report`) and `distrib send CAMPAIGN --resume RUN` goes on.  To see the"
+            f" details, run the command again with {DEBUG_ENV}=1 in the environment.",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+
+
+def _innermost_distrib_frame(exc: BaseException) -> str:
+    """Return " in module.py:LINE" for the deepest frame of distrib's own code ("" if none).
+
+    Only the place is shown, never the exception's text or any value: a message may quote what
+    distrib was handling.
+    """
+    import traceback
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent
+    found = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = Path(frame.filename)
+        if path.is_relative_to(package):
+            found = f" in {path.relative_to(package.parent).as_posix()}:{frame.lineno}"
+    return found

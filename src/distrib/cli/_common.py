@@ -7,22 +7,40 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 if TYPE_CHECKING:
-    from distrib.config import Campaign
-    from distrib.deliverylog import DeliveryLog
+    from distrib.app import Campaign, DeliveryLog
+
+
+class SafeConsole(Console):
+    """A rich console that prints control characters as visible escapes (``\\x1b``).
+
+    Everything distrib prints comes from somewhere: SMTP replies, contact files, bounces, the
+    delivery log.  Every string printed, table cells and titles included, goes through
+    `render_str`, which escapes what could drive the terminal (`distrib.safetext`): an ESC
+    never starts an escape sequence, a CR never overwrites a line.  (Rich alone drops BEL, BS,
+    VT, FF and CR without a trace and lets ESC through.)
+    """
+
+    def render_str(self, text: str, *args: Any, **kwargs: Any) -> Text:
+        """Turn ``text`` into rich's Text, after escaping its control characters."""
+        from distrib.app import for_terminal
+
+        return super().render_str(for_terminal(text), *args, **kwargs)
+
 
 # Piped or captured output gets a wide fixed width, so tables are not squeezed to 80 columns.
 # No emoji codes: a location such as "english.xlsx:Sheet:5:Email: …" holds ":Email:", which
 # rich would otherwise print as ✉ (user data and paths are shown exactly as they are).
-console = Console(
+console = SafeConsole(
     highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 120
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 class Exit(IntEnum):
@@ -54,17 +72,26 @@ CampaignOpt = Annotated[
 
 def fail(message: str, code: Exit = Exit.ERROR) -> NoReturn:
     """Print ``message`` on stderr and exit with ``code``."""
-    err.print(f"[bold red]error:[/] {message}" if sys.stderr.isatty() else f"error: {message}")
+    from rich.markup import escape  # the message may quote a path or an argument: not markup
+
+    err.print(
+        f"[bold red]error:[/] {escape(message)}"
+        if sys.stderr.isatty()
+        else f"error: {escape(message)}"
+    )
     raise typer.Exit(int(code))
 
 
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn distrib's errors into a clear message and exit code 1 — never a traceback."""
-    from distrib.errors import DistribError, ProblemsError
+    from distrib.errors import DistribError, InvalidRequestError, ProblemsError
 
     try:
         yield
+    except InvalidRequestError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(int(Exit.USAGE)) from None
     except ProblemsError as exc:
         if exc.summary:
             err.print(f"error: {exc.summary}", markup=False)
@@ -80,7 +107,7 @@ def user_errors() -> Iterator[None]:
 
 def load(campaign: Path) -> Campaign:
     """Load a campaign file (errors become a clean exit)."""
-    from distrib.config import load_campaign
+    from distrib.app import load_campaign
 
     with user_errors():
         return load_campaign(campaign)
@@ -89,19 +116,12 @@ def load(campaign: Path) -> Campaign:
 def open_log(
     campaign: Path | None, log: str | Path | None, *, create: bool = False, read_only: bool = False
 ) -> DeliveryLog:
-    """Open the delivery log named by ``--log``, by ``--campaign``, or found in this folder.
+    """Open the delivery log named by ``--log``, by ``--campaign``, or found in this folder
+    (`distrib.app.open_log`); show its warnings (e.g. written by a newer distrib) on stderr."""
+    from distrib import app
 
-    ``read_only``: for commands that only read (nothing is written to the log, even on a
-    read-only medium; a newer distrib's log is read with a warning on standard error).
-    """
-    from distrib.deliverylog import open_log as open_delivery_log
-
-    if log is None:
-        if campaign is None and Path("campaign.toml").is_file():
-            campaign = Path("campaign.toml")
-        log = load(campaign).log_target if campaign is not None else Path("distrib-log.sqlite")
     with user_errors():
-        opened = open_delivery_log(log, read_only=read_only, create=create)
+        opened = app.open_log(campaign, log, create=create, read_only=read_only)
     for warning in opened.warnings:
         err.print(f"warning: {warning}", markup=False)
     return opened

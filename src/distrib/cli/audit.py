@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from enum import StrEnum
@@ -13,8 +14,7 @@ import typer
 from distrib.cli._common import CampaignOpt, Exit, LogOpt, console, fail, open_log, user_errors
 
 if TYPE_CHECKING:
-    from distrib.audit import AttemptEntry, LogEntry, LogFilter, Report
-    from distrib.export import Format
+    from distrib.app import AttemptEntry, Format, LogEntry, Report
 
 RunArg = Annotated[
     str,
@@ -72,10 +72,10 @@ def register(app: typer.Typer) -> None:
 
 def zone_option(name: str | None) -> tzinfo | None:
     """Read ``--tz`` (a bad zone is a usage error)."""
-    from distrib.audit import parse_zone
+    from distrib import app
 
     try:
-        return parse_zone(name)
+        return app.parse_zone(name)
     except ValueError as exc:
         fail(f"--tz: {exc}", Exit.USAGE)
 
@@ -84,16 +84,20 @@ def emit_table(
     rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: TableFormat, output: Path | None
 ) -> None:
     """Write ``rows`` as CSV, JSON or XLSX to ``output`` or standard output."""
-    from distrib.export import write_table
+    from distrib import app
 
     if fmt is TableFormat.xlsx and output is None:
         fail("--format xlsx needs --output FILE", Exit.USAGE)
     try:
-        text = write_table(output, columns, rows, _FORMATS[fmt])
+        text = app.export_table(output, columns, rows, _FORMATS[fmt])
     except OSError as exc:
         fail(f"{output}: cannot write: {exc.strerror}")
     if text is not None:
-        typer.echo(text, nl=False)
+        if sys.stdout.isatty():  # shown to a person, not piped: nothing may drive the terminal
+            text = app.for_terminal(text.replace("\r\n", "\n"))
+        # Piped, it is data: written as it is (click's echo would strip escape sequences).
+        sys.stdout.write(text)
+        sys.stdout.flush()
     else:
         console.print(f"Wrote {len(rows)} row(s) to {output}", markup=False)
 
@@ -106,11 +110,12 @@ def runs(
     log: LogOpt = None,
 ) -> None:
     """List every run in the delivery log: campaign, start and end, counts per state."""
-    from distrib.audit import STATE_ORDER, format_time, in_zone, run_summaries
+    from distrib import app
+    from distrib.app import STATE_ORDER, format_time, in_zone
 
     zone = zone_option(tz)
     with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
-        summaries = run_summaries(delivery_log)
+        summaries = app.list_runs(delivery_log)
     if fmt is not TableFormat.table:
         states = [s for s in STATE_ORDER if any(s in x.counts for x in summaries)]
         states += sorted({s for x in summaries for s in x.counts} - set(states))
@@ -214,14 +219,17 @@ def log_command(
     CSV and XLSX exports neutralise cells that a spreadsheet would run as formulas; JSON also
     lists every attempt of each message.
     """
-    from distrib.audit import ATTEMPT_COLUMNS, attempt_entries, in_zone, log_columns, log_entries
-    from distrib.audit import resolve_run as find_run
-    from distrib.audit import rows as export_rows
+    from distrib import app
+    from distrib.app import ATTEMPT_COLUMNS, attempt_entries, in_zone, log_columns, log_entries
 
     zone = zone_option(tz)
-    where = _filter(status, language, outlet, domain, address, since, until)
+    with user_errors():
+        where = app.make_filter(
+            states=status or (), languages=language or (), outlets=outlet or (),
+            domains=domain or (), address=address, since=since, until=until,
+        )  # fmt: skip
     with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
-        run_id = None if run == "all" else find_run(delivery_log, run).id
+        run_id = None if run == "all" else app.find_run(delivery_log, run).id
         if attempts:
             tries = attempt_entries(delivery_log, run_id, where)
             columns: Sequence[str] = ATTEMPT_COLUMNS
@@ -239,44 +247,8 @@ def log_command(
         else:
             _print_log_table(entries, title, zone)
         return
-    table = export_rows(tries if attempts else entries, columns)
+    table = app.export_rows(tries if attempts else entries, columns)
     emit_table(in_zone(table, zone), columns, fmt, output)
-
-
-def _filter(
-    status: list[str] | None,
-    language: list[str] | None,
-    outlet: list[str] | None,
-    domain: list[str] | None,
-    address: str | None,
-    since: str | None,
-    until: str | None,
-) -> LogFilter:
-    from distrib.audit import LogFilter, parse_instant
-    from distrib.deliverylog import State
-
-    valid = {str(s) for s in State}
-    unknown = [s for s in status or () if s not in valid]
-    if unknown:
-        fail(
-            f"unknown state(s): {', '.join(unknown)} (valid: {', '.join(sorted(valid))})",
-            Exit.USAGE,
-        )
-    bounds: list[datetime | None] = []
-    for name, value in (("--since", since), ("--until", until)):
-        try:
-            bounds.append(parse_instant(value) if value is not None else None)
-        except ValueError as exc:
-            fail(f"{name}: {exc}", Exit.USAGE)
-    return LogFilter(
-        states=tuple(status or ()),
-        languages=tuple(language or ()),
-        outlets=tuple(outlet or ()),
-        domains=tuple(domain or ()),
-        address=address,
-        since=bounds[0],
-        until=bounds[1],
-    )
 
 
 def smtp_reply(code: object, enhanced: object, text: object) -> str:
@@ -297,7 +269,7 @@ def _reply(entry: LogEntry) -> str:
 def _print_log_table(rows: list[LogEntry], title: str, zone: tzinfo | None) -> None:
     from rich.table import Table
 
-    from distrib.audit import format_time
+    from distrib.app import format_time
 
     table = Table(title=f"{title}: {len(rows)} message(s)", title_justify="left")
     for column in ("recipient", "name", "outlet", "lang", "status", "reply", "tries", "last try"):
@@ -320,7 +292,7 @@ def _print_log_table(rows: list[LogEntry], title: str, zone: tzinfo | None) -> N
 def _print_attempts(rows: list[AttemptEntry], title: str, zone: tzinfo | None) -> None:
     from rich.table import Table
 
-    from distrib.audit import format_time
+    from distrib.app import format_time
 
     table = Table(title=f"{title}: {len(rows)} attempt(s)", title_justify="left")
     for column in ("recipient", "#", "finished", "server", "outcome", "reply"):
@@ -355,20 +327,16 @@ def report_command(
     log: LogOpt = None,
 ) -> None:
     """Summarise a run: counts by state, language and outlet; failures, bounces, unknowns."""
-    from distrib.audit import report, resolve_run
+    from distrib import app
 
     zone = zone_option(tz)
     with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
-        rep = report(delivery_log, resolve_run(delivery_log, run))
+        rep = app.run_report(delivery_log, run)
         source = delivery_log.name
     print_report(rep, zone)
     if html is not None:
-        from distrib.audit.html import render_html
-
-        try:
-            html.write_text(render_html(rep, zone=zone, source=source), encoding="utf-8")
-        except OSError as exc:
-            fail(f"{html}: cannot write the report: {exc.strerror}")
+        with user_errors():
+            app.write_html_report(rep, html, zone=zone, source=source)
         console.print(f"Wrote the HTML report to {html}", markup=False)
 
 
@@ -376,7 +344,7 @@ def print_report(rep: Report, zone: tzinfo | None = None) -> None:
     """Print a run report."""
     from rich.table import Table
 
-    from distrib.audit import format_time, resolve_commands
+    from distrib.app import format_time, resolve_commands
 
     run = rep.run
     console.print(

@@ -10,7 +10,7 @@ import typer
 from distrib.cli._common import CampaignOpt, LogOpt, console, open_log, user_errors
 
 if TYPE_CHECKING:
-    from distrib.bounces import BounceOutcome
+    from distrib.app import BounceOutcome
 
 MailboxArg = Annotated[
     Path,
@@ -41,10 +41,10 @@ def bounces(
     run sends to them again.  Out-of-office and other automatic replies are recognised and
     ignored.  The mailbox is only read.  Reading it again records nothing twice.
     """
-    from distrib.bounces import process_mailbox
+    from distrib import app
 
     with open_log(campaign, log) as delivery_log, user_errors():
-        outcome = process_mailbox(mailbox, delivery_log, dry_run=dry_run)
+        outcome = app.read_bounces(delivery_log, mailbox, dry_run=dry_run)
     print_outcome(outcome, mailbox, dry_run=dry_run)
 
 

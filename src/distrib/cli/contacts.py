@@ -11,7 +11,7 @@ import typer
 from distrib.cli._common import CampaignArg, Exit, console, fail, load, user_errors
 
 if TYPE_CHECKING:
-    from distrib.contacts.model import ContactBook, SourceSummary
+    from distrib.app import ContactBook, SourceSummary
 
 app = typer.Typer(help="Check and merge the campaign's media lists.", no_args_is_help=True)
 
@@ -33,14 +33,11 @@ def check(campaign: CampaignArg, check_mx: CheckMX = None) -> None:
 
     Exits 0 even when rows are rejected (they are listed); 1 when a source cannot be read.
     """
-    from distrib.contacts import load_contacts
-    from distrib.deliverylog import logged_suppressions
+    from distrib import app
 
     config = load(campaign)
     with user_errors():
-        book = load_contacts(
-            config, check_mx=check_mx, extra_suppression=logged_suppressions(config.log_target)
-        )
+        book = app.check_contacts(config, check_mx=check_mx)
     print_book(book, default_language=config.default_language)
     raise typer.Exit(int(Exit.OK))
 
@@ -64,24 +61,17 @@ def merge(
     "-o merged.csv" also writes "merged.rejects.csv".  Cells a spreadsheet would run as
     formulas are neutralised.
     """
-    from distrib.contacts import load_contacts
-    from distrib.contacts.output import FORMATS, write_merged
-    from distrib.deliverylog import logged_suppressions
+    from distrib import app
 
-    if output.suffix.lower() not in FORMATS:
+    if output.suffix.lower() not in app.MERGE_FORMATS:  # before the lists are read
         fail(f"{output}: the merged list must be a .csv or .xlsx file", Exit.USAGE)
     config = load(campaign)
     with user_errors():
-        book = load_contacts(
-            config, check_mx=check_mx, extra_suppression=logged_suppressions(config.log_target)
-        )
-    try:
-        rejects = write_merged(book, output)
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror}")
+        merged = app.merge_contacts(config, output, check_mx=check_mx)
+    book = merged.book
     print_book(book, default_language=config.default_language, details=False)
-    console.print(f"\nWrote {len(book.contacts)} contacts to {output}", markup=False)
-    console.print(f"Wrote {len(book.rejected)} rejected rows to {rejects}", markup=False)
+    console.print(f"\nWrote {len(book.contacts)} contacts to {merged.output}", markup=False)
+    console.print(f"Wrote {len(book.rejected)} rejected rows to {merged.rejects}", markup=False)
     raise typer.Exit(int(Exit.OK))
 
 

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from distrib.cli._common import CampaignOpt, Exit, LogOpt, console, fail, open_log, user_errors
+from distrib.cli._common import CampaignOpt, LogOpt, console, open_log, user_errors
 from distrib.cli.audit import FormatOpt, OutputOpt, TableFormat, ZoneOpt, emit_table, zone_option
 
 if TYPE_CHECKING:
-    from distrib.deliverylog import LogEntry
+    from distrib.app import LogEntry
 
 
 def register(app: typer.Typer) -> None:
@@ -37,25 +37,23 @@ def history_command(
 
     Case and +tag variants of the address count as the same person, as for suppression.
     """
-    from distrib.audit import format_time, history, in_zone, rows
-    from distrib.contacts.normalize import AddressError, normalize_address
+    from distrib import app
+    from distrib.app import format_time, in_zone
 
     zone = zone_option(tz)
-    try:
-        checked = normalize_address(address)
-    except AddressError as exc:
-        fail(f"{address!r}: {exc.reason}", Exit.USAGE)
-    domain = checked.address.rpartition("@")[2]
     with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
-        found = history(delivery_log, address, key=checked.suppression_key, domain=domain)
+        found = app.contact_history(delivery_log, address)
     if fmt is not TableFormat.table:
         emit_table(
-            in_zone(rows(found.entries, HISTORY_COLUMNS), zone), HISTORY_COLUMNS, fmt, output
+            in_zone(app.export_rows(found.entries, HISTORY_COLUMNS), zone),
+            HISTORY_COLUMNS,
+            fmt,
+            output,
         )
         return
     runs = {e.run for e in found.entries}
     console.print(
-        f"{checked.address}: {len(found.entries)} message(s) in {len(runs)} run(s),"
+        f"{found.address}: {len(found.entries)} message(s) in {len(runs)} run(s),"
         f" {found.received} delivered",
         markup=False,
     )

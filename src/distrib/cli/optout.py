@@ -12,7 +12,7 @@ from distrib.cli.audit import FormatOpt, OutputOpt, TableFormat, ZoneOpt, emit_t
 from distrib.cli.bounces import DryRunOpt
 
 if TYPE_CHECKING:
-    from distrib.optout import OptOutOutcome
+    from distrib.app import OptOutOutcome
 
 
 def register(app: typer.Typer) -> None:
@@ -49,18 +49,16 @@ def unsubscribe(
     each request's sender is suppressed, and so is the recipient its token or In-Reply-To
     names.  Messages to them still waiting in a run are stopped at once.
     """
-    from distrib.optout import requests_from_mailbox, unsubscribe_addresses
+    from distrib import app
 
     if not addresses and mailbox is None:
         fail("name at least one address, or --mailbox PATH", Exit.USAGE)
     outcomes = []
     with open_log(campaign, log, create=True) as delivery_log, user_errors():
         if addresses:
-            outcomes.append(
-                unsubscribe_addresses(delivery_log, addresses, note=note, dry_run=dry_run)
-            )
+            outcomes.append(app.unsubscribe(delivery_log, addresses, note=note, dry_run=dry_run))
         if mailbox is not None:
-            outcomes.append(requests_from_mailbox(mailbox, delivery_log, dry_run=dry_run))
+            outcomes.append(app.unsubscribe_from_mailbox(delivery_log, mailbox, dry_run=dry_run))
     failed = False
     for outcome, source in zip(outcomes, _sources(addresses, mailbox), strict=True):
         failed |= _print(outcome, source, dry_run=dry_run)
@@ -110,12 +108,12 @@ def suppressions(
     """List the delivery log's suppression list: opt-outs and hard bounces, with their dates."""
     from dataclasses import asdict
 
-    from distrib.audit import format_time, in_zone
-    from distrib.inbox import clean
+    from distrib import app
+    from distrib.app import clean, format_time, in_zone
 
     zone = zone_option(tz)
     with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
-        entries = delivery_log.suppressions()
+        entries = app.suppression_list(delivery_log)
     columns = ["address", "reason", "requested_at", "created_at", "source", "note"]
     if fmt is not TableFormat.table:
         emit_table(in_zone([asdict(e) for e in entries], zone), columns, fmt, output)

@@ -10,7 +10,7 @@ import typer
 from distrib.cli._common import CampaignArg, Exit, console, err, load, user_errors
 
 if TYPE_CHECKING:
-    from distrib.preview import PreviewSet
+    from distrib.app import PreviewSet
 
 
 def register(app: typer.Typer) -> None:
@@ -46,22 +46,20 @@ def preview(
     problems and the warnings at http://127.0.0.1:PORT/ (Ctrl-C stops).  Exits 1 when some
     messages cannot be rendered (they are listed).
     """
-    from distrib.config import display_path
-    from distrib.preview import collect_preview, write_preview
+    from distrib import app
 
     config = load(campaign)
     with user_errors():
-        collected = collect_preview(config)
+        collected = app.collect_preview(config)
     if serve:
         _serve(collected, port)
         return
     with user_errors():
-        folder = out if out is not None else config.folder / "preview"
-        write_preview(collected.messages(), folder, problems=collected.problems, title=config.name)
-    index = folder / "index.html"
-    written = sum(entry.ok for entry in collected.entries)
-    console.print(f"Wrote {written} messages to {display_path(folder.resolve())}/")
-    console.print(f"Open {display_path(index.resolve())} in a browser.")
+        written = app.write_preview(collected, out)
+    console.print(
+        f"Wrote {written.written} messages to {app.display_path(written.folder.resolve())}/"
+    )
+    console.print(f"Open {app.display_path(written.index.resolve())} in a browser.")
     _report(collected)
 
 
@@ -83,7 +81,7 @@ def _report(collected: PreviewSet) -> None:
 
 
 def _serve(collected: PreviewSet, port: int) -> None:
-    from distrib.preview_server import PreviewServer
+    from distrib.web.preview_server import PreviewServer
 
     try:
         server = PreviewServer(collected, port)

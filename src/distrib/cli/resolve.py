@@ -9,7 +9,7 @@ import typer
 from distrib.cli._common import CampaignOpt, Exit, LogOpt, console, fail, open_log, user_errors
 
 if TYPE_CHECKING:
-    from distrib.deliverylog import DeliveryLog, Run
+    from distrib.app import DeliveryLog, Run
 
 RunArg = Annotated[str, typer.Argument(help="Run id (see `distrib runs`), or 'latest'.")]
 
@@ -53,8 +53,7 @@ def resolve_command(
     --mark-sent, --resend or --mark-failed the addresses (or --all), with a --note.  distrib
     never resends an unknown message unless told to here.
     """
-    from distrib.audit import resolve_run
-    from distrib.resolve import resolve
+    from distrib import app
 
     actions = [
         name
@@ -72,16 +71,16 @@ def resolve_command(
             fail("say what to do: --mark-sent, --resend or --mark-failed", Exit.USAGE)
         # Only listing: the log is opened read-only.
         with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
-            _list_unknown(delivery_log, resolve_run(delivery_log, run))
+            _list_unknown(delivery_log, app.find_run(delivery_log, run))
         return
     if not addresses and not every:
         fail("name the addresses to resolve, or pass --all", Exit.USAGE)
     action = actions[0]
     with open_log(campaign, log) as delivery_log, user_errors():
-        found = resolve_run(delivery_log, run)
-        done = resolve(
+        found = app.find_run(delivery_log, run)
+        done = app.resolve_unknown(
             delivery_log,
-            found.id,
+            found,
             addresses or [],
             action,  # type: ignore[arg-type]  # one of the three literals above
             note=note or "",
@@ -101,9 +100,9 @@ def resolve_command(
 
 
 def _list_unknown(log: DeliveryLog, run: Run) -> None:
-    from distrib.resolve import unknown_messages
+    from distrib import app
 
-    unknown = unknown_messages(log, run.id)
+    unknown = app.unknown_messages(log, run)
     if not unknown:
         console.print(f"Run {run.id} has no unknown message.")
         return
@@ -122,25 +121,3 @@ def _list_unknown(log: DeliveryLog, run: Run) -> None:
         f"Then: distrib resolve {run.id} --mark-sent|--resend|--mark-failed ADDRESS…"
         ' --note "what the relay log says"'
     )
-
-
-def print_followup(log: DeliveryLog, run: Run, campaign_file: str) -> None:
-    """After a run: how to settle unknown messages, and addresses to suppress."""
-    from distrib.resolve import suppression_file, suppression_suggestions, unknown_messages
-
-    unknown = unknown_messages(log, run.id)
-    if unknown:
-        console.print(
-            f"{len(unknown)} unknown message(s) may or may not have been delivered and are never"
-            f" resent automatically: `distrib resolve {run.id} -c {campaign_file}` lists them"
-            " with their Message-ID, to look up in the relay's logs."
-        )
-    suggestions = suppression_suggestions(log, run.id)
-    if suggestions:
-        console.print(
-            f"Suggested for suppression ({len(suggestions)}): the server says these addresses"
-            " do not exist.  To stop writing to them, paste these lines into a .txt"
-            " suppression list named under `suppression` in the campaign file:"
-        )
-        title = f"run {run.id} of {run.campaign}: addresses refused as nonexistent"
-        console.print(suppression_file(suggestions, title), markup=False, end="")

@@ -1,12 +1,15 @@
-"""`distrib send`: show what is about to happen, confirm, send, and report."""
+"""`distrib send`: show what is about to happen, confirm, send, and report (and `--resume`,
+`--test-to`).  Every step is a verb of `distrib.app`; this module shows and asks."""
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from typing import TYPE_CHECKING, Annotated
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from distrib import app
 from distrib.cli._common import (
     CampaignArg,
     Exit,
@@ -20,14 +23,10 @@ from distrib.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
-    from distrib.config import Campaign
-    from distrib.deliverylog import DeliveryLog, Run
-    from distrib.deliverylog.lease import Lease
-    from distrib.pipeline import Plan
-    from distrib.resume import Settled
-    from distrib.send import Progress as SendProgress
+    from distrib.app import Campaign, Run, SendPreparation, SendResult, Settled
+    from distrib.app import Progress as SendProgress
 
 
 def register(app: typer.Typer) -> None:
@@ -107,10 +106,6 @@ def send(
     arrived (unknown) are never resent: `distrib resolve RUN`.  --resume RUN --join adds a
     worker to a run being sent: each message still goes out once.
     """
-    from distrib.deliverylog import open_log
-    from distrib.pipeline import make_plan
-    from distrib.resume import settle_interrupted
-
     config = load(campaign)
     if test_to is not None:
         if resume is not None:
@@ -122,50 +117,39 @@ def send(
     if join and (resume is None or force):
         fail("--join goes with --resume RUN (and without --force)", Exit.USAGE)
     if resume is not None:
-        from distrib.cli.resume import join_run, resume_run
-
-        if join:
-            join_run(config, log, resume, yes=yes)
-        else:
-            resume_run(config, log, resume, force=force, yes=yes)
+        (_join if join else _resume)(config, log, resume, force=force, yes=yes)
         return
     if force:
         fail("--force only goes with --resume RUN", Exit.USAGE)
     with user_errors():
-        delivery_log = open_log(log or config.log_target)
-    with delivery_log:
-        with user_errors():
-            # Runs a killed process left unfinished: settled before planning (sending → ready,
-            # data → unknown), so that nothing stays "in data" for ever, counted as sent.
-            settled = settle_interrupted(delivery_log, config.name)
-            plan = make_plan(config, log=delivery_log, resend=resend)
-        print_settled(settled, config.file.name, plan)
-        _summarise(plan)
-        unknown = print_unknown(delivery_log, config)
-        start = _start_time(plan, at)
-        if plan.problems:
-            err.print(f"\n{len(plan.problems)} message(s) cannot be rendered:", markup=False)
-            for problem in plan.problems:
+        prep = app.prepare_send(config, log=log, resend=resend, at=at)
+    with prep:
+        print_settled(prep.settled, config.file.name, prep)
+        _summarise(prep)
+        print_unknown(prep.unknown_elsewhere, config.file.name)
+        if prep.start is not None:
+            console.print(f"Starting at {prep.start.isoformat()}.")
+        if prep.problems:
+            err.print(f"\n{len(prep.problems)} message(s) cannot be rendered:", markup=False)
+            for problem in prep.problems:
                 err.print(f"  {problem}", markup=False)
             fail("nothing was sent; fix these first (`distrib preview` shows every message)")
-        if not plan.messages:
+        if not prep.plan.messages:
             console.print("Nothing to send.")
             # Not done while messages may or may not have arrived: the officer must settle them.
-            raise typer.Exit(int(Exit.FAILURES if unknown else Exit.OK))
+            raise typer.Exit(int(Exit.FAILURES if prep.unknown_total else Exit.OK))
         smtp = config.smtp
-        question = (
-            f"Send {len(plan.messages)} message(s) via {smtp.host}:{smtp.port} ({smtp.security})?"
-        )
+        question = f"Send {prep.pending} message(s) via {smtp.host}:{smtp.port} ({smtp.security})?"
         confirm_send(question, yes=yes)
-        if start is not None:
-            _wait(plan, start)
-        _send(plan, delivery_log)
+        if prep.start is not None:
+            _wait(prep)
+        _send(prep)
 
 
-def print_settled(settled: tuple[Settled, ...], file: str, new_run: Plan | None) -> None:
+def print_settled(settled: tuple[Settled, ...], file: str, prep: SendPreparation) -> None:
     """Say which interrupted runs were settled, and what becomes of their unsent messages:
-    in ``new_run`` (a new `send`) or left in them (None: resuming another run)."""
-    planned = {m.contact.key for m in new_run.messages} if new_run is not None else set()
+    in the new run, or left in them (when resuming another run)."""
+    planned = {m.contact.key for m in prep.plan.messages} if prep.resumption is None else set()
     for s in settled:
         console.print(
             f"Run {s.run.id} had been interrupted: the process sending it ended without a word."
@@ -177,7 +161,7 @@ def print_settled(settled: tuple[Settled, ...], file: str, new_run: Plan | None)
         if not s.pending:
             continue
         resume = f"distrib send {file} --resume {s.run.id}"
-        if new_run is None:
+        if prep.resumption is not None:
             console.print(
                 f"  Its {len(s.pending)} message(s) not sent yet stay in it: {resume} sends them.",
                 markup=False,
@@ -193,55 +177,147 @@ def print_settled(settled: tuple[Settled, ...], file: str, new_run: Plan | None)
         )
 
 
-def print_unknown(log: DeliveryLog, config: Campaign, *, besides: int | None = None) -> int:
-    """Name every run of the campaign with unknown messages (besides run ``besides``): they may
-    or may not have arrived, and are never resent automatically.  Return how many in all."""
-    from distrib.deliverylog.runs import unresolved_unknown
-
-    found = unresolved_unknown(log, config.name)
-    for run, n in found.items():
-        if run != besides:
-            console.print(
-                f"  {n} may have arrived (unknown in run {run}), not resent: settle them with"
-                f" `distrib resolve {run} -c {config.file.name}`",
-                markup=False,
-            )
-    return sum(found.values())
+def print_unknown(unknown: dict[int, int] | Mapping[int, int], file: str) -> None:
+    """Name every other run of the campaign with unknown messages: they may or may not have
+    arrived, and are never resent automatically."""
+    for run, n in unknown.items():
+        console.print(
+            f"  {n} may have arrived (unknown in run {run}), not resent: settle them with"
+            f" `distrib resolve {run} -c {file}`",
+            markup=False,
+        )
 
 
-def _summarise(plan: Plan) -> None:
-    book = plan.book
-    console.print(f"Campaign {plan.campaign.name}: {len(plan.messages)} message(s) to send")
-    languages = Counter(m.language for m in plan.messages)
-    console.print("  by language: " + ", ".join(f"{k} {v}" for k, v in sorted(languages.items())))
-    outlets = Counter(m.contact.outlet or "(no outlet)" for m in plan.messages)
-    top = ", ".join(f"{k} {v}" for k, v in outlets.most_common(8))
-    more = f", and {len(outlets) - 8} more" if len(outlets) > 8 else ""
-    console.print(f"  by outlet ({len(outlets)}): {top}{more}", markup=False)
-    maybe = f", {len(plan.maybe_sent)} may have arrived (unknown)" if plan.maybe_sent else ""
+def _summarise(prep: SendPreparation) -> None:
+    s = prep.summary
+    console.print(f"Campaign {s.campaign}: {s.messages} message(s) to send")
+    console.print("  by language: " + ", ".join(f"{k} {v}" for k, v in s.by_language.items()))
+    top = ", ".join(f"{k} {v}" for k, v in s.by_outlet)
+    more = f", and {s.outlets - len(s.by_outlet)} more" if s.outlets > len(s.by_outlet) else ""
+    console.print(f"  by outlet ({s.outlets}): {top}{more}", markup=False)
+    maybe = f", {s.maybe_sent} may have arrived (unknown)" if s.maybe_sent else ""
     console.print(
-        f"  set aside: {len(book.rejected)} rejected row(s), {len(book.suppressed)} suppressed,"
-        f" {len(book.duplicates)} duplicate(s), {len(plan.skipped)} already sent by an earlier run"
-        + maybe
+        f"  set aside: {s.rejected} rejected row(s), {s.suppressed} suppressed,"
+        f" {s.duplicates} duplicate(s), {s.already_sent} already sent by an earlier run" + maybe
     )
-    if book.rejected:
+    if s.rejected:
         console.print("  (see `distrib contacts check` for every rejected row)")
-    if plan.warnings:
-        console.print(f"  {len(plan.warnings)} warning(s): see `distrib preview --serve`")
+    if s.warnings:
+        console.print(f"  {s.warnings} warning(s): see `distrib preview --serve`")
 
 
-def _send(plan: Plan, delivery_log: DeliveryLog) -> None:
-    from distrib.deliverylog.lease import acquire_lease
-    from distrib.pipeline import start_run
+def _send(prep: SendPreparation) -> None:
+    """Send with a progress bar, then report and exit accordingly."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with user_errors():
-        # Before the run exists: a second process is refused without leaving a run behind.
-        lease = acquire_lease(delivery_log, plan.campaign.name)
-    with lease:
+    from distrib.errors import DistribError, RunStoppedError
+
+    def started(run: Run) -> None:
+        if prep.resumption is None and prep.joining is None:
+            console.print(f"Run {run.id} started (log: {app.log_name(prep.log)})", markup=False)
+        counts = prep.log.counts(run.id)
+        bar.update(task, total=counts.get("ready", 0) + counts.get("deferred", 0))
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),  # counts, pace and ETA: the elapsed time is below
+        console=console,
+        disable=not console.is_terminal,
+    )
+    task = bar.add_task("sending", total=prep.pending, detail="")
+    on_progress = _progress_display(bar, task)
+    file = prep.campaign.file.name
+    try:
+        with bar:
+            result = app.send(prep, on_progress=on_progress, on_started=started)
+    except RunStoppedError as exc:
+        err.print(f"error: {exc}", markup=False)
+        run = exc.run.id  # type: ignore[attr-defined]
+        err.print(
+            f"Run {run} was stopped; nothing more was sent.  What was sent is in the log"
+            f" (`distrib report {run}`); running `distrib send` again will not resend it,"
+            f" and `distrib send {file} --resume {run}` continues the run.",
+            markup=False,
+        )
+        raise typer.Exit(int(Exit.ERROR)) from None
+    except DistribError as exc:  # before the run began: the lease, the log
         with user_errors():
-            run = start_run(plan, delivery_log)
-        console.print(f"Run {run.id} started (log: {_where(delivery_log)})", markup=False)
-        send_with_progress(plan, delivery_log, run, lease)
+            raise exc from None
+    _report(result, file)
+
+
+def _progress_display(bar: Any, task: Any) -> Callable[[SendProgress], None]:
+    """The callback that redraws the bar about ten times a second and says why it stops."""
+    meter = RateMeter()
+    told: set[str] = set()
+    shown = [-1.0]  # when the bar was last redrawn
+
+    def on_progress(p: SendProgress) -> None:
+        # Thousands of outcomes a second: redraw ten times a second (and at the end).
+        if p.stopping is None and p.done != p.total and p.elapsed - shown[0] < 0.1:
+            return
+        shown[0] = p.elapsed
+        rate, left = meter.update(p.elapsed, p.done, p.total)
+        bar.update(task, total=p.total, completed=p.done, detail=progress_text(p, rate, left))
+        if p.stopping is not None and p.stopping not in told:
+            told.add(p.stopping)
+            bar.update(task, description="stopping")
+            if p.stopping == app.ABANDON_REASON:
+                text = "Stopping at once: messages in flight are abandoned."
+            elif p.stopping == app.STOP_REASON:
+                text = (
+                    "Stopping (Ctrl-C): messages in flight finish, nothing new starts.  Ctrl-C"
+                    " again stops at once (a message cut off after its body was sent becomes"
+                    " unknown)."
+                )
+            else:
+                text = "Stopping: messages in flight finish, nothing new starts (why: below)."
+            bar.console.print(text, markup=False)
+
+    return on_progress
+
+
+def _report(result: SendResult, file: str) -> None:
+    """The run's report, what to do next, and the exit code."""
+    from distrib.cli.audit import print_report
+
+    console.print()
+    print_report(result.report)
+    print_followup(result, file)
+    print_unknown(result.unknown_elsewhere, file)
+    r = result.engine
+    console.print(f"Elapsed {r.elapsed:.1f} s over {r.connections} connection(s).")
+    if result.status == "stopped":
+        what = "Paused" if r.paused else "Stopped"
+        console.print(
+            f"{what}: {r.stop_reason or 'interrupted'}.\nTo go on:"
+            f" distrib send {file} --resume {result.run.id}",
+            markup=False,
+        )
+        raise typer.Exit(int(Exit.STOPPED))
+    if result.status == "failures":
+        # The run as a whole, resumed or not; and unknown messages in any run of the campaign.
+        raise typer.Exit(int(Exit.FAILURES))
+
+
+def print_followup(result: SendResult, file: str) -> None:
+    """After a run: how to settle unknown messages, and addresses to suppress."""
+    run = result.run
+    if result.followup.unknown:
+        console.print(
+            f"{len(result.followup.unknown)} unknown message(s) may or may not have been"
+            f" delivered and are never resent automatically: `distrib resolve {run.id} -c {file}`"
+            " lists them with their Message-ID, to look up in the relay's logs."
+        )
+    if result.followup.suggestions:
+        console.print(
+            f"Suggested for suppression ({len(result.followup.suggestions)}): the server says"
+            " these addresses do not exist.  To stop writing to them, paste these lines into a"
+            " .txt suppression list named under `suppression` in the campaign file:"
+        )
+        console.print(result.followup.suppression_file, markup=False, end="")
 
 
 class RateMeter:
@@ -274,158 +350,126 @@ def progress_text(p: SendProgress, rate: float, left: float | None) -> str:
     return f"{counts} · {rate:.1f}/s · {eta}"
 
 
-def send_with_progress(
-    plan: Plan, delivery_log: DeliveryLog, run: Run, lease: Lease | None
-) -> None:
-    """Send ``run`` under ``lease`` (None: join the processes sending it) with a progress bar,
-    then report and exit accordingly."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+def _wait(prep: SendPreparation) -> None:
+    """Count down to the start (Ctrl-C gives up: nothing sent); the embargo is checked again."""
+    from rich.control import Control
 
-    from distrib.audit import report
-    from distrib.cli.audit import print_report
-    from distrib.cli.resolve import print_followup
-    from distrib.errors import DistribError
-    from distrib.pipeline import send_run
-    from distrib.send import ABANDON_REASON, STOP_REASON
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[detail]}"),  # counts, pace and ETA: the elapsed time is below
-        console=console,
-        disable=not console.is_terminal,
-    )
-    counts = delivery_log.counts(run.id)
-    task = bar.add_task("sending", total=counts.get("ready", 0) + counts.get("deferred", 0),
-                        detail="")  # fmt: skip
-    meter = RateMeter()
-    told: set[str] = set()
-    shown = [-1.0]  # when the bar was last redrawn
-
-    def on_progress(p: SendProgress) -> None:
-        # Thousands of outcomes a second: redraw ten times a second (and at the end).
-        if p.stopping is None and p.done != p.total and p.elapsed - shown[0] < 0.1:
-            return
-        shown[0] = p.elapsed
-        rate, left = meter.update(p.elapsed, p.done, p.total)
-        bar.update(task, total=p.total, completed=p.done, detail=progress_text(p, rate, left))
-        if p.stopping is not None and p.stopping not in told:
-            told.add(p.stopping)
-            bar.update(task, description="stopping")
-            if p.stopping == ABANDON_REASON:
-                text = "Stopping at once: messages in flight are abandoned."
-            elif p.stopping == STOP_REASON:
-                text = (
-                    "Stopping (Ctrl-C): messages in flight finish, nothing new starts.  Ctrl-C"
-                    " again stops at once (a message cut off after its body was sent becomes"
-                    " unknown)."
-                )
-            else:
-                text = "Stopping: messages in flight finish, nothing new starts (why: below)."
-            bar.console.print(text, markup=False)
-
-    try:
-        with bar:
-            outcome = send_run(
-                plan, delivery_log, run, on_progress=on_progress, lease=lease, join=lease is None
-            )
-    except DistribError as exc:
-        err.print(f"error: {exc}", markup=False)
-        err.print(
-            f"Run {run.id} was stopped; nothing more was sent.  What was sent is in the log"
-            f" (`distrib report {run.id}`); running `distrib send` again will not resend it,"
-            f" and `distrib send {plan.campaign.file.name} --resume {run.id}` continues the run.",
-            markup=False,
-        )
-        raise typer.Exit(int(Exit.ERROR)) from None
-    console.print()
-    outcome_report = report(delivery_log, outcome.run)
-    print_report(outcome_report)
-    print_followup(delivery_log, outcome.run, plan.campaign.file.name)
-    unknown = print_unknown(delivery_log, plan.campaign, besides=run.id)
-    r = outcome.report
-    console.print(f"Elapsed {r.elapsed:.1f} s over {r.connections} connection(s).")
-    if r.stopped:
-        what = "Paused" if r.paused else "Stopped"
-        console.print(
-            f"{what}: {r.stop_reason or 'interrupted'}.\nTo go on:"
-            f" distrib send {plan.campaign.file.name} --resume {run.id}",
-            markup=False,
-        )
-        raise typer.Exit(int(Exit.STOPPED))
-    if unknown or any(outcome_report.by_state.get(s, 0) for s in ("failed", "deferred")):
-        # The run as a whole, resumed or not; and unknown messages in any run of the campaign.
-        raise typer.Exit(int(Exit.FAILURES))
-
-
-def _start_time(plan: Plan, at: str | None) -> datetime | None:
-    """Return when to start (None: now); refuse a start before the release's embargo."""
-    from distrib.schedule import EmbargoError, Schedule, embargo_of, parse_time, utc_now
-
-    try:
-        when = parse_time(at) if at is not None else None
-        schedule = Schedule(embargo=embargo_of(plan.renderer.release), at=when)
-        start = schedule.start_time(utc_now())
-    except EmbargoError as exc:
-        fail(f"{exc}; nothing was sent")
-    if when is None or start <= utc_now():
-        return None
-    console.print(f"Starting at {start.isoformat()}.")
-    return start
-
-
-def _wait(plan: Plan, start: datetime) -> None:
-    """Count down to ``start`` (Ctrl-C gives up: nothing sent), then check the embargo again."""
-    from distrib.schedule import (
-        EmbargoError,
-        check_embargo,
-        embargo_of,
-        format_countdown,
-        utc_now,
-        wait_until,
-    )
+    assert prep.start is not None
 
     def tick(remaining: timedelta) -> None:
-        if console.is_terminal:
-            console.print(f"\rStarting in {format_countdown(remaining)} ", end="")
+        if console.is_terminal:  # back to the start of the line (printed text never moves it)
+            console.control(Control.move_to_column(0))
+            console.print(f"Starting in {app.format_countdown(remaining)} ", end="")
 
     if not console.is_terminal:
-        console.print(f"Waiting {format_countdown(start - utc_now())} (until {start.isoformat()})")
+        from datetime import UTC, datetime
+
+        left = app.format_countdown(prep.start - datetime.now(UTC))
+        console.print(f"Waiting {left} (until {prep.start.isoformat()}; the machine must stay on)")
     try:
-        wait_until(start, on_tick=tick)
+        with user_errors():
+            app.wait_for_start(prep, on_tick=tick)
     except KeyboardInterrupt:
         console.print("\nInterrupted while waiting: nothing was sent.")
         raise typer.Exit(int(Exit.STOPPED)) from None
     console.print()
-    try:
-        check_embargo(embargo_of(plan.renderer.release), utc_now())
-    except EmbargoError as exc:
-        fail(f"{exc}; nothing was sent")
 
 
-def _where(delivery_log: DeliveryLog) -> str:
-    """The log for people: a file relative to here when it can be, or the URL (no password)."""
-    from pathlib import Path
+def _join(config: Campaign, log: str | None, run: str, *, force: bool, yes: bool) -> None:
+    """``--resume RUN --join``: help the processes sending the run, as one more worker."""
+    assert not force
+    with user_errors():
+        prep = app.prepare_join(config, run, log=log)
+    with prep:
+        joining = prep.joining
+        assert joining is not None
+        found = joining.run
+        who = ", ".join(f"process {w.pid} on {w.host}" for w in joining.workers)
+        console.print(
+            f"Run {found.id} of {found.campaign} is being sent by {who}: {joining.pending}"
+            " message(s) still to send.  This process joins in: each message still goes out"
+            " once.",
+            markup=False,
+        )
+        print_unknown(prep.unknown_elsewhere, config.file.name)
+        smtp = config.smtp
+        confirm_send(
+            f"Help send run {found.id} via {smtp.host}:{smtp.port} ({smtp.security})?", yes=yes
+        )
+        _send(prep)
 
-    from distrib.config import display_path
-    from distrib.deliverylog import is_url
 
-    where = delivery_log.where
-    return where if is_url(where) else display_path(Path(where).resolve())
+def _resume(config: Campaign, log: str | None, run: str, *, force: bool, yes: bool) -> None:
+    """``--resume RUN``: recover, check, confirm, and go on sending the run."""
+    with user_errors():
+        prep = app.prepare_resume(config, run, force=force, log=log)
+    with prep:
+        assert prep.resumption is not None
+        print_settled(prep.settled, config.file.name, prep)
+        _summarise_resume(prep, config.file.name)
+        print_unknown(prep.unknown_elsewhere, config.file.name)
+        r = prep.resumption
+        if r.pending == 0:
+            console.print(f"Nothing left to send in run {r.run.id}.")
+            counts = prep.log.counts(r.run.id)
+            # Not done while messages may or may not have arrived, in any run.
+            done = not prep.unknown_total and not counts.get("failed") and not counts.get("unknown")
+            raise typer.Exit(int(Exit.OK if done else Exit.FAILURES))
+        smtp = config.smtp
+        question = (
+            f"Send the {r.pending} pending message(s) of run {r.run.id}"
+            f" via {smtp.host}:{smtp.port} ({smtp.security})?"
+        )
+        confirm_send(question, yes=yes)
+        _send(prep)
+
+
+def _summarise_resume(prep: SendPreparation, campaign_file: str) -> None:
+    r = prep.resumption
+    assert r is not None
+    run, found = r.run, r.found
+    # Still "sending" in the log: the process that sent it ended without saying so.
+    status = "interrupted while sending" if found.status == "sending" else found.status
+    note = f": {found.note}" if found.note else ""
+    console.print(f"Run {run.id} of {run.campaign} ({status}{note})", markup=False)
+    if r.requeued or r.unknown:
+        console.print(
+            f"  recovered after an interruption: {r.requeued} back to ready (never reached"
+            f" DATA), {r.unknown} now unknown (cut off after DATA began)"
+        )
+    if r.sent_elsewhere:
+        console.print(
+            f"  {r.sent_elsewhere} pending message(s) skipped: another run of the campaign"
+            " sent them since"
+        )
+    if r.changes:
+        console.print("  changed since it was planned (--force):")
+        for problem in r.changes:
+            console.print(f"    {problem}", markup=False)
+        console.print(
+            f"  {r.set_aside} pending message(s) set aside, {r.replanned} re-planned with the"
+            " current content"
+        )
+    later = ""
+    if r.not_due:
+        later = f", {r.not_due} deferred until their retry time (first at {r.next_due})"
+    console.print(f"  to send: {r.pending} message(s){later}")
+    if r.unknown_in_run:
+        console.print(
+            f"  {r.unknown_in_run} unknown message(s) are not resent: see `distrib resolve"
+            f" {run.id} -c {campaign_file}`"
+        )
 
 
 def _test_send(config: Campaign, to: str, as_contact: str | None, log: str | None) -> None:
     """Send the test message(s) to the officer and say what was sent."""
-    from distrib.deliverylog import open_log
     from distrib.errors import SendError
-    from distrib.testsend import send_tests
 
     with user_errors():
-        delivery_log = open_log(log or config.log_target)
+        delivery_log = app.open_log(log=log or config.log_target, create=True)
     with delivery_log, user_errors():
         try:
-            outcome = send_tests(config, delivery_log, to, as_contact=as_contact)
+            outcome = app.test_send(config, delivery_log, to, as_contact=as_contact)
         except SendError as exc:
             fail(f"{exc}; the test was not sent")
     for row in outcome.rows:

@@ -23,11 +23,11 @@ def init(
 
     It sends to `distrib sink` out of the box.  Existing files are never overwritten.
     """
-    from distrib.config import display_path
-    from distrib.starter import write_starter
+    from distrib import app
+    from distrib.app import display_path
 
     try:
-        written = write_starter(folder)
+        written = app.start_campaign(folder)
     except FileExistsError as exc:
         fail(f"{exc}: already exists; choose an empty folder")
     for path in written:
@@ -53,14 +53,14 @@ def sink(
 
     Prints one line per message.  Stop it with Ctrl-C.
     """
-    from distrib.config import display_path
-    from distrib.sink import run_sink
+    from distrib import app
+    from distrib.app import display_path
 
     def show(line: str) -> None:
         console.print(line, markup=False)
 
     with user_errors():
-        run_sink(
+        app.capture_mail(
             host=host,
             port=port,
             maildir=maildir,

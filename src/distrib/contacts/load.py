@@ -49,6 +49,9 @@ def limits_of(config: ContactsConfig) -> Limits:
         max_file_bytes=config.max_file_mb << 20,
         max_unpacked_bytes=max(1 << 30, (config.max_file_mb << 20) * 4),
         max_cell_chars=config.max_cell_chars,
+        max_rows=config.max_rows,
+        max_columns=config.max_columns,
+        max_cells=config.max_cells,
     )
 
 

@@ -5,7 +5,9 @@ phone number such as ``0612345678`` stay as written, and a cell starting with ``
 Text files: see `textfile` (encoding and delimiter detection); workbooks: see `workbook`
 (calamine, size limits, entity bombs, formulas without a saved value); vCards: see `vcard`.
 Rows keep the number a spreadsheet shows (the header is row 1), blank rows included, so problems
-point at the right row.  Files larger than `Limits.max_file_bytes` are refused with a clear error.
+point at the right row.  Files larger than `Limits.max_file_bytes` are refused with a clear error,
+and so is a table with more rows, columns or cells than the limits allow (checked before the
+table is built: see `extent`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from distrib.config import SourceConfig, display_path
 from distrib.contacts.columns import ADDRESS_HEADERS, map_columns
+from distrib.contacts.extent import DEFAULT_TABLE_LIMITS, TableLimits
 from distrib.contacts.textfile import (
     DELIMITERS,
     decode,
@@ -61,11 +64,19 @@ class Limits:
     max_file_bytes: int = 256 << 20
     max_unpacked_bytes: int = 1 << 30
     max_cell_chars: int = 32_767  # Excel's own limit for one cell
+    max_rows: int = DEFAULT_TABLE_LIMITS.max_rows
+    max_columns: int = DEFAULT_TABLE_LIMITS.max_columns
+    max_cells: int = DEFAULT_TABLE_LIMITS.max_cells
+
+    @property
+    def table(self) -> TableLimits:
+        """How big one sheet or text table may be."""
+        return TableLimits(self.max_rows, self.max_columns, self.max_cells)
 
     @property
     def workbook(self) -> WorkbookLimits:
         """The limits that apply to a zipped workbook."""
-        return WorkbookLimits(self.max_file_bytes, self.max_unpacked_bytes)
+        return WorkbookLimits(self.max_file_bytes, self.max_unpacked_bytes, self.table)
 
 
 DEFAULT_LIMITS = Limits()
@@ -144,7 +155,11 @@ def _read_text(path: Path, encoding: str | None, delimiter: str | None, limits: 
     data = _read_bytes(path, limits)
     found = decode_file(path, display_path(path), data, encoding)
     delimiter = delimiter or sniff_delimiter(found.text)
-    frame = _numbered(parse_delimited(found.text, delimiter, data, found.encoding))
+    parsed = parse_delimited(
+        found.text, delimiter, data, found.encoding, display=display_path(path),
+        limits=limits.table,
+    )  # fmt: skip
+    frame = _numbered(parsed)
     return Table(path, frame, found.encoding, delimiter, encoding_basis=found.basis)
 
 

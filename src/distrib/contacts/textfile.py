@@ -5,6 +5,10 @@ UTF-16 as Excel's "Unicode text" writes it), else UTF-16 without a mark when eve
 of the start is NUL, else strict UTF-8, else Windows-1252 (what Excel on Windows writes in North
 America and Western Europe).  How it was decided is kept (`Decoded.basis`) so it can be shown.
 The delimiter is sniffed among ``,`` ``;`` tab and ``|`` unless given.
+
+Parsing checks the size of the grid it is about to build (`extent.TableLimits`) before building
+it, and a line the csv module cannot read (a quote opened and never closed, so that one field
+runs past 128 KB) is reported as ``file:row:``, never raised as the module's own error.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from distrib.contacts.extent import DEFAULT_TABLE_LIMITS, TableLimits, too_big
 from distrib.errors import ContactsError, Location, Problem
 
 __all__ = ["DELIMITERS", "Decoded", "decode", "grid", "parse_delimited", "sniff_delimiter"]
@@ -135,26 +141,111 @@ def grid(records: Sequence[Sequence[str]]) -> pd.DataFrame:
 
 # Encodings pandas' C parser decodes itself, from the bytes (faster than re-encoding the text).
 _NATIVE = frozenset({"utf-8", "utf-8-sig", "cp1252"})
+_LINE_END = re.compile(r"[\r\n]")
+
+
+def _refuse(display: str, message: str, row: int | None = None) -> ContactsError:
+    return ContactsError([Problem(message, Location(display, row), "size")])
+
+
+def _records(text: str, delimiter: str, display: str) -> Iterator[list[str]]:
+    """Yield the records of ``text``; a record the csv module cannot read is a `ContactsError`
+    naming its row (the spreadsheet's row number: the record's, not the line's)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    row = 0
+    try:
+        for row, record in enumerate(reader, start=1):  # noqa: B007 (row is used below)
+            yield record
+    except csv.Error as exc:
+        where = row + 1
+        if "field limit" in str(exc):
+            message = (
+                f"a field in this row is longer than {csv.field_size_limit():,} characters"
+                ' (often a quote (") that is never closed, which makes the rest of the file one'
+                " field); check the quotes from here on"
+            )
+        else:
+            message = f"cannot be read as delimited text ({exc})"
+        raise ContactsError([Problem(message, Location(display, where), "format")]) from None
+
+
+def _line_count(text: str) -> int:
+    """At least the number of records in ``text`` (a quoted line break makes it more)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n") + 1
+
+
+def _first_width(text: str, delimiter: str, display: str) -> int:
+    """The number of fields in the first record: how wide pandas' C parser makes every row."""
+    end = _LINE_END.search(text)
+    line = text if end is None else text[: end.start()]
+    if '"' not in line:
+        return line.count(delimiter) + 1
+    try:
+        return len(next(_records(text, delimiter, display), []))
+    except ContactsError:  # an endless first field: the C parser reports it, then `_padded`
+        return line.count(delimiter) + 1
+
+
+def _check_grid(text: str, delimiter: str, display: str, limits: TableLimits) -> None:
+    """Refuse, before pandas builds it, a grid wider or larger than the limits."""
+    width = _first_width(text, delimiter, display)
+    lines = _line_count(text)
+    if too_big(lines, width, limits) is None:
+        return
+    # The line count only bounds the records: count them when the bound is not enough.
+    records = sum(1 for _ in _records(text, delimiter, display))
+    reason = too_big(records, width, limits, f"the first row has {width:,} fields")
+    if reason is not None:
+        raise _refuse(display, reason)
+
+
+def _padded(text: str, delimiter: str, display: str, limits: TableLimits) -> pd.DataFrame:
+    """Read records one by one, refusing as soon as the padded grid would be too large."""
+    records: list[list[str]] = []
+    width, widest = 0, 0
+    for number, record in enumerate(_records(text, delimiter, display), start=1):
+        if len(record) > width:
+            width, widest = len(record), number
+        if too_big(number, width, limits) is not None:
+            # The grid pads every row to the widest: say how big it would be in the end.
+            rows = max(number, sum(1 for _ in _records(text, delimiter, display)))
+            reason = too_big(rows, width, limits, f"row {widest:,} has {width:,} fields")
+            raise _refuse(display, str(reason))
+        records.append(record)
+    return grid(records)
 
 
 def parse_delimited(
-    text: str, delimiter: str, data: bytes | None = None, encoding: str | None = None
+    text: str,
+    delimiter: str,
+    data: bytes | None = None,
+    encoding: str | None = None,
+    *,
+    display: str = "<text>",
+    limits: TableLimits = DEFAULT_TABLE_LIMITS,
 ) -> pd.DataFrame:
     """Parse text into object columns of `str`; blank lines stay as rows so row numbers hold.
 
-    ``data`` and ``encoding``, when given, are the bytes ``text`` was decoded from.
+    ``data`` and ``encoding``, when given, are the bytes ``text`` was decoded from; ``display``
+    names the file in problems.  Raise `ContactsError` for a table larger than ``limits`` or a
+    record that cannot be read.
     """
+    _check_grid(text, delimiter, display, limits)
     native = data is not None and encoding in _NATIVE
     source = io.BytesIO(data) if data is not None and native else io.StringIO(text)
     try:
-        return pd.read_csv(
+        frame = pd.read_csv(
             source, sep=delimiter, header=None, dtype=object, na_filter=False,
             keep_default_na=False, skip_blank_lines=False, engine="c",
             encoding=encoding if native else None,
         )  # fmt: skip
     except pd.errors.ParserError:
-        # Rows wider than the first one: the C parser refuses them, so pad them ourselves.
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-        return grid(records)
+        # Rows wider than the first one (or an unclosed quote): the C parser refuses them, so
+        # read them with the csv module and pad them ourselves.
+        return _padded(text, delimiter, display, limits)
     except pd.errors.EmptyDataError:
         return pd.DataFrame(dtype=object)
+    reason = too_big(frame.shape[0], frame.shape[1], limits)
+    if reason is not None:
+        raise _refuse(display, reason)
+    return frame

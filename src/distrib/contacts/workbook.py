@@ -9,6 +9,12 @@ entities of a "billion laughs" bomb; no spreadsheet program writes one), and to 
 holding formulas or error values.  Only those sheets are parsed a second time, with defusedxml,
 to report formula cells without a saved value (calamine would give a blank) and to keep error
 values such as ``#N/A`` as written.
+
+Calamine builds a sheet as one grid from A1 to its last cell, so the same pass also finds how
+far each sheet's cells reach (`extent.QuickScan`), and a sheet that reaches, or declares in its
+``<dimension>``, more rows, columns or cells than `extent.TableLimits` allow is refused before
+calamine reads it; an ODS file's tables are measured the same way, repeated rows and cells
+included.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import datetime as dt
 import posixpath
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +32,16 @@ from typing import Any
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
+from distrib.contacts.extent import (
+    DEFAULT_TABLE_LIMITS,
+    Extent,
+    QuickScan,
+    TableLimits,
+    column_letters,
+    ods_extents,
+    too_big,
+    xlsx_extent,
+)
 from distrib.errors import ContactsError, Location, Problem
 
 __all__ = ["CellNote", "Sheet", "WorkbookLimits", "cell_text", "read_workbook"]
@@ -46,10 +63,11 @@ _HINTS = {_XLSX_SPECIAL: (b"<f", b":f", b't="e"'), _ODS_SPECIAL: (b"table:formul
 
 @dataclass(frozen=True, slots=True)
 class WorkbookLimits:
-    """How big a workbook may be: the file, and what its members unpack to in all."""
+    """How big a workbook may be: the file, what its members unpack to in all, and each sheet."""
 
     max_file_bytes: int
     max_unpacked_bytes: int
+    table: TableLimits = DEFAULT_TABLE_LIMITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +109,16 @@ def _fail(display: str, message: str, code: str = "format") -> ContactsError:
 
 
 def _scan_member(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, special: re.Pattern[bytes]
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    budget: int,
+    special: re.Pattern[bytes],
+    quick: QuickScan | None = None,
 ) -> tuple[int, bool, bool]:
-    """Read one member in chunks; return (bytes unpacked, has a DTD, matches ``special``)."""
+    """Read one member in chunks; return (bytes unpacked, has a DTD, matches ``special``).
+
+    ``quick``, when given, sees every window (for how far a worksheet's cells reach).
+    """
     size, dtd, found, before_root, tail = 0, False, False, True, b""
     with archive.open(info) as stream:
         while chunk := stream.read(_CHUNK):
@@ -108,25 +133,44 @@ def _scan_member(
                 before_root = root is None
             if not found and any(hint in window for hint in _HINTS[special]):
                 found = special.search(window) is not None
-            tail = window[-32:]
+            if quick is not None:
+                quick.feed(window)
+            tail = window[-64:]
     return size, dtd, found
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """What `inspect` found: members holding formulas or error values, and for an XLSX file
+    the quick scan of every member holding cells (a ``<sheetData>``)."""
+
+    flagged: set[str]
+    sheets: dict[str, QuickScan]
 
 
 def inspect(
     path: Path, display: str, limits: WorkbookLimits, special: re.Pattern[bytes]
-) -> set[str]:
-    """Check a workbook's zip; return the members matching ``special``.  Raise `ContactsError`."""
+) -> Inspection:
+    """Check a workbook's zip; return what it holds.  Raise `ContactsError`."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
         raise _fail(display, "not a valid workbook (save it again from your spreadsheet)") from None
     flagged: set[str] = set()
+    sheets: dict[str, QuickScan] = {}
     total = 0
+    xlsx = special is _XLSX_SPECIAL
     with archive:
+        counts = Counter(info.filename for info in archive.infolist())
+        twice = sorted(name for name, count in counts.items() if count > 1)
+        if twice:  # which of the two a reader takes is anybody's guess
+            raise _fail(display, f"not a valid workbook (two members named {twice[0]!r})")
         for info in archive.infolist():
+            # Every member: a sheet is whatever the relationships name, whatever its suffix.
+            quick = QuickScan() if xlsx else None
             try:
                 size, dtd, found = _scan_member(
-                    archive, info, limits.max_unpacked_bytes - total, special
+                    archive, info, limits.max_unpacked_bytes - total, special, quick
                 )
             except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError):
                 raise _fail(display, "not a valid workbook (damaged zip)") from None
@@ -142,7 +186,63 @@ def inspect(
                 raise _fail(display, message, "unsafe-xml")
             if found:
                 flagged.add(info.filename)
-    return flagged
+            if quick is not None and quick.started:
+                sheets[info.filename] = quick
+    return Inspection(flagged, sheets)
+
+
+def _over(display: str, sheet: str, reason: str) -> ContactsError:
+    return ContactsError([Problem(reason, Location(display, sheet=sheet), "size")])
+
+
+def _check_xlsx_extents(
+    archive: zipfile.ZipFile,
+    display: str,
+    scans: dict[str, QuickScan],
+    names: dict[str, str],
+    limits: TableLimits,
+) -> None:
+    """Refuse a workbook with a sheet that declares, or reaches, more than ``limits`` allow.
+
+    Every member holding cells is checked, wanted or not (``names`` maps members to sheet
+    names): a reader must never build it.
+    """
+    for member, quick in scans.items():
+        sheet = names.get(member, member)
+        declared = quick.declared_extent()
+        if declared is not None:
+            reason = too_big(declared.rows, declared.columns, limits)
+            if reason is not None:
+                raise _over(display, sheet, f"declares its size as {quick.declared}: {reason}")
+        bound = quick.bound()
+        if not quick.unsure and too_big(bound.rows, bound.columns, limits) is None:
+            continue
+        try:
+            with archive.open(member) as stream:
+                extent = xlsx_extent(stream, limits)
+        except (ValueError, zipfile.BadZipFile, OSError, EOFError):
+            raise _fail(display, f"sheet {sheet!r} cannot be read") from None
+        _refuse_extent(display, sheet, extent, limits)
+
+
+def _refuse_extent(display: str, sheet: str, extent: Extent, limits: TableLimits) -> None:
+    reason = too_big(extent.rows, extent.columns, limits)
+    if reason is not None:
+        corner = f"{column_letters(extent.columns)}{extent.rows}"
+        raise _over(display, sheet, f"its cells reach {corner}: {reason}")
+
+
+def _check_ods_extents(archive: zipfile.ZipFile, display: str, limits: TableLimits) -> None:
+    """Refuse an ODS file with a table larger than ``limits``, repeated cells counted."""
+    try:
+        with archive.open("content.xml") as stream:
+            extents = ods_extents(stream)
+    except KeyError:
+        return  # calamine says it is not a valid workbook
+    except (ValueError, zipfile.BadZipFile, OSError, EOFError):
+        raise _fail(display, "not a valid workbook (its content is unreadable)") from None
+    for name, extent in extents.items():
+        _refuse_extent(display, name, extent, limits)
 
 
 def _xlsx_members(archive: zipfile.ZipFile) -> dict[str, str]:
@@ -242,7 +342,11 @@ def read_workbook(
     import python_calamine
 
     ods = path.suffix.lower() == ".ods"
-    flagged = inspect(path, display, limits, _ODS_SPECIAL if ods else _XLSX_SPECIAL)
+    inspection = inspect(path, display, limits, _ODS_SPECIAL if ods else _XLSX_SPECIAL)
+    flagged = inspection.flagged
+    if ods:  # calamine reads every table of an ODS file when it opens it
+        with zipfile.ZipFile(path) as archive:
+            _check_ods_extents(archive, display, limits.table)
     try:
         book = python_calamine.CalamineWorkbook.from_path(str(path))
     except Exception:  # calamine raises its own, undocumented, error types for bad files
@@ -255,6 +359,9 @@ def read_workbook(
             raise _fail(
                 display, "not a valid workbook (its list of sheets is unreadable)"
             ) from None
+        if not ods:  # before calamine builds any sheet (it builds them one by one, on demand)
+            by_member = {member: name for name, member in members.items()}
+            _check_xlsx_extents(archive, display, inspection.sheets, by_member, limits.table)
         sheets = []
         for name in names:
             try:

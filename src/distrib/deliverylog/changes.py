@@ -26,14 +26,12 @@ nothing to that person, and goes on with the others.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from distrib.deliverylog.states import State
 from distrib.errors import DeliveryLogError
-
-if TYPE_CHECKING:
-    from distrib.deliverylog.port import Changes
 
 __all__ = ["Begin", "Change", "Outcome", "Release", "Result", "Withdrawn", "apply_one"]
 
@@ -106,7 +104,11 @@ Change = Begin | Outcome | Release
 Result = int | None | Exception
 
 
-def apply_one(log: Changes, change: Change) -> int | None:
+class _Applies(Protocol):
+    def apply(self, changes: Sequence[Change]) -> list[Result]: ...
+
+
+def apply_one(log: _Applies, change: Change) -> int | None:
     """Apply one change in a transaction of its own; return `Begin`'s attempt id (None for the
     others); raise the `DeliveryLogError` that refused it."""
     [result] = log.apply([change])

@@ -181,7 +181,10 @@ def _fold_filename(start: str, filename: str) -> str:
         whole = f'filename="{quoted}"'
     else:
         whole = f"filename*={charset}''{quote(filename, safe='')}"
-    if len(start) + len(whole) + 1 < _LINE:
+    # The standard library keeps a quoted name on the first line up to 78 characters
+    # exactly, an RFC 2231 one up to 77 (its folder measures the two differently).
+    fits = _LINE if filename.isascii() else _LINE - 1
+    if len(start) + len(whole) + 1 <= fits:
         return f"{start} {whole}\r\n"
     if len(whole) + 2 <= _LINE:
         return f"{start}\r\n {whole}\r\n"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from distrib.config import display_path, smtp_password
 from distrib.deliverylog import NewMessage, State, new_run_token
-from distrib.errors import Location, Problem, ProblemsError, RenderError
+from distrib.errors import Location, Problem, RenderError, TestSendError
 from distrib.render import RenderedMessage, Renderer, make_message_id
 
 if TYPE_CHECKING:
@@ -35,12 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["TestSendError", "TestSendOutcome", "choose_contacts", "render_tests", "send_tests"]
 
 _ORDER = ("fr", "en", "both")
-
-
-class TestSendError(ProblemsError):
-    """The test send cannot be made (a bad address, an unknown contact, nobody to render)."""
-
-    __test__ = False  # not a pytest test class
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,11 +35,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from distrib.release_extras import format_size
+from distrib.app import format_size
 
 if TYPE_CHECKING:
-    from distrib.preview import PreviewEntry, PreviewSet
-    from distrib.render import RenderedMessage
+    from distrib.app import PreviewEntry, PreviewSet, RenderedMessage
 
 __all__ = ["PAGE_SIZE", "PreviewServer", "matches"]
 

@@ -11,7 +11,7 @@ Under the campaign's lease (so nothing else is sending it):
 3. forced: pending messages whose contact left the lists are set aside (``skipped``, with a
    note), pending messages that now read differently are re-planned with their new content.
 
-Then `distrib.pipeline.send_run` sends what is pending, ``deferred`` messages when their retry
+Then `distrib.app.pipeline.send_run` sends what is pending, ``deferred`` messages when their retry
 time comes.
 
 **Settling interrupted runs** (`settle_interrupted`): a new ``distrib send`` (without
@@ -28,13 +28,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from distrib.app.pipeline import Plan, make_plan
 from distrib.config import Campaign
 from distrib.deliverylog import PENDING, DeliveryLog, MessageRow, Run, State, WorkerRow
 from distrib.deliverylog.lease import Lease, acquire_lease
 from distrib.deliverylog.runs import interrupted_runs, is_test_run
 from distrib.deliverylog.workers import silent_workers
 from distrib.errors import DeliveryLogError, Problem, RenderError, RunChangedError, RunNotFoundError
-from distrib.pipeline import Plan, make_plan
 
 __all__ = [
     "Joining",
@@ -110,6 +110,7 @@ class Resumption:
     not_due: int  # of which deferred, with a retry time still to come
     next_due: str | None  # the soonest such retry time
     settled: tuple[Settled, ...] = ()  # other runs of the campaign left interrupted: settled
+    unknown_in_run: int = 0  # unknown messages of this run: never resent automatically
 
 
 def find_run(log: DeliveryLog, campaign: Campaign, run: int | str) -> Run:
@@ -210,6 +211,7 @@ def prepare_resume(
         not_due=len(later),
         next_due=later[0] if later else None,
         settled=settled,
+        unknown_in_run=log.counts(found.id).get(State.UNKNOWN, 0),
     )
 
 
@@ -225,7 +227,7 @@ class Joining:
 
 def prepare_join(campaign: Campaign, log: DeliveryLog, run: int | str) -> Joining:
     """Check that ``run`` is being sent and plan it again to help: the caller then sends it
-    as one more worker (`distrib.pipeline.send_run` with ``join=True``).
+    as one more worker (`distrib.app.pipeline.send_run` with ``join=True``).
 
     Refused when no live process sends the run (`--resume` continues it then), and when the
     campaign changed since the run was planned (`RunChangedError`: every worker of a run

@@ -1,0 +1,160 @@
+"""Auditing what was sent, and what came back: runs, messages, reports, unknown messages to
+settle, opt-outs, bounces and the suppression list.
+
+Reading commands open the log read-only (`distrib.app.logs.open_log`); these functions take
+the open log.  Rows for tables and exports come from `distrib.audit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from distrib.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from distrib.audit import LogFilter, Report
+    from distrib.bounces import BounceOutcome
+    from distrib.deliverylog import DeliveryLog, MessageRow, Run
+    from distrib.deliverylog.records import Suppressed
+    from distrib.deliverylog.runs import Action
+    from distrib.optout import OptOutOutcome
+    from distrib.resolve import Unknown
+
+__all__ = [
+    "find_run",
+    "make_filter",
+    "read_bounces",
+    "resolve_unknown",
+    "run_report",
+    "suppression_list",
+    "unknown_messages",
+    "unsubscribe",
+    "unsubscribe_from_mailbox",
+    "write_html_report",
+]
+
+
+def find_run(log: DeliveryLog, run: int | str) -> Run:
+    """Return the run named by an id, or ``latest`` (`RunNotFoundError` otherwise)."""
+    from distrib.audit import resolve_run
+
+    return resolve_run(log, run)
+
+
+def make_filter(
+    *,
+    states: Sequence[str] = (),
+    languages: Sequence[str] = (),
+    outlets: Sequence[str] = (),
+    domains: Sequence[str] = (),
+    address: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> LogFilter:
+    """Build a message filter; an unknown state or a time without a zone is an
+    `InvalidRequestError` naming it."""
+    from distrib.audit import LogFilter, parse_instant
+    from distrib.deliverylog import State
+
+    valid = {str(s) for s in State}
+    unknown = [s for s in states if s not in valid]
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown state(s): {', '.join(unknown)} (valid: {', '.join(sorted(valid))})"
+        )
+    bounds: list[datetime | None] = []
+    for name, value in (("--since", since), ("--until", until)):
+        try:
+            bounds.append(parse_instant(value) if value is not None else None)
+        except ValueError as exc:
+            raise InvalidRequestError(f"{name}: {exc}") from None
+    return LogFilter(
+        states=tuple(states),
+        languages=tuple(languages),
+        outlets=tuple(outlets),
+        domains=tuple(domains),
+        address=address,
+        since=bounds[0],
+        until=bounds[1],
+    )
+
+
+def run_report(log: DeliveryLog, run: int | str = "latest") -> Report:
+    """Counts by state, language and outlet; failures, bounces and unknowns of a run."""
+    from distrib.audit import report
+
+    return report(log, find_run(log, run))
+
+
+def write_html_report(report: Report, file: Path, *, zone: tzinfo | None, source: str) -> None:
+    """Write the self-contained HTML report (no script, no external resource) to ``file``."""
+    from distrib.audit.html import render_html
+    from distrib.errors import DeliveryLogError
+
+    try:
+        file.write_text(render_html(report, zone=zone, source=source), encoding="utf-8")
+    except OSError as exc:
+        raise DeliveryLogError(f"{file}: cannot write the report: {exc.strerror}") from None
+
+
+def unknown_messages(log: DeliveryLog, run: Run) -> list[Unknown]:
+    """The run's unknown messages, with their Message-ID and last attempt."""
+    from distrib.resolve import unknown_messages as listed
+
+    return listed(log, run.id)
+
+
+def resolve_unknown(
+    log: DeliveryLog,
+    run: Run,
+    addresses: Sequence[str],
+    action: Action,
+    *,
+    note: str,
+    every: bool = False,
+) -> list[MessageRow]:
+    """Settle messages of ``run``: all or nothing (`ResolveError` lists every problem)."""
+    from distrib.resolve import resolve
+
+    return resolve(log, run.id, addresses, action, note=note, every=every)
+
+
+def unsubscribe(
+    log: DeliveryLog, addresses: Sequence[str], *, note: str | None, dry_run: bool = False
+) -> OptOutOutcome:
+    """Put typed addresses on the suppression list (nothing recorded if one is invalid)."""
+    from distrib.optout import unsubscribe_addresses
+
+    return unsubscribe_addresses(log, list(addresses), note=note, dry_run=dry_run)
+
+
+def unsubscribe_from_mailbox(
+    log: DeliveryLog, mailbox: Path | str, *, dry_run: bool = False
+) -> OptOutOutcome:
+    """Read unsubscribe requests from a mailbox and suppress their senders."""
+    from distrib.optout import requests_from_mailbox
+
+    return requests_from_mailbox(mailbox, log, dry_run=dry_run)  # type: ignore[arg-type]
+
+
+def read_bounces(log: DeliveryLog, mailbox: Path | str, *, dry_run: bool = False) -> BounceOutcome:
+    """Record the bounces a mailbox holds; suppress hard bounces (nothing recorded twice)."""
+    from distrib.bounces import process_mailbox
+
+    return process_mailbox(mailbox, log, dry_run=dry_run)  # type: ignore[arg-type]
+
+
+def suppression_list(log: DeliveryLog) -> list[Suppressed]:
+    """The log's suppression list, oldest entry first."""
+    return log.suppressions()
+
+
+#: How `distrib resolve` can settle a message.
+ACTIONS: tuple[Literal["mark-sent", "resend", "mark-failed"], ...] = (
+    "mark-sent",
+    "resend",
+    "mark-failed",
+)

@@ -1,0 +1,381 @@
+"""Sending a release, as an officer does it: plan, (confirm,) wait if asked, send, and learn how
+it went; resume a run; send oneself a test.
+
+The interface's part is only to show and ask.  A send goes::
+
+    with prepare_send(campaign, resend=…, at=…) as prep:    # settle, plan, schedule
+        … show prep.summary, prep.settled, prep.unknown_elsewhere, prep.problems …
+        … ask prep.question (unless --yes) …
+        wait_for_start(prep, on_tick=…)                       # only when prep.start is set
+        result = send(prep, on_progress=…, on_started=…)      # lease, run, send, report
+
+and a resume the same way with `prepare_resume`; joining the processes that send a run (one
+more worker draining it: `distrib.deliverylog.workers`) with `prepare_join`.  Nothing here
+prints; errors are `DistribError`s; progress comes through callbacks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal, Self
+
+from distrib.app.pipeline import Plan, make_plan, send_run, start_run
+from distrib.app.resuming import Joining, Resumption, Settled, settle_interrupted
+from distrib.errors import DistribError, Problem, RunStoppedError
+
+if TYPE_CHECKING:
+    from distrib.audit import Report
+    from distrib.config import Campaign
+    from distrib.deliverylog import DeliveryLog, Run
+    from distrib.deliverylog.lease import Lease
+    from distrib.resolve import Suggestion, Unknown
+    from distrib.send import Progress, SendReport
+
+__all__ = [
+    "Followup",
+    "RunStoppedError",
+    "SendPreparation",
+    "SendResult",
+    "SendSummary",
+    "prepare_join",
+    "prepare_resume",
+    "prepare_send",
+    "send",
+    "wait_for_start",
+]
+
+#: How many outlets a summary names before "and N more".
+TOP_OUTLETS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class SendSummary:
+    """What is about to be sent, and what was set aside: what an officer checks last."""
+
+    campaign: str
+    messages: int
+    by_language: Mapping[str, int]
+    by_outlet: tuple[tuple[str, int], ...]  # most messages first
+    outlets: int
+    rejected: int
+    suppressed: int
+    duplicates: int
+    already_sent: int  # by an earlier run of the campaign
+    maybe_sent: int  # unknown in an earlier run: may have arrived, not resent
+    warnings: int
+    relay: str  # host:port
+    security: str
+
+
+@dataclass
+class SendPreparation:
+    """A planned send (or resume), with its delivery log open; use it as a context manager.
+
+    ``run`` and ``lease`` are set when resuming an existing run (``resumption`` says what
+    recovery found); a new send takes its lease and records its run in `send`.  ``joining``:
+    helping the processes that send an existing run (no lease: they hold it).
+    """
+
+    campaign: Campaign
+    log: DeliveryLog
+    plan: Plan
+    settled: tuple[Settled, ...] = ()
+    unknown_elsewhere: Mapping[int, int] = field(default_factory=dict)  # run -> unknown count
+    start: datetime | None = None  # a scheduled start (send --at), None: at once
+    resumption: Resumption | None = None
+    joining: Joining | None = None
+
+    @property
+    def run(self) -> Run | None:
+        """The run being resumed or joined (None for a new send)."""
+        if self.joining is not None:
+            return self.joining.run
+        return self.resumption.run if self.resumption is not None else None
+
+    @property
+    def lease(self) -> Lease | None:
+        """The lease a resume holds (a new send takes it in `send`)."""
+        return self.resumption.lease if self.resumption is not None else None
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        """Messages that cannot be rendered: any one of them blocks the send."""
+        return self.plan.problems
+
+    @property
+    def pending(self) -> int:
+        """How many messages the send would try."""
+        if self.joining is not None:
+            return self.joining.pending
+        if self.resumption is not None:
+            return self.resumption.pending
+        return len(self.plan.messages)
+
+    @property
+    def unknown_total(self) -> int:
+        """Unknown messages in other runs of the campaign: until resolved, never "all done"."""
+        return sum(self.unknown_elsewhere.values())
+
+    @property
+    def summary(self) -> SendSummary:
+        """Counts by language and outlet, and what was set aside."""
+        plan, book = self.plan, self.plan.book
+        outlets = Counter(m.contact.outlet or "(no outlet)" for m in plan.messages)
+        smtp = self.campaign.smtp
+        return SendSummary(
+            campaign=self.campaign.name,
+            messages=len(plan.messages),
+            by_language=dict(sorted(Counter(m.language for m in plan.messages).items())),
+            by_outlet=tuple(outlets.most_common(TOP_OUTLETS)),
+            outlets=len(outlets),
+            rejected=len(book.rejected),
+            suppressed=len(book.suppressed),
+            duplicates=len(book.duplicates),
+            already_sent=len(plan.skipped),
+            maybe_sent=len(plan.maybe_sent),
+            warnings=len(plan.warnings),
+            relay=f"{smtp.host}:{smtp.port}",
+            security=smtp.security,
+        )
+
+    def close(self) -> None:
+        """Release a held lease and close the delivery log."""
+        if self.lease is not None:
+            self.lease.release()
+        self.log.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Followup:
+    """What the officer should do after a run: unknown messages to settle, addresses to drop."""
+
+    unknown: tuple[Unknown, ...]
+    suggestions: tuple[Suggestion, ...]
+    suppression_file: str  # the suggestions as a ready-to-use suppression list ('' if none)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """How a send (or a resume) ended."""
+
+    run: Run
+    engine: SendReport  # what the sending engine counted (elapsed, connections, stop reason)
+    report: Report  # the run as the delivery log tells it
+    followup: Followup
+    unknown_elsewhere: Mapping[int, int]  # other runs of the campaign with unknown messages
+
+    @property
+    def status(self) -> Literal["done", "failures", "stopped"]:
+        """``stopped`` (Ctrl-C or a pause: resume it), ``failures`` (failed, deferred or unknown
+        messages in this run, or unknown in another run of the campaign), else ``done``."""
+        if self.engine.stopped:
+            return "stopped"
+        by_state = self.report.by_state
+        if self.unknown_elsewhere or any(by_state.get(s, 0) for s in ("failed", "deferred")):
+            return "failures"
+        if by_state.get("unknown", 0):
+            return "failures"
+        return "done"
+
+
+def _open_log(campaign: Campaign, log: Path | str | None, *, create: bool) -> DeliveryLog:
+    from distrib.deliverylog import open_log
+
+    return open_log(log or campaign.log_target, create=create)
+
+
+def _unknown_elsewhere(log: DeliveryLog, campaign: Campaign, besides: int | None) -> dict[int, int]:
+    from distrib.deliverylog.runs import unresolved_unknown
+
+    found = unresolved_unknown(log, campaign.name)
+    return {run: n for run, n in found.items() if run != besides}
+
+
+def _scheduled_start(plan: Plan, at: str | datetime | None) -> datetime | None:
+    """When to start (None: now); raise `EmbargoError` for a start before the embargo."""
+    from distrib.schedule import Schedule, embargo_of, parse_time, utc_now
+
+    when = parse_time(at) if isinstance(at, str) else at
+    start = Schedule(embargo=embargo_of(plan.renderer.release), at=when).start_time(utc_now())
+    if when is None or start <= utc_now():
+        return None
+    return start
+
+
+def prepare_send(
+    campaign: Campaign,
+    *,
+    log: Path | str | None = None,
+    resend: bool = False,
+    at: str | datetime | None = None,
+) -> SendPreparation:
+    """Settle the runs a killed process left unfinished, plan every message, and schedule.
+
+    ``at``: start then (a time with its zone); refused (`EmbargoError`) before the release's
+    embargo, like a send at once.  The caller closes the preparation (``with``).
+    """
+    delivery_log = _open_log(campaign, log, create=True)
+    try:
+        # Runs a killed process left unfinished: settled before planning (sending → ready,
+        # data → unknown), so that nothing stays "in data" for ever, counted as sent.
+        settled = settle_interrupted(delivery_log, campaign.name)
+        plan = make_plan(campaign, log=delivery_log, resend=resend)
+        start = _scheduled_start(plan, at)
+        unknown = _unknown_elsewhere(delivery_log, campaign, None)
+    except BaseException:
+        delivery_log.close()
+        raise
+    return SendPreparation(campaign, delivery_log, plan, settled, unknown, start)
+
+
+def prepare_resume(
+    campaign: Campaign, run: int | str, *, force: bool = False, log: Path | str | None = None
+) -> SendPreparation:
+    """Take the campaign's lease, recover run ``run`` (an id or ``latest``) and check it (see
+    `distrib.app.resuming`); the caller closes the preparation, which releases the lease."""
+    from distrib.app.resuming import prepare_resume as recover_and_check
+
+    delivery_log = _open_log(campaign, log, create=False)
+    try:
+        resumption = recover_and_check(campaign, delivery_log, run, force=force)
+        unknown = _unknown_elsewhere(delivery_log, campaign, resumption.run.id)
+    except BaseException:
+        delivery_log.close()
+        raise
+    return SendPreparation(
+        campaign,
+        delivery_log,
+        resumption.plan,
+        resumption.settled,
+        unknown,
+        resumption=resumption,
+    )
+
+
+def prepare_join(
+    campaign: Campaign, run: int | str, *, log: Path | str | None = None
+) -> SendPreparation:
+    """Check that run ``run`` (an id or ``latest``) is being sent right now and plan it again
+    to help (`distrib.app.resuming.prepare_join`); `send` then sends it as one more worker."""
+    from distrib.app.resuming import prepare_join as check_and_plan
+
+    delivery_log = _open_log(campaign, log, create=False)
+    try:
+        joining = check_and_plan(campaign, delivery_log, run)
+        unknown = _unknown_elsewhere(delivery_log, campaign, joining.run.id)
+    except BaseException:
+        delivery_log.close()
+        raise
+    return SendPreparation(campaign, delivery_log, joining.plan, (), unknown, joining=joining)
+
+
+def wait_for_start(
+    prep: SendPreparation,
+    *,
+    on_tick: Callable[[timedelta], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> None:
+    """Wait until ``prep.start`` (Ctrl-C interrupts: nothing sent), then check the embargo
+    again (`EmbargoError`).  Needs the machine to stay awake: nothing sends while it sleeps."""
+    from distrib.schedule import check_embargo, embargo_of, utc_now, wait_until
+
+    if prep.start is None:
+        return
+    now = clock or utc_now
+    options: dict[str, object] = {"clock": now, "on_tick": on_tick}
+    if sleep is not None:
+        options["sleep"] = sleep
+    wait_until(prep.start, **options)  # type: ignore[arg-type]
+    check_embargo(embargo_of(prep.plan.renderer.release), now())
+
+
+def send(
+    prep: SendPreparation,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_started: Callable[[Run], None] | None = None,
+    handle_signals: bool = True,
+    render_workers: int | None = None,
+) -> SendResult:
+    """Send what ``prep`` planned; report how it went.
+
+    A new send takes the campaign's lease before its run exists (a second process is refused
+    without leaving a run behind), records the run (``on_started`` is told), sends, and
+    releases the lease.  A resume sends under the lease it holds.  Ctrl-C stops cleanly
+    (``handle_signals``).  An error that stops the run raises `RunStoppedError` naming it.
+    """
+    from distrib.deliverylog.lease import acquire_lease
+
+    if prep.joining is not None:
+        run = prep.joining.run
+        if on_started is not None:
+            on_started(run)
+        return _send_run(
+            prep, run, None, on_progress=on_progress, handle_signals=handle_signals,
+            render_workers=render_workers,
+        )  # fmt: skip
+    if prep.resumption is not None:
+        run = prep.resumption.run
+        if on_started is not None:
+            on_started(run)
+        return _send_run(
+            prep, run, prep.resumption.lease, on_progress=on_progress,
+            handle_signals=handle_signals, render_workers=render_workers,
+        )  # fmt: skip
+    with acquire_lease(prep.log, prep.campaign.name) as lease:
+        run = start_run(prep.plan, prep.log)
+        if on_started is not None:
+            on_started(run)
+        return _send_run(
+            prep, run, lease, on_progress=on_progress, handle_signals=handle_signals,
+            render_workers=render_workers,
+        )  # fmt: skip
+
+
+def _send_run(
+    prep: SendPreparation,
+    run: Run,
+    lease: Lease | None,
+    *,
+    on_progress: Callable[[Progress], None] | None,
+    handle_signals: bool,
+    render_workers: int | None,
+) -> SendResult:
+    from distrib.audit import report
+    from distrib.resolve import suppression_file, suppression_suggestions, unknown_messages
+
+    try:
+        outcome = send_run(
+            prep.plan, prep.log, run, on_progress=on_progress, handle_signals=handle_signals,
+            lease=lease, render_workers=render_workers, join=lease is None,
+        )  # fmt: skip
+    except DistribError as exc:
+        raise RunStoppedError(run, exc) from exc
+    suggestions = tuple(suppression_suggestions(prep.log, run.id))
+    title = f"run {run.id} of {run.campaign}: addresses refused as nonexistent"
+    followup = Followup(
+        unknown=tuple(unknown_messages(prep.log, run.id)),
+        suggestions=suggestions,
+        suppression_file=suppression_file(suggestions, title) if suggestions else "",
+    )
+    return SendResult(
+        run=outcome.run,
+        engine=outcome.report,
+        report=report(prep.log, outcome.run),
+        followup=followup,
+        unknown_elsewhere=_unknown_elsewhere(prep.log, prep.campaign, run.id),
+    )

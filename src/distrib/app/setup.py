@@ -1,0 +1,32 @@
+"""Getting started: a starter campaign, and a local server that captures what is sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["capture_mail", "start_campaign"]
+
+
+def start_campaign(folder: Path) -> list[Path]:
+    """Write a starter campaign into ``folder``; return the files written.
+
+    `FileExistsError` when a file would be overwritten (nothing is).
+    """
+    from distrib.starter import write_starter
+
+    return write_starter(folder)
+
+
+def capture_mail(
+    *,
+    host: str,
+    port: int,
+    maildir: Path,
+    on_message: Callable[[str], None],
+    on_ready: Callable[[str, int], None],
+) -> None:
+    """Run the local capture SMTP server until interrupted (nothing is relayed)."""
+    from distrib.sink import run_sink
+
+    run_sink(host=host, port=port, maildir=maildir, on_message=on_message, on_ready=on_ready)
