@@ -31,7 +31,7 @@ types: $(STAMP)
 	$(BIN)/mypy src
 
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test: lint types pytest
 

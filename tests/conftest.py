@@ -136,3 +136,76 @@ def empty_target(adapter: str, tmp_path: Path, request: pytest.FixtureRequest) -
     if adapter == "sqlite":
         return tmp_path / "logs" / "distrib-log.sqlite"
     return str(request.getfixturevalue("postgres_url"))
+
+
+# -- relays and mailboxes (issue 15): a local OAuth2 token service, an XOAUTH2 SMTP server and
+# Dovecot, each imported only by the tests that use them.
+
+
+@pytest.fixture
+def token_server(tls_files: TLSFiles) -> Iterator[Any]:
+    """A local HTTPS OAuth2 token service (Microsoft's and Google's endpoints) on 127.0.0.1."""
+    from token_server import TokenServer
+
+    server = TokenServer(tls_files).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def make_oauth_smtp_server(tls_files: TLSFiles) -> Iterator[Callable[..., Any]]:
+    """Start SMTP servers that require STARTTLS and AUTH XOAUTH2/OAUTHBEARER (`oauth_smtp`)."""
+    from oauth_smtp import OAuthSMTPServer
+
+    servers: list[OAuthSMTPServer] = []
+
+    def make(check: Callable[[str, str], bool], **options: Any) -> OAuthSMTPServer:
+        server = OAuthSMTPServer(tls_files, check, **options).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def dovecot(tls_files: TLSFiles) -> Iterator[Any]:
+    """A throwaway Dovecot IMAP server on 127.0.0.1 with one user; skipped when not installed."""
+    from dovecot_server import SKIP_REASON, DovecotServer, available
+
+    if not available():
+        pytest.skip(SKIP_REASON)
+    server = DovecotServer.start(tls_files)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def dovecot_oauth(tls_files: TLSFiles, token_server: Any) -> Iterator[Any]:
+    """Dovecot whose XOAUTH2/OAUTHBEARER tokens are checked by the local token service."""
+    from dovecot_server import SKIP_REASON, DovecotServer, available
+
+    if not available():
+        pytest.skip(SKIP_REASON)
+    server = DovecotServer.start(tls_files, introspection_url=f"{token_server.base}/introspect")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def dns_server() -> Iterator[Any]:
+    """A tiny authoritative DNS server on 127.0.0.1 (UDP, free port) answering from a dict."""
+    from dns_server import DNSServer
+
+    server = DNSServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

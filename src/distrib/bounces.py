@@ -33,6 +33,7 @@ from email.message import Message
 from email.parser import HeaderParser
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flufl.bounce import all_failures
 
@@ -47,9 +48,12 @@ from distrib.inbox import (
     message_date,
     msg_ids,
     notice_id,
-    read_mailbox,
+    open_mailbox,
 )
 from distrib.optout import pending_by_key
+
+if TYPE_CHECKING:
+    from distrib.relay.imap import ImapSettings
 
 __all__ = [
     "Bounce",
@@ -351,6 +355,7 @@ class BounceOutcome:
     auto_replies: list[tuple[str, str]] = field(default_factory=list)
     unsubscribes: list[tuple[str, str]] = field(default_factory=list)
     other: list[tuple[str, str]] = field(default_factory=list)
+    flagged: int = 0  # IMAP: messages marked as recorded, so the next run skips them
 
     def count(self, kind: str) -> int:
         """How many recipients of ``kind`` (hard, soft, delayed) were newly recorded."""
@@ -454,26 +459,39 @@ def _dry_run(log: DeliveryLog, bounces: Sequence[NewBounce]) -> list[bool]:
     return news
 
 
-def process_mailbox(path: Path, log: DeliveryLog, *, dry_run: bool = False) -> BounceOutcome:
-    """Read a mailbox, record every bounce in the log, and account for every other message."""
+def process_mailbox(
+    path: str | Path,
+    log: DeliveryLog,
+    *,
+    dry_run: bool = False,
+    imap: ImapSettings | None = None,
+) -> BounceOutcome:
+    """Read a mailbox, record every bounce in the log, and account for every other message.
+
+    On IMAP, the bounces matched to a message of the log are then flagged as recorded (not in
+    a dry run); everything else stays as it was, to be listed again.
+    """
     outcome = BounceOutcome()
     bounces: list[Bounce] = []
-    for item in read_mailbox(path):
-        outcome.read += 1
-        message = item.parse()
-        sorted_as = classify(message)
-        subject = header_text(message, "Subject")
-        if sorted_as.kind == "bounce":
-            parsed = parse_bounce(item, message)
-            if parsed is None:
-                outcome.unreadable.append((item.source, sorted_as.reason))
+    with open_mailbox(path, imap=imap) as box:
+        for item in box.messages():
+            outcome.read += 1
+            message = item.parse()
+            sorted_as = classify(message)
+            subject = header_text(message, "Subject")
+            if sorted_as.kind == "bounce":
+                parsed = parse_bounce(item, message)
+                if parsed is None:
+                    outcome.unreadable.append((item.source, sorted_as.reason))
+                else:
+                    bounces.append(parsed)
+            elif sorted_as.kind == "auto-reply":
+                outcome.auto_replies.append((item.source, sorted_as.reason))
+            elif sorted_as.kind == "unsubscribe":
+                outcome.unsubscribes.append((item.source, subject))
             else:
-                bounces.append(parsed)
-        elif sorted_as.kind == "auto-reply":
-            outcome.auto_replies.append((item.source, sorted_as.reason))
-        elif sorted_as.kind == "unsubscribe":
-            outcome.unsubscribes.append((item.source, subject))
-        else:
-            outcome.other.append((item.source, subject))
-    outcome.recorded, outcome.unmatched = apply_bounces(log, bounces, dry_run=dry_run)
+                outcome.other.append((item.source, subject))
+        outcome.recorded, outcome.unmatched = apply_bounces(log, bounces, dry_run=dry_run)
+        if not dry_run:
+            outcome.flagged = box.mark_processed({r.bounce.source for r in outcome.recorded})
     return outcome

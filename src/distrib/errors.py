@@ -29,6 +29,9 @@ The tree::
     │   ├── RunNotFoundError           no run with that id
     │   └── RunLockedError             another process holds the run's lease
     ├── MailboxError                   a mailbox cannot be read
+    ├── RelayError                     a relay, token service or mailbox server cannot be used
+    │                                  (PresetError, TokenError, SaslError, ImapError: their
+    │                                  own tree is drawn in distrib.relay.errors)
     └── SinkError                      the capture server cannot listen or store mail
 
 A refused recipient is *data* (a row in the delivery log), never an exception.  Messages start

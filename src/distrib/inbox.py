@@ -1,7 +1,9 @@
 """Read what came back to the sender's mailbox, and sort it: bounces, auto-replies, opt-outs, other.
 
 A mailbox is a Maildir folder (``cur``/``new``/``tmp``), an mbox file, a single message file
-(``.eml``) or a folder of message files.  It is only read, never changed.  Everything in it is
+(``.eml``) or a folder of message files, which are only read, never changed; or a folder on an
+IMAP server (``imaps://user@host/INBOX``, see `distrib.relay.imap`), where the messages a
+command recorded get a keyword so that the next run skips them.  Everything in it is
 untrusted: messages are parsed with the standard library's lenient ``compat32`` policy (the
 strict one raises on malformed headers, which bounces are full of) and every text taken from
 them is cleaned of control characters and capped before it goes anywhere.
@@ -18,21 +20,27 @@ import email
 import hashlib
 import mailbox
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from distrib.errors import MailboxError
+from distrib.mailbox import InboxMessage, Mailbox
+
+if TYPE_CHECKING:
+    from distrib.relay.imap import ImapSettings
 
 __all__ = [
     "Classified",
     "InboxMessage",
     "Kind",
+    "Mailbox",
     "MailboxError",
     "classify",
     "clean",
@@ -40,6 +48,7 @@ __all__ = [
     "message_date",
     "msg_ids",
     "notice_id",
+    "open_mailbox",
     "read_mailbox",
     "sender_address",
     "unsubscribe_token",
@@ -52,18 +61,6 @@ _MSG_ID = re.compile(r"<[^<>\s@]+@[^<>\s]+>")
 
 
 @dataclass(frozen=True, slots=True)
-class InboxMessage:
-    """One message read from a mailbox: where it is (for people) and its bytes."""
-
-    source: str
-    data: bytes
-
-    def parse(self) -> Message:
-        """Parse the bytes leniently."""
-        return email.message_from_bytes(self.data)
-
-
-@dataclass(frozen=True, slots=True)
 class Classified:
     """What a message is, and the evidence (shown to the officer)."""
 
@@ -71,8 +68,44 @@ class Classified:
     reason: str
 
 
-def read_mailbox(path: Path) -> Iterator[InboxMessage]:
-    """Yield every message of a Maildir, an mbox file, a message file or a folder of them."""
+class _Files:
+    """Files and folders: read as they are, never changed (nothing to mark)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def messages(self) -> Iterator[InboxMessage]:
+        return _read_files(self.path)
+
+    def mark_processed(self, sources: Iterable[str]) -> int:
+        return 0
+
+
+@contextmanager
+def open_mailbox(location: str | Path, *, imap: ImapSettings | None = None) -> Iterator[Mailbox]:
+    """Open a mailbox: an ``imap://``/``imaps://`` address, or a Maildir, mbox or message file.
+
+    An IMAP error is a `MailboxError` too (`distrib.relay.errors.ImapError` is both).
+    """
+    from distrib.relay.imap import is_imap_url
+
+    if not is_imap_url(location):
+        yield _Files(Path(location))
+        return
+    from distrib.relay.imap import ImapMailbox
+
+    with ImapMailbox(str(location), imap) as box:
+        yield box
+
+
+def read_mailbox(path: str | Path, *, imap: ImapSettings | None = None) -> Iterator[InboxMessage]:
+    """Yield every message of a Maildir, an mbox file, a message file or a folder of them, or
+    the unrecorded messages of an IMAP folder."""
+    with open_mailbox(path, imap=imap) as box:
+        yield from box.messages()
+
+
+def _read_files(path: Path) -> Iterator[InboxMessage]:
     if path.is_dir():
         if all((path / sub).is_dir() for sub in ("cur", "new")):
             yield from _maildir(path)

@@ -3,7 +3,8 @@
 Two ways in:
 
 * ``distrib unsubscribe ADDRESS…``: the officer types them (from a phone call, a reply…).
-* ``distrib unsubscribe --mailbox PATH``: read the mailbox that receives List-Unsubscribe mail.
+* ``distrib unsubscribe --mailbox PATH``: read the mailbox that receives List-Unsubscribe mail
+  (a Maildir, mbox or message files, or an ``imaps://`` folder).
   distrib's header is ``mailto:ADDRESS?subject=unsubscribe``, so a request is a message whose
   subject is "unsubscribe" (or "désabonnement", "désinscription"…).  It is matched by its From
   address and, when present, by an opaque token: the recipient part of one of our Message-IDs
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from distrib.contacts.normalize import AddressError, normalize_address, suppression_key
 from distrib.deliverylog import DeliveryLog
@@ -35,10 +37,13 @@ from distrib.inbox import (
     header_text,
     message_date,
     msg_ids,
-    read_mailbox,
+    open_mailbox,
     sender_address,
     unsubscribe_token,
 )
+
+if TYPE_CHECKING:
+    from distrib.relay.imap import ImapSettings
 
 __all__ = [
     "OptOut",
@@ -75,6 +80,7 @@ class OptOutOutcome:
     bounces: list[tuple[str, str]] = field(default_factory=list)
     auto_replies: list[tuple[str, str]] = field(default_factory=list)
     other: list[tuple[str, str]] = field(default_factory=list)
+    flagged: int = 0  # IMAP: requests marked as recorded, so the next run skips them
 
 
 def pending_by_key(log: DeliveryLog) -> dict[str, list[int]]:
@@ -134,27 +140,45 @@ def unsubscribe_addresses(
     return record_optouts(log, optouts, note=note, dry_run=dry_run)
 
 
-def requests_from_mailbox(path: Path, log: DeliveryLog, *, dry_run: bool = False) -> OptOutOutcome:
-    """Read unsubscribe requests from a mailbox and suppress their senders (and tokens)."""
+def requests_from_mailbox(
+    path: str | Path,
+    log: DeliveryLog,
+    *,
+    dry_run: bool = False,
+    imap: ImapSettings | None = None,
+) -> OptOutOutcome:
+    """Read unsubscribe requests from a mailbox and suppress their senders (and tokens).
+
+    On IMAP, each request whose addresses were all recorded is then flagged (not in a dry run);
+    a request with a problem, and every other message, stays as it was.
+    """
     outcome = OptOutOutcome()
     optouts: list[OptOut] = []
-    for item in read_mailbox(path):
-        outcome.read += 1
-        message = item.parse()
-        sorted_as = classify(message)
-        subject = header_text(message, "Subject")
-        if sorted_as.kind == "unsubscribe":
-            outcome.requests += 1
-            found, problems = _request(log, message, item.source)
-            optouts += found
-            outcome.problems += problems
-        elif sorted_as.kind == "bounce":
-            outcome.bounces.append((item.source, subject))
-        elif sorted_as.kind == "auto-reply":
-            outcome.auto_replies.append((item.source, sorted_as.reason))
-        else:
-            outcome.other.append((item.source, subject))
-    return record_optouts(log, optouts, dry_run=dry_run, outcome=outcome)
+    troubled: set[str] = set()
+    with open_mailbox(path, imap=imap) as box:
+        for item in box.messages():
+            outcome.read += 1
+            message = item.parse()
+            sorted_as = classify(message)
+            subject = header_text(message, "Subject")
+            if sorted_as.kind == "unsubscribe":
+                outcome.requests += 1
+                found, problems = _request(log, message, item.source)
+                optouts += found
+                outcome.problems += problems
+                if problems:
+                    troubled.add(item.source)
+            elif sorted_as.kind == "bounce":
+                outcome.bounces.append((item.source, subject))
+            elif sorted_as.kind == "auto-reply":
+                outcome.auto_replies.append((item.source, sorted_as.reason))
+            else:
+                outcome.other.append((item.source, subject))
+        record_optouts(log, optouts, dry_run=dry_run, outcome=outcome)
+        if not dry_run:
+            done = {o.source for o in outcome.added + outcome.already} - troubled
+            outcome.flagged = box.mark_processed(done)
+    return outcome
 
 
 def _request(log: DeliveryLog, message: Message, source: str) -> tuple[list[OptOut], list[Problem]]:

@@ -270,3 +270,33 @@ def test_opening_twice_at_once_gives_one_schema(empty_target: str | Path) -> Non
     # (The many-process race is in test_contract_migrations.)
     with open_log(empty_target) as first, open_log(empty_target) as second:
         assert first.migrations() == second.migrations()
+
+
+def test_an_idle_worker_waits_for_a_live_one_and_takes_over_a_silent_one(
+    log: DeliveryLog, other: DeliveryLog
+) -> None:
+    import asyncio
+
+    run, ids = plan(log, 5)
+    gone: set[int] = set()
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        gone.add(41)  # while B waits, A's process dies
+
+    a = worker(log, run, 41)
+    b = Worker.register(other, run, pid=42, host="poste", alive=lambda pid: pid not in gone,
+                        sleep=sleep)  # fmt: skip
+    [held] = [m.id for m in log.claim(run, a.id, 1)]
+    [begun] = [m.id for m in log.claim(run, a.id, 1)]
+    [attempt] = log.apply([Begin(begun, None, log.now())], worker=a.id)
+    assert isinstance(attempt, int)
+    assert [m.id for m in b.claims()] == ids[2:]  # what nobody holds
+    # Nothing free: A (alive) holds two messages, so B waits, then takes A's over.
+    assert asyncio.run(b.idle()) is True
+    assert len(slept) == 1
+    assert log.message(begun).status == "unknown"  # A may have sent it: never resent
+    assert [m.id for m in b.claims()] == [held]
+    assert asyncio.run(b.idle()) is False  # drained: nothing free, nobody else holds any
+    assert len(slept) == 1

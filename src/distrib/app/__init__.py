@@ -25,6 +25,8 @@ audit               `open_log`, `find_run`, `make_filter`, `run_report`, `write_
                     `unknown_messages`, `resolve_unknown`, `suppression_list`
 feedback            `unsubscribe`, `unsubscribe_from_mailbox`, `read_bounces`
 releases            `import_release` (Word, web page, plain text → fr.md / en.md)
+relay               `relay_account`, `relay_login`, `relay_logout`; `mailbox_location`,
+                    `imap_settings` (IMAP mailboxes for bounces and opt-outs)
 getting started     `load_campaign`, `start_campaign`, `capture_mail`
 for showing         `list_runs`, `log_entries`, `attempt_entries`, `format_time`, `in_zone`,
                     `export_table`, `for_terminal` … (shaping only, no decisions)
@@ -65,6 +67,14 @@ if TYPE_CHECKING:
         PreviewWritten,
         collect_preview,
         write_preview,
+    )
+    from distrib.app.relay import (
+        PROVIDERS,
+        imap_settings,
+        mailbox_location,
+        relay_account,
+        relay_login,
+        relay_logout,
     )
     from distrib.app.releases import STDIN, import_release
 
@@ -113,6 +123,7 @@ if TYPE_CHECKING:
     from distrib.inbox import clean
     from distrib.optout import OptOutOutcome
     from distrib.preview import PreviewEntry, PreviewSet
+    from distrib.relay.oauth import GoogleAccount, MicrosoftAccount, SignInPrompt
     from distrib.release_extras import format_size
     from distrib.render import RenderedMessage
     from distrib.safetext import for_terminal
@@ -138,6 +149,10 @@ _HOMES = {
         "prepare_resume", "prepare_send", "send", "wait_for_start",
     ),
     "distrib.app.releases": ("STDIN", "import_release"),
+    "distrib.app.relay": (
+        "PROVIDERS", "imap_settings", "mailbox_location", "relay_account", "relay_login",
+        "relay_logout",
+    ),
     "distrib.app.setup": ("capture_mail", "start_campaign"),
     "distrib.app.testsend": ("TestSendOutcome",),
     # For showing (no decisions): where they live, imported as lightly as they can be.
@@ -160,6 +175,7 @@ _HOMES = {
     "distrib.deliverylog": ("DeliveryLog", "MessageRow", "Run"),
     "distrib.optout": ("OptOutOutcome",),
     "distrib.importing": ("ImportReport",),
+    "distrib.relay.oauth": ("GoogleAccount", "MicrosoftAccount", "SignInPrompt"),
     "distrib.preview": ("PreviewEntry", "PreviewSet"),
     "distrib.release_extras": ("format_size",),
     "distrib.render": ("RenderedMessage",),
@@ -177,6 +193,7 @@ __all__ = [
     "ACTIONS",
     "ATTEMPT_COLUMNS",
     "MERGE_FORMATS",
+    "PROVIDERS",
     "STATE_ORDER",
     "STDIN",
     "STOP_REASON",
@@ -187,6 +204,7 @@ __all__ = [
     "DeliveryLog",
     "Followup",
     "Format",
+    "GoogleAccount",
     "History",
     "ImportReport",
     "Joining",
@@ -194,6 +212,7 @@ __all__ = [
     "LogFilter",
     "Merged",
     "MessageRow",
+    "MicrosoftAccount",
     "OptOutOutcome",
     "PreviewEntry",
     "PreviewSet",
@@ -208,6 +227,7 @@ __all__ = [
     "SendResult",
     "SendSummary",
     "Settled",
+    "SignInPrompt",
     "SourceSummary",
     "TestSendOutcome",
     "attempt_entries",
@@ -224,6 +244,7 @@ __all__ = [
     "format_countdown",
     "format_size",
     "format_time",
+    "imap_settings",
     "import_release",
     "in_zone",
     "list_runs",
@@ -232,6 +253,7 @@ __all__ = [
     "log_columns",
     "log_entries",
     "log_name",
+    "mailbox_location",
     "make_filter",
     "merge_contacts",
     "open_log",
@@ -240,6 +262,9 @@ __all__ = [
     "prepare_resume",
     "prepare_send",
     "read_bounces",
+    "relay_account",
+    "relay_login",
+    "relay_logout",
     "resolve_commands",
     "resolve_unknown",
     "run_report",

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from distrib.deliverylog.records import Suppressed
     from distrib.deliverylog.runs import Action
     from distrib.optout import OptOutOutcome
+    from distrib.relay.imap import ImapSettings
     from distrib.resolve import Unknown
 
 __all__ = [
@@ -132,19 +133,31 @@ def unsubscribe(
 
 
 def unsubscribe_from_mailbox(
-    log: DeliveryLog, mailbox: Path | str, *, dry_run: bool = False
+    log: DeliveryLog,
+    mailbox: Path | str,
+    *,
+    dry_run: bool = False,
+    imap: ImapSettings | None = None,
 ) -> OptOutOutcome:
-    """Read unsubscribe requests from a mailbox and suppress their senders."""
+    """Read unsubscribe requests from a mailbox (files, or ``imaps://`` with ``imap``'s
+    settings: recorded requests are flagged) and suppress their senders."""
     from distrib.optout import requests_from_mailbox
 
-    return requests_from_mailbox(mailbox, log, dry_run=dry_run)  # type: ignore[arg-type]
+    return requests_from_mailbox(mailbox, log, dry_run=dry_run, imap=imap)
 
 
-def read_bounces(log: DeliveryLog, mailbox: Path | str, *, dry_run: bool = False) -> BounceOutcome:
-    """Record the bounces a mailbox holds; suppress hard bounces (nothing recorded twice)."""
+def read_bounces(
+    log: DeliveryLog,
+    mailbox: Path | str,
+    *,
+    dry_run: bool = False,
+    imap: ImapSettings | None = None,
+) -> BounceOutcome:
+    """Record the bounces a mailbox holds (files, or ``imaps://``: recorded ones are flagged);
+    suppress hard bounces; nothing is recorded twice."""
     from distrib.bounces import process_mailbox
 
-    return process_mailbox(mailbox, log, dry_run=dry_run)  # type: ignore[arg-type]
+    return process_mailbox(mailbox, log, dry_run=dry_run, imap=imap)
 
 
 def suppression_list(log: DeliveryLog) -> list[Suppressed]:

@@ -19,6 +19,7 @@ from distrib.cli import (
     history,
     optout,
     preview,
+    relay,
     release,
     resolve,
     send,
@@ -46,6 +47,7 @@ history.register(contacts.app)
 bounces.register(app)
 optout.register(app)
 resolve.register(app)
+relay.register(app)
 
 
 def _version(value: bool) -> None:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from distrib.cli._common import CampaignOpt, LogOpt, console, open_log, user_errors
+from distrib.cli.relay import ImapCaFileOpt, ImapPasswordEnvOpt
 
 if TYPE_CHECKING:
     from distrib.app import BounceOutcome
 
 MailboxArg = Annotated[
-    Path,
+    str,
     typer.Argument(
-        help="A Maildir folder, an mbox file, a message file or a folder of .eml files.",
+        help="A Maildir folder, an mbox file, a message file, a folder of .eml files, or an"
+        " IMAP folder: imaps://USER@HOST/FOLDER.",
         show_default=False,
     ),
 ]
@@ -34,21 +35,26 @@ def bounces(
     dry_run: DryRunOpt = False,
     campaign: CampaignOpt = None,
     log: LogOpt = None,
+    imap_password_env: ImapPasswordEnvOpt = "DISTRIB_IMAP_PASSWORD",  # noqa: S107  (a name)
+    imap_ca_file: ImapCaFileOpt = None,
 ) -> None:
     """Read delivery-status notifications and mark the messages they report as bounced.
 
     Hard bounces (the address does not exist) go on the delivery log's suppression list, so no
     run sends to them again.  Out-of-office and other automatic replies are recognised and
-    ignored.  The mailbox is only read.  Reading it again records nothing twice.
+    ignored.  Files are only read; on IMAP, recorded bounces get the keyword
+    $DistribProcessed.  Reading it again records nothing twice.
     """
     from distrib import app
 
+    settings = app.imap_settings(imap_password_env, imap_ca_file)
+    location = app.mailbox_location(mailbox)
     with open_log(campaign, log) as delivery_log, user_errors():
-        outcome = app.read_bounces(delivery_log, mailbox, dry_run=dry_run)
+        outcome = app.read_bounces(delivery_log, location, dry_run=dry_run, imap=settings)
     print_outcome(outcome, mailbox, dry_run=dry_run)
 
 
-def print_outcome(outcome: BounceOutcome, mailbox: Path, *, dry_run: bool) -> None:
+def print_outcome(outcome: BounceOutcome, mailbox: str, *, dry_run: bool) -> None:
     """Account for every message read, then list what was recorded."""
     from rich.table import Table
 
@@ -76,6 +82,10 @@ def print_outcome(outcome: BounceOutcome, mailbox: Path, *, dry_run: bool) -> No
         f" {outcome.count('delayed')} delay warning(s)"
         + (f"; {again} already recorded earlier" if again else "")
     )
+    if outcome.flagged:
+        console.print(
+            f"Flagged {outcome.flagged} message(s) in the mailbox as recorded ($DistribProcessed)"
+        )
     if new:
         table = Table(title="Bounces", title_justify="left")
         for column in ("recipient", "run", "kind", "status", "reason given", "matched by"):

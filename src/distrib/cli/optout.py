@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from distrib.cli._common import CampaignOpt, Exit, LogOpt, console, err, fail, open_log, user_errors
 from distrib.cli.audit import FormatOpt, OutputOpt, TableFormat, ZoneOpt, emit_table, zone_option
 from distrib.cli.bounces import DryRunOpt
+from distrib.cli.relay import ImapCaFileOpt, ImapPasswordEnvOpt
 
 if TYPE_CHECKING:
     from distrib.app import OptOutOutcome
@@ -27,11 +27,12 @@ def unsubscribe(
         typer.Argument(help="Addresses to take off every future run.", show_default=False),
     ] = None,
     mailbox: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--mailbox",
             "-m",
-            help="Also read unsubscribe requests from this Maildir, mbox or .eml folder.",
+            help="Also read unsubscribe requests from this Maildir, mbox or .eml folder, or an"
+            " IMAP folder (imaps://USER@HOST/FOLDER).",
             show_default=False,
         ),
     ] = None,
@@ -42,6 +43,8 @@ def unsubscribe(
     dry_run: DryRunOpt = False,
     campaign: CampaignOpt = None,
     log: LogOpt = None,
+    imap_password_env: ImapPasswordEnvOpt = "DISTRIB_IMAP_PASSWORD",  # noqa: S107  (a name)
+    imap_ca_file: ImapCaFileOpt = None,
 ) -> None:
     """Put addresses on the delivery log's suppression list: no run will send to them again.
 
@@ -58,7 +61,11 @@ def unsubscribe(
         if addresses:
             outcomes.append(app.unsubscribe(delivery_log, addresses, note=note, dry_run=dry_run))
         if mailbox is not None:
-            outcomes.append(app.unsubscribe_from_mailbox(delivery_log, mailbox, dry_run=dry_run))
+            location = app.mailbox_location(mailbox)
+            settings = app.imap_settings(imap_password_env, imap_ca_file)
+            outcomes.append(
+                app.unsubscribe_from_mailbox(delivery_log, location, dry_run=dry_run, imap=settings)
+            )
     failed = False
     for outcome, source in zip(outcomes, _sources(addresses, mailbox), strict=True):
         failed |= _print(outcome, source, dry_run=dry_run)
@@ -66,7 +73,7 @@ def unsubscribe(
         raise typer.Exit(int(Exit.ERROR))
 
 
-def _sources(addresses: list[str] | None, mailbox: Path | None) -> list[str]:
+def _sources(addresses: list[str] | None, mailbox: str | None) -> list[str]:
     return (["command line"] if addresses else []) + ([str(mailbox)] if mailbox else [])
 
 
@@ -95,6 +102,8 @@ def _print(outcome: OptOutOutcome, source: str, *, dry_run: bool) -> bool:
         console.print(f"{outcome.stopped} message(s) waiting in a run will not be sent.")
     for source_, subject in outcome.other:
         console.print(f"  other: {source_}: {subject}", markup=False)
+    if outcome.flagged:
+        console.print(f"Flagged {outcome.flagged} request(s) in the mailbox as recorded.")
     return bool(outcome.problems)
 
 
