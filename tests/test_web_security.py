@@ -114,7 +114,11 @@ def test_cross_site_and_tokenless_form_posts_are_refused(workspace: CampaignFile
             # The right token, from another site's page.
             client.post("/uploads", files=sent, data={"csrf": csrf}, headers=evil),
             client.post("/uploads", files=sent, data={"csrf": csrf}, headers=cross),
-            client.post("/uploads", files=sent, data={"csrf": csrf}, headers={"origin": "null"}),
+            client.post("/uploads", files=sent, headers={"origin": "null"}),  # and no token
+            client.post(  # a sibling site (another port of 127.0.0.1 is another origin)
+                "/uploads", files=sent, data={"csrf": csrf},
+                headers={"origin": f"http://127.0.0.1:{server.port + 1}"},
+            ),
             client.post("/lang", data={"lang": "en", "next": "/"}),
             client.post("/uploads", content=b"csrf=" + csrf.encode(), headers=plain_text),
         ]  # fmt: skip

@@ -15,7 +15,9 @@ the size of a body, and the headers every answer carries.
 * **CSRF**: every request other than GET/HEAD must carry the session's CSRF token, in the
   form's ``csrf`` field (every form of every page has it) or the ``X-CSRF-Token`` header; a
   request whose ``Origin`` is another site, or that the browser marks ``Sec-Fetch-Site:
-  cross-site``, is refused before that.  Refused: 403.
+  cross-site`` or ``same-site``, is refused before that.  Refused: 403.  (Our pages send no
+  referrer, so browsers send ``Origin: null`` with our own forms: an unknown origin, not
+  another site's; the token decides.)
 * **Size**: a body larger than the limit is refused (413) before it is read.
 * **Headers** on every answer: a strict ``Content-Security-Policy`` (scripts and styles from
   our own static files only, no plug-ins, no framing, no ``<base>``, forms to ourselves),
@@ -330,9 +332,11 @@ class WorkspaceGuard:
 
     @staticmethod
     def _cross_site(scope: Scope) -> str | None:
+        # With Referrer-Policy: no-referrer, browsers send "Origin: null" for our own forms; the
+        # origin is then unknown (not another site), and Sec-Fetch-Site and the token decide.
         origin = _header(scope, b"origin")
         host = (_header(scope, b"host") or "").lower()
-        if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != host):
+        if origin not in (None, "null") and urlsplit(origin).netloc.lower() != host:
             return "cross-origin"
         fetch_site = _header(scope, b"sec-fetch-site")
         if fetch_site is not None and fetch_site not in ("same-origin", "none"):

@@ -72,6 +72,8 @@ class Server:
         """Serve until Ctrl-C (uvicorn stops gracefully on SIGINT/SIGTERM)."""
         try:
             self._server.run(sockets=[self.socket])
+        except KeyboardInterrupt:  # uvicorn stops gracefully, then raises the signal again
+            pass
         finally:
             self.socket.close()
 
