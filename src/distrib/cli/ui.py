@@ -195,7 +195,7 @@ def users_list(workspace: WorkspaceArg = None) -> None:
 
 def unsubscribe_server(
     workspace: WorkspaceArg = None,
-    port: Annotated[int, typer.Option("--port", help="Port (0: a free one).", min=0)] = 8025,
+    port: Annotated[int, typer.Option("--port", help="Port (0: a free one).", min=0)] = 8040,
     host: Annotated[
         str,
         typer.Option("--host", help="Address to listen on (its HTTPS reverse proxy's side)."),
