@@ -24,6 +24,7 @@ from distrib.cli import (
     resolve,
     send,
     setup,
+    ui,
 )
 
 app = typer.Typer(
@@ -48,6 +49,7 @@ bounces.register(app)
 optout.register(app)
 resolve.register(app)
 relay.register(app)
+ui.register(app)
 
 
 def _version(value: bool) -> None:
