@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from distrib.config import LimitsConfig, SMTPConfig
-from distrib.deliverylog import DeliveryLog, NewMessage
+from distrib.deliverylog import NewMessage, open_log
 from distrib.errors import RenderError
 from distrib.release import load_release
 from distrib.render import (
@@ -131,7 +131,7 @@ def test_utf8_local_part_renders_and_reaches_an_smtputf8_server(
     message = email.message_from_string(rendered.data.decode("utf-8"), policy=email.policy.default)
     assert message["To"].addresses[0].addr_spec == "zoé@exemple.ca"
     smtp = SMTPConfig(host="127.0.0.1", port=smtp_server.port, security="none", timeout=5)
-    with DeliveryLog.open(tmp_path / "log.sqlite") as log:
+    with open_log(tmp_path / "log.sqlite") as log:
         run = log.create_run("t", "campaign.toml")
         log.add_messages(
             run.id, [NewMessage(key="k", recipient="zoé@exemple.ca", address="zoé@exemple.ca")]

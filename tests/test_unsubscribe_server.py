@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from campaign_helpers import CampaignFiles, parse, write_campaign
 from distrib.app import load_campaign, token_index
 from distrib.cli import app as cli
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import open_log
 from distrib.web.unsubscribe_server import UNSUBSCRIBE_CSP, create_unsubscribe_app
 from smtp_server import SMTPTestServer
 from web_helpers import AXE, served
@@ -72,7 +72,7 @@ def unsubscribe_server(files: CampaignFiles) -> Iterator[httpx.Client]:
 
 
 def suppressed(files: CampaignFiles) -> list[tuple[str, str, str]]:
-    with DeliveryLog.open_read_only(files.log) as log:
+    with open_log(files.log, read_only=True) as log:
         return [(s.address, s.reason, s.source) for s in log.suppressions()]
 
 

@@ -55,6 +55,8 @@ def display_path(path: Path) -> str:
 def _resolve(value: Any, info: ValidationInfo) -> Any:
     """Resolve a relative path against the campaign folder given in the validation context."""
     base = (info.context or {}).get("base")
+    if isinstance(value, str) and "://" in value:
+        return value  # a URL (the delivery log on a server), not a path
     if isinstance(value, str | Path) and base is not None:
         path = Path(value).expanduser()
         return path if path.is_absolute() else (Path(base) / path).resolve()
@@ -341,7 +343,7 @@ class Campaign(_Frozen):
     sender: SenderConfig
     smtp: SMTPConfig = SMTPConfig()
     limits: LimitsConfig = LimitsConfig()
-    log: Path | None = None
+    log: Path | str | None = None  # a file, or a postgresql:// URL
     # Rendering (issue 4): bilingual order, fallback language, outlets sheet, attachments, DKIM.
     bilingual_order: tuple[Language, Language] = ("fr", "en")
     fallback_language: Language | None = None
@@ -398,8 +400,9 @@ class Campaign(_Frozen):
         return self.file.parent
 
     @property
-    def log_path(self) -> Path:
-        """The SQLite delivery log (default: ``distrib-log.sqlite`` beside the campaign file)."""
+    def log_target(self) -> Path | str:
+        """The delivery log, as `distrib.deliverylog.open_log` takes it: a file (default:
+        ``distrib-log.sqlite`` beside the campaign file) or a ``postgresql://`` URL."""
         return self.log if self.log is not None else self.folder / "distrib-log.sqlite"
 
 

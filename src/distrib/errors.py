@@ -23,7 +23,8 @@ The tree::
     │   ├── SMTPSecurityError          TLS required but unavailable or failed
     │   ├── SMTPAuthError              credentials refused, or AUTH would be in plaintext
     │   └── SMTPConfigError            relay refuses our sender or parameters (us, not them)
-    ├── DeliveryLogError               the SQLite delivery log cannot be opened or used
+    ├── DeliveryLogError               the delivery log cannot be opened or used
+    │   ├── NoLogError                 nothing to read yet: no file, an empty one, no schema
     │   ├── DamagedLogError            the file is corrupt (or not a SQLite file): how to recover
     │   ├── NewerLogError              written by a newer distrib: this one must not write to it
     │   ├── RunNotFoundError           no run with that id
@@ -57,6 +58,7 @@ __all__ = [
     "Location",
     "MailboxError",
     "NewerLogError",
+    "NoLogError",
     "Problem",
     "ProblemsError",
     "ReleaseError",
@@ -243,6 +245,11 @@ class SMTPConfigError(SendError):
 
 class DeliveryLogError(DistribError):
     """The delivery log cannot be opened, upgraded or written."""
+
+
+class NoLogError(DeliveryLogError):
+    """A command that only reads found no delivery log (no file, an empty file, a database
+    without distrib's tables): nothing has been sent yet, and nothing was created."""
 
 
 class DamagedLogError(DeliveryLogError):

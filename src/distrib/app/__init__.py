@@ -77,7 +77,7 @@ if TYPE_CHECKING:
         contact_history,
         merge_contacts,
     )
-    from distrib.app.logs import load_campaign, locate_log, open_log
+    from distrib.app.logs import load_campaign, locate_log, log_name, open_log
     from distrib.app.overview import (
         WorkspaceOverview,
         uploads_folder,
@@ -100,12 +100,13 @@ if TYPE_CHECKING:
     from distrib.app.releases import STDIN, import_release
 
     # For showing: shaping what the verbs return, no decisions.
-    from distrib.app.resuming import Resumption, Settled
+    from distrib.app.resuming import Joining, Resumption, Settled
     from distrib.app.sending import (
         Followup,
         SendPreparation,
         SendResult,
         SendSummary,
+        prepare_join,
         prepare_resume,
         prepare_send,
         send,
@@ -124,7 +125,9 @@ if TYPE_CHECKING:
     from distrib.audit import (
         ATTEMPT_COLUMNS,
         STATE_ORDER,
+        AttemptEntry,
         History,
+        LogEntry,
         LogFilter,
         Report,
         RunSummary,
@@ -136,6 +139,7 @@ if TYPE_CHECKING:
         parse_zone,
         resolve_commands,
     )
+    from distrib.audit import rows as export_rows
     from distrib.audit import run_summaries as list_runs
     from distrib.bounces import BounceOutcome
     from distrib.config import Campaign, display_path
@@ -174,13 +178,13 @@ _HOMES = {
     "distrib.app.contacts": (
         "MERGE_FORMATS", "Merged", "check_contacts", "contact_history", "merge_contacts",
     ),
-    "distrib.app.logs": ("load_campaign", "locate_log", "open_log"),
+    "distrib.app.logs": ("load_campaign", "locate_log", "log_name", "open_log"),
     "distrib.app.previewing": (
         "PreviewWritten", "collect_preview", "write_preview",
     ),
     "distrib.app.sending": (
-        "Followup", "SendPreparation", "SendResult", "SendSummary", "prepare_resume",
-        "prepare_send", "send", "wait_for_start",
+        "Followup", "SendPreparation", "SendResult", "SendSummary", "prepare_join",
+        "prepare_resume", "prepare_send", "send", "wait_for_start",
     ),
     "distrib.app.releases": ("STDIN", "import_release"),
     "distrib.app.relay": (
@@ -191,7 +195,8 @@ _HOMES = {
     "distrib.app.testsend": ("TestSendOutcome",),
     # For showing (no decisions): where they live, imported as lightly as they can be.
     "distrib.audit": (
-        "ATTEMPT_COLUMNS", "STATE_ORDER", "History", "LogFilter", "Report", "RunSummary",
+        "ATTEMPT_COLUMNS", "STATE_ORDER", "AttemptEntry", "History", "LogEntry", "LogFilter",
+        "Report", "RunSummary",
         "attempt_entries", "format_time", "in_zone", "log_columns", "log_entries", "parse_zone",
         "resolve_commands",
     ),
@@ -202,7 +207,7 @@ _HOMES = {
     "distrib.schedule": ("format_countdown",),
     "distrib.send": ("ABANDON_REASON", "STOP_REASON", "Progress"),
     # Types of the values the verbs return, for interfaces to name.
-    "distrib.app.resuming": ("Resumption", "Settled"),
+    "distrib.app.resuming": ("Joining", "Resumption", "Settled"),
     "distrib.bounces": ("BounceOutcome",),
     "distrib.contacts.model": ("ContactBook", "SourceSummary"),
     "distrib.deliverylog": ("DeliveryLog", "MessageRow", "Run"),
@@ -217,6 +222,7 @@ _WHERE = {name: module for module, names in _HOMES.items() for name in names}
 _ALIASES = {
     "test_send": ("distrib.app.testsend", "send_tests"),
     "list_runs": ("distrib.audit", "run_summaries"),
+    "export_rows": ("distrib.audit", "rows"),
     "export_table": ("distrib.export", "write_table"),
 }
 
@@ -233,6 +239,7 @@ __all__ = [
     "USERS_FILE",
     "Account",
     "Accounts",
+    "AttemptEntry",
     "BounceOutcome",
     "Campaign",
     "ContactBook",
@@ -242,6 +249,8 @@ __all__ = [
     "GoogleAccount",
     "History",
     "ImportReport",
+    "Joining",
+    "LogEntry",
     "LogFilter",
     "Merged",
     "MessageRow",
@@ -276,6 +285,7 @@ __all__ = [
     "collect_preview",
     "contact_history",
     "display_path",
+    "export_rows",
     "export_table",
     "find_run",
     "for_terminal",
@@ -291,11 +301,13 @@ __all__ = [
     "locate_log",
     "log_columns",
     "log_entries",
+    "log_name",
     "mailbox_location",
     "make_filter",
     "merge_contacts",
     "open_log",
     "parse_zone",
+    "prepare_join",
     "prepare_resume",
     "prepare_send",
     "read_bounces",

@@ -41,7 +41,7 @@ def check_contacts(campaign: Campaign, *, check_mx: bool | None = None) -> Conta
     from distrib.contacts import load_contacts
     from distrib.deliverylog import logged_suppressions
 
-    suppressed = logged_suppressions(campaign.log_path)
+    suppressed = logged_suppressions(campaign.log_target)
     return load_contacts(campaign, check_mx=check_mx, extra_suppression=suppressed)
 
 

@@ -16,7 +16,7 @@ from distrib.errors import InvalidRequestError
 if TYPE_CHECKING:
     from distrib.audit import RunSummary
     from distrib.config import Campaign
-    from distrib.deliverylog.feedback import Suppressed
+    from distrib.deliverylog.records import Suppressed
 
 __all__ = ["WorkspaceOverview", "uploads_folder", "workspace_file", "workspace_overview"]
 
@@ -64,22 +64,22 @@ def workspace_overview(file: Path, *, latest: int = 20) -> WorkspaceOverview:
     from distrib.app.logs import load_campaign
     from distrib.audit import run_summaries
     from distrib.config import display_path
-    from distrib.deliverylog import DeliveryLog
+    from distrib.deliverylog import describe, is_url, open_log
+    from distrib.errors import NoLogError
 
     campaign = load_campaign(file)
-    location = campaign.log_path
+    location = campaign.log_target
     runs: list[RunSummary] = []
     suppressions: list[Suppressed] = []
-    if location.is_file() and location.stat().st_size > 0:
-        log = DeliveryLog.open_read_only(location)
-        try:
+    try:
+        with open_log(location, read_only=True) as log:
             runs = run_summaries(log)
             suppressions = log.suppressions()
-        finally:
-            log.close()
+    except NoLogError:
+        pass  # nothing sent yet: an empty log
     return WorkspaceOverview(
         campaign=campaign,
-        log=display_path(location),
+        log=describe(location) if is_url(location) else display_path(Path(location)),
         runs=tuple(runs),
         suppressions=tuple(reversed(suppressions[-latest:])),
         suppressed=len(suppressions),

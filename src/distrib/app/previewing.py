@@ -43,7 +43,7 @@ def collect_preview(campaign: Campaign, *, token: str = "preview") -> PreviewSet
     from distrib.release import load_release
     from distrib.render import Renderer, make_message_id
 
-    book = load_contacts(campaign, extra_suppression=logged_suppressions(campaign.log_path))
+    book = load_contacts(campaign, extra_suppression=logged_suppressions(campaign.log_target))
     renderer = Renderer(campaign, load_release(campaign))
     date = datetime.now(UTC).astimezone().replace(microsecond=0)
     entries = []

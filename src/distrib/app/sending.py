@@ -9,8 +9,9 @@ The interface's part is only to show and ask.  A send goes::
         wait_for_start(prep, on_tick=…)                       # only when prep.start is set
         result = send(prep, on_progress=…, on_started=…)      # lease, run, send, report
 
-and a resume the same way with `prepare_resume`.  Nothing here prints; errors are
-`DistribError`s; progress comes through callbacks.
+and a resume the same way with `prepare_resume`; joining the processes that send a run (one
+more worker draining it: `distrib.deliverylog.workers`) with `prepare_join`.  Nothing here
+prints; errors are `DistribError`s; progress comes through callbacks.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Self
 
 from distrib.app.pipeline import Plan, make_plan, send_run, start_run
-from distrib.app.resuming import Resumption, Settled, settle_interrupted
+from distrib.app.resuming import Joining, Resumption, Settled, settle_interrupted
 from distrib.errors import DistribError, Problem, RunStoppedError
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ __all__ = [
     "SendPreparation",
     "SendResult",
     "SendSummary",
+    "prepare_join",
     "prepare_resume",
     "prepare_send",
     "send",
@@ -75,7 +77,8 @@ class SendPreparation:
     """A planned send (or resume), with its delivery log open; use it as a context manager.
 
     ``run`` and ``lease`` are set when resuming an existing run (``resumption`` says what
-    recovery found); a new send takes its lease and records its run in `send`.
+    recovery found); a new send takes its lease and records its run in `send`.  ``joining``:
+    helping the processes that send an existing run (no lease: they hold it).
     """
 
     campaign: Campaign
@@ -85,10 +88,13 @@ class SendPreparation:
     unknown_elsewhere: Mapping[int, int] = field(default_factory=dict)  # run -> unknown count
     start: datetime | None = None  # a scheduled start (send --at), None: at once
     resumption: Resumption | None = None
+    joining: Joining | None = None
 
     @property
     def run(self) -> Run | None:
-        """The run being resumed (None for a new send)."""
+        """The run being resumed or joined (None for a new send)."""
+        if self.joining is not None:
+            return self.joining.run
         return self.resumption.run if self.resumption is not None else None
 
     @property
@@ -104,6 +110,8 @@ class SendPreparation:
     @property
     def pending(self) -> int:
         """How many messages the send would try."""
+        if self.joining is not None:
+            return self.joining.pending
         if self.resumption is not None:
             return self.resumption.pending
         return len(self.plan.messages)
@@ -184,9 +192,9 @@ class SendResult:
 
 
 def _open_log(campaign: Campaign, log: Path | str | None, *, create: bool) -> DeliveryLog:
-    from distrib.deliverylog import DeliveryLog
+    from distrib.deliverylog import open_log
 
-    return DeliveryLog.open(log or campaign.log_path, create=create)
+    return open_log(log or campaign.log_target, create=create)
 
 
 def _unknown_elsewhere(log: DeliveryLog, campaign: Campaign, besides: int | None) -> dict[int, int]:
@@ -257,6 +265,23 @@ def prepare_resume(
     )
 
 
+def prepare_join(
+    campaign: Campaign, run: int | str, *, log: Path | str | None = None
+) -> SendPreparation:
+    """Check that run ``run`` (an id or ``latest``) is being sent right now and plan it again
+    to help (`distrib.app.resuming.prepare_join`); `send` then sends it as one more worker."""
+    from distrib.app.resuming import prepare_join as check_and_plan
+
+    delivery_log = _open_log(campaign, log, create=False)
+    try:
+        joining = check_and_plan(campaign, delivery_log, run)
+        unknown = _unknown_elsewhere(delivery_log, campaign, joining.run.id)
+    except BaseException:
+        delivery_log.close()
+        raise
+    return SendPreparation(campaign, delivery_log, joining.plan, (), unknown, joining=joining)
+
+
 def wait_for_start(
     prep: SendPreparation,
     *,
@@ -295,6 +320,14 @@ def send(
     """
     from distrib.deliverylog.lease import acquire_lease
 
+    if prep.joining is not None:
+        run = prep.joining.run
+        if on_started is not None:
+            on_started(run)
+        return _send_run(
+            prep, run, None, on_progress=on_progress, handle_signals=handle_signals,
+            render_workers=render_workers,
+        )  # fmt: skip
     if prep.resumption is not None:
         run = prep.resumption.run
         if on_started is not None:
@@ -316,7 +349,7 @@ def send(
 def _send_run(
     prep: SendPreparation,
     run: Run,
-    lease: Lease,
+    lease: Lease | None,
     *,
     on_progress: Callable[[Progress], None] | None,
     handle_signals: bool,
@@ -328,7 +361,7 @@ def _send_run(
     try:
         outcome = send_run(
             prep.plan, prep.log, run, on_progress=on_progress, handle_signals=handle_signals,
-            lease=lease, render_workers=render_workers,
+            lease=lease, render_workers=render_workers, join=lease is None,
         )  # fmt: skip
     except DistribError as exc:
         raise RunStoppedError(run, exc) from exc

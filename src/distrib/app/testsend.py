@@ -104,15 +104,6 @@ def render_tests(
     return messages
 
 
-def _mark_test(log: DeliveryLog, run: Run) -> None:
-    """Move the run's sent messages to ``test``: never counted as sent to a contact."""
-    with log.transaction() as conn:
-        conn.execute(
-            "UPDATE messages SET status = ?, updated_at = ? WHERE run_id = ? AND status = ?",
-            (str(State.TEST), log.now(), run.id, str(State.SENT)),
-        )
-
-
 def send_tests(
     campaign: Campaign,
     log: DeliveryLog,
@@ -170,7 +161,7 @@ def send_tests(
     except BaseException as exc:
         log.set_run_status(run.id, "aborted", note=str(exc) or type(exc).__name__)
         raise
-    _mark_test(log, run)
+    log.mark_test(run.id)  # sent to the officer: never counted as sent to a contact
     log.set_run_status(run.id, "finished", note="test send")
     return TestSendOutcome(log.get_run(run.id), tuple(log.messages(run.id)), report)
 

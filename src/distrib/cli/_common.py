@@ -55,9 +55,11 @@ class Exit(IntEnum):
 
 CampaignArg = Annotated[Path, typer.Argument(help="The campaign file (TOML).", show_default=False)]
 LogOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
-        "--log", help="Delivery log file (default: the one the campaign names).", show_default=False
+        "--log",
+        help="Delivery log: a file, or a postgresql:// URL (default: the one the campaign names).",
+        show_default=False,
     ),
 ]
 CampaignOpt = Annotated[
@@ -112,7 +114,7 @@ def load(campaign: Path) -> Campaign:
 
 
 def open_log(
-    campaign: Path | None, log: Path | None, *, create: bool = False, read_only: bool = False
+    campaign: Path | None, log: str | Path | None, *, create: bool = False, read_only: bool = False
 ) -> DeliveryLog:
     """Open the delivery log named by ``--log``, by ``--campaign``, or found in this folder
     (`distrib.app.open_log`); show its warnings (e.g. written by a newer distrib) on stderr."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from distrib.cli._common import CampaignOpt, LogOpt, console, open_log, user_errors
 from distrib.cli.audit import FormatOpt, OutputOpt, TableFormat, ZoneOpt, emit_table, zone_option
+
+if TYPE_CHECKING:
+    from distrib.app import LogEntry
 
 
 def register(app: typer.Typer) -> None:
@@ -41,9 +44,14 @@ def history_command(
     with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
         found = app.contact_history(delivery_log, address)
     if fmt is not TableFormat.table:
-        emit_table(in_zone(found.entries, zone), HISTORY_COLUMNS, fmt, output)
+        emit_table(
+            in_zone(app.export_rows(found.entries, HISTORY_COLUMNS), zone),
+            HISTORY_COLUMNS,
+            fmt,
+            output,
+        )
         return
-    runs = {e["run"] for e in found.entries}
+    runs = {e.run for e in found.entries}
     console.print(
         f"{found.address}: {len(found.entries)} message(s) in {len(runs)} run(s),"
         f" {found.received} delivered",
@@ -57,13 +65,13 @@ def history_command(
             table.add_column(column, overflow="fold" if column == "sent to" else "ellipsis")
         for e in found.entries:
             table.add_row(
-                str(e["run"]),
-                str(e["campaign"]),
-                format_time(e["run_started_at"], zone, seconds=False),
-                str(e["address"]),
-                str(e["status"]),
+                str(e.run),
+                e.campaign,
+                format_time(e.run_started_at, zone, seconds=False),
+                e.address,
+                e.status,
                 _detail(e),
-                str(e["subject"]),
+                e.subject,
             )
         console.print(table, markup=False)
     if not found.suppressions:
@@ -73,10 +81,10 @@ def history_command(
         console.print(f"On the suppression list: {s.reason} on {asked} ({s.source})", markup=False)
 
 
-def _detail(entry: dict[str, object]) -> str:
-    if entry.get("bounce"):
-        return f"{entry['bounce']} bounce {entry.get('bounce_status') or ''}".strip()
-    if entry["status"] == "sent":
-        return f"Message-ID {entry['message_id']}"
-    parts = (entry.get("reply_code"), entry.get("reply_text"))
+def _detail(entry: LogEntry) -> str:
+    if entry.bounce:
+        return f"{entry.bounce} bounce {entry.bounce_status or ''}".strip()
+    if entry.status == "sent":
+        return f"Message-ID {entry.message_id}"
+    parts = (entry.reply_code, entry.reply_text)
     return " ".join(str(p) for p in parts if p)

@@ -24,7 +24,6 @@ from distrib.cli._common import (
 
 if TYPE_CHECKING:
     from datetime import timedelta
-    from pathlib import Path
 
     from distrib.app import Campaign, Run, SendPreparation, SendResult, Settled
     from distrib.app import Progress as SendProgress
@@ -63,6 +62,14 @@ def send(
             "--force", help="With --resume: go on even if the contacts or templates changed."
         ),
     ] = False,
+    join: Annotated[
+        bool,
+        typer.Option(
+            "--join",
+            help="With --resume RUN: help the process(es) sending RUN right now (a shared"
+            " PostgreSQL log lets other machines join too).",
+        ),
+    ] = False,
     at: Annotated[
         str | None,
         typer.Option(
@@ -96,7 +103,8 @@ def send(
     release's embargo; --at waits for a given time.  Ctrl-C stops cleanly (messages in flight
     finish); --resume RUN continues.  Only one process may send a campaign at a time.  Runs a
     killed process left unfinished are settled first, as --resume would; messages that may have
-    arrived (unknown) are never resent: `distrib resolve RUN`.
+    arrived (unknown) are never resent: `distrib resolve RUN`.  --resume RUN --join adds a
+    worker to a run being sent: each message still goes out once.
     """
     config = load(campaign)
     if test_to is not None:
@@ -106,8 +114,10 @@ def send(
         return
     if as_contact is not None:
         fail("--as needs --test-to (it picks whose message the test send shows)", Exit.USAGE)
+    if join and (resume is None or force):
+        fail("--join goes with --resume RUN (and without --force)", Exit.USAGE)
     if resume is not None:
-        _resume(config, log, resume, force=force, yes=yes)
+        (_join if join else _resume)(config, log, resume, force=force, yes=yes)
         return
     if force:
         fail("--force only goes with --resume RUN", Exit.USAGE)
@@ -203,9 +213,8 @@ def _send(prep: SendPreparation) -> None:
     from distrib.errors import DistribError, RunStoppedError
 
     def started(run: Run) -> None:
-        where = app.display_path(prep.log.path.resolve())
-        if prep.resumption is None:
-            console.print(f"Run {run.id} started (log: {where})")
+        if prep.resumption is None and prep.joining is None:
+            console.print(f"Run {run.id} started (log: {app.log_name(prep.log)})", markup=False)
         counts = prep.log.counts(run.id)
         bar.update(task, total=counts.get("ready", 0) + counts.get("deferred", 0))
 
@@ -366,7 +375,31 @@ def _wait(prep: SendPreparation) -> None:
     console.print()
 
 
-def _resume(config: Campaign, log: Path | None, run: str, *, force: bool, yes: bool) -> None:
+def _join(config: Campaign, log: str | None, run: str, *, force: bool, yes: bool) -> None:
+    """``--resume RUN --join``: help the processes sending the run, as one more worker."""
+    assert not force
+    with user_errors():
+        prep = app.prepare_join(config, run, log=log)
+    with prep:
+        joining = prep.joining
+        assert joining is not None
+        found = joining.run
+        who = ", ".join(f"process {w.pid} on {w.host}" for w in joining.workers)
+        console.print(
+            f"Run {found.id} of {found.campaign} is being sent by {who}: {joining.pending}"
+            " message(s) still to send.  This process joins in: each message still goes out"
+            " once.",
+            markup=False,
+        )
+        print_unknown(prep.unknown_elsewhere, config.file.name)
+        smtp = config.smtp
+        confirm_send(
+            f"Help send run {found.id} via {smtp.host}:{smtp.port} ({smtp.security})?", yes=yes
+        )
+        _send(prep)
+
+
+def _resume(config: Campaign, log: str | None, run: str, *, force: bool, yes: bool) -> None:
     """``--resume RUN``: recover, check, confirm, and go on sending the run."""
     with user_errors():
         prep = app.prepare_resume(config, run, force=force, log=log)
@@ -428,12 +461,12 @@ def _summarise_resume(prep: SendPreparation, campaign_file: str) -> None:
         )
 
 
-def _test_send(config: Campaign, to: str, as_contact: str | None, log: Path | None) -> None:
+def _test_send(config: Campaign, to: str, as_contact: str | None, log: str | None) -> None:
     """Send the test message(s) to the officer and say what was sent."""
     from distrib.errors import SendError
 
     with user_errors():
-        delivery_log = app.open_log(log=log or config.log_path, create=True)
+        delivery_log = app.open_log(log=log or config.log_target, create=True)
     with delivery_log, user_errors():
         try:
             outcome = app.test_send(config, delivery_log, to, as_contact=as_contact)
