@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 __all__ = [
+    "AudienceError",
     "ConfigError",
     "ContactsError",
     "DamagedLogError",
@@ -139,6 +140,10 @@ class ConfigError(ProblemsError):
 
 class ContactsError(ProblemsError):
     """A contact source or suppression list cannot be used at all (bad rows are data)."""
+
+
+class AudienceError(ProblemsError):
+    """An audience rule names a column no list has, or a value no contact has."""
 
 
 class ReleaseError(ProblemsError):
