@@ -16,6 +16,10 @@
 The verbs:
 
 ==================  ===========================================================================
+workspace           `open_release` (which release a command means), `open_workspace`,
+                    `locate_target`, `start_workspace` (init), `create_release`,
+                    `copy_templates`, `migrate_campaign`
+audience            `Selection` (--only/--exclude), `load_audience`, `audience_rules`
 contacts            `check_contacts`, `merge_contacts`, `contact_history`
 preview             `collect_preview`, `write_preview` (served by `distrib.web.preview_server`)
 test send           `test_send`
@@ -27,7 +31,7 @@ feedback            `unsubscribe`, `unsubscribe_from_mailbox`, `read_bounces`
 releases            `import_release` (Word, web page, plain text → fr.md / en.md)
 relay               `relay_account`, `relay_login`, `relay_logout`; `mailbox_location`,
                     `imap_settings` (IMAP mailboxes for bounces and opt-outs)
-getting started     `load_campaign`, `start_campaign`, `capture_mail`
+getting started     `load_campaign`, `capture_mail`
 for showing         `list_runs`, `log_entries`, `attempt_entries`, `format_time`, `in_zone`,
                     `export_table`, `for_terminal` … (shaping only, no decisions)
 ==================  ===========================================================================
@@ -42,6 +46,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from distrib.app.audience import Selection, audience_rules, load_audience
     from distrib.app.audit import (
         ACTIONS,
         find_run,
@@ -90,9 +95,21 @@ if TYPE_CHECKING:
         send,
         wait_for_start,
     )
-    from distrib.app.setup import capture_mail, start_campaign
+    from distrib.app.setup import capture_mail
     from distrib.app.testsend import TestSendOutcome
     from distrib.app.testsend import send_tests as test_send
+    from distrib.app.workspace import (
+        NewRelease,
+        Target,
+        TemplatesCopied,
+        copy_templates,
+        create_release,
+        locate_target,
+        migrate_campaign,
+        open_release,
+        open_workspace,
+        start_workspace,
+    )
     from distrib.audit import (
         ATTEMPT_COLUMNS,
         STATE_ORDER,
@@ -111,7 +128,7 @@ if TYPE_CHECKING:
     from distrib.audit import run_summaries as list_runs
     from distrib.bounces import BounceOutcome
     from distrib.config import Campaign, display_path
-    from distrib.contacts.model import ContactBook, SourceSummary
+    from distrib.contacts.model import AudienceSummary, ContactBook, SourceSummary
     from distrib.deliverylog import DeliveryLog, MessageRow, Run
     from distrib.export import Format
     from distrib.export import write_table as export_table
@@ -125,9 +142,11 @@ if TYPE_CHECKING:
     from distrib.safetext import for_terminal
     from distrib.schedule import format_countdown
     from distrib.send import ABANDON_REASON, STOP_REASON, Progress
+    from distrib.workspace import Migrated
 
 #: Where each name lives: imported when first asked for.
 _HOMES = {
+    "distrib.app.audience": ("Selection", "audience_rules", "load_audience"),
     "distrib.app.audit": (
         "ACTIONS", "find_run", "make_filter", "read_bounces", "resolve_unknown", "run_report",
         "suppression_list", "unknown_messages", "unsubscribe", "unsubscribe_from_mailbox",
@@ -149,8 +168,12 @@ _HOMES = {
         "PROVIDERS", "imap_settings", "mailbox_location", "relay_account", "relay_login",
         "relay_logout",
     ),
-    "distrib.app.setup": ("capture_mail", "start_campaign"),
+    "distrib.app.setup": ("capture_mail",),
     "distrib.app.testsend": ("TestSendOutcome",),
+    "distrib.app.workspace": (
+        "NewRelease", "Target", "TemplatesCopied", "copy_templates", "create_release",
+        "locate_target", "migrate_campaign", "open_release", "open_workspace", "start_workspace",
+    ),
     # For showing (no decisions): where they live, imported as lightly as they can be.
     "distrib.audit": (
         "ATTEMPT_COLUMNS", "STATE_ORDER", "History", "LogFilter", "Report", "RunSummary",
@@ -166,9 +189,10 @@ _HOMES = {
     # Types of the values the verbs return, for interfaces to name.
     "distrib.app.resuming": ("Resumption", "Settled"),
     "distrib.bounces": ("BounceOutcome",),
-    "distrib.contacts.model": ("ContactBook", "SourceSummary"),
+    "distrib.contacts.model": ("AudienceSummary", "ContactBook", "SourceSummary"),
     "distrib.deliverylog": ("DeliveryLog", "MessageRow", "Run"),
     "distrib.optout": ("OptOutOutcome",),
+    "distrib.workspace": ("Migrated",),
     "distrib.importing": ("ImportReport",),
     "distrib.relay.oauth": ("GoogleAccount", "MicrosoftAccount", "SignInPrompt"),
     "distrib.preview": ("PreviewEntry", "PreviewSet"),
@@ -191,6 +215,7 @@ __all__ = [
     "STATE_ORDER",
     "STDIN",
     "STOP_REASON",
+    "AudienceSummary",
     "BounceOutcome",
     "Campaign",
     "ContactBook",
@@ -204,6 +229,8 @@ __all__ = [
     "Merged",
     "MessageRow",
     "MicrosoftAccount",
+    "Migrated",
+    "NewRelease",
     "OptOutOutcome",
     "PreviewEntry",
     "PreviewSet",
@@ -214,19 +241,25 @@ __all__ = [
     "Resumption",
     "Run",
     "RunSummary",
+    "Selection",
     "SendPreparation",
     "SendResult",
     "SendSummary",
     "Settled",
     "SignInPrompt",
     "SourceSummary",
+    "Target",
+    "TemplatesCopied",
     "TestSendOutcome",
     "attempt_entries",
+    "audience_rules",
     "capture_mail",
     "check_contacts",
     "clean",
     "collect_preview",
     "contact_history",
+    "copy_templates",
+    "create_release",
     "display_path",
     "export_table",
     "find_run",
@@ -238,14 +271,19 @@ __all__ = [
     "import_release",
     "in_zone",
     "list_runs",
+    "load_audience",
     "load_campaign",
     "locate_log",
+    "locate_target",
     "log_columns",
     "log_entries",
     "mailbox_location",
     "make_filter",
     "merge_contacts",
+    "migrate_campaign",
     "open_log",
+    "open_release",
+    "open_workspace",
     "parse_zone",
     "prepare_resume",
     "prepare_send",
@@ -257,7 +295,7 @@ __all__ = [
     "resolve_unknown",
     "run_report",
     "send",
-    "start_campaign",
+    "start_workspace",
     "suppression_list",
     "test_send",
     "unknown_messages",

@@ -1,9 +1,10 @@
 """Finding and opening the delivery log an officer means.
 
-A command names the log with ``--log FILE``, or names the campaign whose log it is; without
-either, a ``campaign.toml`` in the current folder is the campaign, else ``distrib-log.sqlite``
-in the current folder is the log.  Commands that only read open it read-only: nothing is
-written, even on a read-only medium, and a newer distrib's log is read with a warning.
+A command names the log with ``--log FILE``, or names the workspace, release or campaign file
+whose log it is; without either, the workspace or ``campaign.toml`` of the current folder (or
+the workspace it is in) is asked, else ``distrib-log.sqlite`` in the current folder is the log.
+Commands that only read open it read-only: nothing is written, even on a read-only medium, and
+a newer distrib's log is read with a warning.
 """
 
 from __future__ import annotations
@@ -29,12 +30,24 @@ def load_campaign(path: str | Path) -> Campaign:
 
 
 def locate_log(campaign: Path | None = None, log: Path | str | None = None) -> Path | str:
-    """Return the log named by ``log``, by ``campaign``'s file, or found in this folder."""
+    """Return the log named by ``log``, by ``campaign`` (a workspace, a release folder or a
+    campaign file), or found from this folder."""
+    from distrib.app.workspace import locate_target
+    from distrib.errors import ConfigError
+    from distrib.workspace import load_workspace
+
     if log is not None:
         return log
-    if campaign is None and DEFAULT_CAMPAIGN.is_file():
-        campaign = DEFAULT_CAMPAIGN
-    return load_campaign(campaign).log_path if campaign is not None else DEFAULT_LOG
+    try:
+        found = locate_target(campaign)
+    except ConfigError:
+        if campaign is not None:
+            raise
+        return DEFAULT_LOG  # nothing here: the log of this folder, if any
+    if found.workspace is not None:
+        return load_workspace(found.workspace).log_path
+    assert found.campaign is not None
+    return load_campaign(found.campaign).log_path
 
 
 def open_log(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from distrib.app.audience import Selection
 from distrib.app.pipeline import Plan, make_plan
 from distrib.config import Campaign
 from distrib.deliverylog import PENDING, DeliveryLog, MessageRow, Run, State
@@ -124,12 +125,18 @@ def find_run(log: DeliveryLog, campaign: Campaign, run: int | str) -> Run:
 
 
 def prepare_resume(
-    campaign: Campaign, log: DeliveryLog, run: int | str, *, force: bool = False
+    campaign: Campaign,
+    log: DeliveryLog,
+    run: int | str,
+    *,
+    force: bool = False,
+    selection: Selection | None = None,
 ) -> Resumption:
     """Take the lease, recover and check the run; the caller sends, then releases the lease.
 
     Raises `RunLockedError` when another process sends the campaign and `RunChangedError`
     (listing every change) when the campaign changed since planning and ``force`` is False.
+    ``selection``: the audience options; None applies again those the run was sent with.
     """
     found = find_run(log, campaign, run)
     lease = acquire_lease(log, campaign.name, run_id=found.id)
@@ -137,7 +144,9 @@ def prepare_resume(
         requeued, unknown = log.recover(found.id)
         settled = settle_interrupted(log, campaign.name, lease=lease, keep=found.id)
         elsewhere = 0 if found.settings.get("resend") else skip_sent_elsewhere(log, found.id)
-        plan = make_plan(campaign, log=log, resend=True, token=found.token)
+        if selection is None:
+            selection = _recorded_selection(found)
+        plan = make_plan(campaign, log=log, resend=True, token=found.token, selection=selection)
         lease.confirm()  # planning a long list may outlast the lease: change nothing if lost
         if plan.problems:
             raise RenderError(
@@ -204,6 +213,16 @@ def prepare_resume(
         settled=settled,
         unknown_in_run=log.counts(found.id).get(State.UNKNOWN, 0),
     )
+
+
+def _recorded_selection(run: Run) -> Selection:
+    """The ``--only``/``--exclude`` options a run was started with."""
+
+    def strings(key: str) -> tuple[str, ...]:
+        value = run.settings.get(key)
+        return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+    return Selection(strings("only"), strings("exclude"))
 
 
 def _changes(
