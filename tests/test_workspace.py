@@ -55,6 +55,9 @@ def test_a_release_is_the_workspace_settings_named_by_its_folder(ws: WorkspaceFi
     assert campaign.sources[1].language == "en"
     assert campaign.segments["culture"].include == {"rubrique": ("Culture",)}
     assert campaign.preview_folder == ws.root / "preview" / FIRST
+    # One List-Id for every release of the office (a campaign file's default is per name).
+    assert campaign.sender.list_id == "communiques.quais.example"
+    assert open_release(ws.release(SECOND)).sender.list_id == "communiques.quais.example"
 
 
 def test_release_toml_overrides_the_sender_key_by_key_and_may_rename(ws: WorkspaceFiles) -> None:
@@ -249,7 +252,9 @@ def test_migrate_keeps_the_log_and_the_name_so_already_sent_still_holds(
     top = workspace.read_text(encoding="utf-8").split("[sender]")[0]
     assert 'name = "quays"' not in top and "release =" not in top
     release = files.folder / "releases" / "quays"
-    assert (release / "fr.md").is_file() and not (release / "release.toml").exists()
+    assert (release / "fr.md").is_file()
+    # The List-Id the campaign file's messages had (a workspace's default is another one).
+    assert 'list_id = "quays.quais.example"' in (release / "release.toml").read_text()
     assert files.campaign.is_file()  # left as it was
     campaign = open_release(release)
     assert campaign.name == "quays" and campaign.log_path == files.log

@@ -206,6 +206,9 @@ def release_campaign(workspace: Workspace, slug: str) -> Campaign:
         raise ConfigError(config_problems(release_file, exc)) from None
     data: dict[str, Any] = {**workspace.raw}
     data["sender"] = {**data.get("sender", {}), **raw.get("sender", {})}
+    if "list_id" not in data["sender"]:
+        # Every release of the office is one list for the journalists' filters (RFC 2919).
+        data["sender"]["list_id"] = _list_id(workspace.settings.sender.domain)
     if own.templates is not None:
         data["templates"] = str(own.templates)
     if own.fallback_language is not None:
@@ -225,6 +228,15 @@ def release_campaign(workspace: Workspace, slug: str) -> Campaign:
     if problems:
         raise ConfigError(problems)
     return campaign
+
+
+def _list_id(domain: str) -> str | None:
+    """``communiques.<sender domain>``, the List-Id every release of a workspace shares."""
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    return f"communiques.{ascii_domain}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,11 +285,15 @@ def _toml_string(value: str) -> str:
     return f'"{escaped}"'
 
 
-def _release_toml(name: str | None, audience: Mapping[str, Any]) -> str:
-    """A release.toml keeping the campaign's name (when the slug differs) and audience."""
+def _release_toml(name: str | None, audience: Mapping[str, Any], list_id: str | None) -> str:
+    """A release.toml keeping the campaign's name (when the slug differs), its List-Id and its
+    audience."""
     lines = ["# This release's own settings (see the README's workspace file reference).\n"]
     if name is not None:
         lines.append(f"name = {_toml_string(name)}  # its key in the delivery log\n")
+    if list_id is not None:
+        lines.append("\n[sender]\n")
+        lines.append(f"list_id = {_toml_string(list_id)}  # as the campaign file had it\n")
     if audience:
         lines.append("\n[audience]\n")
         for key, value in audience.items():
@@ -302,8 +318,8 @@ def migrate_campaign(path: Path) -> Migrated:
 
     Writes ``distrib.toml`` (the campaign file's settings, comments kept, without ``name``,
     ``release`` and ``[audience]``) and ``releases/<slug>/`` (a copy of the release folder, and
-    a ``release.toml`` keeping the campaign's name when the slug differs from it, and its
-    audience).  The log stays where it is and the release keeps its name in it, so "already
+    a ``release.toml`` keeping the campaign's name when the slug differs from it, its List-Id
+    and its audience).  The log stays where it is and the release keeps its name in it, so "already
     sent" still holds.  Nothing is moved or deleted: the campaign file and its release folder
     still work (same log, same name) until the officer removes them.  `FileExistsError` when
     the workspace file or the release folder exists already (nothing written).
@@ -342,12 +358,16 @@ def migrate_campaign(path: Path) -> Migrated:
     shutil.copytree(campaign.release, release, symlinks=True)
     written.append(release)
     audience = raw.get("audience", {})
-    if campaign.name != slug or audience:
-        settings = release / RELEASE_FILE
-        settings.write_text(
-            _release_toml(campaign.name if campaign.name != slug else None, audience),
-            encoding="utf-8",
-        )
-        written.append(settings)
+    # The List-Id the campaign file's messages had (its default depends on the name), so that
+    # messages of the release read as before (and journalists' filters keep working).
+    list_id = None
+    shared = _list_id(campaign.sender.domain)
+    if campaign.sender.list_id is None and shared is not None:
+        domain = shared.removeprefix("communiques.")
+        list_id = f"{slugify(campaign.name) or 'communiques'}.{domain}"
+    settings = release / RELEASE_FILE
+    renamed = campaign.name if campaign.name != slug else None
+    settings.write_text(_release_toml(renamed, audience, list_id), encoding="utf-8")
+    written.append(settings)
     workspace_file.write_text(workspace_text, encoding="utf-8")
     return Migrated(workspace_file, release, slug, campaign.name, tuple(written), campaign.log_path)

@@ -168,4 +168,7 @@ def _print(report: ImportReport) -> None:
             " fallback_language, or are listed as problems by preview and send if it has none.",
             markup=False,
         )
-    console.print("Next: distrib preview CAMPAIGN, and read every message.", markup=False)
+    console.print(
+        f"Next: distrib preview {display_path(report.target)}, and read every message.",
+        markup=False,
+    )

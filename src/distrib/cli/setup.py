@@ -67,9 +67,12 @@ def migrate(
         migrated = app.migrate_campaign(campaign)
     for path in migrated.written:
         console.print(f"  created {display_path(path.resolve())}", markup=False)
+    named = "" if migrated.name == migrated.slug else f" (named {migrated.name!r} in it)"
     console.print(
-        f"Release {migrated.slug!r} (named {migrated.name!r} in the log"
-        f" {display_path(migrated.log.resolve())}).\n"
+        f"The release keeps its name in the delivery log"
+        f" {display_path(migrated.log.resolve())}{named}: everyone it was sent to is still"
+        ' "already sent", and every opt-out holds.  The campaign file and its release folder'
+        " are unchanged: remove them once the workspace works for you.\n"
         f"Next: distrib preview {display_path(migrated.release.resolve())}",
         markup=False,
     )
