@@ -133,6 +133,7 @@ def test_a_release_is_named_by_its_folder_a_file_in_it_or_the_workspace_and_a_sl
     (ws.release(FIRST) / "images").mkdir()
     assert open_release(ws.release(FIRST)).name == FIRST
     assert open_release(ws.release(FIRST) / "images").name == FIRST
+    assert open_release(ws.release(FIRST) / "fr.md").name == FIRST
     assert open_release(ws.root, SECOND).name == SECOND
     assert open_release(ws.file, f"releases/{SECOND}/").name == SECOND
     monkeypatch.chdir(ws.release(SECOND) / "..")

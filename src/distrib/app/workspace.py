@@ -3,11 +3,12 @@ migrate.
 
 A command names a release by (`open_release`):
 
-- a release folder (``releases/2027-11-hiver-en-vitrine``, or any folder inside it): its
-  workspace is the nearest ``distrib.toml`` above it;
+- a release folder (``releases/2027-11-hiver-en-vitrine``, or any folder or file inside it):
+  its workspace is the nearest ``distrib.toml`` above it;
 - a workspace (its folder or its ``distrib.toml``) with ``--release SLUG``, or without it when
   the workspace has a single release;
-- a standalone campaign file (``campaign.toml``): a one-release workspace;
+- a standalone campaign file (``campaign.toml``, or any other ``.toml`` file but
+  ``release.toml``): a one-release workspace;
 - nothing: the current folder, as above.
 """
 
@@ -74,9 +75,9 @@ def locate_target(target: Path | None = None) -> Target:
     if start.is_file():
         if start.name == WORKSPACE_FILE:
             return Target(workspace=start)
-        if start.name != RELEASE_FILE:
+        if start.suffix.lower() == ".toml" and start.name != RELEASE_FILE:
             return Target(campaign=start)
-        start = start.parent
+        start = start.parent  # release.toml, fr.md, an image…: the folder it is in
     if (start / WORKSPACE_FILE).is_file():
         return Target(workspace=start / WORKSPACE_FILE)
     if (start / CAMPAIGN_FILE).is_file():
