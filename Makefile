@@ -34,7 +34,7 @@ types: $(STAMP)
 	$(BIN)/mypy src
 
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test: lint types pytest
 

@@ -280,3 +280,18 @@ def test_migrate_keeps_a_name_that_is_not_a_folder_name(tmp_path: Path) -> None:
 def test_a_release_written_by_hand_is_found(ws: WorkspaceFiles) -> None:
     folder = write_release(ws.root / "releases" / "2027-09-rentree", marker=" (r)")
     assert open_release(folder).name == "2027-09-rentree"
+
+
+def test_the_browser_home_page_reads_a_workspace(ws: WorkspaceFiles) -> None:
+    from distrib.app import workspace_file, workspace_overview
+
+    file = workspace_file(ws.root)
+    assert file == ws.file
+    overview = workspace_overview(file)
+    assert overview.campaign.name == "ws"
+    assert [s.path.name for s in overview.campaign.sources] == ["medias.csv", "english.xlsx"]
+    assert overview.runs == ()
+    # What every release shares, for the browser and the unsubscribe server.
+    from distrib.app import load_campaign
+
+    assert load_campaign(ws.file).log_path == ws.log

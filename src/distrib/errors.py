@@ -4,6 +4,7 @@ The tree::
 
     DistribError                       every error distrib raises on purpose
     ├── ProblemsError                  one or more Problems, all collected before raising
+    │   ├── AccountsError              the team accounts file (users.toml) is unusable
     │   ├── ConfigError                the campaign file is missing, malformed or invalid
     │   ├── ContactsError              a contact source or suppression list cannot be used at all
     │   ├── ReleaseError               the release folder or a release document is unusable
@@ -44,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 __all__ = [
+    "AccountsError",
     "AudienceError",
     "ConfigError",
     "ContactsError",
@@ -164,6 +166,10 @@ class ReleaseOverwriteError(ReleaseImportError):
             problems,
             "the release folder has edited files; nothing was written (--force replaces them)",
         )
+
+
+class AccountsError(ProblemsError):
+    """The team accounts file (``users.toml``) is malformed, or an account cannot be made."""
 
 
 class RenderError(ProblemsError):

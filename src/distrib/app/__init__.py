@@ -27,7 +27,11 @@ send                `prepare_send` (plan, settle interrupted runs, schedule), `w
                     `send`; `prepare_resume` then `send` to resume a run
 audit               `open_log`, `find_run`, `make_filter`, `run_report`, `write_html_report`,
                     `unknown_messages`, `resolve_unknown`, `suppression_list`
-feedback            `unsubscribe`, `unsubscribe_from_mailbox`, `read_bounces`
+feedback            `unsubscribe`, `unsubscribe_from_mailbox`, `read_bounces`;
+                    `token_index`, `unsubscribe_by_token` (one-click links, RFC 8058)
+workspace (web)     `workspace_file`, `workspace_overview`, `uploads_folder`; team accounts:
+                    `accounts_file`, `load_accounts`, `add_account`, `remove_account`,
+                    `check_login`
 releases            `import_release` (Word, web page, plain text → fr.md / en.md)
 relay               `relay_account`, `relay_login`, `relay_logout`; `mailbox_location`,
                     `imap_settings` (IMAP mailboxes for bounces and opt-outs)
@@ -46,6 +50,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from distrib.app.accounts import (
+        MIN_PASSWORD,
+        USERS_FILE,
+        Account,
+        Accounts,
+        accounts_file,
+        add_account,
+        check_login,
+        load_accounts,
+        remove_account,
+    )
     from distrib.app.audience import Selection, audience_rules, load_audience
     from distrib.app.audit import (
         ACTIONS,
@@ -68,6 +83,12 @@ if TYPE_CHECKING:
         merge_contacts,
     )
     from distrib.app.logs import load_campaign, locate_log, open_log
+    from distrib.app.overview import (
+        WorkspaceOverview,
+        uploads_folder,
+        workspace_file,
+        workspace_overview,
+    )
     from distrib.app.previewing import (
         PreviewWritten,
         collect_preview,
@@ -98,6 +119,13 @@ if TYPE_CHECKING:
     from distrib.app.setup import capture_mail
     from distrib.app.testsend import TestSendOutcome
     from distrib.app.testsend import send_tests as test_send
+    from distrib.app.unsubscribing import (
+        OneClickResult,
+        TokenIndex,
+        token_index,
+        token_known,
+        unsubscribe_by_token,
+    )
     from distrib.app.workspace import (
         NewRelease,
         Target,
@@ -147,6 +175,16 @@ if TYPE_CHECKING:
 #: Where each name lives: imported when first asked for.
 _HOMES = {
     "distrib.app.audience": ("Selection", "audience_rules", "load_audience"),
+    "distrib.app.accounts": (
+        "MIN_PASSWORD", "USERS_FILE", "Account", "Accounts", "accounts_file", "add_account",
+        "check_login", "load_accounts", "remove_account",
+    ),
+    "distrib.app.overview": (
+        "WorkspaceOverview", "uploads_folder", "workspace_file", "workspace_overview",
+    ),
+    "distrib.app.unsubscribing": (
+        "OneClickResult", "TokenIndex", "token_index", "token_known", "unsubscribe_by_token",
+    ),
     "distrib.app.audit": (
         "ACTIONS", "find_run", "make_filter", "read_bounces", "resolve_unknown", "run_report",
         "suppression_list", "unknown_messages", "unsubscribe", "unsubscribe_from_mailbox",
@@ -211,10 +249,14 @@ __all__ = [
     "ACTIONS",
     "ATTEMPT_COLUMNS",
     "MERGE_FORMATS",
+    "MIN_PASSWORD",
     "PROVIDERS",
     "STATE_ORDER",
     "STDIN",
     "STOP_REASON",
+    "USERS_FILE",
+    "Account",
+    "Accounts",
     "AudienceSummary",
     "BounceOutcome",
     "Campaign",
@@ -231,6 +273,7 @@ __all__ = [
     "MicrosoftAccount",
     "Migrated",
     "NewRelease",
+    "OneClickResult",
     "OptOutOutcome",
     "PreviewEntry",
     "PreviewSet",
@@ -251,10 +294,15 @@ __all__ = [
     "Target",
     "TemplatesCopied",
     "TestSendOutcome",
+    "TokenIndex",
+    "WorkspaceOverview",
+    "accounts_file",
+    "add_account",
     "attempt_entries",
     "audience_rules",
     "capture_mail",
     "check_contacts",
+    "check_login",
     "clean",
     "collect_preview",
     "contact_history",
@@ -271,6 +319,7 @@ __all__ = [
     "import_release",
     "in_zone",
     "list_runs",
+    "load_accounts",
     "load_audience",
     "load_campaign",
     "locate_log",
@@ -291,6 +340,7 @@ __all__ = [
     "relay_account",
     "relay_login",
     "relay_logout",
+    "remove_account",
     "resolve_commands",
     "resolve_unknown",
     "run_report",
@@ -298,10 +348,16 @@ __all__ = [
     "start_workspace",
     "suppression_list",
     "test_send",
+    "token_index",
+    "token_known",
     "unknown_messages",
     "unsubscribe",
+    "unsubscribe_by_token",
     "unsubscribe_from_mailbox",
+    "uploads_folder",
     "wait_for_start",
+    "workspace_file",
+    "workspace_overview",
     "write_html_report",
     "write_preview",
 ]

@@ -23,7 +23,15 @@ DEFAULT_LOG = Path("distrib-log.sqlite")
 
 
 def load_campaign(path: str | Path) -> Campaign:
-    """Read and validate a campaign file (`ConfigError` lists every problem)."""
+    """Read and validate a campaign file, or a workspace file (its settings, for what every
+    release shares: the sender, the lists, the log; `distrib.app.workspace.workspace_settings`);
+    `ConfigError` lists every problem."""
+    from distrib.workspace import WORKSPACE_FILE
+
+    if Path(path).name == WORKSPACE_FILE:
+        from distrib.app.workspace import workspace_settings
+
+        return workspace_settings(Path(path))
     from distrib.config import load_campaign as load
 
     return load(path)

@@ -35,6 +35,7 @@ __all__ = [
     "open_release",
     "open_workspace",
     "start_workspace",
+    "workspace_settings",
 ]
 
 
@@ -157,6 +158,29 @@ def open_release(target: Path | None = None, release: str | None = None) -> Camp
     assert found.workspace is not None
     workspace = load_workspace(found.workspace)
     return release_campaign(workspace, _choose(workspace, found.release, release))
+
+
+def workspace_settings(file: Path) -> Campaign:
+    """A workspace file's settings as a `Campaign` named after the workspace's folder, with its
+    releases folder in place of a release: for what every release shares (the sender, the
+    lists, the log, the unsubscribe secret), e.g. the browser interface's home page."""
+    from pydantic import ValidationError
+
+    from distrib.config import Campaign, config_problems
+    from distrib.workspace import load_workspace
+
+    workspace = load_workspace(file)
+    data = {
+        **workspace.raw,
+        "file": workspace.file,
+        "workspace": workspace.file,
+        "name": workspace.root.name or "distrib",
+        "release": str(workspace.releases_folder),
+    }
+    try:
+        return Campaign.model_validate(data, context={"base": workspace.root})
+    except ValidationError as exc:  # load_workspace checked every key: not expected
+        raise ConfigError(config_problems(workspace.file, exc)) from None
 
 
 def start_workspace(folder: Path) -> list[Path]:

@@ -25,6 +25,7 @@ from distrib.cli import (
     send,
     setup,
     templates,
+    ui,
 )
 
 app = typer.Typer(
@@ -50,6 +51,7 @@ bounces.register(app)
 optout.register(app)
 resolve.register(app)
 relay.register(app)
+ui.register(app)
 
 
 def _version(value: bool) -> None:
