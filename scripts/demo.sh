@@ -30,6 +30,7 @@ for _ in $(seq 100); do
     grep -q "listening" "$NEXT/sink.log" 2>/dev/null && break
     if ! kill -0 "$SINK" 2>/dev/null; then
         cat "$NEXT/sink.log" >&2
+        rm -rf "$NEXT"
         echo "The capture server could not start on port $PORT (try: make demo PORT=2626)." >&2
         [ -d "$OUT" ] && echo "The previous demo's output is still in $OUT/." >&2
         exit 1
