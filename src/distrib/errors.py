@@ -47,6 +47,7 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "AccountsError",
+    "AudienceError",
     "ConfigError",
     "ContactsError",
     "DamagedLogError",
@@ -143,6 +144,10 @@ class ConfigError(ProblemsError):
 
 class ContactsError(ProblemsError):
     """A contact source or suppression list cannot be used at all (bad rows are data)."""
+
+
+class AudienceError(ProblemsError):
+    """An audience rule names a column no list has, or a value no contact has."""
 
 
 class ReleaseError(ProblemsError):

@@ -16,6 +16,10 @@
 The verbs:
 
 ==================  ===========================================================================
+workspace           `open_release` (which release a command means), `open_workspace`,
+                    `locate_target`, `start_workspace` (init), `create_release`,
+                    `copy_templates`, `migrate_campaign`
+audience            `Selection` (--only/--exclude), `load_audience`, `audience_rules`
 contacts            `check_contacts`, `merge_contacts`, `contact_history`
 preview             `collect_preview`, `write_preview` (served by `distrib.web.preview_server`)
 test send           `test_send`
@@ -31,7 +35,7 @@ workspace (web)     `workspace_file`, `workspace_overview`, `uploads_folder`; te
 releases            `import_release` (Word, web page, plain text → fr.md / en.md)
 relay               `relay_account`, `relay_login`, `relay_logout`; `mailbox_location`,
                     `imap_settings` (IMAP mailboxes for bounces and opt-outs)
-getting started     `load_campaign`, `start_campaign`, `capture_mail`
+getting started     `load_campaign`, `capture_mail`
 for showing         `list_runs`, `log_entries`, `attempt_entries`, `format_time`, `in_zone`,
                     `export_table`, `for_terminal` … (shaping only, no decisions)
 ==================  ===========================================================================
@@ -57,6 +61,7 @@ if TYPE_CHECKING:
         load_accounts,
         remove_account,
     )
+    from distrib.app.audience import Selection, audience_rules, load_audience
     from distrib.app.audit import (
         ACTIONS,
         find_run,
@@ -112,7 +117,7 @@ if TYPE_CHECKING:
         send,
         wait_for_start,
     )
-    from distrib.app.setup import capture_mail, start_campaign
+    from distrib.app.setup import capture_mail
     from distrib.app.testsend import TestSendOutcome
     from distrib.app.testsend import send_tests as test_send
     from distrib.app.unsubscribing import (
@@ -121,6 +126,18 @@ if TYPE_CHECKING:
         token_index,
         token_known,
         unsubscribe_by_token,
+    )
+    from distrib.app.workspace import (
+        NewRelease,
+        Target,
+        TemplatesCopied,
+        copy_templates,
+        create_release,
+        locate_target,
+        migrate_campaign,
+        open_release,
+        open_workspace,
+        start_workspace,
     )
     from distrib.audit import (
         ATTEMPT_COLUMNS,
@@ -143,7 +160,7 @@ if TYPE_CHECKING:
     from distrib.audit import run_summaries as list_runs
     from distrib.bounces import BounceOutcome
     from distrib.config import Campaign, display_path
-    from distrib.contacts.model import ContactBook, SourceSummary
+    from distrib.contacts.model import AudienceSummary, ContactBook, SourceSummary
     from distrib.deliverylog import DeliveryLog, MessageRow, Run
     from distrib.export import Format
     from distrib.export import write_table as export_table
@@ -157,9 +174,11 @@ if TYPE_CHECKING:
     from distrib.safetext import for_terminal
     from distrib.schedule import format_countdown
     from distrib.send import ABANDON_REASON, STOP_REASON, Progress
+    from distrib.workspace import Migrated
 
 #: Where each name lives: imported when first asked for.
 _HOMES = {
+    "distrib.app.audience": ("Selection", "audience_rules", "load_audience"),
     "distrib.app.accounts": (
         "MIN_PASSWORD", "USERS_FILE", "Account", "Accounts", "accounts_file", "add_account",
         "check_login", "load_accounts", "remove_account",
@@ -191,8 +210,12 @@ _HOMES = {
         "PROVIDERS", "imap_settings", "mailbox_location", "relay_account", "relay_login",
         "relay_logout",
     ),
-    "distrib.app.setup": ("capture_mail", "start_campaign"),
+    "distrib.app.setup": ("capture_mail",),
     "distrib.app.testsend": ("TestSendOutcome",),
+    "distrib.app.workspace": (
+        "NewRelease", "Target", "TemplatesCopied", "copy_templates", "create_release",
+        "locate_target", "migrate_campaign", "open_release", "open_workspace", "start_workspace",
+    ),
     # For showing (no decisions): where they live, imported as lightly as they can be.
     "distrib.audit": (
         "ATTEMPT_COLUMNS", "STATE_ORDER", "AttemptEntry", "History", "LogEntry", "LogFilter",
@@ -209,9 +232,10 @@ _HOMES = {
     # Types of the values the verbs return, for interfaces to name.
     "distrib.app.resuming": ("Joining", "Resumption", "Settled"),
     "distrib.bounces": ("BounceOutcome",),
-    "distrib.contacts.model": ("ContactBook", "SourceSummary"),
+    "distrib.contacts.model": ("AudienceSummary", "ContactBook", "SourceSummary"),
     "distrib.deliverylog": ("DeliveryLog", "MessageRow", "Run"),
     "distrib.optout": ("OptOutOutcome",),
+    "distrib.workspace": ("Migrated",),
     "distrib.importing": ("ImportReport",),
     "distrib.relay.oauth": ("GoogleAccount", "MicrosoftAccount", "SignInPrompt"),
     "distrib.preview": ("PreviewEntry", "PreviewSet"),
@@ -240,6 +264,7 @@ __all__ = [
     "Account",
     "Accounts",
     "AttemptEntry",
+    "AudienceSummary",
     "BounceOutcome",
     "Campaign",
     "ContactBook",
@@ -255,6 +280,8 @@ __all__ = [
     "Merged",
     "MessageRow",
     "MicrosoftAccount",
+    "Migrated",
+    "NewRelease",
     "OneClickResult",
     "OptOutOutcome",
     "PreviewEntry",
@@ -266,24 +293,30 @@ __all__ = [
     "Resumption",
     "Run",
     "RunSummary",
+    "Selection",
     "SendPreparation",
     "SendResult",
     "SendSummary",
     "Settled",
     "SignInPrompt",
     "SourceSummary",
+    "Target",
+    "TemplatesCopied",
     "TestSendOutcome",
     "TokenIndex",
     "WorkspaceOverview",
     "accounts_file",
     "add_account",
     "attempt_entries",
+    "audience_rules",
     "capture_mail",
     "check_contacts",
     "check_login",
     "clean",
     "collect_preview",
     "contact_history",
+    "copy_templates",
+    "create_release",
     "display_path",
     "export_rows",
     "export_table",
@@ -297,15 +330,20 @@ __all__ = [
     "in_zone",
     "list_runs",
     "load_accounts",
+    "load_audience",
     "load_campaign",
     "locate_log",
+    "locate_target",
     "log_columns",
     "log_entries",
     "log_name",
     "mailbox_location",
     "make_filter",
     "merge_contacts",
+    "migrate_campaign",
     "open_log",
+    "open_release",
+    "open_workspace",
     "parse_zone",
     "prepare_join",
     "prepare_resume",
@@ -319,7 +357,7 @@ __all__ = [
     "resolve_unknown",
     "run_report",
     "send",
-    "start_campaign",
+    "start_workspace",
     "suppression_list",
     "test_send",
     "token_index",

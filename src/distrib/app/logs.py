@@ -1,10 +1,11 @@
 """Finding and opening the delivery log an officer means.
 
 A command names the log with ``--log FILE`` (or ``--log postgresql://…``), or names the
-campaign whose log it is; without either, a ``campaign.toml`` in the current folder is the
-campaign, else ``distrib-log.sqlite`` in the current folder is the log.  Commands that only read
-open it read-only: nothing is written, even on a read-only medium, and a newer distrib's log is
-read with a warning.
+workspace, release or campaign file whose log it is; without either, the workspace or
+``campaign.toml`` of the current folder (or the workspace it is in) is asked, else
+``distrib-log.sqlite`` in the current folder is the log.  Commands that only read open it
+read-only: nothing is written, even on a read-only medium, and a newer distrib's log is read
+with a warning.
 """
 
 from __future__ import annotations
@@ -23,19 +24,39 @@ DEFAULT_LOG = Path("distrib-log.sqlite")
 
 
 def load_campaign(path: str | Path) -> Campaign:
-    """Read and validate a campaign file (`ConfigError` lists every problem)."""
+    """Read and validate a campaign file, or a workspace file (its settings, for what every
+    release shares: the sender, the lists, the log; `distrib.app.workspace.workspace_settings`);
+    `ConfigError` lists every problem."""
+    from distrib.workspace import WORKSPACE_FILE
+
+    if Path(path).name == WORKSPACE_FILE:
+        from distrib.app.workspace import workspace_settings
+
+        return workspace_settings(Path(path))
     from distrib.config import load_campaign as load
 
     return load(path)
 
 
 def locate_log(campaign: Path | None = None, log: Path | str | None = None) -> Path | str:
-    """Return the log named by ``log``, by ``campaign``'s file, or found in this folder."""
+    """Return the log named by ``log``, by ``campaign`` (a workspace, a release folder or a
+    campaign file), or found from this folder."""
+    from distrib.app.workspace import locate_target
+    from distrib.errors import ConfigError
+    from distrib.workspace import load_workspace
+
     if log is not None:
         return log
-    if campaign is None and DEFAULT_CAMPAIGN.is_file():
-        campaign = DEFAULT_CAMPAIGN
-    return load_campaign(campaign).log_target if campaign is not None else DEFAULT_LOG
+    try:
+        found = locate_target(campaign)
+    except ConfigError:
+        if campaign is not None:
+            raise
+        return DEFAULT_LOG  # nothing here: the log of this folder, if any
+    if found.workspace is not None:
+        return load_workspace(found.workspace).log_target
+    assert found.campaign is not None
+    return load_campaign(found.campaign).log_target
 
 
 def open_log(

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["WorkspaceOverview", "uploads_folder", "workspace_file", "workspace_overview"]
 
-#: The workspace file found in a folder (issue 12's distrib.toml takes its place when it lands).
-WORKSPACE_NAMES = ("campaign.toml",)
+#: The workspace file found in a folder: a workspace's, else a standalone campaign file.
+WORKSPACE_NAMES = ("distrib.toml", "campaign.toml")
 #: Where uploaded files are kept, inside the workspace's folder.
 UPLOADS = "uploads"
 

@@ -23,13 +23,13 @@ import asyncio
 import gc
 import hashlib
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from distrib.app.audience import Selection, load_audience
 from distrib.config import Campaign, display_path, smtp_password
-from distrib.contacts import load_contacts
 from distrib.contacts.model import Contact, ContactBook
 from distrib.deliverylog import DeliveryLog, NewMessage, Run, State, new_run_token
 from distrib.errors import Problem, RenderError
@@ -92,6 +92,8 @@ class Plan:
     resend: bool = False  # planned with --resend: may send to contacts other runs sent to
     # Not sent either: may have arrived in that earlier run (unknown), waiting for the officer.
     maybe_sent: tuple[tuple[PlannedMessage, int], ...] = ()
+    # The command's --only/--exclude, kept with the run (`--resume` applies them again).
+    selection: Selection = field(default_factory=Selection)
 
     @property
     def ok(self) -> bool:
@@ -133,16 +135,18 @@ def make_plan(
     resend: bool = False,
     token: str | None = None,
     workers: int | None = None,
+    selection: Selection | None = None,
 ) -> Plan:
-    """Load contacts and release, render every message once, and find who was already sent it
-    (``skipped``) or may have been (``maybe_sent``: unknown in an earlier run).
+    """Load the release's audience (`distrib.app.audience`) and release, render every message
+    once, and find who was already sent it (``skipped``) or may have been (``maybe_sent``:
+    unknown in an earlier run of the release).
 
-    With a ``log``, its suppression list (opt-outs, hard bounces) is applied like the campaign's.
-    ``workers``: processes that render (None: one per core for `MIN_PARALLEL` contacts or
-    more, else none; 0: render in this process).
+    The delivery log's suppression list (opt-outs, hard bounces) is applied like the campaign's:
+    ``log``'s, or the campaign's log file read without writing.  ``selection``: the command's
+    ``--only``/``--exclude`` rules.  ``workers``: processes that render (None: one per core for
+    `MIN_PARALLEL` contacts or more, else none; 0: render in this process).
     """
-    suppressed = log.suppression_entries() if log is not None else ()
-    book = load_contacts(campaign, extra_suppression=suppressed)
+    book = load_audience(campaign, selection, log=log)
     release = load_release(campaign)
     renderer = Renderer(campaign, release)
     token = token or new_run_token()
@@ -153,7 +157,7 @@ def make_plan(
     skipped: list[tuple[PlannedMessage, int]] = []
     maybe_sent: list[tuple[PlannedMessage, int]] = []
     problems: list[Problem] = []
-    warnings = renderer.check_audience(book.contacts)
+    warnings = renderer.check_audience(book.accepted)
     checked = _check_all(renderer, book.contacts, token, _workers(workers, len(book.contacts)))
     for contact, result in zip(book.contacts, checked, strict=True):
         if result.problems:
@@ -180,6 +184,7 @@ def make_plan(
         warnings=tuple(warnings),
         resend=resend,
         maybe_sent=tuple(maybe_sent),
+        selection=selection or Selection(),
     )
 
 
@@ -238,6 +243,19 @@ def _new_message(item: PlannedMessage, status: State, note: str | None = None) -
     )
 
 
+def _audience_settings(plan: Plan) -> dict[str, object]:
+    """The run's audience, in its settings: the rules applied, and the command's options (which
+    `--resume` applies again)."""
+    summary = plan.book.audience
+    if summary is None:
+        return {}
+    return {
+        "audience": list(summary.rules),
+        "only": list(plan.selection.only),
+        "exclude": list(plan.selection.exclude),
+    }
+
+
 def start_run(plan: Plan, log: DeliveryLog) -> Run:
     """Record the run and one row per message in the log, before anything is sent."""
     campaign = plan.campaign
@@ -250,6 +268,7 @@ def start_run(plan: Plan, log: DeliveryLog) -> Run:
             "rate": campaign.limits.rate,
             "connections": campaign.limits.connections,
             "resend": plan.resend,
+            **_audience_settings(plan),
         },
         contacts_hash=plan.contacts_hash,
         templates_hash=plan.templates_hash,

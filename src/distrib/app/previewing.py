@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from distrib.preview import PreviewEntry, PreviewSet
 
 if TYPE_CHECKING:
+    from distrib.app.audience import Selection
     from distrib.config import Campaign
 
 __all__ = ["PreviewWritten", "collect_preview", "write_preview"]
@@ -29,21 +30,28 @@ class PreviewWritten:
     written: int
 
 
-def collect_preview(campaign: Campaign, *, token: str = "preview") -> PreviewSet:  # noqa: S107
-    """Load contacts and release, render every contact's message once, and keep the outcomes.
+def collect_preview(
+    campaign: Campaign,
+    *,
+    token: str = "preview",  # noqa: S107
+    selection: Selection | None = None,
+) -> PreviewSet:
+    """Load the release's audience and release, render every contact's message once, and keep
+    the outcomes.
 
-    The delivery log's suppression list (opt-outs, hard bounces) sets people aside as `send`
-    will; the log is only read.
+    The delivery log's suppression list (opt-outs, hard bounces) sets people aside and the
+    audience rules (the release's, and ``selection``: the command's ``--only``/``--exclude``)
+    narrow the lists as `send` will; the log is only read.  A contact whose language fell back
+    (blank or unknown in the list) has that warning with the message's own.
     """
     from datetime import UTC
 
-    from distrib.contacts import load_contacts
-    from distrib.deliverylog import logged_suppressions
+    from distrib.app.audience import load_audience
     from distrib.errors import RenderError
     from distrib.release import load_release
     from distrib.render import Renderer, make_message_id
 
-    book = load_contacts(campaign, extra_suppression=logged_suppressions(campaign.log_target))
+    book = load_audience(campaign, selection)
     renderer = Renderer(campaign, load_release(campaign))
     date = datetime.now(UTC).astimezone().replace(microsecond=0)
     entries = []
@@ -56,6 +64,7 @@ def collect_preview(campaign: Campaign, *, token: str = "preview") -> PreviewSet
                 PreviewEntry(number, contact, contact.language, "", 0, message_id, exc.problems)
             )
             continue
+        fallback = book.fallbacks.get(contact.key)
         entries.append(
             PreviewEntry(
                 number,
@@ -64,25 +73,27 @@ def collect_preview(campaign: Campaign, *, token: str = "preview") -> PreviewSet
                 rendered.subject,
                 rendered.size,
                 message_id,
-                warnings=rendered.warnings,
+                warnings=(*(() if fallback is None else (fallback,)), *rendered.warnings),
             )
         )
     return PreviewSet(
         campaign=campaign,
         renderer=renderer,
         entries=tuple(entries),
-        warnings=tuple(renderer.check_audience(book.contacts)),
+        warnings=tuple(renderer.check_audience(book.accepted)),
         date=date,
         book_problems=book.rejected,
+        audience=book.audience,
     )
 
 
 def write_preview(preview: PreviewSet, out: Path | None = None) -> PreviewWritten:
-    """Write every message that renders to ``out`` (default: ``preview/`` beside the campaign)
+    """Write every message that renders to ``out`` (default: ``preview/`` beside the campaign,
+    ``preview/<release>/`` in a workspace)
     as ``.eml`` and ``.html`` files, with an ``index.html`` listing them and every problem."""
     from distrib.preview import write_preview as write
 
-    folder = out if out is not None else preview.campaign.folder / "preview"
+    folder = out if out is not None else preview.campaign.preview_folder
     write(preview.messages(), folder, problems=preview.problems, title=preview.campaign.name)
     written = sum(entry.ok for entry in preview.entries)
     return PreviewWritten(folder, folder / "index.html", written)

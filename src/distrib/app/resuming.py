@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from distrib.app.audience import Selection
 from distrib.app.pipeline import Plan, make_plan
 from distrib.config import Campaign
 from distrib.deliverylog import PENDING, DeliveryLog, MessageRow, Run, State, WorkerRow
@@ -133,12 +134,18 @@ def find_run(log: DeliveryLog, campaign: Campaign, run: int | str) -> Run:
 
 
 def prepare_resume(
-    campaign: Campaign, log: DeliveryLog, run: int | str, *, force: bool = False
+    campaign: Campaign,
+    log: DeliveryLog,
+    run: int | str,
+    *,
+    force: bool = False,
+    selection: Selection | None = None,
 ) -> Resumption:
     """Take the lease, recover and check the run; the caller sends, then releases the lease.
 
     Raises `RunLockedError` when another process sends the campaign and `RunChangedError`
     (listing every change) when the campaign changed since planning and ``force`` is False.
+    ``selection``: the audience options; None applies again those the run was sent with.
     """
     found = find_run(log, campaign, run)
     lease = acquire_lease(log, campaign.name, run_id=found.id)
@@ -146,7 +153,9 @@ def prepare_resume(
         requeued, unknown = log.recover(found.id, dead=silent_workers(log))
         settled = settle_interrupted(log, campaign.name, lease=lease, keep=found.id)
         elsewhere = 0 if found.settings.get("resend") else log.skip_sent_elsewhere(found.id)
-        plan = make_plan(campaign, log=log, resend=True, token=found.token)
+        if selection is None:
+            selection = _recorded_selection(found)
+        plan = make_plan(campaign, log=log, resend=True, token=found.token, selection=selection)
         lease.confirm()  # planning a long list may outlast the lease: change nothing if lost
         if plan.problems:
             raise RenderError(
@@ -244,7 +253,9 @@ def prepare_join(campaign: Campaign, log: DeliveryLog, run: int | str) -> Joinin
             f"run {found.id} of {found.campaign!r} is not being sent right now"
             f" ({found.status}): there is no process to join; {resume}"
         )
-    plan = make_plan(campaign, log=log, resend=True, token=found.token)
+    plan = make_plan(
+        campaign, log=log, resend=True, token=found.token, selection=_recorded_selection(found)
+    )
     if plan.problems:
         raise RenderError(
             plan.problems,
@@ -268,6 +279,16 @@ def prepare_join(campaign: Campaign, log: DeliveryLog, run: int | str) -> Joinin
             ),
         )
     return Joining(plan=plan, run=found, workers=live, pending=len(pending))
+
+
+def _recorded_selection(run: Run) -> Selection:
+    """The ``--only``/``--exclude`` options a run was started with."""
+
+    def strings(key: str) -> tuple[str, ...]:
+        value = run.settings.get(key)
+        return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+    return Selection(strings("only"), strings("exclude"))
 
 
 def _changes(

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Self
 
+from distrib.app.audience import Selection
 from distrib.app.pipeline import Plan, make_plan, send_run, start_run
 from distrib.app.resuming import Joining, Resumption, Settled, settle_interrupted
 from distrib.errors import DistribError, Problem, RunStoppedError
@@ -31,6 +32,7 @@ from distrib.errors import DistribError, Problem, RunStoppedError
 if TYPE_CHECKING:
     from distrib.audit import Report
     from distrib.config import Campaign
+    from distrib.contacts.model import AudienceSummary
     from distrib.deliverylog import DeliveryLog, Run
     from distrib.deliverylog.lease import Lease
     from distrib.resolve import Suggestion, Unknown
@@ -70,6 +72,9 @@ class SendSummary:
     warnings: int
     relay: str  # host:port
     security: str
+    audience: AudienceSummary | None = None  # who the release's audience rules left out
+    # The messages' language decisions made by fallback (blank or unknown language cells).
+    language_fallbacks: tuple[Problem, ...] = ()
 
 
 @dataclass
@@ -141,6 +146,8 @@ class SendPreparation:
             warnings=len(plan.warnings),
             relay=f"{smtp.host}:{smtp.port}",
             security=smtp.security,
+            audience=book.audience,
+            language_fallbacks=_fallbacks(plan),
         )
 
     def close(self) -> None:
@@ -191,6 +198,12 @@ class SendResult:
         return "done"
 
 
+def _fallbacks(plan: Plan) -> tuple[Problem, ...]:
+    """The language fallbacks of the contacts the plan sends to."""
+    fallbacks = plan.book.fallbacks
+    return tuple(fallbacks[m.contact.key] for m in plan.messages if m.contact.key in fallbacks)
+
+
 def _open_log(campaign: Campaign, log: Path | str | None, *, create: bool) -> DeliveryLog:
     from distrib.deliverylog import open_log
 
@@ -221,18 +234,20 @@ def prepare_send(
     log: Path | str | None = None,
     resend: bool = False,
     at: str | datetime | None = None,
+    selection: Selection | None = None,
 ) -> SendPreparation:
     """Settle the runs a killed process left unfinished, plan every message, and schedule.
 
     ``at``: start then (a time with its zone); refused (`EmbargoError`) before the release's
-    embargo, like a send at once.  The caller closes the preparation (``with``).
+    embargo, like a send at once.  ``selection``: the ``--only``/``--exclude`` audience rules.
+    The caller closes the preparation (``with``).
     """
     delivery_log = _open_log(campaign, log, create=True)
     try:
         # Runs a killed process left unfinished: settled before planning (sending → ready,
         # data → unknown), so that nothing stays "in data" for ever, counted as sent.
         settled = settle_interrupted(delivery_log, campaign.name)
-        plan = make_plan(campaign, log=delivery_log, resend=resend)
+        plan = make_plan(campaign, log=delivery_log, resend=resend, selection=selection)
         start = _scheduled_start(plan, at)
         unknown = _unknown_elsewhere(delivery_log, campaign, None)
     except BaseException:
@@ -242,15 +257,23 @@ def prepare_send(
 
 
 def prepare_resume(
-    campaign: Campaign, run: int | str, *, force: bool = False, log: Path | str | None = None
+    campaign: Campaign,
+    run: int | str,
+    *,
+    force: bool = False,
+    log: Path | str | None = None,
+    selection: Selection | None = None,
 ) -> SendPreparation:
     """Take the campaign's lease, recover run ``run`` (an id or ``latest``) and check it (see
-    `distrib.app.resuming`); the caller closes the preparation, which releases the lease."""
+    `distrib.app.resuming`); the caller closes the preparation, which releases the lease.
+    ``selection``: the audience options (None: those the run was started with)."""
     from distrib.app.resuming import prepare_resume as recover_and_check
 
     delivery_log = _open_log(campaign, log, create=False)
     try:
-        resumption = recover_and_check(campaign, delivery_log, run, force=force)
+        resumption = recover_and_check(
+            campaign, delivery_log, run, force=force, selection=selection
+        )
         unknown = _unknown_elsewhere(delivery_log, campaign, resumption.run.id)
     except BaseException:
         delivery_log.close()

@@ -24,6 +24,7 @@ from distrib.cli import (
     resolve,
     send,
     setup,
+    templates,
     ui,
 )
 
@@ -40,6 +41,7 @@ app = typer.Typer(
 )
 app.add_typer(contacts.app, name="contacts")
 app.add_typer(release.app, name="release")
+app.add_typer(templates.app, name="templates")
 setup.register(app)
 preview.register(app)
 send.register(app)

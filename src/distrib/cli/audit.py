@@ -137,8 +137,13 @@ def runs(
     from rich.table import Table
 
     table = Table(title=f"Runs in {delivery_log.where}", title_justify="left")
-    for column in ("run", "campaign", "status", "started", "finished", "took", "messages"):
-        table.add_column(column, justify="right" if column in ("run", "messages") else "left")
+    for column in ("run", "release", "status", "started", "finished", "took", "messages"):
+        # A release's name (its folder in a workspace) is never cut short: it wraps.
+        table.add_column(
+            column,
+            justify="right" if column in ("run", "messages") else "left",
+            overflow="fold" if column == "release" else "ellipsis",
+        )
     table.add_column("by state")
     for s in summaries:
         by_state = ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items()))

@@ -1,4 +1,5 @@
-"""`distrib contacts history ADDRESS`: every run and message one journalist was sent."""
+"""`distrib contacts history ADDRESS`: the journalist view — every release one journalist was
+sent, across the workspace's log, with refusals, bounces and opt-outs."""
 
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ def history_command(
     campaign: CampaignOpt = None,
     log: LogOpt = None,
 ) -> None:
-    """Show every run and message the delivery log holds for one journalist, and opt-outs.
+    """Show every release one journalist was sent (every run and message of the delivery log),
+    refusals, bounces and opt-outs.
 
-    Case and +tag variants of the address count as the same person, as for suppression.
+    The campaign column is the release (in a workspace, its folder name).  Case and +tag
+    variants of the address count as the same person, as for suppression.
     """
     from distrib import app
     from distrib.app import format_time, in_zone
@@ -57,12 +60,24 @@ def history_command(
         f" {found.received} delivered",
         markup=False,
     )
+    received = sorted({e.campaign for e in found.entries if e.status == "sent"})
+    refused = [e for e in found.entries if e.status == "failed"]
+    bounced = [e for e in found.entries if e.bounce]
+    console.print(
+        f"  releases received ({len(received)}): {', '.join(received) or 'none'}", markup=False
+    )
+    if refused or bounced:
+        console.print(
+            f"  refused by the server: {len(refused)}; bounced after acceptance: {len(bounced)}",
+            markup=False,
+        )
     if found.entries:
         from rich.table import Table
 
         table = Table(title_justify="left")
-        for column in ("run", "campaign", "started", "sent to", "status", "detail", "subject"):
-            table.add_column(column, overflow="fold" if column == "sent to" else "ellipsis")
+        for column in ("run", "release", "started", "sent to", "status", "detail", "subject"):
+            folds = column in ("release", "sent to", "detail", "subject")
+            table.add_column(column, overflow="fold" if folds else "ellipsis")
         for e in found.entries:
             table.add_row(
                 str(e.run),

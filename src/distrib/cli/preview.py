@@ -7,7 +7,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from distrib.cli._common import CampaignArg, Exit, console, err, load, user_errors
+from distrib.cli._common import (
+    CampaignArg,
+    ExcludeOpt,
+    Exit,
+    OnlyOpt,
+    ReleaseOpt,
+    console,
+    err,
+    load,
+    selection,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from distrib.app import PreviewSet
@@ -19,13 +30,17 @@ def register(app: typer.Typer) -> None:
 
 
 def preview(
-    campaign: CampaignArg,
+    campaign: CampaignArg = None,
+    release: ReleaseOpt = None,
+    only: OnlyOpt = None,
+    exclude: ExcludeOpt = None,
     out: Annotated[
         Path | None,
         typer.Option(
             "--out",
             "-o",
-            help="Folder to write to (default: preview/ beside the campaign).",
+            help="Folder to write to (default: preview/RELEASE/ in the workspace, preview/"
+            " beside a campaign file).",
             show_default=False,
         ),
     ] = None,
@@ -48,9 +63,13 @@ def preview(
     """
     from distrib import app
 
-    config = load(campaign)
+    config = load(campaign, release)
     with user_errors():
-        collected = app.collect_preview(config)
+        collected = app.collect_preview(config, selection=selection(only, exclude))
+    if collected.audience is not None:
+        from distrib.cli.contacts import print_audience
+
+        print_audience(collected.audience)
     if serve:
         _serve(collected, port)
         return

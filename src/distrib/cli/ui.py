@@ -14,7 +14,8 @@ from distrib.cli._common import Exit, console, err, fail, user_errors
 WorkspaceArg = Annotated[
     Path | None,
     typer.Argument(
-        help="The workspace: its campaign file, or the folder holding it (default: this folder).",
+        help="The workspace: its distrib.toml (or a campaign file), or the folder holding it"
+        " (default: this folder).",
         show_default=False,
     ),
 ]
