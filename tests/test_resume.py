@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from campaign_helpers import EXPECTED, CampaignFiles, parse, write_campaign
 from distrib.cli import app
-from distrib.deliverylog import DeliveryLog, NewMessage
+from distrib.deliverylog import NewMessage, open_log
 from distrib.deliverylog.lease import acquire_lease
+from log_helpers import begin, raw_execute
 from smtp_server import SMTPTestServer
 
 runner = CliRunner()
@@ -97,11 +98,14 @@ def test_resume_recovers_a_crash_and_never_resends_an_unknown_message(
     campaign: CampaignFiles, smtp_server: SMTPTestServer
 ) -> None:
     pause_run_1(campaign, smtp_server)
-    # Leave the log as a crash would: Sam in the middle of DATA, Noémie claimed.
-    with DeliveryLog.open(campaign.log) as log:
+    # Leave the log as a crash would: Sam in the middle of DATA; Noémie claimed (``sending``),
+    # as versions before group commits left a message they had taken.
+    with open_log(campaign.log) as log:
         rows = {m.address: m for m in log.messages(1)}
-        log.begin_data(rows[SAM].id, log.claim(rows[SAM].id))
-        log.claim(rows[NOEMIE].id)
+        begin(log, rows[SAM].id)
+    raw_execute(
+        campaign.log, f"UPDATE messages SET status = 'sending' WHERE id = {rows[NOEMIE].id}"
+    )
     code, out = distrib("send", str(campaign.campaign), "--resume", "1", "--yes")
     assert code == 3, out
     assert "1 back to ready (never reached DATA), 1 now unknown" in out
@@ -121,7 +125,7 @@ def test_resume_recovers_a_crash_and_never_resends_an_unknown_message(
 
     code, out = distrib("resolve", "1", "--log", str(campaign.log))
     assert code == 0
-    with DeliveryLog.open(campaign.log) as log:
+    with open_log(campaign.log) as log:
         sam = next(m for m in log.messages(1) if m.address == SAM)
     assert f"{SAM}  {sam.message_id}" in out
     assert "interrupted after DATA began" in out
@@ -149,11 +153,11 @@ def test_resume_settles_the_campaigns_other_interrupted_runs(
     pause_run_1(campaign, smtp_server)
     # Leave a second run as a killed `distrib send` would: still "sending", Sam cut off in the
     # middle of DATA.
-    with DeliveryLog.open(campaign.log) as log:
+    with open_log(campaign.log) as log:
         run = log.create_run("quays", "campaign.toml")
         log.add_messages(run.id, [NewMessage(key="k-sam", recipient=SAM, address=SAM)])
         (sam,) = log.messages(run.id)
-        log.begin_data(sam.id, log.claim(sam.id))
+        begin(log, sam.id)
         log.set_run_status(run.id, "sending")
     code, out = distrib("send", str(campaign.campaign), "--resume", "1", "--yes")
     assert code == 3, out
@@ -244,7 +248,7 @@ def test_a_run_held_by_another_process_is_refused_clearly(
     campaign: CampaignFiles, smtp_server: SMTPTestServer
 ) -> None:
     pause_run_1(campaign, smtp_server)
-    with DeliveryLog.open(campaign.log) as log:
+    with open_log(campaign.log) as log:
         lease = acquire_lease(log, "quays", run_id=1, pid=4242, host="poste-de-marie")
         for args in (["--resume", "1"], []):
             code, out = distrib("send", str(campaign.campaign), "--yes", *args)

@@ -35,7 +35,7 @@ from jinja2 import Environment, StrictUndefined
 
 if TYPE_CHECKING:
     from distrib.config import Campaign
-    from distrib.contacts.model import Contact
+    from distrib.contacts.model import AudienceSummary, Contact
     from distrib.errors import Problem
     from distrib.render import RenderedMessage, Renderer
 
@@ -300,6 +300,7 @@ class PreviewSet:
     warnings: tuple[Problem, ...]  # about the whole audience (unused outlet folders …)
     date: datetime
     book_problems: tuple[Problem, ...] = ()  # rejected rows of the media lists
+    audience: AudienceSummary | None = None  # who the release's audience rules left out
 
     @property
     def problems(self) -> tuple[Problem, ...]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from distrib.preview import PreviewEntry, PreviewSet, PreviewWriter
 
 if TYPE_CHECKING:
+    from distrib.app.audience import Selection
     from distrib.config import Campaign
     from distrib.render import RenderedMessage
 
@@ -38,23 +39,27 @@ def collect_preview(
     campaign: Campaign,
     *,
     token: str = "preview",  # noqa: S107
+    selection: Selection | None = None,
     on_message: Callable[[RenderedMessage], object] | None = None,
 ) -> PreviewSet:
-    """Load contacts and release, render every contact's message once, and keep the outcomes.
+    """Load the release's audience and release, render every contact's message once, and keep
+    the outcomes.
 
-    The delivery log's suppression list (opt-outs, hard bounces) sets people aside as `send`
-    will; the log is only read.  ``on_message`` gets each message that renders (unsigned, as
-    `PreviewSet.render` would give it again), in audience order, as soon as it is rendered.
+    The delivery log's suppression list (opt-outs, hard bounces) sets people aside and the
+    audience rules (the release's, and ``selection``: the command's ``--only``/``--exclude``)
+    narrow the lists as `send` will; the log is only read.  A contact whose language fell back
+    (blank or unknown in the list) has that warning with the message's own.  ``on_message``
+    gets each message that renders (unsigned, as `PreviewSet.render` would give it again), in
+    audience order, as soon as it is rendered.
     """
     from datetime import UTC
 
-    from distrib.contacts import load_contacts
-    from distrib.deliverylog import logged_suppressions
+    from distrib.app.audience import load_audience
     from distrib.errors import RenderError
     from distrib.release import load_release
     from distrib.render import Renderer, make_message_id
 
-    book = load_contacts(campaign, extra_suppression=logged_suppressions(campaign.log_path))
+    book = load_audience(campaign, selection)
     renderer = Renderer(campaign, load_release(campaign))
     date = datetime.now(UTC).astimezone().replace(microsecond=0)
     entries = []
@@ -72,6 +77,7 @@ def collect_preview(
                     PreviewEntry(number, contact, contact.language, "", 0, message_id, exc.problems)
                 )
                 continue
+            fallback = book.fallbacks.get(contact.key)
             entries.append(
                 PreviewEntry(
                     number,
@@ -80,7 +86,7 @@ def collect_preview(
                     rendered.subject,
                     rendered.size,
                     message_id,
-                    warnings=rendered.warnings,
+                    warnings=(*(() if fallback is None else (fallback,)), *rendered.warnings),
                 )
             )
             if on_message is not None:
@@ -91,18 +97,20 @@ def collect_preview(
         campaign=campaign,
         renderer=renderer,
         entries=tuple(entries),
-        warnings=tuple(renderer.check_audience(book.contacts)),
+        warnings=tuple(renderer.check_audience(book.accepted)),
         date=date,
         book_problems=book.rejected,
+        audience=book.audience,
     )
 
 
 def write_preview(preview: PreviewSet, out: Path | None = None) -> PreviewWritten:
-    """Write every message that renders to ``out`` (default: ``preview/`` beside the campaign)
+    """Write every message that renders to ``out`` (default: ``preview/`` beside the campaign,
+    ``preview/<release>/`` in a workspace)
     as ``.eml`` and ``.html`` files, with an ``index.html`` listing them and every problem."""
     from distrib.preview import write_preview as write
 
-    folder = out if out is not None else preview.campaign.folder / "preview"
+    folder = out if out is not None else preview.campaign.preview_folder
     write(preview.messages(), folder, problems=preview.problems, title=preview.campaign.name)
     written = sum(entry.ok for entry in preview.entries)
     return PreviewWritten(folder, folder / "index.html", written)
@@ -113,12 +121,13 @@ def collect_and_write_preview(
     out: Path | None = None,
     *,
     token: str = "preview",  # noqa: S107
+    selection: Selection | None = None,
 ) -> tuple[PreviewSet, PreviewWritten]:
     """`collect_preview`, writing each message that renders to ``out`` (default: ``preview/``
-    beside the campaign) as ``.eml`` and ``.html`` as soon as it is rendered, then an
-    ``index.html`` listing them and every problem."""
-    folder = out if out is not None else campaign.folder / "preview"
+    beside the campaign, ``preview/<release>/`` in a workspace) as ``.eml`` and ``.html`` as
+    soon as it is rendered, then an ``index.html`` listing them and every problem."""
+    folder = out if out is not None else campaign.preview_folder
     writer = PreviewWriter(folder)
-    preview = collect_preview(campaign, token=token, on_message=writer.add)
+    preview = collect_preview(campaign, token=token, selection=selection, on_message=writer.add)
     written = writer.finish(problems=preview.problems, title=campaign.name)
     return preview, PreviewWritten(folder, written.index, written.messages)

@@ -9,8 +9,9 @@ The interface's part is only to show and ask.  A send goes::
         wait_for_start(prep, on_tick=…)                       # only when prep.start is set
         result = send(prep, on_progress=…, on_started=…)      # lease, run, send, report
 
-and a resume the same way with `prepare_resume`.  Nothing here prints; errors are
-`DistribError`s; progress comes through callbacks.
+and a resume the same way with `prepare_resume`; joining the processes that send a run (one
+more worker draining it: `distrib.deliverylog.workers`) with `prepare_join`.  Nothing here
+prints; errors are `DistribError`s; progress comes through callbacks.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Self
 
+from distrib.app.audience import Selection
 from distrib.app.pipeline import Plan, make_plan, send_run, start_run
-from distrib.app.resuming import Resumption, Settled, settle_interrupted
+from distrib.app.resuming import Joining, Resumption, Settled, settle_interrupted
 from distrib.errors import DistribError, Problem, RunStoppedError
 
 if TYPE_CHECKING:
     from distrib.audit import Report
     from distrib.config import Campaign
+    from distrib.contacts.model import AudienceSummary
     from distrib.deliverylog import DeliveryLog, Run
     from distrib.deliverylog.lease import Lease
     from distrib.resolve import Suggestion, Unknown
@@ -41,6 +44,7 @@ __all__ = [
     "SendPreparation",
     "SendResult",
     "SendSummary",
+    "prepare_join",
     "prepare_resume",
     "prepare_send",
     "send",
@@ -68,6 +72,9 @@ class SendSummary:
     warnings: int
     relay: str  # host:port
     security: str
+    audience: AudienceSummary | None = None  # who the release's audience rules left out
+    # The messages' language decisions made by fallback (blank or unknown language cells).
+    language_fallbacks: tuple[Problem, ...] = ()
 
 
 @dataclass
@@ -75,7 +82,8 @@ class SendPreparation:
     """A planned send (or resume), with its delivery log open; use it as a context manager.
 
     ``run`` and ``lease`` are set when resuming an existing run (``resumption`` says what
-    recovery found); a new send takes its lease and records its run in `send`.
+    recovery found); a new send takes its lease and records its run in `send`.  ``joining``:
+    helping the processes that send an existing run (no lease: they hold it).
     """
 
     campaign: Campaign
@@ -85,10 +93,13 @@ class SendPreparation:
     unknown_elsewhere: Mapping[int, int] = field(default_factory=dict)  # run -> unknown count
     start: datetime | None = None  # a scheduled start (send --at), None: at once
     resumption: Resumption | None = None
+    joining: Joining | None = None
 
     @property
     def run(self) -> Run | None:
-        """The run being resumed (None for a new send)."""
+        """The run being resumed or joined (None for a new send)."""
+        if self.joining is not None:
+            return self.joining.run
         return self.resumption.run if self.resumption is not None else None
 
     @property
@@ -104,6 +115,8 @@ class SendPreparation:
     @property
     def pending(self) -> int:
         """How many messages the send would try."""
+        if self.joining is not None:
+            return self.joining.pending
         if self.resumption is not None:
             return self.resumption.pending
         return len(self.plan.messages)
@@ -133,6 +146,8 @@ class SendPreparation:
             warnings=len(plan.warnings),
             relay=f"{smtp.host}:{smtp.port}",
             security=smtp.security,
+            audience=book.audience,
+            language_fallbacks=_fallbacks(plan),
         )
 
     def close(self) -> None:
@@ -183,10 +198,16 @@ class SendResult:
         return "done"
 
 
-def _open_log(campaign: Campaign, log: Path | str | None, *, create: bool) -> DeliveryLog:
-    from distrib.deliverylog import DeliveryLog
+def _fallbacks(plan: Plan) -> tuple[Problem, ...]:
+    """The language fallbacks of the contacts the plan sends to."""
+    fallbacks = plan.book.fallbacks
+    return tuple(fallbacks[m.contact.key] for m in plan.messages if m.contact.key in fallbacks)
 
-    return DeliveryLog.open(log or campaign.log_path, create=create)
+
+def _open_log(campaign: Campaign, log: Path | str | None, *, create: bool) -> DeliveryLog:
+    from distrib.deliverylog import open_log
+
+    return open_log(log or campaign.log_target, create=create)
 
 
 def _unknown_elsewhere(log: DeliveryLog, campaign: Campaign, besides: int | None) -> dict[int, int]:
@@ -213,18 +234,20 @@ def prepare_send(
     log: Path | str | None = None,
     resend: bool = False,
     at: str | datetime | None = None,
+    selection: Selection | None = None,
 ) -> SendPreparation:
     """Settle the runs a killed process left unfinished, plan every message, and schedule.
 
     ``at``: start then (a time with its zone); refused (`EmbargoError`) before the release's
-    embargo, like a send at once.  The caller closes the preparation (``with``).
+    embargo, like a send at once.  ``selection``: the ``--only``/``--exclude`` audience rules.
+    The caller closes the preparation (``with``).
     """
     delivery_log = _open_log(campaign, log, create=True)
     try:
         # Runs a killed process left unfinished: settled before planning (sending → ready,
         # data → unknown), so that nothing stays "in data" for ever, counted as sent.
         settled = settle_interrupted(delivery_log, campaign.name)
-        plan = make_plan(campaign, log=delivery_log, resend=resend)
+        plan = make_plan(campaign, log=delivery_log, resend=resend, selection=selection)
         start = _scheduled_start(plan, at)
         unknown = _unknown_elsewhere(delivery_log, campaign, None)
     except BaseException:
@@ -234,15 +257,23 @@ def prepare_send(
 
 
 def prepare_resume(
-    campaign: Campaign, run: int | str, *, force: bool = False, log: Path | str | None = None
+    campaign: Campaign,
+    run: int | str,
+    *,
+    force: bool = False,
+    log: Path | str | None = None,
+    selection: Selection | None = None,
 ) -> SendPreparation:
     """Take the campaign's lease, recover run ``run`` (an id or ``latest``) and check it (see
-    `distrib.app.resuming`); the caller closes the preparation, which releases the lease."""
+    `distrib.app.resuming`); the caller closes the preparation, which releases the lease.
+    ``selection``: the audience options (None: those the run was started with)."""
     from distrib.app.resuming import prepare_resume as recover_and_check
 
     delivery_log = _open_log(campaign, log, create=False)
     try:
-        resumption = recover_and_check(campaign, delivery_log, run, force=force)
+        resumption = recover_and_check(
+            campaign, delivery_log, run, force=force, selection=selection
+        )
         unknown = _unknown_elsewhere(delivery_log, campaign, resumption.run.id)
     except BaseException:
         delivery_log.close()
@@ -255,6 +286,23 @@ def prepare_resume(
         unknown,
         resumption=resumption,
     )
+
+
+def prepare_join(
+    campaign: Campaign, run: int | str, *, log: Path | str | None = None
+) -> SendPreparation:
+    """Check that run ``run`` (an id or ``latest``) is being sent right now and plan it again
+    to help (`distrib.app.resuming.prepare_join`); `send` then sends it as one more worker."""
+    from distrib.app.resuming import prepare_join as check_and_plan
+
+    delivery_log = _open_log(campaign, log, create=False)
+    try:
+        joining = check_and_plan(campaign, delivery_log, run)
+        unknown = _unknown_elsewhere(delivery_log, campaign, joining.run.id)
+    except BaseException:
+        delivery_log.close()
+        raise
+    return SendPreparation(campaign, delivery_log, joining.plan, (), unknown, joining=joining)
 
 
 def wait_for_start(
@@ -295,6 +343,14 @@ def send(
     """
     from distrib.deliverylog.lease import acquire_lease
 
+    if prep.joining is not None:
+        run = prep.joining.run
+        if on_started is not None:
+            on_started(run)
+        return _send_run(
+            prep, run, None, on_progress=on_progress, handle_signals=handle_signals,
+            render_workers=render_workers,
+        )  # fmt: skip
     if prep.resumption is not None:
         run = prep.resumption.run
         if on_started is not None:
@@ -316,7 +372,7 @@ def send(
 def _send_run(
     prep: SendPreparation,
     run: Run,
-    lease: Lease,
+    lease: Lease | None,
     *,
     on_progress: Callable[[Progress], None] | None,
     handle_signals: bool,
@@ -328,7 +384,7 @@ def _send_run(
     try:
         outcome = send_run(
             prep.plan, prep.log, run, on_progress=on_progress, handle_signals=handle_signals,
-            lease=lease, render_workers=render_workers,
+            lease=lease, render_workers=render_workers, join=lease is None,
         )  # fmt: skip
     except DistribError as exc:
         raise RunStoppedError(run, exc) from exc

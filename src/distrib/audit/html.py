@@ -202,7 +202,7 @@ def render_html(rep: Report, *, zone: tzinfo | None = None, source: str = "") ->
         "outcomes": OUTCOMES,
         "outlets": [_group_row(name, counts) for name, counts in rep.by_outlet.items()],
         "languages": [_group_row(name, counts) for name, counts in rep.by_language.items()],
-        "resolve": {m["id"]: resolve_commands(run.id, m["address"]) for m in rep.unknown},
+        "resolve": {m.id: resolve_commands(run.id, m.address) for m in rep.unknown},
         "generated": format_time(datetime.now(UTC).isoformat(), zone),
         "version": __version__,
         "source": source,

@@ -7,7 +7,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from distrib.cli._common import CampaignArg, Exit, console, err, load, user_errors
+from distrib.cli._common import (
+    CampaignArg,
+    ExcludeOpt,
+    Exit,
+    OnlyOpt,
+    ReleaseOpt,
+    console,
+    err,
+    load,
+    selection,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from distrib.app import PreviewSet
@@ -19,13 +30,17 @@ def register(app: typer.Typer) -> None:
 
 
 def preview(
-    campaign: CampaignArg,
+    campaign: CampaignArg = None,
+    release: ReleaseOpt = None,
+    only: OnlyOpt = None,
+    exclude: ExcludeOpt = None,
     out: Annotated[
         Path | None,
         typer.Option(
             "--out",
             "-o",
-            help="Folder to write to (default: preview/ beside the campaign).",
+            help="Folder to write to (default: preview/RELEASE/ in the workspace, preview/"
+            " beside a campaign file).",
             show_default=False,
         ),
     ] = None,
@@ -48,15 +63,21 @@ def preview(
     """
     from distrib import app
 
-    config = load(campaign)
+    config = load(campaign, release)
+    chosen = selection(only, exclude)
+    with user_errors():
+        if serve:
+            collected = app.collect_preview(config, selection=chosen)
+        else:
+            # One pass: each message is written as soon as it is rendered (rendered once).
+            collected, written = app.collect_and_write_preview(config, out, selection=chosen)
+    if collected.audience is not None:
+        from distrib.cli.contacts import print_audience
+
+        print_audience(collected.audience)
     if serve:
-        with user_errors():
-            collected = app.collect_preview(config)
         _serve(collected, port)
         return
-    with user_errors():
-        # One pass: each message is written as soon as it is rendered (rendered once).
-        collected, written = app.collect_and_write_preview(config, out)
     console.print(
         f"Wrote {written.written} messages to {app.display_path(written.folder.resolve())}/"
     )

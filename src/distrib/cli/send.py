@@ -12,19 +12,22 @@ import typer
 from distrib import app
 from distrib.cli._common import (
     CampaignArg,
+    ExcludeOpt,
     Exit,
     LogOpt,
+    OnlyOpt,
+    ReleaseOpt,
     confirm_send,
     console,
     err,
     fail,
     load,
+    selection,
     user_errors,
 )
 
 if TYPE_CHECKING:
     from datetime import timedelta
-    from pathlib import Path
 
     from distrib.app import Campaign, Run, SendPreparation, SendResult, Settled
     from distrib.app import Progress as SendProgress
@@ -36,7 +39,10 @@ def register(app: typer.Typer) -> None:
 
 
 def send(
-    campaign: CampaignArg,
+    campaign: CampaignArg = None,
+    release: ReleaseOpt = None,
+    only: OnlyOpt = None,
+    exclude: ExcludeOpt = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Send without asking for confirmation.")
     ] = False,
@@ -44,7 +50,7 @@ def send(
         bool,
         typer.Option(
             "--resend",
-            help="Also send to recipients an earlier run of this campaign already sent to.",
+            help="Also send to recipients an earlier run of this release already sent to.",
         ),
     ] = False,
     log: LogOpt = None,
@@ -61,6 +67,14 @@ def send(
         bool,
         typer.Option(
             "--force", help="With --resume: go on even if the contacts or templates changed."
+        ),
+    ] = False,
+    join: Annotated[
+        bool,
+        typer.Option(
+            "--join",
+            help="With --resume RUN: help the process(es) sending RUN right now (a shared"
+            " PostgreSQL log lets other machines join too).",
         ),
     ] = False,
     at: Annotated[
@@ -88,35 +102,43 @@ def send(
         ),
     ] = None,
 ) -> None:
-    """Send the campaign: one message per journalist, in their language.
+    """Send the release: one message per journalist of its audience, in their language.
 
-    Shows recipients by language and outlet, what was set aside, and asks before sending (--yes
-    skips the question; without a terminal and without --yes, distrib refuses).  Recipients an
-    earlier run already sent to are skipped unless --resend.  Refuses to start before the
-    release's embargo; --at waits for a given time.  Ctrl-C stops cleanly (messages in flight
-    finish); --resume RUN continues.  Only one process may send a campaign at a time.  Runs a
+    Shows recipients by language and outlet, the audience, what was set aside, and asks before
+    sending (--yes skips the question; without a terminal and without --yes, distrib refuses).
+    Recipients an earlier run of this release already sent to are skipped unless --resend; the
+    delivery log's opt-outs and bounces, from every release, are always honoured.  Refuses to
+    start before the release's embargo; --at waits for a given time.  Ctrl-C stops cleanly
+    (messages in flight finish); --resume RUN continues (with the --only/--exclude the run was
+    started with, unless given again).  Only one process may send a release at a time.  Runs a
     killed process left unfinished are settled first, as --resume would; messages that may have
-    arrived (unknown) are never resent: `distrib resolve RUN`.
+    arrived (unknown) are never resent: `distrib resolve RUN`.  --resume RUN --join adds a
+    worker to a run being sent: each message still goes out once.
     """
-    config = load(campaign)
+    config = load(campaign, release)
+    chosen = selection(only, exclude)
     if test_to is not None:
         if resume is not None:
             fail("--test-to and --resume do not go together", Exit.USAGE)
-        _test_send(config, test_to, as_contact, log)
+        _test_send(config, test_to, as_contact, log, chosen)
         return
     if as_contact is not None:
         fail("--as needs --test-to (it picks whose message the test send shows)", Exit.USAGE)
+    if join and (resume is None or force or only or exclude):
+        fail("--join goes with --resume RUN (and without --force, --only or --exclude: a worker"
+             " sends the run's own audience)", Exit.USAGE)  # fmt: skip
     if resume is not None:
-        _resume(config, log, resume, force=force, yes=yes)
+        go_on = _join if join else _resume
+        go_on(config, log, resume, force=force, yes=yes, chosen=chosen)
         return
     if force:
         fail("--force only goes with --resume RUN", Exit.USAGE)
     with user_errors():
-        prep = app.prepare_send(config, log=log, resend=resend, at=at)
+        prep = app.prepare_send(config, log=log, resend=resend, at=at, selection=chosen)
     with prep:
-        print_settled(prep.settled, config.file.name, prep)
+        print_settled(prep.settled, config.target, prep)
         _summarise(prep)
-        print_unknown(prep.unknown_elsewhere, config.file.name)
+        print_unknown(prep.unknown_elsewhere, config.target)
         if prep.start is not None:
             console.print(f"Starting at {prep.start.isoformat()}.")
         if prep.problems:
@@ -185,6 +207,14 @@ def _summarise(prep: SendPreparation) -> None:
     top = ", ".join(f"{k} {v}" for k, v in s.by_outlet)
     more = f", and {s.outlets - len(s.by_outlet)} more" if s.outlets > len(s.by_outlet) else ""
     console.print(f"  by outlet ({s.outlets}): {top}{more}", markup=False)
+    if s.audience is not None:
+        from distrib.cli.contacts import print_audience
+
+        print_audience(s.audience, indent="  ")
+    if s.language_fallbacks:
+        console.print(f"  language by fallback ({len(s.language_fallbacks)}):")
+        for warning in s.language_fallbacks:
+            console.print(f"    {warning}", markup=False)
     maybe = f", {s.maybe_sent} may have arrived (unknown)" if s.maybe_sent else ""
     console.print(
         f"  set aside: {s.rejected} rejected row(s), {s.suppressed} suppressed,"
@@ -203,9 +233,8 @@ def _send(prep: SendPreparation) -> None:
     from distrib.errors import DistribError, RunStoppedError
 
     def started(run: Run) -> None:
-        where = app.display_path(prep.log.path.resolve())
-        if prep.resumption is None:
-            console.print(f"Run {run.id} started (log: {where})")
+        if prep.resumption is None and prep.joining is None:
+            console.print(f"Run {run.id} started (log: {app.log_name(prep.log)})", markup=False)
         counts = prep.log.counts(run.id)
         bar.update(task, total=counts.get("ready", 0) + counts.get("deferred", 0))
 
@@ -219,7 +248,7 @@ def _send(prep: SendPreparation) -> None:
     )
     task = bar.add_task("sending", total=prep.pending, detail="")
     on_progress = _progress_display(bar, task)
-    file = prep.campaign.file.name
+    file = prep.campaign.target
     try:
         with bar:
             result = app.send(prep, on_progress=on_progress, on_started=started)
@@ -366,15 +395,50 @@ def _wait(prep: SendPreparation) -> None:
     console.print()
 
 
-def _resume(config: Campaign, log: Path | None, run: str, *, force: bool, yes: bool) -> None:
+def _join(
+    config: Campaign, log: str | None, run: str, *, force: bool, yes: bool, chosen: app.Selection
+) -> None:
+    """``--resume RUN --join``: help the processes sending the run, as one more worker (with
+    the run's own audience: ``chosen`` is not used)."""
+    assert not force
+    with user_errors():
+        prep = app.prepare_join(config, run, log=log)
+    with prep:
+        joining = prep.joining
+        assert joining is not None
+        found = joining.run
+        who = ", ".join(f"process {w.pid} on {w.host}" for w in joining.workers)
+        console.print(
+            f"Run {found.id} of {found.campaign} is being sent by {who}: {joining.pending}"
+            " message(s) still to send.  This process joins in: each message still goes out"
+            " once.",
+            markup=False,
+        )
+        print_unknown(prep.unknown_elsewhere, config.file.name)
+        smtp = config.smtp
+        confirm_send(
+            f"Help send run {found.id} via {smtp.host}:{smtp.port} ({smtp.security})?", yes=yes
+        )
+        _send(prep)
+
+
+def _resume(
+    config: Campaign,
+    log: str | None,
+    run: str,
+    *,
+    force: bool,
+    yes: bool,
+    chosen: app.Selection,
+) -> None:
     """``--resume RUN``: recover, check, confirm, and go on sending the run."""
     with user_errors():
-        prep = app.prepare_resume(config, run, force=force, log=log)
+        prep = app.prepare_resume(config, run, force=force, log=log, selection=chosen or None)
     with prep:
         assert prep.resumption is not None
-        print_settled(prep.settled, config.file.name, prep)
-        _summarise_resume(prep, config.file.name)
-        print_unknown(prep.unknown_elsewhere, config.file.name)
+        print_settled(prep.settled, config.target, prep)
+        _summarise_resume(prep, config.target)
+        print_unknown(prep.unknown_elsewhere, config.target)
         r = prep.resumption
         if r.pending == 0:
             console.print(f"Nothing left to send in run {r.run.id}.")
@@ -428,15 +492,19 @@ def _summarise_resume(prep: SendPreparation, campaign_file: str) -> None:
         )
 
 
-def _test_send(config: Campaign, to: str, as_contact: str | None, log: Path | None) -> None:
+def _test_send(
+    config: Campaign, to: str, as_contact: str | None, log: str | None, chosen: app.Selection
+) -> None:
     """Send the test message(s) to the officer and say what was sent."""
     from distrib.errors import SendError
 
     with user_errors():
-        delivery_log = app.open_log(log=log or config.log_path, create=True)
+        delivery_log = app.open_log(log=log or config.log_target, create=True)
     with delivery_log, user_errors():
         try:
-            outcome = app.test_send(config, delivery_log, to, as_contact=as_contact)
+            outcome = app.test_send(
+                config, delivery_log, to, as_contact=as_contact, selection=chosen
+            )
         except SendError as exc:
             fail(f"{exc}; the test was not sent")
     for row in outcome.rows:
