@@ -188,11 +188,11 @@ def _message(i: int) -> tuple[str, bytes]:
 def distrib_rate(port: int, n: int, folder: Path) -> float:
     """distrib's sending engine on one connection: messages per second."""
     from distrib.config import LimitsConfig, SMTPConfig
-    from distrib.deliverylog import DeliveryLog, NewMessage
+    from distrib.deliverylog import NewMessage, open_log
     from distrib.send import Outgoing, send_messages
 
     path = folder / f"log-{time.monotonic_ns()}.sqlite"
-    with DeliveryLog.open(path) as log:
+    with open_log(path) as log:
         run = log.create_run("bench", "bench.toml")
         made = [_message(i) for i in range(n)]
         log.add_messages(run.id, [NewMessage(key=to, recipient=to, address=to) for to, _ in made])

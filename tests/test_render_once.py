@@ -12,7 +12,7 @@ import pytest
 
 from distrib.app.pipeline import make_plan, send_run, start_run
 from distrib.config import load_campaign
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import open_log
 from distrib.errors import RenderError
 from distrib.release import load_release
 from distrib.render import Renderer, make_message_id
@@ -64,7 +64,7 @@ def test_a_send_writes_each_message_once(
     campaign = load_campaign(files.campaign)
     plan = make_plan(campaign, workers=0)  # in this process, where the writes are counted
     assert written == []  # the plan writes no message
-    with DeliveryLog.open(files.log) as log:
+    with open_log(files.log) as log:
         run = start_run(plan, log)
         outcome = send_run(plan, log, run, handle_signals=False, render_workers=0)
     assert outcome.report.sent == len(plan.messages) > 5

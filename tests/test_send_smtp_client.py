@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from distrib.config import LimitsConfig, SMTPConfig
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import DeliveryLog, open_log
 from distrib.errors import SMTPAuthError
 from distrib.send import SendReport, send_messages
 from distrib.send.auth import CramMD5, Login, OAuthBearer, Plain, XOAuth2, choose
@@ -35,7 +35,7 @@ TOKEN = "ya29.a0AfH6SMBx-token_value~42"
 
 @pytest.fixture
 def log(tmp_path: Path) -> Iterator[DeliveryLog]:
-    with DeliveryLog.open(tmp_path / "distrib-log.sqlite") as opened:
+    with open_log(tmp_path / "distrib-log.sqlite") as opened:
         yield opened
 
 
