@@ -115,8 +115,12 @@ def test_rendering_problems_block_the_whole_send(
     template.write_text(text, encoding="utf-8")
     code, out = distrib("send", str(campaign.campaign), "--yes")
     assert code == 1
-    assert out.count("has no field 'beat_missing'") == 3  # the three French contacts
-    assert "medias.csv:2" in out  # each problem says where the contact came from
+    # One line for the one mistake, with how many messages it stops and where (not 3 lines).
+    assert out.count("has no field 'beat_missing'") == 1
+    [line] = [line for line in out.splitlines() if "beat_missing" in line]
+    assert "(3 messages, e.g. " in line  # the three French contacts
+    assert "medias.csv:2" in line  # examples say where the contacts came from
+    assert "3 message(s) cannot be rendered:" in out
     assert "nothing was sent" in out
     assert smtp_server.messages == []
 

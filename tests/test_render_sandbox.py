@@ -199,7 +199,7 @@ LEGITIMATE_FR = """\
 1/2 Photos <https://agapc.example/photos>; 2/2 Fiche <https://agapc.example/fiche>
 2 vitrines VITRINES
 a=1 b=2 x:1
-fr/fr-CA Lancement d’« Hiver en vitrine » – fr 50%
+fr/fr-CA Lancement d’«\u00a0Hiver en vitrine\u00a0» – fr 50%
 4 novembre 2027 à 9 h 00 (UTC-05:00) | November 4, 2027 | 2027 | 485\u00a0000,00\u00a0$ \
 | 25\u00a0% | 1,234.5
 Photos, Fiche | ZOÉ | Zoé | économie | rubrique

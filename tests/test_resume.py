@@ -313,3 +313,45 @@ def test_a_template_that_no_longer_renders_blocks_the_resume_and_changes_nothing
     code, out = distrib("send", str(campaign.campaign), "--resume", "1", "--yes")
     assert code == 3, out
     assert states(campaign)[SAM] == "sent"
+
+
+def test_a_run_whose_embargo_passed_resumes_only_without_the_notice(
+    campaign: CampaignFiles, smtp_server: SMTPTestServer
+) -> None:
+    """Run 1 left before the embargo and paused; by the time it is resumed the embargo has
+    passed: its last messages would carry a false notice.  Refused, unless --drop-embargo
+    (with --force: the pending messages change), which the run then records."""
+    from datetime import UTC, datetime
+
+    from distrib.app.resuming import prepare_resume
+    from distrib.app.sending import SendPreparation, send
+    from distrib.config import load_campaign
+    from distrib.errors import EmbargoError, RunChangedError
+
+    for name in ("fr.md", "en.md"):
+        path = campaign.folder / "release" / name
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("---\n", "---\nembargo: 2099-03-01T09:00-05:00\n", 1))
+    pause_run_1(campaign, smtp_server)
+    assert all("EMBARGO" in str(parse(m.data)["Subject"]) for m in smtp_server.messages)
+    config = load_campaign(campaign.campaign)
+    later = datetime(2099, 3, 1, 15, tzinfo=UTC)  # the embargo was at 14:00 UTC
+    with DeliveryLog.open(campaign.log, clock=lambda: later) as log:
+        with pytest.raises(EmbargoError, match=r"has passed .* --drop-embargo"):
+            prepare_resume(config, log, 1)
+        with pytest.raises(RunChangedError):
+            prepare_resume(config, log, 1, drop_embargo=True)
+        resumption = prepare_resume(config, log, 1, drop_embargo=True, force=True)
+        assert resumption.run.settings["drop_embargo"] is True
+        prep = SendPreparation(
+            resumption.plan.campaign, log, resumption.plan, resumption=resumption
+        )
+        send(prep, handle_signals=False)
+    assert states(campaign)[SAM] == "sent" and states(campaign)[NOEMIE] == "sent"
+    resumed = [m for m in smtp_server.messages if m.rcpt_tos[0] in (SAM, NOEMIE)]
+    assert len(resumed) == 2
+    for received in resumed:
+        message = parse(received.data)
+        body = message.get_body(("plain",))
+        assert body is not None and "EMBARGO" not in str(body.get_content())
+        assert "EMBARGO" not in str(message["Subject"])

@@ -33,6 +33,7 @@ __all__ = [
     "ContactsConfig",
     "DKIMConfig",
     "LimitsConfig",
+    "PressConfig",
     "SMTPConfig",
     "SenderConfig",
     "SourceConfig",
@@ -328,6 +329,36 @@ class ContactsConfig(_Frozen):
     mx_nameservers: tuple[str, ...] = ()
 
 
+class PressConfig(_Frozen):
+    """How the release reads in each message (the campaign file's ``[press]`` table).
+
+    ``time_zone``: the zone a front-matter time with only an offset is shown in when the zone
+    has that offset then (``-05:00`` in winter reads HNE / ET).  ``embargo_in_subject``: an
+    embargoed release's subject starts with ``EMBARGO 1er mars 9 h HNE –``.
+    ``immediate_release``: a release without an embargo carries the label "Pour diffusion
+    immédiate" / "For immediate release" (``immediate_release_fr``/``_en`` replace the text).
+    """
+
+    time_zone: str = "America/Toronto"
+    embargo_in_subject: bool = True
+    immediate_release: bool = True
+    immediate_release_fr: str | None = None
+    immediate_release_en: str | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (e.g. America/Toronto)") from None
+        return value
+
+    _labels = field_validator("immediate_release_fr", "immediate_release_en")(_check_header_text)
+
+
 class Campaign(_Frozen):
     """A whole campaign file, with every path resolved."""
 
@@ -349,6 +380,10 @@ class Campaign(_Frozen):
     max_attachments_mb: Annotated[float, Field(gt=0, le=50)] = 10.0
     dkim: DKIMConfig | None = None
     contacts: ContactsConfig = ContactsConfig()
+    press: PressConfig = PressConfig()
+    # Not a key of the file: `distrib send --drop-embargo` sets it for one run (an embargo
+    # that has passed: the messages go without the notice).
+    drop_embargo: bool = False
 
     _resolve_paths = field_validator("release", "templates", "log", "outlets", mode="before")(
         _resolve
@@ -460,6 +495,10 @@ def _missing_paths(campaign: Campaign) -> list[Problem]:
     return problems
 
 
+#: Campaign fields set by distrib, never read from the file.
+_LOADER_KEYS = ("file", "drop_embargo")
+
+
 def load_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign file; raise `ConfigError` listing every problem found."""
     file = Path(path).expanduser().resolve()
@@ -478,8 +517,9 @@ def load_campaign(path: str | Path) -> Campaign:
         raise ConfigError([_toml_problem(file, exc)]) from None
     except RecursionError:  # tomllib parses nested arrays and tables recursively
         raise ConfigError([_too_deep(where)]) from None
-    if "file" in data:
-        raise ConfigError([Problem("file: unknown key", where, "config")])
+    for key in _LOADER_KEYS:
+        if key in data:
+            raise ConfigError([Problem(f"{key}: unknown key", where, "config")])
     data = {"name": file.parent.name or file.stem, **data, "file": file}
     try:
         campaign = Campaign.model_validate(data, context={"base": file.parent})

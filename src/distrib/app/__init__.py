@@ -30,6 +30,8 @@ relay               `relay_account`, `relay_login`, `relay_logout`; `mailbox_loc
 getting started     `load_campaign`, `start_campaign`, `capture_mail`
 for showing         `list_runs`, `log_entries`, `attempt_entries`, `format_time`, `in_zone`,
                     `export_table`, `for_terminal` … (shaping only, no decisions)
+words               `gettext`, `ngettext`, `set_language`, `pick_language`, `translator`
+                    (distrib's own messages in French and English, `distrib.i18n`)
 ==================  ===========================================================================
 
 Names are imported on first use (``distrib --help`` stays fast: the contacts stage alone pulls
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
         collect_preview,
         write_preview,
     )
+    from distrib.app.problems import ProblemGroup, group_problems
     from distrib.app.relay import (
         PROVIDERS,
         imap_settings,
@@ -82,6 +85,7 @@ if TYPE_CHECKING:
     from distrib.app.resuming import Resumption, Settled
     from distrib.app.sending import (
         Followup,
+        ReleaseVersion,
         SendPreparation,
         SendResult,
         SendSummary,
@@ -115,6 +119,15 @@ if TYPE_CHECKING:
     from distrib.deliverylog import DeliveryLog, MessageRow, Run
     from distrib.export import Format
     from distrib.export import write_table as export_table
+    from distrib.i18n import (
+        Translator,
+        current_language,
+        gettext,
+        ngettext,
+        pick_language,
+        set_language,
+        translator,
+    )
     from distrib.importing import ImportReport
     from distrib.inbox import clean
     from distrib.optout import OptOutOutcome
@@ -141,10 +154,12 @@ _HOMES = {
         "PreviewWritten", "collect_preview", "write_preview",
     ),
     "distrib.app.sending": (
-        "Followup", "SendPreparation", "SendResult", "SendSummary", "prepare_resume",
+        "Followup", "ReleaseVersion", "SendPreparation", "SendResult", "SendSummary",
+        "prepare_resume",
         "prepare_send", "send", "wait_for_start",
     ),
     "distrib.app.releases": ("STDIN", "import_release"),
+    "distrib.app.problems": ("ProblemGroup", "group_problems"),
     "distrib.app.relay": (
         "PROVIDERS", "imap_settings", "mailbox_location", "relay_account", "relay_login",
         "relay_logout",
@@ -159,6 +174,10 @@ _HOMES = {
     ),
     "distrib.config": ("Campaign", "display_path"),
     "distrib.export": ("Format",),
+    "distrib.i18n": (
+        "Translator", "current_language", "gettext", "ngettext", "pick_language", "set_language",
+        "translator",
+    ),
     "distrib.inbox": ("clean",),
     "distrib.safetext": ("for_terminal",),
     "distrib.schedule": ("format_countdown",),
@@ -208,7 +227,9 @@ __all__ = [
     "PreviewEntry",
     "PreviewSet",
     "PreviewWritten",
+    "ProblemGroup",
     "Progress",
+    "ReleaseVersion",
     "RenderedMessage",
     "Report",
     "Resumption",
@@ -221,12 +242,14 @@ __all__ = [
     "SignInPrompt",
     "SourceSummary",
     "TestSendOutcome",
+    "Translator",
     "attempt_entries",
     "capture_mail",
     "check_contacts",
     "clean",
     "collect_preview",
     "contact_history",
+    "current_language",
     "display_path",
     "export_table",
     "find_run",
@@ -234,6 +257,8 @@ __all__ = [
     "format_countdown",
     "format_size",
     "format_time",
+    "gettext",
+    "group_problems",
     "imap_settings",
     "import_release",
     "in_zone",
@@ -245,8 +270,10 @@ __all__ = [
     "mailbox_location",
     "make_filter",
     "merge_contacts",
+    "ngettext",
     "open_log",
     "parse_zone",
+    "pick_language",
     "prepare_resume",
     "prepare_send",
     "read_bounces",
@@ -257,9 +284,11 @@ __all__ = [
     "resolve_unknown",
     "run_report",
     "send",
+    "set_language",
     "start_campaign",
     "suppression_list",
     "test_send",
+    "translator",
     "unknown_messages",
     "unsubscribe",
     "unsubscribe_from_mailbox",

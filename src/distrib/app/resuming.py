@@ -34,6 +34,7 @@ from distrib.deliverylog import PENDING, DeliveryLog, MessageRow, Run, State
 from distrib.deliverylog.lease import Lease, acquire_lease
 from distrib.deliverylog.runs import interrupted_runs, replan, set_aside, skip_sent_elsewhere
 from distrib.errors import Problem, RenderError, RunChangedError, RunNotFoundError
+from distrib.schedule import check_embargo
 
 __all__ = ["Resumption", "Settled", "find_run", "prepare_resume", "settle_interrupted"]
 
@@ -124,14 +125,25 @@ def find_run(log: DeliveryLog, campaign: Campaign, run: int | str) -> Run:
 
 
 def prepare_resume(
-    campaign: Campaign, log: DeliveryLog, run: int | str, *, force: bool = False
+    campaign: Campaign,
+    log: DeliveryLog,
+    run: int | str,
+    *,
+    force: bool = False,
+    drop_embargo: bool = False,
 ) -> Resumption:
     """Take the lease, recover and check the run; the caller sends, then releases the lease.
 
     Raises `RunLockedError` when another process sends the campaign and `RunChangedError`
     (listing every change) when the campaign changed since planning and ``force`` is False.
+    A run sent without its embargo notice (``--drop-embargo``) resumes without it; a run whose
+    embargo has passed since it stopped is refused (`EmbargoError`: its messages would carry a
+    false notice) unless ``drop_embargo``, whose messages then differ (``force`` re-plans them).
     """
     found = find_run(log, campaign, run)
+    dropped = bool(found.settings.get("drop_embargo"))
+    if dropped or drop_embargo:
+        campaign = campaign.model_copy(update={"drop_embargo": True})
     lease = acquire_lease(log, campaign.name, run_id=found.id)
     try:
         requeued, unknown = log.recover(found.id)
@@ -139,6 +151,9 @@ def prepare_resume(
         elsewhere = 0 if found.settings.get("resend") else skip_sent_elsewhere(log, found.id)
         plan = make_plan(campaign, log=log, resend=True, token=found.token)
         lease.confirm()  # planning a long list may outlast the lease: change nothing if lost
+        release = plan.renderer.release
+        if not dropped:
+            check_embargo(release.embargo, log.current_time(), drop=drop_embargo)
         if plan.problems:
             raise RenderError(
                 plan.problems,
@@ -173,6 +188,8 @@ def prepare_resume(
         for row in changed:
             item = planned[row.key]
             replan(log, row.id, content_hash=item.content_hash, subject=item.subject)
+        if drop_embargo and not dropped:
+            log.update_run_settings(found.id, {"drop_embargo": True})
     except BaseException:
         lease.release()
         raise

@@ -349,6 +349,18 @@ class DeliveryLog:
         assert cursor.lastrowid is not None
         return self.get_run(cursor.lastrowid)
 
+    def update_run_settings(self, run_id: int, changes: Mapping[str, Any]) -> None:
+        """Add or replace keys of run ``run_id``'s settings (e.g. how a resume changed it)."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT settings FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFoundError(f"{self.path}: no run {run_id} (see `distrib runs`)")
+            settings = {**json.loads(row[0] or "{}"), **changes}
+            conn.execute(
+                "UPDATE runs SET settings = ? WHERE id = ?",
+                (json.dumps(settings, sort_keys=True), run_id),
+            )
+
     @_reads
     def get_run(self, run_id: int) -> Run:
         """Return run ``run_id`` or raise `RunNotFoundError`."""

@@ -51,6 +51,15 @@ def _language(context: Context, language: str | None) -> str:
     return str(context.get("lang", "en"))
 
 
+def _shown(value: Any) -> str:
+    """``value`` quoted as the officer wrote it (no ``\\xa0`` escapes), at most 60 characters."""
+    if isinstance(value, bool | int | float | Decimal):
+        return str(value)
+    if not isinstance(value, str):
+        return f"a {type(value).__name__}"
+    return "'" + (value if len(value) <= 60 else value[:59] + "…") + "'"
+
+
 def _as_datetime(value: Any, name: str) -> datetime | date:
     if isinstance(value, datetime | date):
         return value
@@ -59,12 +68,14 @@ def _as_datetime(value: Any, name: str) -> datetime | date:
             return datetime.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ValueError(f"{name}: {value!r} is not a date or date-time (e.g. 2027-11-04T09:00-05:00)")
+    raise ValueError(
+        f"{name}: {_shown(value)} is not a date or date-time (e.g. 2027-11-04T09:00-05:00)"
+    )
 
 
 def _as_number(value: Any, name: str) -> int | float | Decimal:
     if isinstance(value, bool):
-        raise ValueError(f"{name}: {value!r} is not a number")
+        raise ValueError(f"{name}: {_shown(value)} is not a number")
     if isinstance(value, int | float | Decimal):
         return value
     if isinstance(value, str):
@@ -73,7 +84,7 @@ def _as_number(value: Any, name: str) -> int | float | Decimal:
             return Decimal(text.replace(",", ".")) if text.count(",") <= 1 else Decimal("x")
         except InvalidOperation:
             pass
-    raise ValueError(f"{name}: {value!r} is not a number")
+    raise ValueError(f"{name}: {_shown(value)} is not a number")
 
 
 @lru_cache(maxsize=4096)
