@@ -66,8 +66,10 @@ if TYPE_CHECKING:
     )
     from distrib.app.logs import load_campaign, locate_log, open_log
     from distrib.app.previewing import (
+        LivePreview,
         PreviewWritten,
         collect_preview,
+        live_preview,
         write_preview,
     )
     from distrib.app.problems import ProblemGroup, group_problems
@@ -151,7 +153,7 @@ _HOMES = {
     ),
     "distrib.app.logs": ("load_campaign", "locate_log", "open_log"),
     "distrib.app.previewing": (
-        "PreviewWritten", "collect_preview", "write_preview",
+        "LivePreview", "PreviewWritten", "collect_preview", "live_preview", "write_preview",
     ),
     "distrib.app.sending": (
         "Followup", "ReleaseVersion", "SendPreparation", "SendResult", "SendSummary",
@@ -219,6 +221,7 @@ __all__ = [
     "GoogleAccount",
     "History",
     "ImportReport",
+    "LivePreview",
     "LogFilter",
     "Merged",
     "MessageRow",
@@ -263,6 +266,7 @@ __all__ = [
     "import_release",
     "in_zone",
     "list_runs",
+    "live_preview",
     "load_campaign",
     "locate_log",
     "log_columns",
