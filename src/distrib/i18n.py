@@ -29,8 +29,10 @@ from typing import Literal
 
 __all__ = [
     "LANGUAGES",
+    "SOURCES",
     "Translator",
     "current_language",
+    "extract_messages",
     "gettext",
     "ngettext",
     "pick_language",
@@ -116,6 +118,39 @@ def pick_language(explicit: str | None = None, environ: Mapping[str, str] | None
         if value:  # the first one set decides, as in C's setlocale
             return "fr" if value.lower().startswith("fr") else "en"
     return "en"
+
+
+#: The files whose messages the catalogue translates (relative to the package), and how to
+#: read them: `extract_messages` finds every ``_("…")``, ``gettext``, ``ngettext`` and ``N_``.
+SOURCES: tuple[tuple[str, str], ...] = (
+    ("cli/__init__.py", "python"),
+    ("cli/send.py", "python"),
+    ("cli/preview.py", "python"),
+    ("cli/audit.py", "python"),
+    ("audit/html.py", "python"),
+    ("audit/report.html.j2", "jinja2.ext:babel_extract"),
+)
+_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+
+
+def extract_messages() -> list[tuple[str, int, str | tuple[str, str]]]:
+    """Every message the sources mark, in order: (file, line, msgid or (singular, plural)).
+
+    For maintainers (``scripts/update-catalogue.py``) and the test that keeps the catalogue
+    complete; needs Babel's extractors, so it is never called at run time.
+    """
+    from babel.messages.extract import extract_from_file
+
+    package = Path(__file__).parent
+    found: list[tuple[str, int, str | tuple[str, str]]] = []
+    for name, method in SOURCES:
+        options = {"extensions": "jinja2.ext.i18n"} if method != "python" else None
+        for line, message, _comments, _context in extract_from_file(
+            method, package / name, keywords=_KEYWORDS, options=options
+        ):
+            key = (str(message[0]), str(message[1])) if isinstance(message, tuple) else message
+            found.append((name, line, key))
+    return found
 
 
 _current: list[Translator] = []

@@ -72,7 +72,6 @@ if TYPE_CHECKING:
         live_preview,
         write_preview,
     )
-    from distrib.app.problems import ProblemGroup, group_problems
     from distrib.app.relay import (
         PROVIDERS,
         imap_settings,
@@ -134,6 +133,7 @@ if TYPE_CHECKING:
     from distrib.inbox import clean
     from distrib.optout import OptOutOutcome
     from distrib.preview import PreviewEntry, PreviewSet
+    from distrib.problems import ProblemGroup, group_problems
     from distrib.relay.oauth import GoogleAccount, MicrosoftAccount, SignInPrompt
     from distrib.release_extras import format_size
     from distrib.render import RenderedMessage
@@ -161,7 +161,6 @@ _HOMES = {
         "prepare_send", "send", "wait_for_start",
     ),
     "distrib.app.releases": ("STDIN", "import_release"),
-    "distrib.app.problems": ("ProblemGroup", "group_problems"),
     "distrib.app.relay": (
         "PROVIDERS", "imap_settings", "mailbox_location", "relay_account", "relay_login",
         "relay_logout",
@@ -193,6 +192,7 @@ _HOMES = {
     "distrib.importing": ("ImportReport",),
     "distrib.relay.oauth": ("GoogleAccount", "MicrosoftAccount", "SignInPrompt"),
     "distrib.preview": ("PreviewEntry", "PreviewSet"),
+    "distrib.problems": ("ProblemGroup", "group_problems"),
     "distrib.release_extras": ("format_size",),
     "distrib.render": ("RenderedMessage",),
 }  # fmt: skip

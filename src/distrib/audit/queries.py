@@ -230,6 +230,31 @@ def notable_entries(log: DeliveryLog, run_id: int, states: Sequence[str]) -> lis
     return [_entry(row, columns) for row in log.query(sql, (run_id, *states))]
 
 
+def recipient_entries(log: DeliveryLog, run_id: int) -> list[dict[str, Any]]:
+    """Return the run's messages handed to the relay, or to be (not those set aside: skipped,
+    suppressed, rejected), by outlet then recipient: who received the release, for a report."""
+    sql = (
+        _ENTRY_SQL + " WHERE m.run_id = ? AND m.status NOT IN ('skipped', 'suppressed',"
+        " 'rejected') ORDER BY lower(COALESCE(m.outlet, '')), lower(m.recipient), m.id"
+    )
+    columns = log_columns(log)
+    return [_entry(row, columns) for row in log.query(sql, (run_id,))]
+
+
+def subjects_by_language(log: DeliveryLog, run_id: int) -> dict[str, str]:
+    """Return the first subject of each language of a run (for runs that did not record
+    their release)."""
+    rows = log.query(
+        "SELECT language, subject FROM messages WHERE run_id = ? AND subject IS NOT NULL"
+        " AND subject != '' ORDER BY id",
+        (run_id,),
+    )
+    found: dict[str, str] = {}
+    for row in rows:
+        found.setdefault(str(row["language"] or "?"), str(row["subject"]))
+    return found
+
+
 def _sql_filters(run_id: int | None, where: LogFilter) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from distrib.audit.queries import notable_entries, status_counts
+from distrib.audit.queries import (
+    notable_entries,
+    recipient_entries,
+    status_counts,
+    subjects_by_language,
+)
 from distrib.deliverylog import DeliveryLog, Run, State
 
 __all__ = [
@@ -94,6 +99,11 @@ class Report:
     bounced: list[dict[str, Any]] = field(default_factory=list)
     resolved: list[dict[str, Any]] = field(default_factory=list)
     timeline: Timeline = field(default_factory=lambda: Timeline(None, 1, (), None))
+    #: Every message handed to the relay (or to be), by outlet: who received the release.
+    recipients: list[dict[str, Any]] = field(default_factory=list)
+    #: The release as the run recorded it, per language: title, subject, label, embargo
+    #: (``runs.settings["release"]``; for older runs, only the subjects the messages had).
+    release: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -128,7 +138,24 @@ def report(log: DeliveryLog, run: Run) -> Report:
         bounced=_having(rows, State.BOUNCED),
         resolved=[m for m in rows if m.get("resolved_at") or m.get("resolution")],
         timeline=timeline(log, run),
+        recipients=recipient_entries(log, run.id),
+        release=_release(log, run),
     )
+
+
+def _release(log: DeliveryLog, run: Run) -> dict[str, dict[str, str]]:
+    """The release of ``run``: what it recorded, else the subjects its messages had."""
+    recorded = run.settings.get("release")
+    if isinstance(recorded, dict) and recorded:
+        return {
+            str(language): {str(k): str(v) for k, v in values.items()}
+            for language, values in recorded.items()
+            if isinstance(values, dict)
+        }
+    return {
+        language: {"title": "", "subject": subject, "label": "", "embargo": ""}
+        for language, subject in subjects_by_language(log, run.id).items()
+    }
 
 
 def _having(rows: Iterable[dict[str, Any]], state: State) -> list[dict[str, Any]]:

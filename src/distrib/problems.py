@@ -3,7 +3,8 @@
 A mistake in a template stops every message it is in: 23 contacts, 23 identical lines, and the
 one that differs is lost among them.  `group_problems` keeps one group per distinct problem
 (its code and its text), in the order they were first met, with how many there are and the
-first few examples (where each one is), for the command line and the preview pages alike.
+first few examples (where each one is), for the command line, the preview pages and the
+preview's index alike (`distrib.app` offers it to interfaces).
 """
 
 from __future__ import annotations
