@@ -59,8 +59,8 @@ def campaign_keys(model: type[BaseModel], prefix: str = "") -> list[tuple[str, s
     """(table, key) for every key of the campaign file, e.g. ("[smtp]", "port")."""
     keys: list[tuple[str, str]] = []
     for name, field in model.model_fields.items():
-        if model is Campaign and name == "file":
-            continue  # set by the loader, not a key of the file
+        if model is Campaign and name in ("file", "drop_embargo"):
+            continue  # set by the loader or by `send --drop-embargo`, not a key of the file
         annotation = field.annotation
         nested = [
             a for a in getattr(annotation, "__args__", (annotation,))

@@ -206,3 +206,20 @@ def test_other_yaml_mistakes_say_the_line_and_column_and_how_to_fix(tmp_path: Pa
     line, column = str(problem.where).rsplit(":", 2)[1:]
     assert int(line) >= 5 and int(column) >= 1
     assert "must close it with the same quote" in problem.message
+
+
+def test_money_and_when_filters_write_as_newsrooms_do(tmp_path: Path) -> None:
+    from render_helpers import simple_templates, write_templates
+
+    text = '{{ 485000 | money }}|{{ "1234.5" | money }}|{{ release.embargo | when }}\n'
+    templates = write_templates(tmp_path / "tpl", simple_templates(text=text))
+    folder = release(tmp_path, "embargo: 2028-03-01T09:00:00-05:00\n")
+    built = make_campaign(tmp_path, release=folder, templates=templates)
+    renderer_ = Renderer(built, load_release(built))
+    rendered, _, _ = render(renderer_)
+    assert (
+        rendered.text
+        == f"485{NBSP}000{NBSP}$|1{NBSP}234,50{NBSP}$|le 1er mars 2028, 9{NBSP}h (HNE)\n"
+    )
+    rendered, _, _ = render(renderer_, language="en")
+    assert rendered.text == "$485,000|$1,234.50|March 1, 2028, 9 a.m. ET\n"

@@ -275,12 +275,14 @@ def _parse_front_matter(
         # BaseLoader resolves every scalar to a plain string; composing keeps line numbers.
         node = yaml.compose(_quote_colon_values(front), Loader=yaml.BaseLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
+        reason = ", ".join(part for part in (exc.context, exc.problem) if part)
+        unclosed = "quoted scalar" in reason
+        # An unclosed quote is found at the end of the text: point at where it opened.
+        mark = exc.context_mark if unclosed and exc.context_mark else exc.problem_mark
         where = Location(shown)
         if mark is not None:  # +1: lines count from 1, +1: the opening '---'; columns from 1
             where = Location(shown, mark.line + 2, None, str(mark.column + 1))
-        reason = ", ".join(part for part in (exc.context, exc.problem) if part)
-        hint = _QUOTE_HINT if "quoted scalar" in reason else _YAML_HINT
+        hint = _QUOTE_HINT if unclosed else _YAML_HINT
         problems.append(Problem(f"front matter is not valid YAML: {reason}{hint}", where, "yaml"))
         return None
     except yaml.YAMLError as exc:

@@ -302,11 +302,7 @@ def _zone_name(zone: tzinfo | None, t: Translator = _ENGLISH) -> str:
 
 def _release_rows(rep: Report) -> list[dict[str, str]]:
     """The release per language (fr, en, then others), as the run recorded it."""
-    order = {"fr": 0, "en": 1, "both": 2}
-    return [
-        {"language": language, **values}
-        for language, values in sorted(rep.release.items(), key=lambda i: order.get(i[0], 9))
-    ]
+    return [{"language": language, **values} for language, values in rep.release.items()]
 
 
 def _reply(message: dict[str, Any]) -> str:

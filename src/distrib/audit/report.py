@@ -147,15 +147,18 @@ def _release(log: DeliveryLog, run: Run) -> dict[str, dict[str, str]]:
     """The release of ``run``: what it recorded, else the subjects its messages had."""
     recorded = run.settings.get("release")
     if isinstance(recorded, dict) and recorded:
-        return {
+        found = {
             str(language): {str(k): str(v) for k, v in values.items()}
             for language, values in recorded.items()
             if isinstance(values, dict)
         }
-    return {
-        language: {"title": "", "subject": subject, "label": "", "embargo": ""}
-        for language, subject in subjects_by_language(log, run.id).items()
-    }
+    else:
+        found = {
+            language: {"title": "", "subject": subject, "label": "", "embargo": ""}
+            for language, subject in subjects_by_language(log, run.id).items()
+        }
+    order = {"fr": 0, "en": 1, "both": 2}  # French first, as Québec newsrooms read it
+    return dict(sorted(found.items(), key=lambda item: (order.get(item[0], 9), item[0])))
 
 
 def _having(rows: Iterable[dict[str, Any]], state: State) -> list[dict[str, Any]]:
