@@ -178,3 +178,29 @@ def test_authentication_failure_stops_the_run(
     code, out = distrib("send", str(files.campaign), "--yes")
     assert code == 0, out
     assert len(server.messages) == 5 and all(m.tls and m.user == "presse" for m in server.messages)
+
+
+def test_the_summary_shows_what_an_officer_checks_last(
+    campaign: CampaignFiles, smtp_server: SMTPTestServer
+) -> None:
+    """From, each language's label, subject and title, the relay and whether it is encrypted."""
+    code, out = distrib("send", str(campaign.campaign), "--yes")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert "  from: Service de presse <presse@quais.example>" in lines
+    fr = lines.index("  fr:")
+    assert lines[fr + 1 : fr + 4] == [
+        "    label:   Pour diffusion immédiate",
+        "    subject: Communiqué – La Coopérative des Quais ouvre un atelier",
+        "    title:   La Coopérative des Quais ouvre un atelier",
+    ]
+    en = lines.index("  en:")
+    assert lines[en + 1 : en + 4] == [
+        "    label:   For immediate release",
+        "    subject: News release – Quays Co-op opens a workshop",
+        "    title:   Quays Co-op opens a workshop",
+    ]
+    assert (
+        f"  relay: 127.0.0.1:{smtp_server.port}, not encrypted: for a local capture server only"
+        in lines
+    )
