@@ -1,9 +1,12 @@
 # distrib — two commands on a fresh machine:
-#   make demo   set up, start the local capture server, send the example campaign, show the report
+#   make demo   set up, start the local capture server, send two releases of the example
+#               workspace (the second to one beat, honouring an opt-out), show the report
 #   make test   set up, then lint, type-check and run the whole test suite
 # Both create .venv with python3 and install distrib into it (editable) with its dev tools.
 
 PYTHON ?= python3
+# make demo PORT=2626: the demo's capture server listens there (default 2525).
+PORT   ?= 2525
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -21,7 +24,7 @@ system-deps:
 	@./scripts/install-system-deps.sh
 
 demo: $(STAMP)
-	@./scripts/demo.sh
+	@PORT=$(PORT) ./scripts/demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard bench)
@@ -31,7 +34,7 @@ types: $(STAMP)
 	$(BIN)/mypy src
 
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test: lint types pytest
 
@@ -43,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo-out demo-out.next .pytest_cache .mypy_cache .ruff_cache

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from distrib.audit import LogFilter, history, log_columns, log_entries, report
+from distrib.audit import rows as export_rows
 from distrib.audit.html import render_html
 from distrib.bounces import process_mailbox
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import Begin, DeliveryLog, NewMessage, Outcome, State, open_log
 from distrib.export import write_table
 
 T0 = datetime(2027, 2, 2, 14, 0, tzinfo=UTC)
@@ -34,34 +35,42 @@ def ts(moment: datetime) -> str:
 
 
 def build(path: Path, n: int) -> DeliveryLog:
-    log = DeliveryLog.open(path)
+    log = open_log(path)
     run = log.create_run("bench", "bench/campaign.toml", settings={"rate": 10.0})
-    with log.transaction() as conn:
-        for i in range(n):
-            status = "failed" if i % 50 == 7 else "unknown" if i % 100 == 3 else "sent"
-            at = T0 + timedelta(seconds=i / 10)
-            address = f"journaliste{i}@media{i % 400}.example"
-            digest = hashlib.sha256(address.encode()).hexdigest()[:24]
-            cursor = conn.execute(
-                "INSERT INTO messages (run_id, key, recipient, address, name, outlet, language,"
-                " provenance, subject, message_id, content_hash, status, reply_code, reply_text,"
-                " attempts, created_at, updated_at, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                " ?, ?, ?, ?, 1, ?, ?, ?)",
-                (
-                    run.id, address, address, address, f"Journaliste {i}", f"Média {i % 400}",
-                    "fr" if i % 3 else "en", f"medias.csv:{i + 2}", "Communiqué",
-                    f"<distrib.5d41402abc4b.{digest}@quais.example>", f"{i:064x}", status,
-                    550 if status == "failed" else 250, "ok", ts(T0), ts(at),
-                    ts(at) if status == "sent" else None,
-                ),
+    statuses, rows = [], []
+    for i in range(n):
+        statuses.append("failed" if i % 50 == 7 else "unknown" if i % 100 == 3 else "sent")
+        address = f"journaliste{i}@media{i % 400}.example"
+        digest = hashlib.sha256(address.encode()).hexdigest()[:24]
+        rows.append(
+            NewMessage(
+                key=address, recipient=address, address=address, name=f"Journaliste {i}",
+                outlet=f"Média {i % 400}", language="fr" if i % 3 else "en",
+                provenance=f"medias.csv:{i + 2}", subject="Communiqué",
+                message_id=f"<distrib.5d41402abc4b.{digest}@quais.example>",
+                content_hash=f"{i:064x}",
+            )
+        )  # fmt: skip
+    log.add_messages(run.id, rows)
+    ids = [m.id for m in log.messages(run.id)]
+    for start in range(0, n, 1000):  # as the engine's group commits write them
+        chunk = range(start, min(n, start + 1000))
+        at = [T0 + timedelta(seconds=i / 10) for i in chunk]
+        begun = log.apply(
+            [
+                Begin(ids[i], "relay:587", ts(t - timedelta(milliseconds=80)))
+                for i, t in zip(chunk, at, strict=True)
+            ]
+        )
+        ends = []
+        for i, t, attempt in zip(chunk, at, begun, strict=True):
+            assert isinstance(attempt, int)
+            failed = statuses[i] == "failed"
+            ends.append(
+                Outcome(ids[i], attempt, State(statuses[i]), 550 if failed else 250, "ok", ts(t),
+                        "5.1.1" if failed else "2.0.0")
             )  # fmt: skip
-            conn.execute(
-                "INSERT INTO attempts (message, started_at, finished_at, server, outcome,"
-                " reply_code, enhanced_code, reply_text) VALUES (?, ?, ?, 'relay:587', ?, ?, ?,"
-                " 'ok')",
-                (cursor.lastrowid, ts(at - timedelta(milliseconds=80)), ts(at), status,
-                 550 if status == "failed" else 250, "5.1.1" if status == "failed" else "2.0.0"),
-            )  # fmt: skip
+        assert not any(isinstance(r, Exception) for r in log.apply(ends))
     log.set_run_status(run.id, "finished")
     return log
 
@@ -69,14 +78,14 @@ def build(path: Path, n: int) -> DeliveryLog:
 def bounce_box(folder: Path, log: DeliveryLog, count: int) -> Path:
     """A Maildir of ``count`` Postfix DSNs about messages of the log."""
     template = (CORPUS / "postfix-user-unknown.eml").read_text(encoding="utf-8")
-    rows = log.query("SELECT address, message_id FROM messages WHERE status = 'sent' LIMIT ?",
-                     (count,))  # fmt: skip
+    run = log.runs()[-1]
+    rows = log.messages(run.id, states=["sent"])[:count]
     box = mailbox.Maildir(folder, create=True)
     for number, row in enumerate(rows):
         text = template.replace(
-            "<distrib.5d41402abc4b.1c3e5a7b9d0f2e4a6c8b0d1f@quais.example>", row["message_id"]
-        ).replace("marc.tremblay@fleuve.example", row["address"])
-        text = text.replace("Marc.Tremblay@fleuve.example", row["address"])
+            "<distrib.5d41402abc4b.1c3e5a7b9d0f2e4a6c8b0d1f@quais.example>", row.message_id or ""
+        ).replace("marc.tremblay@fleuve.example", row.address)
+        text = text.replace("Marc.Tremblay@fleuve.example", row.address)
         text = text.replace("4Tq9Xk1Lz3z9sQ@relay", f"{number}x@relay")  # its own Message-ID
         box.add(text.encode("utf-8"))
     box.close()
@@ -103,8 +112,8 @@ def main() -> None:
         start = time.perf_counter()
         log = build(folder / "distrib-log.sqlite", n)
         print(f"built a log of {n} messages in {time.perf_counter() - start:.2f} s")
-        rows = log_entries(log, 1)
         columns = log_columns(log)
+        rows = export_rows(log_entries(log, 1), columns)
         where = LogFilter(domains=("media7.example",), since=T0 + timedelta(minutes=5),
                           until=T0 + timedelta(minutes=20))  # fmt: skip
         key = "journaliste77@media77.example"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from distrib.app.pipeline import make_plan, send_run, start_run
 from distrib.config import load_campaign
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import open_log
 from distrib.send import Outgoing, send_messages
 
 
@@ -33,7 +33,7 @@ def _rss_mb(who: int) -> float:
 def pipeline(campaign_file: Path, render_workers: int | None, plan_workers: int | None) -> dict:
     started = time.perf_counter()
     campaign = load_campaign(campaign_file)
-    with DeliveryLog.open(campaign.log_path) as log:
+    with open_log(campaign.log_target) as log:
         plan = make_plan(campaign, log=log, workers=plan_workers)
         planned = time.perf_counter()
         assert not plan.problems, plan.problems[:3]
@@ -58,16 +58,15 @@ def pipeline(campaign_file: Path, render_workers: int | None, plan_workers: int 
 
 
 def prerendered(campaign_file: Path) -> dict:
-    from distrib.deliverylog.runs import to_send
     from distrib.renderpool import Job, RenderPool
 
     campaign = load_campaign(campaign_file)
-    with DeliveryLog.open(campaign.log_path) as log:
+    with open_log(campaign.log_target) as log:
         plan = make_plan(campaign, log=log)
         run = start_run(plan, log)
         contacts = [m.contact for m in plan.messages]
         index = {c.key: i for i, c in enumerate(contacts)}
-        jobs = [Job(index[r.key], r.id, r.message_id or "") for r in to_send(log, run.id)]
+        jobs = [Job(index[r.key], r.id, r.message_id or "") for r in log.to_send(run.id)]
 
         async def render_all() -> list[Outgoing]:
             return [

@@ -9,9 +9,12 @@ everything) and the same synthetic campaign (`bench.campaigns`):
 
 1. ``distrib send CAMPAIGN --yes``, the real command: load, merge, plan (render every message
    once), record the run, send (render again, SMTP, log committed): wall time from the start of
-   the command to its exit, peak memory; its own report gives the send's share;
+   the command to its exit, peak memory; its own report gives the send's share; once with the
+   delivery log in a SQLite file, once in PostgreSQL (a throwaway cluster the bench starts,
+   `bench.pg`, with PostgreSQL's durable defaults; a new database each time; skipped when
+   PostgreSQL is not installed);
 2. the sending engine fed with messages rendered beforehand (`bench.e2e prerendered`): the
-   send path's own ceiling (SMTP and the delivery log, rendering excluded);
+   send path's own ceiling (SMTP and the delivery log, rendering excluded), on both logs;
 3. ``smtp-source`` (C) with the same number of messages of the same size: this machine's ceiling;
 4. mailmerge 2.3.0 with the same number of messages of the same size.
 
@@ -37,7 +40,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import measure, peer, profiling, ratelimit, startup, tools
+from bench import measure, peer, pg, profiling, ratelimit, startup, tools
 from bench.campaigns import write_campaign
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,10 +54,24 @@ def mmm(values: list[float]) -> tuple[float, float, float]:
     return min(values), statistics.median(values), max(values)
 
 
-def distrib_cli(campaign: Path, log: Path, output: Path) -> tuple[float, measure.Measured]:
+def fresh(log: Path | str) -> None:
+    """Remove a log file and its -wal and -shm (a database URL is made new by its caller)."""
+    if isinstance(log, Path):
+        for stale in log.parent.glob(log.name + "*"):
+            stale.unlink()
+
+
+def postgres_campaign(campaign: Path, url: str) -> Path:
+    """The same campaign beside it, its delivery log in the PostgreSQL database ``url``."""
+    text = campaign.read_text(encoding="utf-8")
+    other = campaign.with_name("campaign-postgresql.toml")
+    other.write_text(f'log = "{url}"\n{text}', encoding="utf-8")
+    return other
+
+
+def distrib_cli(campaign: Path, log: Path | str, output: Path) -> tuple[float, measure.Measured]:
     """Run ``distrib send CAMPAIGN --yes`` on a fresh log; return (messages/s, measurement)."""
-    for stale in log.parent.glob(log.name + "*"):
-        stale.unlink()
+    fresh(log)
     got = measure.run([str(BIN / "distrib"), "send", str(campaign), "--yes"], log=output)
     if got.returncode != 0:
         raise SystemExit(f"bench: distrib send failed ({got.returncode}); see {output}")
@@ -64,9 +81,8 @@ def distrib_cli(campaign: Path, log: Path, output: Path) -> tuple[float, measure
     return sent / got.seconds, got
 
 
-def in_process(mode: str, campaign: Path, log: Path) -> dict[str, Any]:
-    for stale in log.parent.glob(log.name + "*"):
-        stale.unlink()
+def in_process(mode: str, campaign: Path, log: Path | str) -> dict[str, Any]:
+    fresh(log)
     out = subprocess.run(
         [sys.executable, "-m", "bench.e2e", mode, str(campaign)],
         cwd=REPO, capture_output=True, text=True, check=False,
@@ -115,8 +131,32 @@ def round_(index: int, ctx: dict[str, Any]) -> dict[str, Any]:
     row["vs_ceiling"] = row["distrib"] / row["ceiling"]
     row["prerendered_vs_mailmerge"] = row["prerendered"] / row["mailmerge"]
     row["prerendered_vs_ceiling"] = row["prerendered"] / row["ceiling"]
+    if ctx.get("cluster") is not None:
+        row.update(postgres_round(index, ctx))
+        row["pg_vs_sqlite"] = row["distrib_pg"] / row["distrib"]
     tools.say("  " + ", ".join(f"{k} {v:,.2f}" for k, v in row.items()))
     return row
+
+
+def postgres_round(index: int, ctx: dict[str, Any]) -> dict[str, Any]:
+    """The same two measurements with the delivery log on PostgreSQL (new databases)."""
+    cluster: pg.PostgresCluster = ctx["cluster"]
+    url = cluster.new_database()
+    tools.say(f"round {index}: distrib send --yes, delivery log on PostgreSQL")
+    output = ctx["work"] / f"distrib-send-pg-{index}.txt"
+    rate, got = distrib_cli(postgres_campaign(ctx["campaign"], url), url, output)
+    found = re.search(r"Elapsed ([0-9.]+) s over", output.read_text())
+    tools.say(f"  {rate:,.0f} messages/s ({got.seconds:.1f} s, {got.main_mb:.0f} MB)")
+    tools.say(f"round {index}: engine on messages rendered beforehand, PostgreSQL log")
+    url = cluster.new_database()
+    pre = in_process("prerendered", postgres_campaign(ctx["campaign"], url), url)
+    return {
+        "distrib_pg": rate,
+        "distrib_pg_seconds": got.seconds,
+        "send_pg_seconds": float(found.group(1)) if found else float("nan"),
+        "prerendered_pg": pre["messages"] / pre["seconds"],
+        "pg_changes_per_commit": 2 * pre["messages"] / max(1, pre["log_commits"]),
+    }
 
 
 def memory(sizes: list[int], ctx: dict[str, Any]) -> list[dict[str, Any]]:
@@ -203,6 +243,14 @@ def markdown(results: dict[str, Any]) -> str:
             f" = {fmt([v * 100 for v in col['prerendered_vs_ceiling']], '.0f', ' %')} of C,"
             f" {fmt(col['prerendered_vs_mailmerge'], '.1f', '×')} mailmerge | |",
         ]
+        if "distrib_pg" in col:
+            lines += [
+                f"| End-to-end `distrib send --yes`, delivery log on PostgreSQL (same rounds) |"
+                f" (issue 11: measured) | {fmt(col['distrib_pg'])} msg/s ="
+                f" {fmt([v * 100 for v in col['pg_vs_sqlite']], '.0f', ' %')} of SQLite's | |",
+                f"| Send path alone, PostgreSQL log | (its ceiling) |"
+                f" {fmt(col['prerendered_pg'])} msg/s | |",
+            ]
     if results.get("memory"):
         big = max(results["memory"], key=lambda r: r["recipients"])
         small = min(results["memory"], key=lambda r: r["recipients"])
@@ -250,6 +298,23 @@ def markdown(results: dict[str, Any]) -> str:
             f"Delivery-log changes per commit (group commit, send alone):"
             f" {fmt(col['changes_per_commit'], '.1f')}.",
         ]
+        if "distrib_pg" in col:
+            lines += [
+                "",
+                "The same rounds with the delivery log on PostgreSQL (a local cluster the bench"
+                " starts, durable defaults: fsync and synchronous commits on):",
+                "",
+                "| Round | distrib send | ÷ SQLite | load + plan s | send s | send alone"
+                " (render excluded) | changes per commit |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            for i, r in enumerate(rounds, 1):
+                lines.append(
+                    f"| {i} | {r['distrib_pg']:,.0f} | {r['pg_vs_sqlite'] * 100:.0f} % |"
+                    f" {r['distrib_pg_seconds'] - r['send_pg_seconds']:.1f} |"
+                    f" {r['send_pg_seconds']:.1f} | {r['prerendered_pg']:,.0f} |"
+                    f" {r['pg_changes_per_commit']:.1f} |"
+                )
     if results.get("memory"):
         lines += [
             "",
@@ -344,34 +409,46 @@ def main() -> None:
                            "mailmerge": tools.mailmerge()}  # fmt: skip
     results: dict[str, Any] = {"date": started, "command": command, "n": args.recipients,
                                "load_before": load_before}  # fmt: skip
-    with tools.smtp_sink(sink) as port:
-        ctx["port"] = port
-        folder = work / "campaign"
-        ctx["campaign"] = write_campaign(folder, args.recipients, port=port)
-        ctx["log"] = folder / "distrib-log.sqlite"
-        results["rounds"] = [round_(i, ctx) for i in range(1, args.rounds + 1)]
-        sizes = [int(s) for s in args.memory.split(",") if s.strip()]
-        results["memory"] = memory(sizes, ctx) if sizes else []
-        if args.rate_runs:
-            results["rate"] = rate_accuracy(
-                args.rate, args.burst, args.rate_seconds, args.rate_runs, ctx
-            )
-        times, tool = startup.help_times(BIN / "distrib", tools.hyperfine())
-        results["help"] = {"times": times, "tool": tool}
-        spy = None if args.no_profile else tools.py_spy()
-        if spy is not None:
-            tools.say("profile: py-spy on the in-process pipeline")
-            for stale in ctx["log"].parent.glob(ctx["log"].name + "*"):
-                stale.unlink()
-            raw = OUT / "profile.txt"
-            profiling.record(
-                spy, [sys.executable, "-m", "bench.e2e", "pipeline", str(ctx["campaign"])], raw
-            )
-            main_areas, worker_areas = profiling.summarise(raw)
-            results["profile"] = {"main": [asdict(a) for a in main_areas],
-                                  "workers": [asdict(a) for a in worker_areas]}  # fmt: skip
+    bindir = pg.find_bindir()
+    if bindir is None:
+        tools.say(f"bench: no PostgreSQL rounds: {pg.SKIP_REASON}")
+    ctx["cluster"] = pg.PostgresCluster.start(bindir, durable=True) if bindir else None
+    try:
+        with tools.smtp_sink(sink) as port:
+            ctx["port"] = port
+            measure_all(args, ctx, results)
+    finally:
+        if ctx["cluster"] is not None:
+            ctx["cluster"].stop()
     results["machine"] = machine()
     publish(results, write_docs=args.write_docs)
+
+
+def measure_all(args: argparse.Namespace, ctx: dict[str, Any], results: dict[str, Any]) -> None:
+    """Every measurement, the sink running on ``ctx["port"]``."""
+    folder = ctx["work"] / "campaign"
+    ctx["campaign"] = write_campaign(folder, args.recipients, port=ctx["port"])
+    ctx["log"] = folder / "distrib-log.sqlite"
+    results["rounds"] = [round_(i, ctx) for i in range(1, args.rounds + 1)]
+    sizes = [int(s) for s in args.memory.split(",") if s.strip()]
+    results["memory"] = memory(sizes, ctx) if sizes else []
+    if args.rate_runs:
+        results["rate"] = rate_accuracy(
+            args.rate, args.burst, args.rate_seconds, args.rate_runs, ctx
+        )
+    times, tool = startup.help_times(BIN / "distrib", tools.hyperfine())
+    results["help"] = {"times": times, "tool": tool}
+    spy = None if args.no_profile else tools.py_spy()
+    if spy is not None:
+        tools.say("profile: py-spy on the in-process pipeline")
+        fresh(ctx["log"])
+        raw = OUT / "profile.txt"
+        profiling.record(
+            spy, [sys.executable, "-m", "bench.e2e", "pipeline", str(ctx["campaign"])], raw
+        )
+        main_areas, worker_areas = profiling.summarise(raw)
+        results["profile"] = {"main": [asdict(a) for a in main_areas],
+                              "workers": [asdict(a) for a in worker_areas]}  # fmt: skip
 
 
 def publish(results: dict[str, Any], *, write_docs: bool) -> None:

@@ -8,7 +8,6 @@ milliseconds while it runs; ``wait4`` gives the largest process of the tree as a
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass
@@ -69,12 +68,10 @@ def run(command: list[str], *, cwd: Path | None = None, env: dict[str, str] | No
     return Measured(seconds, proc.returncode, main, children, usage.ru_maxrss / 1024)
 
 
-def sent_in_latest_run(log: Path) -> tuple[int, int]:
-    """(sent, total) of the latest run in the delivery log ``log``."""
-    with sqlite3.connect(log) as conn:
-        run = conn.execute("SELECT MAX(id) FROM runs").fetchone()[0]
-        sent = conn.execute(
-            "SELECT COUNT(*) FROM messages WHERE run_id = ? AND status = 'sent'", (run,)
-        ).fetchone()[0]
-        total = conn.execute("SELECT COUNT(*) FROM messages WHERE run_id = ?", (run,)).fetchone()[0]
-    return int(sent), int(total)
+def sent_in_latest_run(log: Path | str) -> tuple[int, int]:
+    """(sent, total) of the latest run in the delivery log ``log`` (a file or a URL)."""
+    from distrib.deliverylog import open_log
+
+    with open_log(log, read_only=True) as opened:
+        counts = opened.counts(opened.runs()[-1].id)
+    return counts.get("sent", 0), sum(counts.values())

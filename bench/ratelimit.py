@@ -7,7 +7,6 @@ Reads the delivery log of a finished run: the time each message's SMTP transacti
 from __future__ import annotations
 
 import bisect
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,14 +22,13 @@ class Accuracy:
 
 def accuracy(log: Path, burst: int) -> Accuracy:
     """Measure the latest run of ``log`` (paced with ``burst``)."""
-    with sqlite3.connect(log) as conn:
-        run = conn.execute("SELECT MAX(id) FROM runs").fetchone()[0]
-        rows = conn.execute(
-            "SELECT MIN(a.started_at) FROM attempts a JOIN messages m ON m.id = a.message"
-            " WHERE m.run_id = ? GROUP BY a.message",
-            (run,),
-        ).fetchall()
-    times = sorted(datetime.fromisoformat(r[0]).timestamp() for r in rows)
+    from distrib.deliverylog import open_log
+
+    first: dict[int, str] = {}
+    with open_log(log, read_only=True) as opened:
+        for attempt in opened.run_attempts(opened.runs()[-1].id):  # oldest first
+            first.setdefault(attempt.message, attempt.started_at)
+    times = sorted(datetime.fromisoformat(t).timestamp() for t in first.values())
     span = times[-1] - times[0]
     # With a bucket of `burst`, the first `burst` leave at once, then one every 1/rate.
     achieved = (len(times) - burst) / span if span > 0 else 0.0

@@ -43,7 +43,7 @@ LAST_NAMES = ["Bélanger", "Tremblay", "Smith", "Côté-Gagnon", "", "Lefebvre"]
 
 def campaign(folder: Path) -> Campaign:
     """Return a campaign over the example release and templates, in ``folder``."""
-    shutil.copytree(REPO / "example" / "release", folder / "release")
+    shutil.copytree(REPO / "example" / "releases" / "2027-11-hiver-en-vitrine", folder / "release")
     (folder / "contacts.csv").write_text("email\nx@y.example\n", encoding="utf-8")
     return Campaign.model_validate(
         {

@@ -1,4 +1,4 @@
-"""Build delivery logs with a known history, on a real SQLite file, through the store's own API.
+"""Build delivery logs with a known history, through the port's own operations (any adapter).
 
 The log's clock is injected, so a run "lasts" as long as the test says without any sleeping.
 """
@@ -10,13 +10,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from distrib.deliverylog import DeliveryLog, NewMessage, Run, State
+from distrib.deliverylog import (
+    Begin,
+    DeliveryLog,
+    NewMessage,
+    Outcome,
+    Run,
+    State,
+    apply_one,
+    timestamp,
+)
+from distrib.deliverylog import open_log as open_delivery_log
 
 T0 = datetime(2027, 2, 2, 14, 0, tzinfo=UTC)  # 09:00 in Montréal
 
 
 class Clock:
-    """A settable clock for `DeliveryLog.open(clock=...)`."""
+    """A settable clock for `open_log(clock=...)`."""
 
     def __init__(self, now: datetime = T0) -> None:
         self.now = now
@@ -107,26 +117,27 @@ def add_run(
 
 def _deliver(log: DeliveryLog, clock: Clock, message: int, outcome: str, t: float) -> None:
     clock.at(t)
-    attempt = log.claim(message, server="smtp.quais.example:587")
+    started, server = log.now(), "smtp.quais.example:587"
     clock.at(t + 0.2)
     if outcome == "failed":
-        log.record(message, attempt, State.FAILED, code=550, enhanced="5.1.1",
-                   text="RCPT TO: 550 5.1.1 no such user")  # fmt: skip
+        apply_one(log, Outcome(message, None, State.FAILED, 550, "RCPT TO: 550 5.1.1 no such user",
+                               log.now(), "5.1.1", None, server, started))  # fmt: skip
         return
     if outcome == "deferred":
-        retry = clock.now + timedelta(minutes=5)
-        log.record(message, attempt, State.DEFERRED, code=451, enhanced="4.7.1",
-                   text="RCPT TO: 451 4.7.1 greylisted", retry_at=retry)  # fmt: skip
+        retry = timestamp(clock.now + timedelta(minutes=5))
+        apply_one(log, Outcome(message, None, State.DEFERRED, 451, "RCPT TO: 451 4.7.1 greylisted",
+                               log.now(), "4.7.1", retry, server, started))  # fmt: skip
         return
-    log.begin_data(message)
+    attempt = apply_one(log, Begin(message, server, started))
     clock.at(t + 0.4)
     if outcome == "unknown":
-        log.record(message, attempt, State.UNKNOWN, code=None,
-                   text="connection lost after the message was sent")  # fmt: skip
+        lost = "connection lost after the message was sent"
+        apply_one(log, Outcome(message, attempt, State.UNKNOWN, None, lost, log.now()))
         return
-    log.record(message, attempt, State.SENT, code=250, enhanced="2.0.0", text="250 2.0.0 queued")
+    apply_one(log, Outcome(message, attempt, State.SENT, 250, "250 2.0.0 queued", log.now(),
+                           "2.0.0"))  # fmt: skip
 
 
-def open_log(path: Path, clock: Clock) -> DeliveryLog:
+def open_log(path: Path | str, clock: Clock) -> DeliveryLog:
     """Open (create) a log at ``path`` on ``clock``."""
-    return DeliveryLog.open(path, clock=clock)
+    return open_delivery_log(path, clock=clock)

@@ -119,9 +119,27 @@ def postgres_cluster() -> Iterator[Any]:
 
 
 @pytest.fixture
-def postgres_url(postgres_cluster: Any) -> str:
-    """The URL of a new, empty PostgreSQL database on the session's cluster."""
-    return str(postgres_cluster.new_database())
+def postgres_url(postgres_cluster: Any) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database on the session's cluster (dropped after the
+    test: the cluster's folder stays small)."""
+    url = str(postgres_cluster.new_database())
+    yield url
+    postgres_cluster.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def adapter(request: pytest.FixtureRequest) -> str:
+    """The delivery log's adapter a test runs against (a test asking for it runs on both)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def empty_target(adapter: str, tmp_path: Path, request: pytest.FixtureRequest) -> str | Path:
+    """Where no delivery log exists yet: a file name in ``tmp_path``, or a new empty database
+    (PostgreSQL tests are skipped with the cluster's reason when it is not installed)."""
+    if adapter == "sqlite":
+        return tmp_path / "logs" / "distrib-log.sqlite"
+    return str(request.getfixturevalue("postgres_url"))
 
 
 # -- relays and mailboxes (issue 15): a local OAuth2 token service, an XOAUTH2 SMTP server and

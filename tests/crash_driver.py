@@ -15,9 +15,8 @@ import asyncio
 import sys
 
 from distrib.config import LimitsConfig, SMTPConfig
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import open_log
 from distrib.deliverylog.lease import HEARTBEAT_EVERY, acquire_lease
-from distrib.deliverylog.runs import to_send
 from distrib.send import Outgoing, send_messages
 
 SENDER = "presse@quais.example"
@@ -38,14 +37,14 @@ def main(argv: list[str]) -> int:
         local_hostname="client.test",
     )  # fmt: skip
     limits = LimitsConfig(rate=0, connections=connections, retries=0, retry_delay=0, pause_after=0)
-    with DeliveryLog.open(path, create=False) as log:
+    with open_log(path, create=False) as log:
         run = log.runs()[-1]
         with acquire_lease(log, run.campaign, run_id=run.id) as lease:
             log.recover(run.id)
             outgoing = [
                 Outgoing(r.id, SENDER, r.address, body(r.address, f"<{r.key}@quais.example>"),
                          f"<{r.key}@quais.example>")
-                for r in to_send(log, run.id)
+                for r in log.to_send(run.id)
             ]  # fmt: skip
             report = asyncio.run(
                 send_messages(

@@ -14,7 +14,7 @@ from distrib.contacts.model import Contact
 from distrib.errors import Location
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE_RELEASE = REPO / "example" / "release"
+EXAMPLE_RELEASE = REPO / "example" / "releases" / "2027-11-hiver-en-vitrine"
 DATE = datetime(2027, 11, 4, 9, 0, tzinfo=UTC)
 #: The unsubscribe-token secret tests put in DISTRIB_UNSUBSCRIBE_SECRET.
 SECRET = "test-secret-0123456789abcdef"

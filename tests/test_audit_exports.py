@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from audit_helpers import PEOPLE, Clock, add_run, open_log
 from distrib.audit import LOG_COLUMNS
 from distrib.cli import app
-from distrib.deliverylog.feedback import NewBounce
+from distrib.deliverylog.records import NewBounce
 from distrib.export import neutralise
 
 runner = CliRunner()

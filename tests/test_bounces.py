@@ -298,11 +298,11 @@ def distrib(*args: str) -> tuple[int, str]:
 def test_bounces_command_accounts_for_every_message(log: DeliveryLog, tmp_path: Path) -> None:
     folder = tmp_path / "inbox"
     shutil.copytree(CORPUS, folder)
-    code, out = distrib("bounces", str(folder), "--log", str(log.path), "--dry-run")
+    code, out = distrib("bounces", str(folder), "--log", str(log.where), "--dry-run")
     assert code == 0, out
     assert "Would record: 5 hard, 3 soft, 1 delay warning(s)" in out
     assert log.bounces() == []
-    code, out = distrib("bounces", str(folder), "--log", str(log.path))
+    code, out = distrib("bounces", str(folder), "--log", str(log.where))
     assert code == 0, out
     assert f"Read {len(ALL)} message(s)" in out
     assert "10 bounce(s): 9 matched to messages, 1 matched nothing" in out
@@ -311,7 +311,7 @@ def test_bounces_command_accounts_for_every_message(log: DeliveryLog, tmp_path: 
     assert "1 other message(s), for you to read" in out
     assert "Recorded: 5 hard, 3 soft, 1 delay warning(s)" in out
     assert "stranger@ailleurs.example" in out and "hard (suppressed)" in out
-    code, out = distrib("bounces", str(folder), "--log", str(log.path))
+    code, out = distrib("bounces", str(folder), "--log", str(log.where))
     assert "Recorded: 0 hard, 0 soft, 0 delay warning(s); 9 already recorded earlier" in out
-    code, out = distrib("bounces", str(tmp_path / "nowhere"), "--log", str(log.path))
+    code, out = distrib("bounces", str(tmp_path / "nowhere"), "--log", str(log.where))
     assert code == 1 and "no such Maildir" in out and "Traceback" not in out

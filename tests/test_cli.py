@@ -70,25 +70,26 @@ def test_version() -> None:
     assert code == 0 and re.fullmatch(r"distrib \d+\.\d+\.\d+\n", out)
 
 
-def test_init_writes_a_starter_that_sends_to_the_sink(tmp_path: Path) -> None:
+def test_init_writes_a_workspace_that_sends_to_the_sink(tmp_path: Path) -> None:
     folder = tmp_path / "press"
     code, out = distrib("init", str(folder))
     assert code == 0, out
     for name in (
-        "campaign.toml",
+        "distrib.toml",
         "contacts.csv",
-        "release/fr.md",
-        "release/en.md",
-        "templates/fr/message.html",
-        "templates/en/subject.txt",
+        "releases/premier-communique/fr.md",
+        "releases/premier-communique/en.md",
+        "releases/premier-communique/release.toml",
     ):
         assert (folder / name).is_file(), name
+    # The built-in templates are used: no copy of them to keep up to date.
+    assert not (folder / "templates").exists()
     assert "distrib sink" in out
     # The starter talks to `distrib sink` on 127.0.0.1:2525; point it at a free port for the test.
     with CaptureSink(tmp_path / "maildir", port=0) as sink:
-        campaign = folder / "campaign.toml"
-        campaign.write_text(campaign.read_text().replace("port = 2525", f"port = {sink.port}"))
-        code, out = distrib("send", str(campaign), "--yes")
+        workspace = folder / "distrib.toml"
+        workspace.write_text(workspace.read_text().replace("port = 2525", f"port = {sink.port}"))
+        code, out = distrib("send", str(folder / "releases" / "premier-communique"), "--yes")
         assert code == 0, out
         assert sorted(m.rcpt_tos for m in sink.captured) == [
             ("camille.fortin@journal.example",),

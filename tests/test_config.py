@@ -42,7 +42,7 @@ def test_minimal_campaign_loads_with_secure_defaults(tmp_path: Path) -> None:
     assert campaign.sources[0].path == tmp_path / "contacts.csv"
     assert campaign.smtp.security == "starttls"
     assert campaign.smtp.data_timeout == 600
-    assert campaign.log_path == tmp_path / "distrib-log.sqlite"
+    assert campaign.log_target == tmp_path / "distrib-log.sqlite"
     assert campaign.sender.domain == "org.example"
     assert campaign.sender.unsubscribe_address == "presse@org.example"
     with pytest.raises(Exception, match="frozen"):
@@ -113,3 +113,11 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
     path = make(tmp_path)
     path.write_bytes(MINIMAL.replace("Montréal", "Montr\xe9al").encode("latin-1"))
     assert "must be UTF-8" in problems(path)[0]
+
+
+def test_the_log_is_a_file_beside_the_campaign_or_a_postgresql_url(tmp_path: Path) -> None:
+    relative = load_campaign(make(tmp_path, 'log = "logs/press.sqlite"\n' + MINIMAL))
+    assert relative.log_target == tmp_path / "logs" / "press.sqlite"
+    url = "postgresql://presse@db.quais.example/distrib?sslmode=require"
+    shared = load_campaign(make(tmp_path, f'log = "{url}"\n' + MINIMAL))
+    assert shared.log_target == url  # a URL, not resolved as a path

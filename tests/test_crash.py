@@ -1,6 +1,7 @@
 """Crash tests: kill the sending process (named crash points, SIGKILL when the server reads a
 chosen command, Ctrl-C), resume, and compare the delivery log with what the real SMTP server
-received.
+received.  The crash table and the kills at chosen commands run on both adapters of the log
+(a SQLite file, a PostgreSQL database).
 
 The server runs in this process, so it outlives every sender we kill.  Every kill point is an
 event (a crash point in the code, or the Nth MAIL/RCPT/DATA/end of body the server reads), never
@@ -9,10 +10,10 @@ a moment: each assertion holds however fast or slow the machine is.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -35,7 +36,7 @@ from crash_helpers import (
     wait_for,
 )
 from distrib.cli import app
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import MessageRow, open_log
 from distrib.send.crash import CRASH_EXIT, POINTS, CrashPoints
 from smtp_server import SMTPTestServer, plan_messages
 
@@ -44,7 +45,7 @@ DRIVER = TESTS / "crash_driver.py"
 runner = CliRunner()
 
 
-def drive(log: Path, server: SMTPTestServer, connections: int = 1, **env: str) -> Popen:
+def drive(log: str | Path, server: SMTPTestServer, connections: int = 1, **env: str) -> Popen:
     return subprocess.Popen(
         [sys.executable, str(DRIVER), str(log), str(server.port), str(connections)],
         env=environment(**env),
@@ -54,20 +55,16 @@ def drive(log: Path, server: SMTPTestServer, connections: int = 1, **env: str) -
     )
 
 
-def rows(log: Path) -> dict[str, sqlite3.Row]:
-    with sqlite3.connect(log) as conn:
-        conn.row_factory = sqlite3.Row
-        return {r["address"]: r for r in conn.execute("SELECT * FROM messages ORDER BY id")}
+def rows(log: str | Path) -> dict[str, MessageRow]:
+    """Every message of the log by address, as another process reads it (read-only)."""
+    with open_log(log, read_only=True) as reader:
+        return {m.address: m for run in reader.runs() for m in reader.messages(run.id)}
 
 
-def outcomes(log: Path, address: str) -> list[str]:
-    with sqlite3.connect(log) as conn:
-        found = conn.execute(
-            "SELECT a.outcome FROM attempts a JOIN messages m ON m.id = a.message"
-            " WHERE m.address = ? ORDER BY a.id",
-            (address,),
-        )
-        return [r[0] for r in found]
+def outcomes(log: str | Path, address: str) -> list[str]:
+    with open_log(log, read_only=True) as reader:
+        message = rows(log)[address].id
+        return [str(a.outcome) for a in reader.attempts(message)]
 
 
 def copies(server: SMTPTestServer) -> Counter[str]:
@@ -75,12 +72,11 @@ def copies(server: SMTPTestServer) -> Counter[str]:
     return Counter(m.rcpt_tos[0] for m in server.messages if m.accepted)
 
 
-def plan(tmp_path: Path, n: int) -> tuple[Path, list[str]]:
-    path = tmp_path / "distrib-log.sqlite"
+def plan(target: str | Path, n: int) -> tuple[str | Path, list[str]]:
     recipients = [f"journaliste{i:02d}@redaction{i % 3}.example" for i in range(n)]
-    with DeliveryLog.open(path) as log:
+    with open_log(target) as log:
         plan_messages(log, recipients, campaign="crash")
-    return path, recipients
+    return target, recipients
 
 
 def test_crash_points_are_named_and_counted() -> None:
@@ -125,18 +121,21 @@ SECOND_LEFT = {"before-claim": {"data"}, "before-data": {"data", "sent"}}
 @pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
 @pytest.mark.parametrize("point", list(AT_POINT))
 def test_a_crash_at_each_point_is_resumed_truthfully(
-    tmp_path: Path, make_smtp_server: Callable[..., SMTPTestServer], point: str, pipelining: bool
+    empty_target: str | Path,
+    make_smtp_server: Callable[..., SMTPTestServer],
+    point: str,
+    pipelining: bool,
 ) -> None:
     # With PIPELINING, MAIL, RCPT and DATA leave together and `data` is committed while they
     # are in flight, awaited before the body: the same states at every point.
     smtp_server = make_smtp_server(pipelining=pipelining)
-    log, recipients = plan(tmp_path, 5)
+    log, recipients = plan(empty_target, 5)
     second, third = recipients[1], recipients[2]
     code, out = finish(drive(log, smtp_server, DISTRIB_CRASH_AT=point, DISTRIB_CRASH_AFTER="3"))
     assert code == CRASH_EXIT, out
     left, final, expected_copies = AT_POINT[point]
     before = rows(log)
-    states = [before[r]["status"] for r in recipients]
+    states = [before[r].status for r in recipients]
     assert states[0] == "sent" and states[2:] == [left, "ready", "ready"]
     assert states[1] in SECOND_LEFT.get(point, {"sent"})
     if point in {"after-dot", "after-250-before-commit"}:
@@ -147,23 +146,23 @@ def test_a_crash_at_each_point_is_resumed_truthfully(
     # send what is pending.
     assert crash_driver.main(["crash_driver", str(log), str(smtp_server.port), "1"]) == 0
     after = rows(log)
-    assert after[third]["status"] == final
-    assert after[second]["status"] == ("unknown" if states[1] == "data" else "sent")
-    assert all(after[r]["status"] == "sent" for r in recipients if r not in {second, third})
+    assert after[third].status == final
+    assert after[second].status == ("unknown" if states[1] == "data" else "sent")
+    assert all(after[r].status == "sent" for r in recipients if r not in {second, third})
     got = copies(smtp_server)
     assert got[third] == expected_copies
     assert all(got[r] == 1 for r in recipients if r != third)  # nothing twice, nothing lost
     if final == "unknown":
         assert outcomes(log, third) == ["interrupted"]  # never resent automatically
-        assert "may or may not have been delivered" in after[third]["reply_text"]
+        assert "may or may not have been delivered" in (after[third].reply_text or "")
     elif left == "ready":
         assert outcomes(log, third) == ["sent"]  # the crashed try never reached the file
 
 
 def test_a_crash_before_a_group_commit_loses_nothing_and_sends_nothing_twice(
-    tmp_path: Path, smtp_server: SMTPTestServer
+    empty_target: str | Path, smtp_server: SMTPTestServer
 ) -> None:
-    log, recipients = plan(tmp_path, 12)
+    log, recipients = plan(empty_target, 12)
     for after in ("2", "3", "4"):
         proc = drive(
             log, smtp_server, connections=3, DISTRIB_CRASH_AT="before-group-commit",
@@ -174,21 +173,21 @@ def test_a_crash_before_a_group_commit_loses_nothing_and_sends_nothing_twice(
         left = rows(log)
         # The group that was being written is not in the file: its messages are as they were
         # before it (never `sent` without the server having them).
-        assert all(copies(smtp_server)[r] == 1 for r in recipients if left[r]["status"] == "sent")
+        assert all(copies(smtp_server)[r] == 1 for r in recipients if left[r].status == "sent")
     assert crash_driver.main(["crash_driver", str(log), str(smtp_server.port), "3"]) == 0
     final = rows(log)
     got = copies(smtp_server)
     received = Counter(m.rcpt_tos[0] for m in smtp_server.messages)
     assert set(received) <= set(recipients) and max(received.values()) == 1  # never twice
     for r in recipients:
-        assert final[r]["status"] in {"sent", "unknown"}, r  # nothing lost or left behind
-        if final[r]["status"] == "sent":
+        assert final[r].status in {"sent", "unknown"}, r  # nothing lost or left behind
+        if final[r].status == "sent":
             assert got[r] == 1
         else:
             # A lost outcome: the server has it once, the log says "may or may not".
             assert outcomes(log, r)[-1] == "interrupted"
     # At most one message per connection is in `data` in the file at any moment.
-    assert sum(final[r]["status"] == "unknown" for r in recipients) <= 3 * 3
+    assert sum(final[r].status == "unknown" for r in recipients) <= 3 * 3
 
 
 #: The commands at which the server kills the sending process: the MAIL that starts a message
@@ -213,13 +212,13 @@ def kill_points(seed: int) -> list[tuple[str, int]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
 def test_sigkill_at_chosen_commands_never_sends_twice_or_loses_a_message(
-    tmp_path: Path, make_smtp_server: Callable[..., SMTPTestServer], pipelining: bool
+    empty_target: str | Path, make_smtp_server: Callable[..., SMTPTestServer], pipelining: bool
 ) -> None:
     server = make_smtp_server(pipelining=pipelining)
     # 12 kills, each after at most 4 commands of its kind (at most 5 messages settled per
     # process: the one killed and one in flight on the other connection): 72 recipients leave
     # every process enough messages to reach its kill point.
-    log, recipients = plan(tmp_path, 72)
+    log, recipients = plan(empty_target, 72)
     points = kill_points(20270202)
     killed: list[tuple[str, str]] = []
     for verb, nth in points:
@@ -243,9 +242,9 @@ def test_sigkill_at_chosen_commands_never_sends_twice_or_loses_a_message(
     rcpts = Counter(c.arg for c in server.commands if c.verb == "RCPT")
     assert max(received.values()) == 1  # no body ever reached the server twice
     assert set(final) == set(recipients)
-    unknown = [r for r in recipients if final[r]["status"] == "unknown"]
+    unknown = [r for r in recipients if final[r].status == "unknown"]
     for r in recipients:
-        status = final[r]["status"]
+        status = final[r].status
         assert status in {"sent", "unknown"}, (r, status)  # nothing lost or left behind
         if status == "sent":
             assert got[r] == 1
@@ -259,7 +258,7 @@ def test_sigkill_at_chosen_commands_never_sends_twice_or_loses_a_message(
         if verb == "DOT" or (verb == "DATA" and not pipelining):
             # Cut off after `data` was committed: unknown, never resent; the server has the
             # body once (killed before its reply) or, at the DATA command, not at all.
-            assert final[address]["status"] == "unknown", (verb, address)
+            assert final[address].status == "unknown", (verb, address)
             assert received[address] == (1 if verb == "DOT" else 0), (verb, address)
         elif verb == "RCPT" or verb == "DATA":
             # Before `data` (with PIPELINING the DATA command leaves with RCPT): still `ready`,
@@ -267,7 +266,7 @@ def test_sigkill_at_chosen_commands_never_sends_twice_or_loses_a_message(
             assert sum(n for arg, n in rcpts.items() if address in arg) > 1, (verb, address)
     # The last kill was at a RCPT: that message was sent by the final run, once.
     verb, address = killed[-1]
-    assert verb == "RCPT" and final[address]["status"] == "sent" and got[address] == 1
+    assert verb == "RCPT" and final[address].status == "sent" and got[address] == 1
 
 
 # -- the real `distrib send` ------------------------------------------------------------------
@@ -281,6 +280,16 @@ def campaign(tmp_path: Path, smtp_server: SMTPTestServer) -> CampaignFiles:
     return files
 
 
+@pytest.fixture
+def campaign_on(campaign: CampaignFiles, empty_target: str | Path) -> CampaignFiles:
+    """The campaign with its log on either adapter (``log = "postgresql://…"``)."""
+    if isinstance(empty_target, Path):
+        return campaign
+    text = campaign.campaign.read_text(encoding="utf-8")
+    campaign.campaign.write_text(f'log = "{empty_target}"\n{text}', encoding="utf-8")
+    return dataclasses.replace(campaign, log=empty_target)  # type: ignore[arg-type]
+
+
 def cli(*args: str) -> tuple[int, str]:
     result = runner.invoke(app, list(args))
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
@@ -288,13 +297,14 @@ def cli(*args: str) -> tuple[int, str]:
 
 
 def by_address(files: CampaignFiles) -> dict[str, str]:
-    return {a: r["status"] for a, r in rows(files.log).items()}
+    return {a: r.status for a, r in rows(files.log).items()}
 
 
 @pytest.mark.parametrize(("point", "third"), [("before-data", "sent"), ("after-dot", "unknown")])
 def test_distrib_send_killed_then_resumed(
-    campaign: CampaignFiles, smtp_server: SMTPTestServer, point: str, third: str
+    campaign_on: CampaignFiles, smtp_server: SMTPTestServer, point: str, third: str
 ) -> None:
+    campaign = campaign_on
     proc = distrib_process(
         "send", str(campaign.campaign), "--yes", DISTRIB_CRASH_AT=point, DISTRIB_CRASH_AFTER="3"
     )
@@ -347,9 +357,9 @@ def test_ctrl_c_lets_the_message_in_flight_finish(
     assert "To go on: distrib send campaign.toml --resume 1" in out
     states = by_address(campaign)
     assert list(states.values()) == ["sent", "sent", "ready", "ready", "ready"]
-    with sqlite3.connect(campaign.log) as conn:
-        assert conn.execute("SELECT status FROM runs").fetchone()[0] == "stopped"
-        assert conn.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
+    with open_log(campaign.log, read_only=True) as log:
+        assert [run.status for run in log.runs()] == ["stopped"]
+        assert log.lease_holder("quays") is None
 
 
 def test_a_second_ctrl_c_abandons_the_message_in_flight(
@@ -427,6 +437,6 @@ def test_ctrl_c_in_a_terminal_stops_cleanly_with_render_workers(
     assert set(states) <= {"sent", "ready"}  # nothing left in flight, nothing unknown
     assert states["sent"] == len(smtp_server.messages) == 5  # the fifth one finished
     assert states["ready"] == 250
-    with sqlite3.connect(campaign.log) as conn:
-        assert conn.execute("SELECT status FROM runs").fetchone()[0] == "stopped"
-        assert conn.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
+    with open_log(campaign.log, read_only=True) as log:
+        assert [run.status for run in log.runs()] == ["stopped"]
+        assert log.lease_holder("quays") is None

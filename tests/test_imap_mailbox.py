@@ -155,7 +155,7 @@ def test_bounces_from_imap_are_recorded_once_and_flagged(
 ) -> None:
     deliver(dovecot, [(CORPUS / name).read_bytes() for name in ALL] + [NO_RECIPIENT])
     monkeypatch.setenv(PASSWORD_ENV, dovecot.password)
-    common = ("--log", str(log.path), "--imap-password-env", PASSWORD_ENV,
+    common = ("--log", log.where, "--imap-password-env", PASSWORD_ENV,
               "--imap-ca-file", str(dovecot.tls_files.ca_file))  # fmt: skip
     code, out = distrib("bounces", url(dovecot), *common)
     assert code == 0, out
@@ -182,7 +182,8 @@ def test_bounces_from_imap_are_recorded_once_and_flagged(
     assert (len(log.bounces()), len(log.suppressions())) == before
     # The password is in no output and nowhere in the delivery log's files.
     assert dovecot.password not in out
-    stored = b"".join(p.read_bytes() for p in log.path.parent.glob(log.path.name + "*"))
+    file = Path(log.where)
+    stored = b"".join(p.read_bytes() for p in file.parent.glob(file.name + "*"))
     assert dovecot.password.encode() not in stored
 
 

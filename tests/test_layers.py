@@ -94,7 +94,8 @@ def test_the_library_never_imports_an_interface_toolkit() -> None:
                 "distrib.contacts", "distrib.release", "distrib.render", "distrib.send",
                 "distrib.audit", "distrib.deliverylog", "distrib.preview", "distrib.bounces",
                 "distrib.optout", "distrib.inbox", "distrib.resolve", "distrib.schedule",
-                "distrib.renderpool", "distrib.config", "distrib.export",
+                "distrib.renderpool", "distrib.config", "distrib.export", "distrib.workspace",
+                "distrib.starter",
             ),
             ("distrib.app", *INTERFACES),
         ),
@@ -173,3 +174,59 @@ def test_every_name_the_application_layer_offers_exists() -> None:
 
     for name in app.__all__:
         assert getattr(app, name) is not None, name
+
+
+# -- the delivery log's adapters ----------------------------------------------------------------
+
+
+def every_import(path: Path) -> Iterator[str]:
+    """`imports`, and the modules named to ``__import__`` or ``importlib.import_module``."""
+    if path.is_relative_to(SRC):
+        yield from imports(path)  # relative imports too
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.module
+        elif (
+            isinstance(node, ast.Call)
+            and (getattr(node.func, "id", "") == "__import__"
+                 or getattr(node.func, "attr", "") == "import_module")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):  # fmt: skip
+            yield str(node.args[0].value)
+
+
+def importers(package: str, allowed: str) -> list[str]:
+    """The modules outside ``allowed`` (a package) that import ``package``."""
+    return [
+        name
+        for name, path in modules()
+        if not within(name, (allowed,))
+        and any(within(imported, (package,)) for imported in every_import(path))
+    ]
+
+
+def test_nothing_outside_the_sqlite_adapter_imports_sqlite3() -> None:
+    assert importers("sqlite3", "distrib.deliverylog.sqlite") == []
+
+
+def test_nothing_outside_the_delivery_log_imports_psycopg() -> None:
+    assert importers("psycopg", "distrib.deliverylog") == []
+
+
+def test_the_adapter_scan_sees_every_form_of_import(tmp_path: Path) -> None:
+    # The two rules above would pass on an empty tree: the scan sees every way in.
+    source = tmp_path / "m.py"
+    source.write_text(
+        "import sqlite3 as db\nfrom psycopg.rows import tuple_row\n"
+        "def f():\n    import sqlite3.dbapi2\n    return __import__('psycopg')\n"
+        "def g():\n    import importlib\n    return importlib.import_module('sqlite3')\n",
+        encoding="utf-8",
+    )
+    found = set(every_import(source))
+    assert {"sqlite3", "psycopg.rows", "sqlite3.dbapi2", "psycopg"} <= found
+    assert "distrib.deliverylog.sqlite.connection" in [
+        name for name, path in modules() if "sqlite3" in set(every_import(path))
+    ]

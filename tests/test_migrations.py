@@ -1,24 +1,21 @@
-"""An older delivery log opens and is upgraded in place, without losing a row; only once, even
-when processes open a new log at the same moment; and read commands never upgrade it."""
+"""An older SQLite delivery log (as the first release wrote it) opens and is upgraded in place,
+without losing a row; read commands never upgrade it.  (The same on both adapters, and the race
+of processes creating one log: tests/contract/test_contract_migrations.py.)"""
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import sqlite3
-from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from typer.testing import CliRunner
 
-from audit_helpers import Clock, add_run, open_log
 from distrib import __version__
 from distrib.audit import log_entries
 from distrib.cli import app
-from distrib.deliverylog import DeliveryLog
-from distrib.deliverylog.feedback import HARD_BOUNCE, NewBounce
-from distrib.deliverylog.migrations import MIGRATIONS, migrate
+from distrib.deliverylog import open_log
+from distrib.deliverylog.records import HARD_BOUNCE, NewBounce
+from distrib.deliverylog.sqlite.migrations import MIGRATIONS, migrate
 
 V1_TABLES = ("runs", "messages", "attempts")
 
@@ -83,17 +80,17 @@ def test_a_version_1_log_opens_upgraded_without_loss(tmp_path: Path) -> None:
     before = snapshot(path)
     assert sum(len(rows) for rows in before.values()) == 9
 
-    with DeliveryLog.open(path, create=False) as log:
-        versions = [r[0] for r in log.query("SELECT version FROM schema_migrations ORDER BY 1")]
+    with open_log(path, create=False) as log:
+        versions = [v for v, _, _ in log.migrations()]
         assert versions == sorted(m.version for m in MIGRATIONS)
         assert log.upgraded == tuple(versions[1:])
         # Who applied each migration is recorded from now on; the first release did not say.
-        by = [r[0] for r in log.query("SELECT distrib FROM schema_migrations ORDER BY version")]
+        by = [by for _, _, by in log.migrations()]
         assert by == [None] + [__version__] * (len(versions) - 1)
         # The old rows read through today's API and audit queries.
         entries = log_entries(log, 1)
-        assert [e["status"] for e in entries] == ["sent", "failed", "unknown", "suppressed"]
-        assert entries[0]["enhanced_code"] == "2.0.0" and entries[0]["campaign"] == "hiver"
+        assert [e.status for e in entries] == ["sent", "failed", "unknown", "suppressed"]
+        assert entries[0].enhanced_code == "2.0.0" and entries[0].campaign == "hiver"
         # The new tables work on the old data.
         assert log.add_suppression("sam@river.example", "sam@river.example",
                                    reason=HARD_BOUNCE, source="test")  # fmt: skip
@@ -116,28 +113,13 @@ def test_a_version_1_log_opens_upgraded_without_loss(tmp_path: Path) -> None:
 def test_an_upgraded_log_is_not_migrated_twice(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     write_v1_log(path)
-    with DeliveryLog.open(path):
+    with open_log(path):
         pass
     conn = sqlite3.connect(path)
     try:
         assert migrate(conn) == []
     finally:
         conn.close()
-
-
-def test_audit_migrations_use_their_own_numbers() -> None:
-    versions = [m.version for m in MIGRATIONS]
-    assert len(set(versions)) == len(versions)
-    ours = [m for m in MIGRATIONS if m.name.startswith(("suppression", "bounces"))]
-    assert ours and all(10 <= m.version <= 19 for m in ours)
-
-
-def test_the_audit_tables_are_there_in_a_new_log(tmp_path: Path) -> None:
-    clock = Clock()
-    with open_log(tmp_path / "new.sqlite", clock) as log:
-        add_run(log, clock)
-        tables = {r[0] for r in log.query("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"runs", "messages", "attempts", "suppressions", "bounces"} <= tables
 
 
 def test_read_commands_read_an_older_log_without_upgrading_it(tmp_path: Path) -> None:
@@ -164,50 +146,3 @@ def test_read_commands_read_an_older_log_without_upgrading_it(tmp_path: Path) ->
         assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
     finally:
         conn.close()
-
-
-def _open_at_once(path: Path, barrier: Barrier, results: Queue[str]) -> None:
-    barrier.wait()
-    try:
-        with DeliveryLog.open(path):
-            results.put("ok")
-    except Exception as exc:  # every failure is reported to the test, none hangs it
-        results.put(f"{type(exc).__name__}: {exc}")
-
-
-def test_processes_opening_a_new_log_at_once_apply_the_schema_exactly_once(
-    tmp_path: Path,
-) -> None:
-    """Two `distrib` processes may create the same log at the same moment (two terminals, a
-    scheduled send): each must read what is applied inside its own write transaction.
-
-    Before the fix, 28 of 40 rounds of 8 processes failed ("table runs already exists",
-    "duplicate column name"; every run of this test failed in its first round): 20 rounds all
-    passing by chance (0.3 ** 20) is beyond belief.  The processes start together on a barrier,
-    no sleeping.
-    """
-    context = multiprocessing.get_context("fork")
-    processes, rounds = 8, 20
-    for round_ in range(rounds):
-        path = tmp_path / f"log-{round_}.sqlite"
-        barrier = context.Barrier(processes)
-        results: Queue[str] = context.Queue()
-        started = [
-            context.Process(target=_open_at_once, args=(path, barrier, results))
-            for _ in range(processes)
-        ]
-        for process in started:
-            process.start()
-        outcomes = [results.get(timeout=60) for _ in started]
-        for process in started:
-            process.join(timeout=60)
-        errors = [text for text in outcomes if text != "ok"]
-        assert errors == [], f"round {round_}: {errors}"
-        conn = sqlite3.connect(path)
-        try:
-            rows = conn.execute("SELECT version, name FROM schema_migrations ORDER BY 1")
-            assert rows.fetchall() == [(m.version, m.name) for m in MIGRATIONS]
-            tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
-            assert tables.fetchone() == (8,)  # schema_migrations and the seven of the schema
-        finally:
-            conn.close()

@@ -18,7 +18,7 @@ import distrib.renderpool as renderpool
 from campaign_helpers import CampaignFiles, parse, parts, write_campaign
 from distrib.app.pipeline import Plan, make_plan, send_run, start_run
 from distrib.config import load_campaign
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import open_log
 from distrib.errors import RenderError
 from distrib.renderpool import Job, RenderPool
 from smtp_server import SMTPTestServer
@@ -69,7 +69,7 @@ def test_sending_with_render_workers_sends_each_planned_message_once(
     config = load_campaign(campaign.campaign)
     plan = make_plan(config, workers=0)
     planned = {m.contact.address: m for m in plan.messages}
-    with DeliveryLog.open(campaign.log) as log:
+    with open_log(campaign.log) as log:
         run = start_run(plan, log)
         outcome = send_run(plan, log, run, handle_signals=False, render_workers=2)
         rows = {m.address: m for m in log.messages(run.id)}
@@ -94,7 +94,7 @@ def test_a_message_that_no_longer_matches_its_plan_is_never_sent(
 ) -> None:
     config = load_campaign(campaign.campaign)
     plan = make_plan(config, workers=0)
-    with DeliveryLog.open(campaign.log) as log:
+    with open_log(campaign.log) as log:
         run = start_run(plan, log)
         victim = plan.messages[10].contact.address
         with sqlite3.connect(campaign.log) as other:  # as if the templates changed meanwhile

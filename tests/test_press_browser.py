@@ -14,17 +14,17 @@ from typing import Any
 import pytest
 
 from audit_helpers import PEOPLE, Clock, Person, add_run, open_log
-from distrib.app import collect_preview, write_preview
+from distrib.app import collect_preview, open_release, write_preview
 from distrib.audit import report
 from distrib.audit.html import render_html
-from distrib.config import load_campaign
 from distrib.preview import PreviewSet
 from distrib.web.preview_server import PreviewServer
-from render_helpers import REPO
+from render_helpers import EXAMPLE_RELEASE, REPO
 
 pytestmark = pytest.mark.browser
 
 DESKTOP, PHONE = 1366, 390
+FIRST = EXAMPLE_RELEASE.name
 EMBARGO = "2099-03-01T09:00:00-05:00"
 
 
@@ -34,11 +34,11 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> PreviewSet:
     folder = tmp_path_factory.mktemp("example")
     shutil.copytree(REPO / "example", folder / "example")
     shutil.copytree(REPO / "lists", folder / "lists")
-    release = folder / "example" / "release"
+    release = folder / "example" / "releases" / FIRST
     for name in ("fr.md", "en.md"):
         text = (release / name).read_text(encoding="utf-8")
         (release / name).write_text(text.replace("---\n", f"---\nembargo: {EMBARGO}\n", 1))
-    campaign = load_campaign(folder / "example" / "campaign.toml")
+    campaign = open_release(release)
     builtin = campaign.model_copy(update={"templates": REPO / "templates"})
     return collect_preview(builtin)
 

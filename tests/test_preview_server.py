@@ -222,3 +222,30 @@ def test_the_served_preview_follows_its_files(tmp_path_factory: pytest.TempPathF
         assert 'class="live failed"' in third and "front matter is not valid YAML" in third
     finally:
         running.stop()
+
+
+def test_a_served_release_of_a_workspace_follows_its_release_toml_and_its_options(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """In a workspace, `preview --serve` finds the release again by its folder (the workspace
+    file is not a campaign file), follows distrib.toml and release.toml, and keeps the
+    command's --only at every rebuild."""
+    from distrib.app import Selection, live_preview, open_release
+    from workspace_helpers import CULTURE, FIRST, write_workspace
+
+    ws = write_workspace(tmp_path_factory.mktemp("live-ws") / "ws", port=2525)
+    live = live_preview(open_release(ws.release(FIRST)), selection=Selection(("beat=Culture",)))
+    assert {ws.file, ws.release(FIRST)} <= set(live.paths)
+
+    def addresses() -> set[str]:
+        return {e.contact.email for e in live.current().entries}
+
+    assert addresses() == CULTURE
+    (ws.release(FIRST) / "release.toml").write_text(
+        '[audience]\nexclude = { outlet = "The Daily River" }\n', encoding="utf-8"
+    )
+    assert addresses() == {"zoe@fleuve.example", "lea@estrie.example"}  # and still Culture
+    assert live.builds == 2 and live.error == ""
+    ws.file.write_text(ws.file.read_text(encoding="utf-8").replace("timezone =", "timezone = ["))
+    assert addresses() == {"zoe@fleuve.example", "lea@estrie.example"}  # the last good one
+    assert "distrib.toml" in live.error

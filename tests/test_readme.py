@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from distrib.cli import app
 from distrib.config import Campaign
+from distrib.workspace import ReleaseSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -59,15 +60,14 @@ def campaign_keys(model: type[BaseModel], prefix: str = "") -> list[tuple[str, s
     """(table, key) for every key of the campaign file, e.g. ("[smtp]", "port")."""
     keys: list[tuple[str, str]] = []
     for name, field in model.model_fields.items():
-        if model is Campaign and name in ("file", "drop_embargo"):
+        if model is Campaign and name in ("file", "workspace", "drop_embargo"):
             continue  # set by the loader or by `send --drop-embargo`, not a key of the file
         annotation = field.annotation
-        nested = [
-            a for a in getattr(annotation, "__args__", (annotation,))
-            if isinstance(a, type) and issubclass(a, BaseModel)
-        ]  # fmt: skip
+        args = getattr(annotation, "__args__", (annotation,))
+        nested = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
         if nested and model is Campaign and name != "sources":
-            keys += campaign_keys(nested[0], f"[{name}]")
+            table = f"[{name}.NAME]" if getattr(annotation, "__origin__", None) is dict else name
+            keys += campaign_keys(nested[0], table if table.startswith("[") else f"[{name}]")
         else:
             keys.append((prefix, name))
     return keys
@@ -75,7 +75,9 @@ def campaign_keys(model: type[BaseModel], prefix: str = "") -> list[tuple[str, s
 
 @pytest.mark.parametrize(("table", "key"), campaign_keys(Campaign), ids=str)
 def test_every_campaign_key_is_in_the_campaign_file_reference(table: str, key: str) -> None:
-    reference = section("Campaign file")
+    """Every key of the workspace file (and of a campaign file, which takes the same keys and
+    a few of its own) is in the README's workspace section."""
+    reference = section("The workspace")
     rows = [line for line in reference.splitlines() if line.startswith("|")]
     matching = [row for row in rows if re.search(rf"`(sources\[\]\.)?{re.escape(key)}`", row)]
     if table:
@@ -83,10 +85,18 @@ def test_every_campaign_key_is_in_the_campaign_file_reference(table: str, key: s
     assert matching, f"campaign key {table} {key} is missing from the README's reference table"
 
 
+@pytest.mark.parametrize("key", list(ReleaseSettings.model_fields))
+def test_every_release_toml_key_is_in_the_release_folders_reference(key: str) -> None:
+    reference = README[README.index("### Release folders") : README.index("### Audiences")]
+    rows = [line for line in reference.splitlines() if line.startswith("|")]
+    table = f"`[{key}]`" if key in ("sender", "press", "audience") else f"`{key}`"
+    assert any(table in row for row in rows), f"release.toml key {key} is not documented"
+
+
 def test_every_source_key_is_documented() -> None:
     from distrib.config import SourceConfig
 
-    reference = section("Campaign file")
+    reference = section("The workspace")
     for key in SourceConfig.model_fields:
         assert f"`sources[].{key}`" in reference, f"sources[].{key} is missing from the README"
 

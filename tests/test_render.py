@@ -12,7 +12,7 @@ from distrib.errors import RenderError
 from distrib.release import load_release
 from distrib.render import RenderedMessage, Renderer, make_message_id
 from distrib.render.mime import content_hash
-from distrib.render.unsubscribe import unsubscribe_token
+from distrib.render.unsubscribe import unsubscribe_token, workspace_scope
 from render_helpers import (
     DATE,
     FR_FRONT,
@@ -171,7 +171,8 @@ def test_one_click_unsubscribe_headers(tmp_path: Path, monkeypatch: pytest.Monke
     )
     rendered = render(renderer)
     message = parse(rendered.data)
-    token = unsubscribe_token(SECRET.encode(), "zoe.belanger@exemple.ca")
+    scope = workspace_scope("agapc.example", "test")  # the sender's domain, the campaign
+    token = unsubscribe_token(SECRET.encode(), "zoe.belanger@exemple.ca", scope)
     personal = f"{url}&token={token}"
     assert (
         message["List-Unsubscribe"]

@@ -42,7 +42,7 @@ LOCALS = ["zoe.belanger", "max+media", "zoé", "o'brien"]
 
 def example_release(folder: Path) -> Path:
     """The example release, with a PDF attached to the French document."""
-    shutil.copytree(REPO / "example" / "release", folder)
+    shutil.copytree(REPO / "example" / "releases" / "2027-11-hiver-en-vitrine", folder)
     (folder / "fiche.pdf").write_bytes(b"%PDF-1.4 fiche technique\n" * 40)
     french = folder / "fr.md"
     text = french.read_text(encoding="utf-8")

@@ -10,10 +10,16 @@ from pathlib import Path
 import pytest
 
 from distrib.config import LimitsConfig, SMTPConfig
-from distrib.deliverylog import DeliveryLog, NewMessage
+from distrib.deliverylog import NewMessage, open_log
 from distrib.errors import RenderError
 from distrib.release import load_release
-from distrib.render import RenderedMessage, Renderer, make_message_id, verify_token
+from distrib.render import (
+    RenderedMessage,
+    Renderer,
+    make_message_id,
+    verify_token,
+    workspace_scope,
+)
 from distrib.send import Outgoing, send_messages
 from render_helpers import (
     DATE,
@@ -58,16 +64,20 @@ def test_per_recipient_unsubscribe_token(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("DISTRIB_UNSUBSCRIBE_SECRET", SECRET)
     renderer = renderer_for(tmp_path, unsubscribe_url="https://agapc.example/u/{token}")
     zoe, marc = render(renderer), render(renderer, address="marc@x.example", key="marc@x.example")
+    scope = workspace_scope("agapc.example", "test")  # the sender's domain, the campaign's name
     tokens = []
     for rendered, key in ((zoe, "zoe.belanger@exemple.ca"), (marc, "marc@x.example")):
         header = str(parse(rendered.data)["List-Unsubscribe"])
         url = header.split(">", maxsplit=1)[0].removeprefix("<")
         token = url.removeprefix("https://agapc.example/u/")
-        assert len(token) == 22 and verify_token(SECRET.encode(), key, token)
+        assert len(token) == 22 and verify_token(SECRET.encode(), key, token, scope)
         assert key.split("@")[0] not in token
         tokens.append(token)
     assert tokens[0] != tokens[1]
-    assert not verify_token(b"another secret entirely", "marc@x.example", tokens[1])
+    assert not verify_token(b"another secret entirely", "marc@x.example", tokens[1], scope)
+    # The same secret and address in another workspace: another token; this one is refused.
+    for other in (workspace_scope("agapc.example", "other"), workspace_scope("x.example", "test")):
+        assert not verify_token(SECRET.encode(), "marc@x.example", tokens[1], other)
 
 
 def test_unsubscribe_url_needs_a_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,7 +131,7 @@ def test_utf8_local_part_renders_and_reaches_an_smtputf8_server(
     message = email.message_from_string(rendered.data.decode("utf-8"), policy=email.policy.default)
     assert message["To"].addresses[0].addr_spec == "zoé@exemple.ca"
     smtp = SMTPConfig(host="127.0.0.1", port=smtp_server.port, security="none", timeout=5)
-    with DeliveryLog.open(tmp_path / "log.sqlite") as log:
+    with open_log(tmp_path / "log.sqlite") as log:
         run = log.create_run("t", "campaign.toml")
         log.add_messages(
             run.id, [NewMessage(key="k", recipient="zoé@exemple.ca", address="zoé@exemple.ca")]

@@ -238,7 +238,9 @@ def test_the_example_campaign_templates_render_in_the_sandbox(tmp_path: Path) ->
     """Every variant of the example templates (fr, en, both; Radio Boréale's override)."""
     campaign = make_campaign(
         tmp_path,
-        release=shutil.copytree(REPO / "example" / "release", tmp_path / "release"),
+        release=shutil.copytree(
+            REPO / "example" / "releases" / "2027-11-hiver-en-vitrine", tmp_path / "release"
+        ),
         templates=REPO / "example" / "templates",
         outlets=str(REPO / "example" / "outlets.csv"),
     )

@@ -283,10 +283,11 @@ def test_example_templates_are_the_builtin_ones_plus_overrides() -> None:
 
 
 def test_example_campaign_renders_everyone(monkeypatch: pytest.MonkeyPatch) -> None:
-    from distrib.app import collect_preview
-    from distrib.config import load_campaign
+    from distrib.app import collect_preview, open_release
 
-    collected = collect_preview(load_campaign(REPO / "example" / "campaign.toml"))
+    collected = collect_preview(
+        open_release(REPO / "example" / "releases" / "2027-11-hiver-en-vitrine")
+    )
     assert collected.problems == ()
     by_slug = {e.contact.outlet_slug: e for e in collected.entries}
     assert by_slug["radio-boreale"].subject.startswith("Entrevue possible – ")

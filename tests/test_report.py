@@ -63,10 +63,10 @@ def test_counts_by_state_language_and_outlet(log: DeliveryLog, run: Run) -> None
         '=HYPERLINK("x")',
     ]  # fmt: skip  (most messages first, then by name)
     assert rep.by_outlet["Le Fleuve"] == {"sent": 2, "suppressed": 1}
-    assert [m["recipient"] for m in rep.failures] == ["noemie@river.example"]
-    assert rep.failures[0]["enhanced_code"] == "5.1.1"
-    assert [m["recipient"] for m in rep.unknown] == ["eve@radio-est.example"]
-    assert [m["recipient"] for m in rep.deferred] == ["lina@radio-est.example"]
+    assert [m.recipient for m in rep.failures] == ["noemie@river.example"]
+    assert rep.failures[0].enhanced_code == "5.1.1"
+    assert [m.recipient for m in rep.unknown] == ["eve@radio-est.example"]
+    assert [m.recipient for m in rep.deferred] == ["lina@radio-est.example"]
 
 
 def test_the_timeline_counts_attempts_per_second_with_the_rate_limit(
@@ -210,7 +210,7 @@ def test_resolved_unknowns_are_reported(log: DeliveryLog, run: Run) -> None:
         by="Camille Fortin",
     )
     rep = report(log, run)
-    assert [m["recipient"] for m in rep.resolved] == ["eve@radio-est.example"]
+    assert [m.recipient for m in rep.resolved] == ["eve@radio-est.example"]
     html = render_html(rep, zone=UTC)
     assert "Unknowns resolved" in html and "Camille Fortin" in html
 

@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from campaign_helpers import EXPECTED, CampaignFiles, parse, write_campaign
 from distrib.cli import app
-from distrib.deliverylog import DeliveryLog, NewMessage
+from distrib.deliverylog import DeliveryLog, NewMessage, open_log
 from distrib.deliverylog.lease import acquire_lease
+from log_helpers import begin, raw_execute
 from smtp_server import SMTPTestServer
 
 runner = CliRunner()
@@ -97,11 +98,14 @@ def test_resume_recovers_a_crash_and_never_resends_an_unknown_message(
     campaign: CampaignFiles, smtp_server: SMTPTestServer
 ) -> None:
     pause_run_1(campaign, smtp_server)
-    # Leave the log as a crash would: Sam in the middle of DATA, Noémie claimed.
-    with DeliveryLog.open(campaign.log) as log:
+    # Leave the log as a crash would: Sam in the middle of DATA; Noémie claimed (``sending``),
+    # as versions before group commits left a message they had taken.
+    with open_log(campaign.log) as log:
         rows = {m.address: m for m in log.messages(1)}
-        log.begin_data(rows[SAM].id, log.claim(rows[SAM].id))
-        log.claim(rows[NOEMIE].id)
+        begin(log, rows[SAM].id)
+    raw_execute(
+        campaign.log, f"UPDATE messages SET status = 'sending' WHERE id = {rows[NOEMIE].id}"
+    )
     code, out = distrib("send", str(campaign.campaign), "--resume", "1", "--yes")
     assert code == 3, out
     assert "1 back to ready (never reached DATA), 1 now unknown" in out
@@ -121,7 +125,7 @@ def test_resume_recovers_a_crash_and_never_resends_an_unknown_message(
 
     code, out = distrib("resolve", "1", "--log", str(campaign.log))
     assert code == 0
-    with DeliveryLog.open(campaign.log) as log:
+    with open_log(campaign.log) as log:
         sam = next(m for m in log.messages(1) if m.address == SAM)
     assert f"{SAM}  {sam.message_id}" in out
     assert "interrupted after DATA began" in out
@@ -149,11 +153,11 @@ def test_resume_settles_the_campaigns_other_interrupted_runs(
     pause_run_1(campaign, smtp_server)
     # Leave a second run as a killed `distrib send` would: still "sending", Sam cut off in the
     # middle of DATA.
-    with DeliveryLog.open(campaign.log) as log:
+    with open_log(campaign.log) as log:
         run = log.create_run("quays", "campaign.toml")
         log.add_messages(run.id, [NewMessage(key="k-sam", recipient=SAM, address=SAM)])
         (sam,) = log.messages(run.id)
-        log.begin_data(sam.id, log.claim(sam.id))
+        begin(log, sam.id)
         log.set_run_status(run.id, "sending")
     code, out = distrib("send", str(campaign.campaign), "--resume", "1", "--yes")
     assert code == 3, out
@@ -244,7 +248,7 @@ def test_a_run_held_by_another_process_is_refused_clearly(
     campaign: CampaignFiles, smtp_server: SMTPTestServer
 ) -> None:
     pause_run_1(campaign, smtp_server)
-    with DeliveryLog.open(campaign.log) as log:
+    with open_log(campaign.log) as log:
         lease = acquire_lease(log, "quays", run_id=1, pid=4242, host="poste-de-marie")
         for args in (["--resume", "1"], []):
             code, out = distrib("send", str(campaign.campaign), "--yes", *args)
@@ -336,7 +340,7 @@ def test_a_run_whose_embargo_passed_resumes_only_without_the_notice(
     assert all("EMBARGO" in str(parse(m.data)["Subject"]) for m in smtp_server.messages)
     config = load_campaign(campaign.campaign)
     later = datetime(2099, 3, 1, 15, tzinfo=UTC)  # the embargo was at 14:00 UTC
-    with DeliveryLog.open(campaign.log, clock=lambda: later) as log:
+    with open_log(campaign.log, clock=lambda: later) as log:
         with pytest.raises(EmbargoError, match=r"has passed .* --drop-embargo"):
             prepare_resume(config, log, 1)
         with pytest.raises(RunChangedError):
@@ -355,3 +359,70 @@ def test_a_run_whose_embargo_passed_resumes_only_without_the_notice(
         body = message.get_body(("plain",))
         assert body is not None and "EMBARGO" not in str(body.get_content())
         assert "EMBARGO" not in str(message["Subject"])
+
+
+def with_embargo(files: CampaignFiles, embargo: str) -> None:
+    for name in ("fr.md", "en.md"):
+        path = files.folder / "release" / name
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("---\n", f"---\nembargo: {embargo}\n", 1), encoding="utf-8")
+
+
+def being_sent(log: DeliveryLog, run: int) -> None:
+    """Make ``run`` look sent right now by another live process (this one's pid, this host)."""
+    import os
+    import socket
+    from datetime import UTC, datetime
+
+    from distrib.deliverylog.records import timestamp
+
+    log.set_run_status(run, "sending")
+    far = timestamp(datetime(2199, 1, 1, tzinfo=UTC))
+    log.register_worker(
+        run, owner="other", pid=os.getpid(), host=socket.gethostname(), user="u", expires_at=far
+    )
+
+
+def test_a_run_sent_with_drop_embargo_is_joined_without_the_notice(
+    campaign: CampaignFiles, smtp_server: SMTPTestServer
+) -> None:
+    """`--join` plans the run as it was started: without the embargo notice when it was sent
+    with --drop-embargo, so the joining worker's messages are the run's, byte for byte."""
+    from distrib.app.resuming import prepare_join
+    from distrib.config import load_campaign
+
+    with_embargo(campaign, "2020-03-01T09:00-05:00")  # passed
+    smtp_server.script("RCPT", "550 5.7.1 Blocked by policy", address=ALICE, times=1)
+    code, out = distrib("send", str(campaign.campaign), "--yes", "--drop-embargo")
+    assert code == 4, out  # paused, Sam and Noémie still to send
+    assert all("EMBARGO" not in str(parse(m.data)["Subject"]) for m in smtp_server.messages)
+    code, out = distrib("send", str(campaign.campaign), "--resume", "1", "--join", "--drop-embargo")
+    assert code == 2 and "--join goes with --resume RUN" in out
+    with open_log(campaign.log) as log:
+        being_sent(log, 1)
+        joining = prepare_join(load_campaign(campaign.campaign), log, 1)
+    assert joining.pending == 2
+    assert joining.plan.campaign.drop_embargo
+
+
+def test_a_run_carrying_the_notice_is_not_joined_once_its_embargo_has_passed(
+    campaign: CampaignFiles, smtp_server: SMTPTestServer
+) -> None:
+    from datetime import UTC, datetime
+
+    from distrib.app.resuming import prepare_join
+    from distrib.config import load_campaign
+    from distrib.errors import EmbargoError
+
+    with_embargo(campaign, "2099-03-01T09:00-05:00")
+    pause_run_1(campaign, smtp_server)  # before the embargo: with the notice
+    config = load_campaign(campaign.campaign)
+    with open_log(campaign.log) as log:
+        being_sent(log, 1)
+        assert prepare_join(config, log, 1).pending == 2  # before the embargo: joined
+    later = datetime(2099, 3, 1, 15, tzinfo=UTC)  # the embargo was at 14:00 UTC
+    with (
+        open_log(campaign.log, clock=lambda: later) as log,
+        pytest.raises(EmbargoError, match="has passed"),
+    ):
+        prepare_join(config, log, 1)

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from campaign_helpers import write_campaign
 from distrib.cli import app
 from distrib.config import LimitsConfig, SMTPConfig
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import DeliveryLog, open_log
 from distrib.errors import SendError, SMTPConnectionError
 from distrib.send import SendReport, send_messages
 from distrib.send.wire import MAX_LINE
@@ -33,7 +33,7 @@ BAD = "journaliste1@redaction.example"
 
 @pytest.fixture
 def log(tmp_path: Path) -> Iterator[DeliveryLog]:
-    with DeliveryLog.open(tmp_path / "distrib-log.sqlite") as opened:
+    with open_log(tmp_path / "distrib-log.sqlite") as opened:
         yield opened
 
 
@@ -111,7 +111,7 @@ def test_a_latin1_refusal_fails_the_recipient_readably_and_the_run_goes_on(
     assert bad.reply_code == 550
     assert bad.reply_text == "RCPT TO: 550 5.1.1 Adresse inconnue é"
     assert log.attempts(bad.id)[-1].enhanced_code == "5.1.1"
-    every_text_is_valid(log.path)
+    every_text_is_valid(log.where)
 
 
 @pytest.mark.parametrize(
@@ -141,7 +141,7 @@ def test_any_bytes_in_a_refusal_become_valid_text(
     [bad] = [m for m in log.messages(run.id) if m.address == BAD]
     assert bad.status == "failed" and bad.reply_code == 550
     assert readable in (bad.reply_text or "")
-    every_text_is_valid(log.path)
+    every_text_is_valid(log.where)
 
 
 @pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelining"])
@@ -180,7 +180,7 @@ def test_an_unreadable_reply_before_the_body_requeues_the_message(
     outcomes = [a.outcome for a in log.attempts(bad.id)]
     assert outcomes == ["requeued", "sent"]
     assert "nothing was sent" in (log.attempts(bad.id)[0].reply_text or "")
-    every_text_is_valid(log.path)
+    every_text_is_valid(log.where)
 
 
 def test_a_latin1_refusal_fails_the_recipient_and_resume_does_not_crash(tmp_path: Path) -> None:

@@ -1,117 +1,51 @@
-"""The token bucket (with a fake clock), backoff, reply parsing and the wire encoding of bodies."""
+"""Rates (the GCRA form of a token bucket), backoff, reply parsing and the wire encoding of
+bodies."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from distrib.send import Reply, TokenBucket, backoff, enhanced_code
+from distrib.send import Rate, Reply, backoff, enhanced_code
 from distrib.send.transport import wire_body
 
 
-class FakeTime:
-    """A clock that only moves when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, delay: float) -> None:
-        self.sleeps.append(delay)
-        self.now += delay
+def schedule(rate: Rate, asks: list[float]) -> list[float]:
+    """When each message may go, asked at these times, each sent as soon as allowed."""
+    sent = []
+    for now in asks:
+        at = rate.ready_at(now)
+        rate.commit(at)
+        sent.append(at)
+    return sent
 
 
-def bucket(rate: float, burst: float = 1.0) -> tuple[TokenBucket, FakeTime]:
-    time = FakeTime()
-    return TokenBucket(rate, burst=burst, clock=time.clock, sleep=time.sleep), time
-
-
-def acquire(b: TokenBucket, times: int) -> None:
-    async def go() -> None:
-        for _ in range(times):
-            await b.acquire()
-
-    asyncio.run(go())
-
-
-def test_tokens_are_spaced_exactly_one_over_the_rate() -> None:
-    b, time = bucket(rate=4)
-    acquire(b, 5)
-    assert time.sleeps == pytest.approx([0.25, 0.25, 0.25, 0.25])
-    assert time.now == pytest.approx(101.0)
+def test_messages_are_spaced_exactly_one_over_the_rate() -> None:
+    assert schedule(Rate(4), [100.0] * 5) == pytest.approx([100, 100.25, 100.5, 100.75, 101])
 
 
 def test_rates_below_one_per_second_are_exact() -> None:
-    b, time = bucket(rate=0.4)
-    acquire(b, 3)
-    assert time.sleeps == pytest.approx([2.5, 2.5])
+    assert schedule(Rate(0.4), [0.0] * 3) == pytest.approx([0, 2.5, 5])
 
 
 def test_a_burst_goes_at_once_then_the_rate_applies() -> None:
-    b, time = bucket(rate=10, burst=3)
-    acquire(b, 5)
-    assert time.sleeps == pytest.approx([0.1, 0.1])
+    assert schedule(Rate(10, burst=3), [0.0] * 5) == pytest.approx([0, 0, 0, 0.1, 0.2])
 
 
 def test_idle_time_refills_up_to_the_burst_only() -> None:
-    b, time = bucket(rate=2, burst=3)
-    acquire(b, 3)
-    assert b.tokens == pytest.approx(0)
-    time.now += 0.75
-    assert b.tokens == pytest.approx(1.5)
-    time.now += 1000
-    assert b.tokens == pytest.approx(3)
-
-
-def test_concurrent_callers_reserve_in_arrival_order() -> None:
-    b, _ = bucket(rate=5)
-    # At the same instant, each caller's wait is one more interval than the previous one's.
-    assert [b.reserve() for _ in range(4)] == pytest.approx([0.0, 0.2, 0.4, 0.6])
-    assert b.tokens == pytest.approx(-3)
+    rate = Rate(2, burst=3)
+    schedule(rate, [0.0] * 3)
+    assert schedule(rate, [1000.0] * 4) == pytest.approx([1000, 1000, 1000, 1000.5])
 
 
 def test_partial_refill_shortens_the_wait() -> None:
-    b, time = bucket(rate=2)
-    assert b.reserve() == 0
-    time.now += 0.3  # 0.6 of a token earned
-    assert b.reserve() == pytest.approx(0.2)
+    rate = Rate(2)
+    assert schedule(rate, [0.0, 0.3]) == pytest.approx([0, 0.5])
 
 
-def test_a_cancelled_wait_gives_its_token_back() -> None:
-    time = FakeTime()
-
-    async def never(delay: float) -> None:
-        await asyncio.Event().wait()
-
-    b = TokenBucket(1, clock=time.clock, sleep=never)
-    b.reserve()
-
-    async def go() -> None:
-        task = asyncio.create_task(b.acquire())
-        await asyncio.sleep(0)
-        assert b.tokens == pytest.approx(-1)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(go())
-    assert b.tokens == pytest.approx(0)
-
-
-def test_rate_zero_never_waits() -> None:
-    b, time = bucket(rate=0)
-    acquire(b, 100)
-    assert time.sleeps == []
-
-
-@pytest.mark.parametrize(("rate", "burst"), [(-1, 1), (1, 0.5)])
+@pytest.mark.parametrize(("rate", "burst"), [(-1, 1), (0, 1), (1, 0.5)])
 def test_nonsense_settings_are_refused(rate: float, burst: float) -> None:
     with pytest.raises(ValueError, match="must be"):
-        TokenBucket(rate, burst=burst)
+        Rate(rate, burst=burst)
 
 
 def test_backoff_doubles_from_the_base_and_respects_the_cap() -> None:

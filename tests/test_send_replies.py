@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from distrib.config import LimitsConfig, SMTPConfig
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import DeliveryLog, open_log
 from distrib.errors import RunLockedError, SMTPAuthError
 from distrib.resolve import suppression_file, suppression_suggestions
 from distrib.send import ABANDON_REASON, Outgoing, Progress, SendReport, send_messages
@@ -28,7 +28,7 @@ Factory = Callable[..., SMTPTestServer]
 
 @pytest.fixture
 def log(tmp_path: Path) -> Iterator[DeliveryLog]:
-    with DeliveryLog.open(tmp_path / "distrib-log.sqlite") as opened:
+    with open_log(tmp_path / "distrib-log.sqlite") as opened:
         yield opened
 
 

@@ -16,10 +16,11 @@ import pytest
 
 from campaign_helpers import write_campaign
 from distrib.config import LimitsConfig, SMTPConfig
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import DeliveryLog, open_log
 from distrib.errors import SendError, SMTPAuthError, SMTPSecurityError
 from distrib.send import SendReport, send_messages
 from distrib.send.replies import REDACTED, Scrubber
+from log_helpers import raw_rows
 from raw_smtp import RawSMTPServer, Session
 from smtp_server import SMTPTestServer, TLSFiles, plan_messages
 
@@ -30,7 +31,7 @@ Factory = Callable[..., SMTPTestServer]
 
 @pytest.fixture
 def log(tmp_path: Path) -> Iterator[DeliveryLog]:
-    with DeliveryLog.open(tmp_path / "distrib-log.sqlite") as opened:
+    with open_log(tmp_path / "distrib-log.sqlite") as opened:
         yield opened
 
 
@@ -43,9 +44,9 @@ def send(outgoing: Any, log: DeliveryLog, smtp: SMTPConfig, password: str | None
 def assert_password_nowhere(log: DeliveryLog, *texts: str) -> None:
     for text in texts:
         assert PASSWORD not in text
-    for table in ("runs", "messages", "attempts"):
-        for row in log.query(f"SELECT * FROM {table}"):
-            assert all(PASSWORD not in str(value) for value in tuple(row))
+    for table in ("runs", "messages", "attempts", "leases", "workers"):
+        for row in raw_rows(log.where, f"SELECT * FROM {table}"):
+            assert all(PASSWORD not in str(value) for value in row)
 
 
 def test_starttls_then_auth_then_mail(make_smtp_server: Factory, log: DeliveryLog) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from distrib.config import LimitsConfig, SMTPConfig
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import DeliveryLog, open_log
 from distrib.send import Progress, SendReport, send_messages
 from raw_smtp import RawSMTPServer, Session
 from smtp_server import SMTPTestServer, plan_messages
@@ -30,7 +30,7 @@ OPTED_OUT = "journaliste2@redaction.example"
 
 @pytest.fixture
 def log(tmp_path: Path) -> Iterator[DeliveryLog]:
-    with DeliveryLog.open(tmp_path / "distrib-log.sqlite") as opened:
+    with open_log(tmp_path / "distrib-log.sqlite") as opened:
         yield opened
 
 
@@ -40,7 +40,7 @@ def addresses(n: int) -> list[str]:
 
 def suppress(path: Path, address: str, message: int) -> None:
     """What `distrib optout` or `distrib bounces` does, from a connection of its own."""
-    with DeliveryLog.open(path) as other:
+    with open_log(path) as other:
         other.add_suppression(address, address, reason="opt-out", source="test", pending=[message])
 
 
@@ -79,7 +79,7 @@ def test_an_opt_out_recorded_during_the_send_skips_that_message_and_the_run_goes
         # After the first outcome, before the worker starts the second message (one
         # connection): the person opts out while the run goes on.
         if progress.sent == 1 and log.message(target).status != "suppressed":
-            suppress(log.path, OPTED_OUT, target)
+            suppress(log.where, OPTED_OUT, target)
 
     report = send(outgoing, log, server.smtp_config(), on_progress)
 
@@ -108,7 +108,7 @@ def test_a_suppression_while_the_relay_answers_rcpt_to_is_kept(
     def answer(session: Session, line: bytes) -> bytes | None:
         if line.upper().startswith(b"RCPT") and OPTED_OUT.encode() in line and not done:
             done.append(True)
-            suppress(log.path, OPTED_OUT, target)  # in the relay's thread, its own connection
+            suppress(log.where, OPTED_OUT, target)  # in the relay's thread, its own connection
             return reply
         return None
 

@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from distrib.config import LimitsConfig, SMTPConfig
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import DeliveryLog, open_log
 from distrib.send import send_messages, transport
 from distrib.send.transport import BadAddress, Connection, Dropped, check_address, wire_body
 from distrib.send.wire import MAX_LINE, command_line
@@ -33,7 +33,7 @@ FAST = LimitsConfig(rate=0, connections=1, retries=0, retry_delay=0, pause_after
 
 @pytest.fixture
 def log(tmp_path: Path) -> Iterator[DeliveryLog]:
-    with DeliveryLog.open(tmp_path / "distrib-log.sqlite") as opened:
+    with open_log(tmp_path / "distrib-log.sqlite") as opened:
         yield opened
 
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from distrib.app import collect_preview
-from distrib.config import load_campaign
+from distrib.app import collect_preview, open_release
 from distrib.preview import PreviewSet
-from render_helpers import REPO
+from render_helpers import EXAMPLE_RELEASE, REPO
 
 SPAMASSASSIN = shutil.which("spamassassin")
+FIRST = EXAMPLE_RELEASE.name
 #: Below this, a message is far from any filter's threshold (SpamAssassin's is 5.0).
 LIMIT = 1.0
 
@@ -47,9 +47,9 @@ def kinds(preview: PreviewSet) -> list[tuple[str, bytes]]:
 def test_the_example_messages_score_below_one(tmp_path: Path) -> None:
     shutil.copytree(REPO / "example", tmp_path / "example")
     shutil.copytree(REPO / "lists", tmp_path / "lists")
-    campaign = load_campaign(tmp_path / "example" / "campaign.toml")
+    release = tmp_path / "example" / "releases" / FIRST
+    campaign = open_release(release)
     messages = [(f"example {k}", m) for k, m in kinds(collect_preview(campaign))]
-    release = tmp_path / "example" / "release"
     for name in ("fr.md", "en.md"):
         text = (release / name).read_text(encoding="utf-8")
         (release / name).write_text(

@@ -33,13 +33,13 @@ from email.message import Message
 from email.parser import HeaderParser
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flufl.bounce import all_failures
 
 from distrib.contacts.normalize import suppression_key
 from distrib.deliverylog import DeliveryLog
-from distrib.deliverylog.feedback import HARD_BOUNCE, NewBounce, NewSuppression
+from distrib.deliverylog.records import HARD_BOUNCE, MessageRef, NewBounce, NewSuppression
 from distrib.inbox import (
     InboxMessage,
     classify,
@@ -366,21 +366,14 @@ class _Index:
     """The log's messages by Message-ID and by suppression key, loaded once."""
 
     def __init__(self, log: DeliveryLog) -> None:
-        self.by_id: dict[str, dict[str, Any]] = {}
-        self.by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        rows = log.query(
-            "SELECT id, run_id, address, status, message_id FROM messages"
-            " WHERE status IN ('sent', 'unknown', 'bounced', 'failed', 'data') ORDER BY id"
-        )
-        for row in rows:
-            values = dict(row)
-            if values["message_id"]:
-                self.by_id[values["message_id"]] = values
-            self.by_key[suppression_key(values["address"])].append(values)
+        self.by_id: dict[str, MessageRef] = {}
+        self.by_key: dict[str, list[MessageRef]] = defaultdict(list)
+        for row in log.bounce_candidates():
+            if row.message_id:
+                self.by_id[row.message_id] = row
+            self.by_key[suppression_key(row.address)].append(row)
 
-    def match(
-        self, bounce: Bounce, recipient: BouncedRecipient
-    ) -> tuple[dict[str, Any], str] | None:
+    def match(self, bounce: Bounce, recipient: BouncedRecipient) -> tuple[MessageRef, str] | None:
         """Return the message ``recipient`` of ``bounce`` is about, and how it was found."""
         for candidate in bounce.original_ids:
             found = self.by_id.get(candidate)
@@ -390,7 +383,7 @@ class _Index:
             if not address:
                 continue
             sent = [
-                m for m in self.by_key.get(suppression_key(address), ()) if m["status"] != "failed"
+                m for m in self.by_key.get(suppression_key(address), ()) if m.status != "failed"
             ]
             if sent:
                 return sent[-1], "recipient"
@@ -407,7 +400,7 @@ def apply_bounces(
     """
     index = _Index(log)
     pending = pending_by_key(log)
-    matched: list[tuple[Bounce, BouncedRecipient, dict[str, Any], str]] = []
+    matched: list[tuple[Bounce, BouncedRecipient, MessageRef, str]] = []
     unmatched: list[tuple[Bounce, BouncedRecipient]] = []
     for bounce in bounces:
         for recipient in bounce.recipients:
@@ -422,7 +415,7 @@ def apply_bounces(
     ]
     news = _dry_run(log, [b for b, _ in items]) if dry_run else log.record_bounces(items)
     recorded = [
-        Recorded(bounce, recipient, row["id"], row["run_id"], row["address"], how, new,
+        Recorded(bounce, recipient, row.id, row.run_id, row.address, how, new,
                  suppressed=new and recipient.kind == "hard")
         for (bounce, recipient, row, how), new in zip(matched, news, strict=True)
     ]  # fmt: skip
@@ -430,10 +423,10 @@ def apply_bounces(
 
 
 def _new_bounce(
-    bounce: Bounce, recipient: BouncedRecipient, row: dict[str, Any], how: str
+    bounce: Bounce, recipient: BouncedRecipient, row: MessageRef, how: str
 ) -> NewBounce:
     return NewBounce(
-        message=row["id"], notice=bounce.notice, recipient=recipient.recipient,
+        message=row.id, notice=bounce.notice, recipient=recipient.recipient,
         kind=recipient.kind, action=recipient.action, matched_by=how, source=bounce.source,
         status=recipient.status, diagnostic=recipient.diagnostic or None,
         remote_mta=recipient.remote_mta, arrived_at=bounce.arrived_at,
@@ -443,23 +436,22 @@ def _new_bounce(
 def _suppression(
     bounce: Bounce,
     recipient: BouncedRecipient,
-    row: dict[str, Any],
+    row: MessageRef,
     pending: dict[str, list[int]],
 ) -> NewSuppression | None:
     if recipient.kind != "hard":
         return None
-    key = suppression_key(row["address"])
+    key = suppression_key(row.address)
     status = f" {recipient.status}" if recipient.status else ""
     return NewSuppression(
-        row["address"], key, HARD_BOUNCE, f"bounce{status} from {bounce.source}",
-        bounce.arrived_at, row["id"], recipient.diagnostic or None, tuple(pending.get(key, ())),
+        row.address, key, HARD_BOUNCE, f"bounce{status} from {bounce.source}",
+        bounce.arrived_at, row.id, recipient.diagnostic or None, tuple(pending.get(key, ())),
     )  # fmt: skip
 
 
 def _dry_run(log: DeliveryLog, bounces: Sequence[NewBounce]) -> list[bool]:
     """Which bounces would be new, without writing anything."""
-    rows = log.query("SELECT notice, recipient FROM bounces")
-    seen = {(str(r["notice"]), str(r["recipient"])) for r in rows}
+    seen = log.bounce_notices()
     news = []
     for b in bounces:
         news.append((b.notice, b.recipient) not in seen)

@@ -1,9 +1,15 @@
-"""The campaign file: one TOML file that says what to send, to whom, from whom and how.
+"""What to send, to whom, from whom and how: the settings and the `Campaign` they make.
 
-Loaded once at the edge (`load_campaign`), validated with frozen pydantic models, and passed down.
-Every relative path is resolved against the campaign file's folder.  Every problem is collected
-and reported as ``campaign.toml: key: reason``.  The SMTP password is never in the file: the file
-names an environment variable (`SMTPConfig.password_env`) and `smtp_password` reads it.
+A `Campaign` is everything needed to send ONE release.  It comes from a workspace (the
+``distrib.toml`` file, shared by every release, plus one release folder and its optional
+``release.toml``: see `distrib.workspace`), or from a standalone campaign file
+(``campaign.toml``, a one-release workspace: `load_campaign`).  `Settings` are the keys both
+files share.
+
+Loaded once at the edge, validated with frozen pydantic models, and passed down.  Every relative
+path is resolved against the folder of the file that holds it.  Every problem is collected and
+reported as ``campaign.toml: key: reason``.  The SMTP password is never in a file: the file names
+an environment variable (`SMTPConfig.password_env`) and `smtp_password` reads it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from distrib.errors import ConfigError, Location, Problem
 from distrib.headers import find_forbidden
 
 __all__ = [
+    "AudienceConfig",
+    "AudienceRules",
     "Campaign",
     "ContactsConfig",
     "DKIMConfig",
@@ -36,10 +44,15 @@ __all__ = [
     "PressConfig",
     "SMTPConfig",
     "SenderConfig",
+    "Settings",
     "SourceConfig",
+    "config_problems",
     "display_path",
     "load_campaign",
+    "missing_paths",
+    "read_toml",
     "smtp_password",
+    "unknown_segments",
 ]
 
 Language = Literal["fr", "en"]
@@ -56,6 +69,8 @@ def display_path(path: Path) -> str:
 def _resolve(value: Any, info: ValidationInfo) -> Any:
     """Resolve a relative path against the campaign folder given in the validation context."""
     base = (info.context or {}).get("base")
+    if isinstance(value, str) and "://" in value:
+        return value  # a URL (the delivery log on a server), not a path
     if isinstance(value, str | Path) and base is not None:
         path = Path(value).expanduser()
         return path if path.is_absolute() else (Path(base) / path).resolve()
@@ -136,8 +151,25 @@ class SourceConfig(_Frozen):
     sheet: str | tuple[str, ...] | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     priority: Annotated[int, Field(ge=-1_000_000, le=1_000_000)] | None = None
+    # The language of this list's rows whose language cell is blank or unknown (before the
+    # campaign's default_language), e.g. "en" for an English-language media list.
+    language: Language | None = None
+    # The list's name in audience rules (`list = "..."`); default: its file name.
+    name: str | None = None
 
     _resolve_path = field_validator("path", mode="before")(_resolve)
+
+    @field_validator("name")
+    @classmethod
+    def _list_name(cls, value: str | None) -> str | None:
+        if value is not None and (not value or find_forbidden(value)):
+            raise ValueError("must be a non-empty single line")
+        return value
+
+    @property
+    def list_name(self) -> str:
+        """The name audience rules use for this list: ``name``, else the file's name."""
+        return self.name or self.path.name
 
     @field_validator("delimiter")
     @classmethod
@@ -329,14 +361,28 @@ class ContactsConfig(_Frozen):
     mx_nameservers: tuple[str, ...] = ()
 
 
+def _check_zone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a time zone (e.g. America/Toronto)") from None
+    return value
+
+
 class PressConfig(_Frozen):
-    """How the release reads in each message (the campaign file's ``[press]`` table).
+    """How the release reads in each message: the ``[press]`` table of the workspace file (or
+    campaign file), which a release's ``release.toml`` may override key by key.
 
     ``time_zone``: the zone a front-matter time with only an offset is shown in when the zone
     has that offset then (``-05:00`` in winter reads HNE / ET).  ``embargo_in_subject``: an
     embargoed release's subject starts with ``EMBARGO 1er mars 9 h HNE –``.
     ``immediate_release``: a release without an embargo carries the label "Pour diffusion
     immédiate" / "For immediate release" (``immediate_release_fr``/``_en`` replace the text).
+    ``time_zone`` defaults to the settings' ``timezone`` when that is given.
     """
 
     time_zone: str = "America/Toronto"
@@ -345,26 +391,66 @@ class PressConfig(_Frozen):
     immediate_release_fr: str | None = None
     immediate_release_en: str | None = None
 
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not a time zone (e.g. America/Toronto)") from None
-        return value
-
+    _zone = field_validator("time_zone")(_check_zone)
     _labels = field_validator("immediate_release_fr", "immediate_release_en")(_check_header_text)
 
 
-class Campaign(_Frozen):
-    """A whole campaign file, with every path resolved."""
+Values = tuple[str, ...]
 
-    file: Path
-    name: str
-    release: Path
+
+def _rule_values(value: Any) -> Any:
+    """``beat = "Culture"`` is shorthand for ``beat = ["Culture"]``."""
+    if isinstance(value, dict):
+        return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+    return value
+
+
+def _check_rules(value: dict[str, Values]) -> dict[str, Values]:
+    for key, values in value.items():
+        if not key.strip() or find_forbidden(key):
+            raise ValueError(f"{key!r} is not a column name")
+        if not values or any(not v.strip() or find_forbidden(v) for v in values):
+            raise ValueError(f'{key}: give one or more non-empty values, e.g. {key} = "Culture"')
+    return value
+
+
+class AudienceRules(_Frozen):
+    """Who is in: ``include`` (every column given must match one of its values) and
+    ``exclude`` (matching any one of them leaves a contact out), by column name (``beat``,
+    ``rubrique``, ``region``, ``tags``, ``language``, ``list``, ``outlet``, any column)."""
+
+    include: dict[str, Values] = Field(default_factory=dict)
+    exclude: dict[str, Values] = Field(default_factory=dict)
+
+    _shorthand = field_validator("include", "exclude", mode="before")(_rule_values)
+    _checked = field_validator("include", "exclude")(_check_rules)
+
+
+class AudienceConfig(AudienceRules):
+    """A release's audience: its own rules, saved ``segment`` (s) of the workspace file, and
+    the people who received (or did not receive) another release of the same log."""
+
+    segment: tuple[str, ...] = ()
+    received: str | None = None
+    not_received: str | None = None
+
+    @field_validator("segment", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @property
+    def is_everyone(self) -> bool:
+        """Tell whether no rule narrows the audience."""
+        return not (
+            self.include or self.exclude or self.segment or self.received or self.not_received
+        )
+
+
+class Settings(_Frozen):
+    """The keys a workspace file (``distrib.toml``) and a campaign file share: the media lists,
+    the sender, the relay and its limits, templates, the delivery log, saved audiences."""
+
     templates: Path | None = None
     default_language: Language = "fr"
     sources: tuple[SourceConfig, ...]
@@ -372,7 +458,7 @@ class Campaign(_Frozen):
     sender: SenderConfig
     smtp: SMTPConfig = SMTPConfig()
     limits: LimitsConfig = LimitsConfig()
-    log: Path | None = None
+    log: Path | str | None = None  # a file, or a postgresql:// URL
     # Rendering (issue 4): bilingual order, fallback language, outlets sheet, attachments, DKIM.
     bilingual_order: tuple[Language, Language] = ("fr", "en")
     fallback_language: Language | None = None
@@ -380,14 +466,29 @@ class Campaign(_Frozen):
     max_attachments_mb: Annotated[float, Field(gt=0, le=50)] = 10.0
     dkim: DKIMConfig | None = None
     contacts: ContactsConfig = ContactsConfig()
+    # The office's time zone, e.g. "America/Toronto" (an embargo line that names no zone).
+    timezone: str | None = None
+    # Saved audiences, e.g. [segments.culture] include = { beat = ["Culture", "Arts"] }.
+    segments: dict[str, AudienceRules] = Field(default_factory=dict)
+    # How the release reads in each message ([press]).
     press: PressConfig = PressConfig()
-    # Not a key of the file: `distrib send --drop-embargo` sets it for one run (an embargo
-    # that has passed: the messages go without the notice).
-    drop_embargo: bool = False
 
-    _resolve_paths = field_validator("release", "templates", "log", "outlets", mode="before")(
-        _resolve
-    )
+    _resolve_paths = field_validator("templates", "log", "outlets", mode="before")(_resolve)
+    _zone = field_validator("timezone")(_check_zone)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _office_zone(cls, data: Any) -> Any:
+        """``[press] time_zone`` defaults to the office's ``timezone`` when that is given."""
+        if isinstance(data, dict) and isinstance(data.get("timezone"), str):
+            press = data.get("press", {})
+            if isinstance(press, dict) and "time_zone" not in press:
+                try:
+                    zone = _check_zone(data["timezone"].strip())
+                except ValueError:
+                    return data  # reported once, as `timezone`
+                data = {**data, "press": {**press, "time_zone": zone}}
+        return data
 
     @field_validator("bilingual_order")
     @classmethod
@@ -420,6 +521,33 @@ class Campaign(_Frozen):
             raise ValueError("list at least one contact source")
         return value
 
+    @field_validator("segments")
+    @classmethod
+    def _segment_names(cls, value: dict[str, AudienceRules]) -> dict[str, AudienceRules]:
+        for name in value:
+            if not name.strip() or find_forbidden(name):
+                raise ValueError(f"{name!r} is not a segment name")
+        return value
+
+
+class Campaign(Settings):
+    """Everything needed to send one release, with every path resolved.
+
+    ``name`` keys the release in the delivery log ("already sent" and the lease are per
+    release); ``workspace`` is the workspace file it came from (None for a campaign file).
+    """
+
+    file: Path
+    name: str
+    release: Path
+    audience: AudienceConfig = AudienceConfig()
+    workspace: Path | None = None
+    # Not a key of any file: `distrib send --drop-embargo` sets it for one run (an embargo
+    # that has passed: the messages go without the notice).
+    drop_embargo: bool = False
+
+    _resolve_release = field_validator("release", mode="before")(_resolve)
+
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
@@ -429,13 +557,27 @@ class Campaign(_Frozen):
 
     @property
     def folder(self) -> Path:
-        """The folder holding the campaign file."""
+        """The folder holding the campaign file (a workspace's root folder)."""
         return self.file.parent
 
     @property
-    def log_path(self) -> Path:
-        """The SQLite delivery log (default: ``distrib-log.sqlite`` beside the campaign file)."""
+    def log_target(self) -> Path | str:
+        """The delivery log, as `distrib.deliverylog.open_log` takes it: a file (default:
+        ``distrib-log.sqlite`` beside the campaign file) or a ``postgresql://`` URL."""
         return self.log if self.log is not None else self.folder / "distrib-log.sqlite"
+
+    @property
+    def preview_folder(self) -> Path:
+        """Where `distrib preview` writes by default: ``preview/`` beside the campaign file, or
+        ``preview/<release>/`` in a workspace."""
+        base = self.folder / "preview"
+        return base / self.release.name if self.workspace is not None else base
+
+    @property
+    def target(self) -> str:
+        """How a command names this release: its folder in a workspace, else the campaign
+        file's name."""
+        return display_path(self.release) if self.workspace is not None else self.file.name
 
 
 def smtp_password(smtp: SMTPConfig, environ: dict[str, str] | None = None) -> str | None:
@@ -453,26 +595,46 @@ def _toml_problem(path: Path, exc: tomllib.TOMLDecodeError) -> Problem:
     return Problem(f"not valid TOML: {message}", Location(display_path(path), row), "toml")
 
 
-def _too_deep(where: Location) -> Problem:
-    message = "not a campaign file: arrays or tables nested hundreds of levels deep"
+def _too_deep(where: Location, what: str) -> Problem:
+    message = f"not a {what}: arrays or tables nested hundreds of levels deep"
     return Problem(message, where, "toml")
 
 
-def _validation_problems(path: Path, exc: ValidationError) -> list[Problem]:
+def read_toml(file: Path, what: str = "campaign file") -> dict[str, Any]:
+    """Read a TOML settings file; raise `ConfigError` naming it when it cannot be read."""
+    where = Location(display_path(file))
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError([Problem(f"cannot read {what}: {exc.strerror}", where, "io")]) from None
+    try:
+        return tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(f"{what} must be UTF-8", where, "encoding")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([_toml_problem(file, exc)]) from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise ConfigError([_too_deep(where, what)]) from None
+
+
+def config_problems(path: Path, exc: ValidationError) -> list[Problem]:
+    """Turn pydantic's errors into ``file: key: reason`` problems."""
     problems = []
     for err in exc.errors():
         key = ".".join(str(part) for part in err["loc"]) or "(file)"
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see the campaign-file reference)"
+            message = "unknown key (check the spelling; see the README's file reference)"
         elif err["type"] == "missing":
             message = "required key is missing"
         problems.append(Problem(f"{key}: {message}", Location(display_path(path)), "config"))
     return problems
 
 
-def _missing_paths(campaign: Campaign) -> list[Problem]:
-    where = Location(display_path(campaign.file))
+def missing_paths(campaign: Campaign, where: Path | None = None) -> list[Problem]:
+    """Every file or folder the campaign names that does not exist (``where``: the file to
+    name in the problems, default the campaign's own)."""
+    location = Location(display_path(where or campaign.file))
     checks: list[tuple[str, Path | None, bool]] = [
         ("release", campaign.release, True),
         ("templates", campaign.templates, True),
@@ -490,44 +652,42 @@ def _missing_paths(campaign: Campaign) -> list[Problem]:
         if not ok:
             kind = "folder" if is_dir else "file"
             problems.append(
-                Problem(f"{key}: {kind} not found: {display_path(path)}", where, "path")
+                Problem(f"{key}: {kind} not found: {display_path(path)}", location, "path")
             )
     return problems
 
 
-#: Campaign fields set by distrib, never read from the file.
-_LOADER_KEYS = ("file", "drop_embargo")
+def unknown_segments(campaign: Campaign, where: Path | None = None) -> list[Problem]:
+    """The audience's segments that the settings do not define."""
+    location = Location(display_path(where or campaign.file))
+    known = ", ".join(sorted(campaign.segments)) or "none is defined: add [segments.NAME]"
+    return [
+        Problem(f"audience.segment: no segment {name!r} (segments: {known})", location, "config")
+        for name in campaign.audience.segment
+        if name not in campaign.segments
+    ]
+
+
+#: Keys the loaders set: never read from a file.
+_SET_BY_LOADER = ("file", "workspace", "drop_embargo")
 
 
 def load_campaign(path: str | Path) -> Campaign:
     """Read and validate a campaign file; raise `ConfigError` listing every problem found."""
     file = Path(path).expanduser().resolve()
     where = Location(display_path(file))
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise ConfigError(
-            [Problem(f"cannot read campaign file: {exc.strerror}", where, "io")]
-        ) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise ConfigError([Problem("campaign file must be UTF-8", where, "encoding")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([_toml_problem(file, exc)]) from None
-    except RecursionError:  # tomllib parses nested arrays and tables recursively
-        raise ConfigError([_too_deep(where)]) from None
-    for key in _LOADER_KEYS:
+    data = read_toml(file)
+    for key in _SET_BY_LOADER:
         if key in data:
             raise ConfigError([Problem(f"{key}: unknown key", where, "config")])
     data = {"name": file.parent.name or file.stem, **data, "file": file}
     try:
         campaign = Campaign.model_validate(data, context={"base": file.parent})
     except ValidationError as exc:
-        raise ConfigError(_validation_problems(file, exc)) from None
+        raise ConfigError(config_problems(file, exc)) from None
     except RecursionError:
-        raise ConfigError([_too_deep(where)]) from None
-    missing = _missing_paths(campaign)
+        raise ConfigError([_too_deep(where, "campaign file")]) from None
+    missing = missing_paths(campaign) + unknown_segments(campaign)
     if missing:
         raise ConfigError(missing)
     return campaign

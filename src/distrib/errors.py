@@ -4,6 +4,7 @@ The tree::
 
     DistribError                       every error distrib raises on purpose
     ├── ProblemsError                  one or more Problems, all collected before raising
+    │   ├── AccountsError              the team accounts file (users.toml) is unusable
     │   ├── ConfigError                the campaign file is missing, malformed or invalid
     │   ├── ContactsError              a contact source or suppression list cannot be used at all
     │   ├── ReleaseError               the release folder or a release document is unusable
@@ -22,7 +23,8 @@ The tree::
     │   ├── SMTPSecurityError          TLS required but unavailable or failed
     │   ├── SMTPAuthError              credentials refused, or AUTH would be in plaintext
     │   └── SMTPConfigError            relay refuses our sender or parameters (us, not them)
-    ├── DeliveryLogError               the SQLite delivery log cannot be opened or used
+    ├── DeliveryLogError               the delivery log cannot be opened or used
+    │   ├── NoLogError                 nothing to read yet: no file, an empty one, no schema
     │   ├── DamagedLogError            the file is corrupt (or not a SQLite file): how to recover
     │   ├── NewerLogError              written by a newer distrib: this one must not write to it
     │   ├── RunNotFoundError           no run with that id
@@ -44,6 +46,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 __all__ = [
+    "AccountsError",
+    "AudienceError",
     "ConfigError",
     "ContactsError",
     "DamagedLogError",
@@ -55,6 +59,7 @@ __all__ = [
     "Location",
     "MailboxError",
     "NewerLogError",
+    "NoLogError",
     "Problem",
     "ProblemsError",
     "ReleaseError",
@@ -141,6 +146,10 @@ class ContactsError(ProblemsError):
     """A contact source or suppression list cannot be used at all (bad rows are data)."""
 
 
+class AudienceError(ProblemsError):
+    """An audience rule names a column no list has, or a value no contact has."""
+
+
 class ReleaseError(ProblemsError):
     """The release folder or one of its documents is unusable."""
 
@@ -159,6 +168,10 @@ class ReleaseOverwriteError(ReleaseImportError):
             problems,
             "the release folder has edited files; nothing was written (--force replaces them)",
         )
+
+
+class AccountsError(ProblemsError):
+    """The team accounts file (``users.toml``) is malformed, or an account cannot be made."""
 
 
 class RenderError(ProblemsError):
@@ -190,7 +203,9 @@ class HeaderValueError(DistribError, ValueError):
 
 
 class EmbargoError(DistribError, ValueError):
-    """A send would start before the release's embargo, or a time cannot be used."""
+    """A send would state a false embargo (it would start at or after the release's embargo
+    with its notice), would start before the release's ``hold_until``, or a time cannot be
+    used."""
 
 
 class InvalidRequestError(DistribError):
@@ -237,6 +252,11 @@ class SMTPConfigError(SendError):
 
 class DeliveryLogError(DistribError):
     """The delivery log cannot be opened, upgraded or written."""
+
+
+class NoLogError(DeliveryLogError):
+    """A command that only reads found no delivery log (no file, an empty file, a database
+    without distrib's tables): nothing has been sent yet, and nothing was created."""
 
 
 class DamagedLogError(DeliveryLogError):

@@ -39,8 +39,15 @@ def neutralise(value: object) -> object:
 
 
 def xlsx_text(value: object) -> object:
-    """Return ``value`` with the characters an XLSX file cannot hold written as escapes."""
-    return for_xml(value) if isinstance(value, str) else value
+    """Return ``value`` with the characters an XLSX file cannot hold written as escapes, and its
+    line breaks as spreadsheets write them in a cell (LF).
+
+    CR is normalised here, not left to the XML writer: openpyxl writes it raw (read back as LF)
+    or as ``&#13;`` (read back as CR) depending on whether lxml is importable.
+    """
+    if not isinstance(value, str):
+        return value
+    return for_xml(value.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _rows(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Iterable[list[Any]]:

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from distrib.contacts.normalize import AddressError, normalize_address, suppression_key
 from distrib.deliverylog import DeliveryLog
-from distrib.deliverylog.feedback import UNSUBSCRIBED, NewSuppression
+from distrib.deliverylog.records import UNSUBSCRIBED, MessageRef, NewSuppression
 from distrib.errors import Location, Problem
 from distrib.inbox import (
     classify,
@@ -86,9 +86,8 @@ class OptOutOutcome:
 def pending_by_key(log: DeliveryLog) -> dict[str, list[int]]:
     """Messages still waiting in some run (ready or deferred), by the person's suppression key."""
     grouped: dict[str, list[int]] = defaultdict(list)
-    rows = log.query("SELECT id, address FROM messages WHERE status IN ('ready', 'deferred')")
-    for row in rows:
-        grouped[suppression_key(str(row["address"]))].append(int(row["id"]))
+    for row in log.pending_refs():
+        grouped[suppression_key(row.address)].append(row.id)
     return grouped
 
 
@@ -194,26 +193,21 @@ def _request(log: DeliveryLog, message: Message, source: str) -> tuple[list[OptO
     except AddressError as exc:
         problems.append(Problem(f"From {sender!r}: {exc.reason}", Location(source), "address"))
     for row, how in _token_matches(log, message):
-        address = str(row["address"])
-        found.append(OptOut(address, suppression_key(address), source, how, when, int(row["id"])))
+        found.append(OptOut(row.address, suppression_key(row.address), source, how, when, row.id))
     unique = {o.key: o for o in found}  # a token match (later) wins over the same From
     return list(unique.values()), problems
 
 
-def _token_matches(log: DeliveryLog, message: Message) -> list[tuple[dict[str, Any], str]]:
+def _token_matches(log: DeliveryLog, message: Message) -> list[tuple[MessageRef, str]]:
     _, token = unsubscribe_token(header_text(message, "Subject"))
-    matches: list[tuple[dict[str, Any], str]] = []
+    matches: list[tuple[MessageRef, str]] = []
     if token is not None:
-        # The token is hex only (see inbox.unsubscribe_token), so it cannot hold LIKE wildcards.
-        rows = log.query(
-            "SELECT id, address FROM messages WHERE message_id LIKE ? ORDER BY id DESC LIMIT 1",
-            (f"%.{token}@%",),
-        )
-        matches += [(dict(r), "token") for r in rows]
+        found = log.message_for_token(token)
+        if found is not None:
+            matches.append((found, "token"))
     replied = msg_ids(str(message.get("In-Reply-To", ""))) + msg_ids(
         str(message.get("References", ""))
     )
     for candidate in dict.fromkeys(replied):
-        rows = log.query("SELECT id, address FROM messages WHERE message_id = ?", (candidate,))
-        matches += [(dict(r), "In-Reply-To") for r in rows]
+        matches += [(row, "In-Reply-To") for row in log.messages_with_id(candidate)]
     return matches

@@ -29,7 +29,7 @@ from distrib.problems import group_problems
 
 if TYPE_CHECKING:
     from distrib.config import Campaign
-    from distrib.contacts.model import Contact
+    from distrib.contacts.model import AudienceSummary, Contact
     from distrib.errors import Problem
     from distrib.render import RenderedMessage, Renderer
 
@@ -276,6 +276,7 @@ class PreviewSet:
     warnings: tuple[Problem, ...]  # about the whole audience (unused outlet folders …)
     date: datetime
     book_problems: tuple[Problem, ...] = ()  # rejected rows of the media lists
+    audience: AudienceSummary | None = None  # who the release's audience rules left out
 
     @property
     def problems(self) -> tuple[Problem, ...]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from distrib.deliverylog import Attempt, DeliveryLog, MessageRow, State
 from distrib.deliverylog.lease import os_user
-from distrib.deliverylog.runs import RESOLUTIONS, Action, resolve_messages
+from distrib.deliverylog.states import RESOLUTIONS, Action
 from distrib.errors import Problem, ResolveError
 from distrib.send.policy import suggests_suppression
 
@@ -66,16 +66,11 @@ def suppression_suggestions(log: DeliveryLog, run_id: int) -> list[Suggestion]:
     rows = {m.id: m for m in log.messages(run_id, states=[State.FAILED])}
     if not rows:
         return []
-    last = log.query(
-        "SELECT a.message, a.reply_code, a.enhanced_code, a.reply_text FROM attempts a"
-        " JOIN messages m ON m.id = a.message WHERE m.run_id = ? AND m.status = 'failed'"
-        " AND a.id = (SELECT MAX(id) FROM attempts WHERE message = a.message) ORDER BY a.message",
-        (run_id,),
-    )
+    last = log.last_attempts(run_id, State.FAILED)
     return [
-        Suggestion(rows[r[0]], r[1], r[2], r[3] or "")
-        for r in last
-        if r[0] in rows and suggests_suppression(r[1], r[2])
+        Suggestion(rows[m], a.reply_code or 0, a.enhanced_code or "", a.reply_text or "")
+        for m, a in last.items()
+        if m in rows and suggests_suppression(a.reply_code, a.enhanced_code)
     ]
 
 
@@ -137,5 +132,5 @@ def resolve(
         problems.append(Problem(f"run {run_id} has no {' or '.join(states)} message to {action}"))
     if problems:
         raise ResolveError(problems, summary=f"nothing was resolved in run {run_id}")
-    resolve_messages(log, chosen, action, note=note.strip(), by=by or os_user())
+    log.resolve(chosen, action, note=note.strip(), by=by or os_user())
     return chosen

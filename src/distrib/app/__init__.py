@@ -16,18 +16,27 @@
 The verbs:
 
 ==================  ===========================================================================
+workspace           `open_release` (which release a command means), `open_workspace`,
+                    `locate_target`, `start_workspace` (init), `create_release`,
+                    `copy_templates`, `migrate_campaign`
+audience            `Selection` (--only/--exclude), `load_audience`, `audience_rules`
 contacts            `check_contacts`, `merge_contacts`, `contact_history`
-preview             `collect_preview`, `write_preview` (served by `distrib.web.preview_server`)
+preview             `collect_preview`, `write_preview`, `live_preview` (a `LivePreview`, served by
+                    `distrib.web.preview_server`)
 test send           `test_send`
 send                `prepare_send` (plan, settle interrupted runs, schedule), `wait_for_start`,
                     `send`; `prepare_resume` then `send` to resume a run
 audit               `open_log`, `find_run`, `make_filter`, `run_report`, `write_html_report`,
                     `unknown_messages`, `resolve_unknown`, `suppression_list`
-feedback            `unsubscribe`, `unsubscribe_from_mailbox`, `read_bounces`
+feedback            `unsubscribe`, `unsubscribe_from_mailbox`, `read_bounces`;
+                    `token_index`, `unsubscribe_by_token` (one-click links, RFC 8058)
+workspace (web)     `workspace_file`, `workspace_overview`, `uploads_folder`; team accounts:
+                    `accounts_file`, `load_accounts`, `add_account`, `remove_account`,
+                    `check_login`
 releases            `import_release` (Word, web page, plain text → fr.md / en.md)
 relay               `relay_account`, `relay_login`, `relay_logout`; `mailbox_location`,
                     `imap_settings` (IMAP mailboxes for bounces and opt-outs)
-getting started     `load_campaign`, `start_campaign`, `capture_mail`
+getting started     `load_campaign`, `capture_mail`
 for showing         `list_runs`, `log_entries`, `attempt_entries`, `format_time`, `in_zone`,
                     `export_table`, `for_terminal` … (shaping only, no decisions)
 words               `gettext`, `ngettext`, `set_language`, `pick_language`, `translator`
@@ -44,6 +53,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from distrib.app.accounts import (
+        MIN_PASSWORD,
+        USERS_FILE,
+        Account,
+        Accounts,
+        accounts_file,
+        add_account,
+        check_login,
+        load_accounts,
+        remove_account,
+    )
+    from distrib.app.audience import Selection, audience_rules, load_audience
     from distrib.app.audit import (
         ACTIONS,
         find_run,
@@ -64,7 +85,13 @@ if TYPE_CHECKING:
         contact_history,
         merge_contacts,
     )
-    from distrib.app.logs import load_campaign, locate_log, open_log
+    from distrib.app.logs import load_campaign, locate_log, log_name, open_log
+    from distrib.app.overview import (
+        WorkspaceOverview,
+        uploads_folder,
+        workspace_file,
+        workspace_overview,
+    )
     from distrib.app.previewing import (
         LivePreview,
         PreviewWritten,
@@ -83,25 +110,47 @@ if TYPE_CHECKING:
     from distrib.app.releases import STDIN, import_release
 
     # For showing: shaping what the verbs return, no decisions.
-    from distrib.app.resuming import Resumption, Settled
+    from distrib.app.resuming import Joining, Resumption, Settled
     from distrib.app.sending import (
         Followup,
         ReleaseVersion,
         SendPreparation,
         SendResult,
         SendSummary,
+        prepare_join,
         prepare_resume,
         prepare_send,
         send,
         wait_for_start,
     )
-    from distrib.app.setup import capture_mail, start_campaign
+    from distrib.app.setup import capture_mail
     from distrib.app.testsend import TestSendOutcome
     from distrib.app.testsend import send_tests as test_send
+    from distrib.app.unsubscribing import (
+        OneClickResult,
+        TokenIndex,
+        token_index,
+        token_known,
+        unsubscribe_by_token,
+    )
+    from distrib.app.workspace import (
+        NewRelease,
+        Target,
+        TemplatesCopied,
+        copy_templates,
+        create_release,
+        locate_target,
+        migrate_campaign,
+        open_release,
+        open_workspace,
+        start_workspace,
+    )
     from distrib.audit import (
         ATTEMPT_COLUMNS,
         STATE_ORDER,
+        AttemptEntry,
         History,
+        LogEntry,
         LogFilter,
         Report,
         RunSummary,
@@ -113,10 +162,11 @@ if TYPE_CHECKING:
         parse_zone,
         resolve_commands,
     )
+    from distrib.audit import rows as export_rows
     from distrib.audit import run_summaries as list_runs
     from distrib.bounces import BounceOutcome
     from distrib.config import Campaign, display_path
-    from distrib.contacts.model import ContactBook, SourceSummary
+    from distrib.contacts.model import AudienceSummary, ContactBook, SourceSummary
     from distrib.deliverylog import DeliveryLog, MessageRow, Run
     from distrib.export import Format
     from distrib.export import write_table as export_table
@@ -140,9 +190,21 @@ if TYPE_CHECKING:
     from distrib.safetext import for_terminal
     from distrib.schedule import format_countdown
     from distrib.send import ABANDON_REASON, STOP_REASON, Progress
+    from distrib.workspace import Migrated
 
 #: Where each name lives: imported when first asked for.
 _HOMES = {
+    "distrib.app.audience": ("Selection", "audience_rules", "load_audience"),
+    "distrib.app.accounts": (
+        "MIN_PASSWORD", "USERS_FILE", "Account", "Accounts", "accounts_file", "add_account",
+        "check_login", "load_accounts", "remove_account",
+    ),
+    "distrib.app.overview": (
+        "WorkspaceOverview", "uploads_folder", "workspace_file", "workspace_overview",
+    ),
+    "distrib.app.unsubscribing": (
+        "OneClickResult", "TokenIndex", "token_index", "token_known", "unsubscribe_by_token",
+    ),
     "distrib.app.audit": (
         "ACTIONS", "find_run", "make_filter", "read_bounces", "resolve_unknown", "run_report",
         "suppression_list", "unknown_messages", "unsubscribe", "unsubscribe_from_mailbox",
@@ -151,25 +213,29 @@ _HOMES = {
     "distrib.app.contacts": (
         "MERGE_FORMATS", "Merged", "check_contacts", "contact_history", "merge_contacts",
     ),
-    "distrib.app.logs": ("load_campaign", "locate_log", "open_log"),
+    "distrib.app.logs": ("load_campaign", "locate_log", "log_name", "open_log"),
     "distrib.app.previewing": (
         "LivePreview", "PreviewWritten", "collect_preview", "live_preview", "write_preview",
     ),
     "distrib.app.sending": (
         "Followup", "ReleaseVersion", "SendPreparation", "SendResult", "SendSummary",
-        "prepare_resume",
-        "prepare_send", "send", "wait_for_start",
+        "prepare_join", "prepare_resume", "prepare_send", "send", "wait_for_start",
     ),
     "distrib.app.releases": ("STDIN", "import_release"),
     "distrib.app.relay": (
         "PROVIDERS", "imap_settings", "mailbox_location", "relay_account", "relay_login",
         "relay_logout",
     ),
-    "distrib.app.setup": ("capture_mail", "start_campaign"),
+    "distrib.app.setup": ("capture_mail",),
     "distrib.app.testsend": ("TestSendOutcome",),
+    "distrib.app.workspace": (
+        "NewRelease", "Target", "TemplatesCopied", "copy_templates", "create_release",
+        "locate_target", "migrate_campaign", "open_release", "open_workspace", "start_workspace",
+    ),
     # For showing (no decisions): where they live, imported as lightly as they can be.
     "distrib.audit": (
-        "ATTEMPT_COLUMNS", "STATE_ORDER", "History", "LogFilter", "Report", "RunSummary",
+        "ATTEMPT_COLUMNS", "STATE_ORDER", "AttemptEntry", "History", "LogEntry", "LogFilter",
+        "Report", "RunSummary",
         "attempt_entries", "format_time", "in_zone", "log_columns", "log_entries", "parse_zone",
         "resolve_commands",
     ),
@@ -184,11 +250,12 @@ _HOMES = {
     "distrib.schedule": ("format_countdown",),
     "distrib.send": ("ABANDON_REASON", "STOP_REASON", "Progress"),
     # Types of the values the verbs return, for interfaces to name.
-    "distrib.app.resuming": ("Resumption", "Settled"),
+    "distrib.app.resuming": ("Joining", "Resumption", "Settled"),
     "distrib.bounces": ("BounceOutcome",),
-    "distrib.contacts.model": ("ContactBook", "SourceSummary"),
+    "distrib.contacts.model": ("AudienceSummary", "ContactBook", "SourceSummary"),
     "distrib.deliverylog": ("DeliveryLog", "MessageRow", "Run"),
     "distrib.optout": ("OptOutOutcome",),
+    "distrib.workspace": ("Migrated",),
     "distrib.importing": ("ImportReport",),
     "distrib.relay.oauth": ("GoogleAccount", "MicrosoftAccount", "SignInPrompt"),
     "distrib.preview": ("PreviewEntry", "PreviewSet"),
@@ -200,6 +267,7 @@ _WHERE = {name: module for module, names in _HOMES.items() for name in names}
 _ALIASES = {
     "test_send": ("distrib.app.testsend", "send_tests"),
     "list_runs": ("distrib.audit", "run_summaries"),
+    "export_rows": ("distrib.audit", "rows"),
     "export_table": ("distrib.export", "write_table"),
 }
 
@@ -208,10 +276,16 @@ __all__ = [
     "ACTIONS",
     "ATTEMPT_COLUMNS",
     "MERGE_FORMATS",
+    "MIN_PASSWORD",
     "PROVIDERS",
     "STATE_ORDER",
     "STDIN",
     "STOP_REASON",
+    "USERS_FILE",
+    "Account",
+    "Accounts",
+    "AttemptEntry",
+    "AudienceSummary",
     "BounceOutcome",
     "Campaign",
     "ContactBook",
@@ -221,11 +295,16 @@ __all__ = [
     "GoogleAccount",
     "History",
     "ImportReport",
+    "Joining",
     "LivePreview",
+    "LogEntry",
     "LogFilter",
     "Merged",
     "MessageRow",
     "MicrosoftAccount",
+    "Migrated",
+    "NewRelease",
+    "OneClickResult",
     "OptOutOutcome",
     "PreviewEntry",
     "PreviewSet",
@@ -238,22 +317,34 @@ __all__ = [
     "Resumption",
     "Run",
     "RunSummary",
+    "Selection",
     "SendPreparation",
     "SendResult",
     "SendSummary",
     "Settled",
     "SignInPrompt",
     "SourceSummary",
+    "Target",
+    "TemplatesCopied",
     "TestSendOutcome",
+    "TokenIndex",
     "Translator",
+    "WorkspaceOverview",
+    "accounts_file",
+    "add_account",
     "attempt_entries",
+    "audience_rules",
     "capture_mail",
     "check_contacts",
+    "check_login",
     "clean",
     "collect_preview",
     "contact_history",
+    "copy_templates",
+    "create_release",
     "current_language",
     "display_path",
+    "export_rows",
     "export_table",
     "find_run",
     "for_terminal",
@@ -267,36 +358,51 @@ __all__ = [
     "in_zone",
     "list_runs",
     "live_preview",
+    "load_accounts",
+    "load_audience",
     "load_campaign",
     "locate_log",
+    "locate_target",
     "log_columns",
     "log_entries",
+    "log_name",
     "mailbox_location",
     "make_filter",
     "merge_contacts",
+    "migrate_campaign",
     "ngettext",
     "open_log",
+    "open_release",
+    "open_workspace",
     "parse_zone",
     "pick_language",
+    "prepare_join",
     "prepare_resume",
     "prepare_send",
     "read_bounces",
     "relay_account",
     "relay_login",
     "relay_logout",
+    "remove_account",
     "resolve_commands",
     "resolve_unknown",
     "run_report",
     "send",
     "set_language",
-    "start_campaign",
+    "start_workspace",
     "suppression_list",
     "test_send",
+    "token_index",
+    "token_known",
     "translator",
     "unknown_messages",
     "unsubscribe",
+    "unsubscribe_by_token",
     "unsubscribe_from_mailbox",
+    "uploads_folder",
     "wait_for_start",
+    "workspace_file",
+    "workspace_overview",
     "write_html_report",
     "write_preview",
 ]

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from distrib.audit import LogFilter, Report
     from distrib.bounces import BounceOutcome
     from distrib.deliverylog import DeliveryLog, MessageRow, Run
-    from distrib.deliverylog.feedback import Suppressed
+    from distrib.deliverylog.records import Suppressed
     from distrib.deliverylog.runs import Action
     from distrib.optout import OptOutOutcome
     from distrib.relay.imap import ImapSettings

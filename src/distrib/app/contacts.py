@@ -1,7 +1,8 @@
 """The media lists, as an officer checks them: who will get what, and every row set aside.
 
-The delivery log's suppression list (opt-outs, hard bounces) sets people aside exactly as
-`distrib send` will, so what the check shows is what the send does; the log is only read.
+The delivery log's suppression list (opt-outs, hard bounces) sets people aside and the
+release's audience narrows the lists exactly as `distrib send` will (`distrib.app.audience`),
+so what the check shows is what the send does; the log is only read.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from distrib.errors import InvalidRequestError
 
 if TYPE_CHECKING:
+    from distrib.app.audience import Selection
     from distrib.audit import History
     from distrib.config import Campaign
     from distrib.contacts.model import ContactBook
@@ -33,19 +35,27 @@ class Merged:
     rejects: Path
 
 
-def check_contacts(campaign: Campaign, *, check_mx: bool | None = None) -> ContactBook:
-    """Merge the campaign's lists: every row accepted, duplicate, rejected or suppressed.
+def check_contacts(
+    campaign: Campaign, *, check_mx: bool | None = None, selection: Selection | None = None
+) -> ContactBook:
+    """Merge the campaign's lists: every row accepted, duplicate, rejected or suppressed, and
+    who of the accepted contacts the release's audience leaves out, and why.
 
     ``check_mx``: look up each domain's mail server (None: the campaign's setting).
+    ``selection``: the command's ``--only``/``--exclude`` rules.
     """
-    from distrib.contacts import load_contacts
-    from distrib.deliverylog import logged_suppressions
+    from distrib.app.audience import load_audience
 
-    suppressed = logged_suppressions(campaign.log_path)
-    return load_contacts(campaign, check_mx=check_mx, extra_suppression=suppressed)
+    return load_audience(campaign, selection, check_mx=check_mx)
 
 
-def merge_contacts(campaign: Campaign, output: Path, *, check_mx: bool | None = None) -> Merged:
+def merge_contacts(
+    campaign: Campaign,
+    output: Path,
+    *,
+    check_mx: bool | None = None,
+    selection: Selection | None = None,
+) -> Merged:
     """Write the merged list (``.csv`` or ``.xlsx``, with provenance columns, formula-like
     cells neutralised) to ``output`` and the rejected rows beside it (``NAME.rejects.EXT``)."""
     from distrib.contacts.output import write_merged
@@ -53,7 +63,7 @@ def merge_contacts(campaign: Campaign, output: Path, *, check_mx: bool | None = 
 
     if output.suffix.lower() not in MERGE_FORMATS:
         raise InvalidRequestError(f"{output}: the merged list must be a .csv or .xlsx file")
-    book = check_contacts(campaign, check_mx=check_mx)
+    book = check_contacts(campaign, check_mx=check_mx, selection=selection)
     try:
         rejects = write_merged(book, output)
     except OSError as exc:

@@ -1,9 +1,11 @@
 """Finding and opening the delivery log an officer means.
 
-A command names the log with ``--log FILE``, or names the campaign whose log it is; without
-either, a ``campaign.toml`` in the current folder is the campaign, else ``distrib-log.sqlite``
-in the current folder is the log.  Commands that only read open it read-only: nothing is
-written, even on a read-only medium, and a newer distrib's log is read with a warning.
+A command names the log with ``--log FILE`` (or ``--log postgresql://…``), or names the
+workspace, release or campaign file whose log it is; without either, the workspace or
+``campaign.toml`` of the current folder (or the workspace it is in) is asked, else
+``distrib-log.sqlite`` in the current folder is the log.  Commands that only read open it
+read-only: nothing is written, even on a read-only medium, and a newer distrib's log is read
+with a warning.
 """
 
 from __future__ import annotations
@@ -15,26 +17,46 @@ if TYPE_CHECKING:
     from distrib.config import Campaign
     from distrib.deliverylog import DeliveryLog
 
-__all__ = ["DEFAULT_CAMPAIGN", "DEFAULT_LOG", "load_campaign", "locate_log", "open_log"]
+__all__ = ["DEFAULT_CAMPAIGN", "DEFAULT_LOG", "load_campaign", "locate_log", "log_name", "open_log"]
 
 DEFAULT_CAMPAIGN = Path("campaign.toml")
 DEFAULT_LOG = Path("distrib-log.sqlite")
 
 
 def load_campaign(path: str | Path) -> Campaign:
-    """Read and validate a campaign file (`ConfigError` lists every problem)."""
+    """Read and validate a campaign file, or a workspace file (its settings, for what every
+    release shares: the sender, the lists, the log; `distrib.app.workspace.workspace_settings`);
+    `ConfigError` lists every problem."""
+    from distrib.workspace import WORKSPACE_FILE
+
+    if Path(path).name == WORKSPACE_FILE:
+        from distrib.app.workspace import workspace_settings
+
+        return workspace_settings(Path(path))
     from distrib.config import load_campaign as load
 
     return load(path)
 
 
 def locate_log(campaign: Path | None = None, log: Path | str | None = None) -> Path | str:
-    """Return the log named by ``log``, by ``campaign``'s file, or found in this folder."""
+    """Return the log named by ``log``, by ``campaign`` (a workspace, a release folder or a
+    campaign file), or found from this folder."""
+    from distrib.app.workspace import locate_target
+    from distrib.errors import ConfigError
+    from distrib.workspace import load_workspace
+
     if log is not None:
         return log
-    if campaign is None and DEFAULT_CAMPAIGN.is_file():
-        campaign = DEFAULT_CAMPAIGN
-    return load_campaign(campaign).log_path if campaign is not None else DEFAULT_LOG
+    try:
+        found = locate_target(campaign)
+    except ConfigError:
+        if campaign is not None:
+            raise
+        return DEFAULT_LOG  # nothing here: the log of this folder, if any
+    if found.workspace is not None:
+        return load_workspace(found.workspace).log_target
+    assert found.campaign is not None
+    return load_campaign(found.campaign).log_target
 
 
 def open_log(
@@ -46,9 +68,16 @@ def open_log(
 ) -> DeliveryLog:
     """Open the log `locate_log` finds; ``read_only`` for commands that only read (its
     ``warnings`` say what the interface should show, e.g. a log written by a newer distrib)."""
-    from distrib.deliverylog import DeliveryLog
+    from distrib.deliverylog import open_log as open_delivery_log
 
-    path = locate_log(campaign, log)
-    if read_only:
-        return DeliveryLog.open_read_only(path)
-    return DeliveryLog.open(path, create=create)
+    return open_delivery_log(locate_log(campaign, log), read_only=read_only, create=create)
+
+
+def log_name(log: DeliveryLog) -> str:
+    """The log for people: its file, relative to here when it can be, or its URL (never with
+    a password)."""
+    from distrib.config import display_path
+    from distrib.deliverylog import is_url
+
+    where = log.where
+    return where if is_url(where) else display_path(Path(where).resolve())

@@ -5,13 +5,16 @@
     load_campaign → load_contacts → load_release → Renderer → make_plan
         make_plan → write_preview                               (distrib preview)
         make_plan → start_run (delivery log rows) → send_run    (distrib send)
+    make_plan (the run's token) → send_run(join=True)       (distrib send --resume RUN --join)
 
 A plan renders every message once, so every problem (a missing field, a missing language, a
 header with a control character) is known before anything leaves.  Sending renders again, one
 message at a time, streaming into the SMTP engine, and checks that each message still hashes to
 what was planned.  For long lists both renderings run in worker processes
 (`distrib.renderpool`): the plan's on every core, the send's a few batches ahead of the SMTP
-workers, so the event loop only sends and memory stays flat.
+workers, so the event loop only sends and memory stays flat.  The messages it sends are those
+it claims from the run in the delivery log (`distrib.deliverylog.workers`), a few at a time, so
+that other processes may drain the same run beside it.
 """
 
 from __future__ import annotations
@@ -20,13 +23,13 @@ import asyncio
 import gc
 import hashlib
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from distrib.app.audience import Selection, load_audience
 from distrib.config import Campaign, display_path, smtp_password
-from distrib.contacts import load_contacts
 from distrib.contacts.model import Contact, ContactBook
 from distrib.deliverylog import DeliveryLog, NewMessage, Run, State, new_run_token
 from distrib.errors import Problem, RenderError
@@ -47,6 +50,7 @@ from distrib.send import Outgoing, Progress, SendReport, send_messages
 if TYPE_CHECKING:
     from distrib.deliverylog import MessageRow
     from distrib.deliverylog.lease import Lease
+    from distrib.deliverylog.workers import Worker
 
 __all__ = [
     "Plan",
@@ -88,6 +92,8 @@ class Plan:
     resend: bool = False  # planned with --resend: may send to contacts other runs sent to
     # Not sent either: may have arrived in that earlier run (unknown), waiting for the officer.
     maybe_sent: tuple[tuple[PlannedMessage, int], ...] = ()
+    # The command's --only/--exclude, kept with the run (`--resume` applies them again).
+    selection: Selection = field(default_factory=Selection)
 
     @property
     def ok(self) -> bool:
@@ -129,27 +135,29 @@ def make_plan(
     resend: bool = False,
     token: str | None = None,
     workers: int | None = None,
+    selection: Selection | None = None,
 ) -> Plan:
-    """Load contacts and release, render every message once, and find who was already sent it
-    (``skipped``) or may have been (``maybe_sent``: unknown in an earlier run).
+    """Load the release's audience (`distrib.app.audience`) and release, render every message
+    once, and find who was already sent it (``skipped``) or may have been (``maybe_sent``:
+    unknown in an earlier run of the release).
 
-    With a ``log``, its suppression list (opt-outs, hard bounces) is applied like the campaign's.
-    ``workers``: processes that render (None: one per core for `MIN_PARALLEL` contacts or
-    more, else none; 0: render in this process).
+    The delivery log's suppression list (opt-outs, hard bounces) is applied like the campaign's:
+    ``log``'s, or the campaign's log file read without writing.  ``selection``: the command's
+    ``--only``/``--exclude`` rules.  ``workers``: processes that render (None: one per core for
+    `MIN_PARALLEL` contacts or more, else none; 0: render in this process).
     """
-    suppressed = log.suppression_entries() if log is not None else ()
-    book = load_contacts(campaign, extra_suppression=suppressed)
+    book = load_audience(campaign, selection, log=log)
     release = load_release(campaign)
     renderer = Renderer(campaign, release)
     token = token or new_run_token()
-    from distrib.deliverylog.runs import Earlier, earlier_outcomes
+    from distrib.deliverylog import Earlier
 
-    earlier = Earlier({}, {}) if log is None or resend else earlier_outcomes(log, campaign.name)
+    earlier = Earlier({}, {}) if log is None or resend else log.earlier_outcomes(campaign.name)
     planned: list[PlannedMessage] = []
     skipped: list[tuple[PlannedMessage, int]] = []
     maybe_sent: list[tuple[PlannedMessage, int]] = []
     problems: list[Problem] = []
-    warnings = renderer.check_audience(book.contacts)
+    warnings = renderer.check_audience(book.accepted)
     checked = _check_all(renderer, book.contacts, token, _workers(workers, len(book.contacts)))
     for contact, result in zip(book.contacts, checked, strict=True):
         if result.problems:
@@ -176,6 +184,7 @@ def make_plan(
         warnings=tuple(warnings),
         resend=resend,
         maybe_sent=tuple(maybe_sent),
+        selection=selection or Selection(),
     )
 
 
@@ -254,6 +263,19 @@ def release_settings(plan: Plan) -> dict[str, dict[str, str]]:
     return recorded
 
 
+def _audience_settings(plan: Plan) -> dict[str, object]:
+    """The run's audience, in its settings: the rules applied, and the command's options (which
+    `--resume` applies again)."""
+    summary = plan.book.audience
+    if summary is None:
+        return {}
+    return {
+        "audience": list(summary.rules),
+        "only": list(plan.selection.only),
+        "exclude": list(plan.selection.exclude),
+    }
+
+
 def start_run(plan: Plan, log: DeliveryLog) -> Run:
     """Record the run and one row per message in the log, before anything is sent."""
     campaign = plan.campaign
@@ -268,6 +290,7 @@ def start_run(plan: Plan, log: DeliveryLog) -> Run:
             "resend": plan.resend,
             "drop_embargo": campaign.drop_embargo,
             "release": release_settings(plan),
+            **_audience_settings(plan),
         },
         contacts_hash=plan.contacts_hash,
         templates_hash=plan.templates_hash,
@@ -282,23 +305,19 @@ def start_run(plan: Plan, log: DeliveryLog) -> Run:
     return run
 
 
-async def _outgoing(
-    plan: Plan, log: DeliveryLog, due: list[int], later: list[int], pool: RenderPool | None
-) -> AsyncIterator[Outgoing]:
-    """Render the messages of ``due`` then ``later`` (log ids, in sending order) for sending.
-
-    ``due`` ones stream from ``pool`` when there is one; ``later`` ones (deferred, not yet due)
-    are rendered here, each just before the engine waits for its retry time.
+async def _outgoing(plan: Plan, worker: Worker, pool: RenderPool | None) -> AsyncIterator[Outgoing]:
+    """Render the messages ``worker`` claims from its run, for sending: ``ready`` and due ones
+    first (streamed from ``pool`` when there is one), then deferred ones not yet due (rendered
+    here, each just before the engine waits for its retry time); and again while other
+    workers of the run hold messages, until the run is drained (`Worker.idle`).
     """
-    from distrib.deliverylog.runs import rows_by_id
-
+    log = worker.log
     contacts = [m.contact for m in plan.messages]
     index = {m.contact.key: i for i, m in enumerate(plan.messages)}
-    rows: dict[int, MessageRow] = {}  # read from the log, not rendered yet
-    now = log.now()
+    rows: dict[int, MessageRow] = {}  # claimed, not rendered yet
 
-    def jobs(ids: list[int]) -> Iterator[Job]:
-        for row in rows_by_id(log, ids):
+    def jobs(claimed: Iterator[MessageRow]) -> Iterator[Job]:
+        for row in claimed:
             found = index.get(row.key)
             if found is None or row.message_id != plan.messages[found].message_id:
                 # The log row does not match this plan: never send something that was not planned.
@@ -321,17 +340,21 @@ async def _outgoing(
             recipient=rendered.recipient,
             data=rendered.data,
             message_id=rendered.message_id,
-            retry_at=_not_before(row.status, row.next_attempt_at, now),
+            retry_at=_not_before(row.status, row.next_attempt_at, log.now()),
         )
 
-    if pool is not None:
-        async for rendered in pool.stream(jobs(due)):
+    while True:
+        if pool is not None:
+            async for rendered in pool.stream(jobs(worker.claims())):
+                yield outgoing(rendered)
+        else:
+            for rendered in render_inline(plan.renderer, contacts, jobs(worker.claims())):
+                yield outgoing(rendered)
+        later = jobs(worker.claims(later=True))
+        for rendered in render_inline(plan.renderer, contacts, later):
             yield outgoing(rendered)
-    else:
-        for rendered in render_inline(plan.renderer, contacts, jobs(due)):
-            yield outgoing(rendered)
-    for rendered in render_inline(plan.renderer, contacts, jobs(later)):
-        yield outgoing(rendered)
+        if not await worker.idle():
+            return
 
 
 def _not_before(status: str, retry_at: str | None, now: str) -> datetime | None:
@@ -349,51 +372,63 @@ def send_run(
     handle_signals: bool = True,
     lease: Lease | None = None,
     render_workers: int | None = None,
+    join: bool = False,
 ) -> SendOutcome:
     """Send every pending message of ``run``; Ctrl-C stops cleanly (in-flight messages finish).
 
     Holds the campaign's lease while sending (taking it unless ``lease`` is given; a second
     process gets `RunLockedError`); skips contacts another run of the campaign sent to since.
-    ``render_workers``: processes that render (None: one per core for `MIN_PARALLEL` messages
-    or more, else none; 0: render in the event loop's process).
+    ``join``: help the processes already sending ``run`` instead (no lease: they hold it; the
+    run's status is theirs to set, unless this process is the last one and nothing is left).
+    Either way this process is one of the run's workers and sends only what it claims
+    (`distrib.deliverylog.workers`).  ``render_workers``: processes that render (None: one
+    per core for `MIN_PARALLEL` messages or more, else none; 0: render in the event loop's
+    process).
     """
     from distrib.deliverylog.lease import HEARTBEAT_EVERY, acquire_lease
-    from distrib.deliverylog.runs import skip_sent_elsewhere, to_send_ids
+    from distrib.deliverylog.workers import Worker
     from distrib.send.stopping import stop_signals
 
-    if lease is None:
+    if lease is None and not join:
         with acquire_lease(log, plan.campaign.name, run_id=run.id) as held:
             return send_run(
                 plan, log, run, on_progress=on_progress, handle_signals=handle_signals,
                 lease=held, render_workers=render_workers,
             )  # fmt: skip
-    lease.confirm()
-    lease.attach(run.id)
-    if not run.settings.get("resend"):
-        skip_sent_elsewhere(log, run.id)
+    if lease is not None:
+        lease.confirm()
+        lease.attach(run.id)
+        if not run.settings.get("resend"):
+            log.skip_sent_elsewhere(run.id)
+        log.set_run_status(run.id, "sending", note="")  # an earlier stop's reason is over
     campaign = plan.campaign
-    due, later = to_send_ids(log, run.id)  # ready and due first, then deferred by retry time
-    log.set_run_status(run.id, "sending", note="")  # an earlier stop's reason is over
-    workers = _workers(render_workers, len(due))
+    counts = log.counts(run.id)
+    total = counts.get(State.READY, 0) + counts.get(State.DEFERRED, 0)
+    workers = _workers(render_workers, total)
     # Started before the event loop and its threads, so they fork from a quiet process.
     contacts = [m.contact for m in plan.messages]
     pool = RenderPool(plan.renderer, contacts, workers=workers) if workers else None
+    worker = Worker.register(log, run.id)
+
+    def beat() -> bool:
+        return worker.renew() and (lease is None or lease.renew())
 
     async def _go() -> SendReport:
         stop, abandon = asyncio.Event(), asyncio.Event()
         with stop_signals(stop, abandon, enabled=handle_signals):
             return await send_messages(
-                _outgoing(plan, log, due, later, pool),
+                _outgoing(plan, worker, pool),
                 log=log,
                 smtp=campaign.smtp,
                 limits=campaign.limits,
                 password=smtp_password(campaign.smtp),
-                total=len(due) + len(later),
+                total=total,
                 on_progress=on_progress,
                 stop=stop,
                 abandon=abandon,
-                heartbeat=lease.renew,
+                heartbeat=beat,
                 heartbeat_every=HEARTBEAT_EVERY,
+                log_worker=worker.id,
             )
 
     # The plan's objects (contacts, planned messages) live until the end: keep the garbage
@@ -401,9 +436,10 @@ def send_run(
     gc.collect()
     gc.freeze()
     try:
-        report = asyncio.run(_go())
+        with worker:  # on the way out, what it claimed and did not begin goes back
+            report = asyncio.run(_go())
     except BaseException as exc:
-        if lease.held:  # a process that lost the lease no longer speaks for the run
+        if lease is not None and lease.held:  # one that lost the lease no longer speaks
             log.set_run_status(run.id, "aborted", note=str(exc) or type(exc).__name__)
         raise
     finally:
@@ -411,5 +447,8 @@ def send_run(
         if pool is not None:
             pool.close()
     status = "paused" if report.paused else "stopped" if report.stopped else "finished"
-    log.set_run_status(run.id, status, note=report.stop_reason)
+    if lease is not None:
+        log.set_run_status(run.id, status, note=report.stop_reason)
+    elif status == "finished" and not log.workers(run.id) and not log.pending(run.id):
+        log.set_run_status(run.id, status, note="")  # the last worker out, nothing left
     return SendOutcome(log.get_run(run.id), report)

@@ -4,7 +4,7 @@
 writes it as files (``.eml``, ``.html`` and an index); the local preview page
 (`distrib.web.preview_server`, an interface) serves a `LivePreview`, which collects the
 preview again whenever the release, the templates, the contact lists, the outlets sheet or the
-campaign file change.
+campaign (or workspace) file change.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from distrib.errors import DistribError
 from distrib.preview import PreviewEntry, PreviewSet
 
 if TYPE_CHECKING:
+    from distrib.app.audience import Selection
     from distrib.config import Campaign
 
 __all__ = ["LivePreview", "PreviewWritten", "collect_preview", "live_preview", "write_preview"]
@@ -34,21 +35,28 @@ class PreviewWritten:
     written: int
 
 
-def collect_preview(campaign: Campaign, *, token: str = "preview") -> PreviewSet:  # noqa: S107
-    """Load contacts and release, render every contact's message once, and keep the outcomes.
+def collect_preview(
+    campaign: Campaign,
+    *,
+    token: str = "preview",  # noqa: S107
+    selection: Selection | None = None,
+) -> PreviewSet:
+    """Load the release's audience and release, render every contact's message once, and keep
+    the outcomes.
 
-    The delivery log's suppression list (opt-outs, hard bounces) sets people aside as `send`
-    will; the log is only read.
+    The delivery log's suppression list (opt-outs, hard bounces) sets people aside and the
+    audience rules (the release's, and ``selection``: the command's ``--only``/``--exclude``)
+    narrow the lists as `send` will; the log is only read.  A contact whose language fell back
+    (blank or unknown in the list) has that warning with the message's own.
     """
     from datetime import UTC
 
-    from distrib.contacts import load_contacts
-    from distrib.deliverylog import logged_suppressions
+    from distrib.app.audience import load_audience
     from distrib.errors import RenderError
     from distrib.release import load_release
     from distrib.render import Renderer, make_message_id
 
-    book = load_contacts(campaign, extra_suppression=logged_suppressions(campaign.log_path))
+    book = load_audience(campaign, selection)
     renderer = Renderer(campaign, load_release(campaign))
     date = datetime.now(UTC).astimezone().replace(microsecond=0)
     entries = []
@@ -61,6 +69,7 @@ def collect_preview(campaign: Campaign, *, token: str = "preview") -> PreviewSet
                 PreviewEntry(number, contact, contact.language, "", 0, message_id, exc.problems)
             )
             continue
+        fallback = book.fallbacks.get(contact.key)
         entries.append(
             PreviewEntry(
                 number,
@@ -69,33 +78,35 @@ def collect_preview(campaign: Campaign, *, token: str = "preview") -> PreviewSet
                 rendered.subject,
                 rendered.size,
                 message_id,
-                warnings=rendered.warnings,
+                warnings=(*(() if fallback is None else (fallback,)), *rendered.warnings),
             )
         )
     return PreviewSet(
         campaign=campaign,
         renderer=renderer,
         entries=tuple(entries),
-        warnings=tuple(renderer.check_audience(book.contacts)),
+        warnings=tuple(renderer.check_audience(book.accepted)),
         date=date,
         book_problems=book.rejected,
+        audience=book.audience,
     )
 
 
 def write_preview(preview: PreviewSet, out: Path | None = None) -> PreviewWritten:
-    """Write every message that renders to ``out`` (default: ``preview/`` beside the campaign)
+    """Write every message that renders to ``out`` (default: ``preview/`` beside the campaign,
+    ``preview/<release>/`` in a workspace)
     as ``.eml`` and ``.html`` files, with an ``index.html`` listing them and every problem."""
     from distrib.preview import write_preview as write
 
-    folder = out if out is not None else preview.campaign.folder / "preview"
+    folder = out if out is not None else preview.campaign.preview_folder
     write(preview.messages(), folder, problems=preview.problems, title=preview.campaign.name)
     written = sum(entry.ok for entry in preview.entries)
     return PreviewWritten(folder, folder / "index.html", written)
 
 
 def watched_paths(campaign: Campaign) -> tuple[Path, ...]:
-    """What a preview is made of: the campaign file, the release and templates folders, the
-    contact lists, suppression lists and outlets sheet."""
+    """What a preview is made of: the campaign (or workspace) file, the release and templates
+    folders, the contact lists, suppression lists and outlets sheet."""
     from distrib.render import default_templates_dir
 
     paths = [campaign.file, campaign.release, campaign.templates or default_templates_dir()]
@@ -122,29 +133,34 @@ def _fingerprint(paths: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
 
 
 class LivePreview:
-    """A preview that follows its files: `current` collects it again when the campaign file,
-    the release, the templates, the contact lists or the outlets sheet changed since.
+    """A preview that follows its files: `current` collects it again when the campaign or
+    workspace file, the release (with its ``release.toml``), the templates, the contact lists
+    or the outlets sheet changed since.
 
-    When the new files cannot be used (a YAML mistake in the release, a broken template), the
-    last preview that could be made is kept and `error` says why.
+    ``target``: what `distrib.app.open_release` takes to find the release again (a campaign
+    file, or a release folder of a workspace); ``selection``: the ``--only``/``--exclude``
+    options, applied at every collection.  When the new files cannot be used (a YAML mistake in
+    the release, a broken template), the last preview that could be made is kept and `error`
+    says why.
     """
 
     def __init__(
         self,
-        campaign_file: Path,
+        target: Path,
         *,
+        selection: Selection | None = None,
         load: Callable[[Path], Campaign] | None = None,
-        collect: Callable[[Campaign], PreviewSet] = collect_preview,
+        collect: Callable[[Campaign], PreviewSet] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        from distrib.config import load_campaign
+        from distrib.app.workspace import open_release
 
-        self.campaign_file = campaign_file
-        self._load = load or load_campaign
-        self._collect = collect
+        self.target = target
+        self._load = load or open_release
+        self._collect = collect or (lambda c: collect_preview(c, selection=selection))
         self._clock = clock or (lambda: datetime.now().astimezone())
         self._lock = threading.Lock()
-        campaign = self._load(campaign_file)
+        campaign = self._load(target)
         self._paths = watched_paths(campaign)
         self._seen = _fingerprint(self._paths)
         self._preview = self._collect(campaign)
@@ -167,7 +183,7 @@ class LivePreview:
                 return self._preview
             self._seen = now
             try:
-                campaign = self._load(self.campaign_file)
+                campaign = self._load(self.target)
                 self._paths = watched_paths(campaign)
                 self._seen = _fingerprint(self._paths)
                 self._preview = self._collect(campaign)
@@ -180,6 +196,8 @@ class LivePreview:
             return self._preview
 
 
-def live_preview(campaign: Campaign) -> LivePreview:
-    """A `LivePreview` of ``campaign`` (collected now, and again whenever its files change)."""
-    return LivePreview(campaign.file)
+def live_preview(campaign: Campaign, *, selection: Selection | None = None) -> LivePreview:
+    """A `LivePreview` of ``campaign``'s release (collected now, and again whenever its files
+    change): found again by its release folder in a workspace, else by its campaign file."""
+    target = campaign.release if campaign.workspace is not None else campaign.file
+    return LivePreview(target, selection=selection)

@@ -11,7 +11,7 @@ from distrib.errors import InvalidRequestError
 if TYPE_CHECKING:
     from distrib.importing import ImportReport
 
-__all__ = ["STDIN", "import_release"]
+__all__ = ["STDIN", "import_release", "release_folder"]
 
 #: The file name that means "the text given on standard input".
 STDIN = "-"
@@ -20,7 +20,7 @@ STDIN = "-"
 def import_release(
     files: Sequence[str | Path],
     *,
-    release: Path | None = None,
+    release: Path | str | None = None,
     lang: str | None = None,
     tz: str = "America/Toronto",
     force: bool = False,
@@ -31,14 +31,15 @@ def import_release(
     """Turn each file into the release's ``fr.md`` / ``en.md`` (front matter + Markdown), its
     images and attachments; return what was understood, dropped and written.
 
-    ``release``: the release folder (default: the one ``./campaign.toml`` names).  ``"-"`` in
+    ``release``: the release folder, or the name of a release of the workspace the current
+    folder is in (`release_folder`).  ``"-"`` in
     ``files`` is ``stdin``'s text.  ``tz``: the zone of an embargo line that names none.
     Nothing is written when a file has a problem (`ReleaseImportError`); an edited file is never
     replaced without ``force`` (`ReleaseOverwriteError` holds the front-matter diffs).
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from distrib.importing import InputFile, campaign_release_folder
+    from distrib.importing import InputFile
     from distrib.importing import import_release as run_import
     from distrib.importing.parts import parse_embargo
 
@@ -55,14 +56,7 @@ def import_release(
             raise InvalidRequestError(
                 f"--embargo {embargo!r}: give a date and a time, e.g. 2027-11-04 09:00"
             )
-    target = release
-    if target is None:
-        campaign = Path("campaign.toml")
-        target = campaign_release_folder(campaign) if campaign.is_file() else None
-        if target is None:
-            raise InvalidRequestError(
-                "no release folder: give --release DIR (or run beside a campaign.toml)"
-            )
+    target = release_folder(release)
     sources: list[Path | InputFile] = []
     for name in files:
         if str(name) == STDIN:
@@ -77,4 +71,42 @@ def import_release(
         force=force,
         dateline=dateline,
         embargo=moment,
+    )
+
+
+def release_folder(release: Path | str | None) -> Path:
+    """The folder a release import writes to.
+
+    ``release``: an existing folder; or, in a workspace (the current folder or one above it),
+    a release's name (``releases/NAME``, made if new); or any other folder path.  None: the
+    release folder the current folder is in, else the one ``./campaign.toml`` names.
+    """
+    from distrib.importing import campaign_release_folder
+    from distrib.workspace import RELEASES, check_slug, find_workspace
+
+    if release is not None:
+        path = Path(release)
+        workspace = find_workspace(Path.cwd())
+        if path.is_dir() or workspace is None or len(path.parts) != 1:
+            return path
+        reason = check_slug(str(release))
+        if reason is not None:
+            raise InvalidRequestError(f"--release: {reason}")
+        return workspace.parent / RELEASES / str(release)
+    from distrib.app.workspace import locate_target
+    from distrib.errors import ConfigError
+
+    try:
+        found = locate_target(None)
+    except ConfigError:
+        found = None
+    if found is not None and found.workspace is not None and found.release is not None:
+        return found.workspace.parent / RELEASES / found.release
+    if found is not None and found.campaign is not None:
+        target = campaign_release_folder(found.campaign)
+        if target is not None:
+            return target
+    raise InvalidRequestError(
+        "no release folder: give --release NAME (a release of the workspace) or --release DIR,"
+        " or run in a release folder (or beside a campaign.toml)"
     )

@@ -28,15 +28,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from distrib.app.audience import Selection
 from distrib.app.pipeline import Plan, make_plan
 from distrib.config import Campaign
-from distrib.deliverylog import PENDING, DeliveryLog, MessageRow, Run, State
+from distrib.deliverylog import PENDING, DeliveryLog, MessageRow, Run, State, WorkerRow
 from distrib.deliverylog.lease import Lease, acquire_lease
-from distrib.deliverylog.runs import interrupted_runs, replan, set_aside, skip_sent_elsewhere
-from distrib.errors import Problem, RenderError, RunChangedError, RunNotFoundError
+from distrib.deliverylog.runs import interrupted_runs, is_test_run
+from distrib.deliverylog.workers import silent_workers
+from distrib.errors import DeliveryLogError, Problem, RenderError, RunChangedError, RunNotFoundError
 from distrib.schedule import check_embargo
 
-__all__ = ["Resumption", "Settled", "find_run", "prepare_resume", "settle_interrupted"]
+__all__ = [
+    "Joining",
+    "Resumption",
+    "Settled",
+    "find_run",
+    "prepare_join",
+    "prepare_resume",
+    "settle_interrupted",
+]
 
 #: The note of a run settled after its process ended without a word.
 INTERRUPTED = "interrupted: the process sending it ended without a word (killed, or it crashed)"
@@ -75,7 +85,7 @@ def settle_interrupted(
     for found in interrupted_runs(log, campaign):  # read again, under the lease
         if found.id == keep:
             continue
-        requeued, unknown = log.recover(found.id)
+        requeued, unknown = log.recover(found.id, dead=silent_workers(log))
         pending = frozenset(m.key for m in log.pending(found.id))
         if found.status in {"planned", "sending"}:  # an aborted run keeps its error
             log.set_run_status(found.id, "stopped" if pending else "finished", note=INTERRUPTED)
@@ -110,7 +120,7 @@ def find_run(log: DeliveryLog, campaign: Campaign, run: int | str) -> Run:
     if run == "latest":
         runs = log.runs(campaign.name)
         if not runs:
-            raise RunNotFoundError(f"{log.path}: campaign {campaign.name!r} has no runs yet")
+            raise RunNotFoundError(f"{log.where}: campaign {campaign.name!r} has no runs yet")
         return runs[-1]
     try:
         found = log.get_run(int(run))
@@ -131,11 +141,13 @@ def prepare_resume(
     *,
     force: bool = False,
     drop_embargo: bool = False,
+    selection: Selection | None = None,
 ) -> Resumption:
     """Take the lease, recover and check the run; the caller sends, then releases the lease.
 
     Raises `RunLockedError` when another process sends the campaign and `RunChangedError`
     (listing every change) when the campaign changed since planning and ``force`` is False.
+    ``selection``: the audience options; None applies again those the run was sent with.
     A run sent without its embargo notice (``--drop-embargo``) resumes without it; a run whose
     embargo has passed since it stopped is refused (`EmbargoError`: its messages would carry a
     false notice) unless ``drop_embargo``, whose messages then differ (``force`` re-plans them).
@@ -146,10 +158,12 @@ def prepare_resume(
         campaign = campaign.model_copy(update={"drop_embargo": True})
     lease = acquire_lease(log, campaign.name, run_id=found.id)
     try:
-        requeued, unknown = log.recover(found.id)
+        requeued, unknown = log.recover(found.id, dead=silent_workers(log))
         settled = settle_interrupted(log, campaign.name, lease=lease, keep=found.id)
-        elsewhere = 0 if found.settings.get("resend") else skip_sent_elsewhere(log, found.id)
-        plan = make_plan(campaign, log=log, resend=True, token=found.token)
+        elsewhere = 0 if found.settings.get("resend") else log.skip_sent_elsewhere(found.id)
+        if selection is None:
+            selection = _recorded_selection(found)
+        plan = make_plan(campaign, log=log, resend=True, token=found.token, selection=selection)
         lease.confirm()  # planning a long list may outlast the lease: change nothing if lost
         release = plan.renderer.release
         if not dropped:
@@ -182,12 +196,12 @@ def prepare_resume(
                 ),
             )
         if gone:
-            set_aside(
-                log, (r.id for r in gone), "no longer in the contact lists (resumed with --force)"
+            log.set_aside(
+                (r.id for r in gone), "no longer in the contact lists (resumed with --force)"
             )
         for row in changed:
             item = planned[row.key]
-            replan(log, row.id, content_hash=item.content_hash, subject=item.subject)
+            log.replan(row.id, content_hash=item.content_hash, subject=item.subject)
         if drop_embargo and not dropped:
             log.update_run_settings(found.id, {"drop_embargo": True})
     except BaseException:
@@ -221,6 +235,79 @@ def prepare_resume(
         settled=settled,
         unknown_in_run=log.counts(found.id).get(State.UNKNOWN, 0),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Joining:
+    """A run other processes are sending, that this one may help drain (``--join``)."""
+
+    plan: Plan  # planned again with the run's token: the same messages, byte for byte
+    run: Run
+    workers: tuple[WorkerRow, ...]  # the live workers sending it when this one looked
+    pending: int  # messages still to try (some already claimed by those workers)
+
+
+def prepare_join(campaign: Campaign, log: DeliveryLog, run: int | str) -> Joining:
+    """Check that ``run`` is being sent and plan it again to help: the caller then sends it
+    as one more worker (`distrib.app.pipeline.send_run` with ``join=True``).
+
+    Refused when no live process sends the run (`--resume` continues it then), when the
+    campaign changed since the run was planned (`RunChangedError`: every worker of a run
+    sends the same messages), and when the release's embargo has passed and the run carries
+    its notice (`EmbargoError`).  A run sent with ``--drop-embargo`` is joined without it.
+    """
+    found = find_run(log, campaign, run)
+    dropped = bool(found.settings.get("drop_embargo"))
+    if dropped:
+        campaign = campaign.model_copy(update={"drop_embargo": True})
+    resume = f"`distrib send {campaign.file.name} --resume {found.id}` continues it"
+    if is_test_run(found):
+        raise DeliveryLogError(f"run {found.id} is a test send: there is nothing to join")
+    dead = silent_workers(log)
+    live = tuple(w for w in log.workers(found.id) if not dead(w))
+    if found.status != "sending" or not live:
+        raise DeliveryLogError(
+            f"run {found.id} of {found.campaign!r} is not being sent right now"
+            f" ({found.status}): there is no process to join; {resume}"
+        )
+    plan = make_plan(
+        campaign, log=log, resend=True, token=found.token, selection=_recorded_selection(found)
+    )
+    if not dropped:
+        check_embargo(plan.renderer.release.embargo, log.current_time())
+    if plan.problems:
+        raise RenderError(
+            plan.problems,
+            summary=f"cannot join run {found.id}: {len(plan.problems)} message(s) cannot be"
+            " rendered here",
+        )
+    rows = log.messages(found.id)
+    pending = [r for r in rows if r.status in PENDING]
+    planned = {m.contact.key: m for m in plan.messages}
+    gone = [r for r in pending if r.key not in planned]
+    changed = [
+        r for r in pending if r.key in planned and planned[r.key].content_hash != r.content_hash
+    ]
+    changes = _changes(found, plan, gone, changed, 0)
+    if changes:
+        raise RunChangedError(
+            changes,
+            summary=(
+                f"cannot join run {found.id}: the campaign here differs from the one it was"
+                " planned with; join with the same contact lists, release and templates"
+            ),
+        )
+    return Joining(plan=plan, run=found, workers=live, pending=len(pending))
+
+
+def _recorded_selection(run: Run) -> Selection:
+    """The ``--only``/``--exclude`` options a run was started with."""
+
+    def strings(key: str) -> tuple[str, ...]:
+        value = run.settings.get(key)
+        return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+    return Selection(strings("only"), strings("exclude"))
 
 
 def _changes(

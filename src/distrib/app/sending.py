@@ -9,8 +9,9 @@ The interface's part is only to show and ask.  A send goes::
         wait_for_start(prep, on_tick=…)                       # only when prep.start is set
         result = send(prep, on_progress=…, on_started=…)      # lease, run, send, report
 
-and a resume the same way with `prepare_resume`.  Nothing here prints; errors are
-`DistribError`s; progress comes through callbacks.
+and a resume the same way with `prepare_resume`; joining the processes that send a run (one
+more worker draining it: `distrib.deliverylog.workers`) with `prepare_join`.  Nothing here
+prints; errors are `DistribError`s; progress comes through callbacks.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Self
 
+from distrib.app.audience import Selection
 from distrib.app.pipeline import Plan, make_plan, send_run, start_run
-from distrib.app.resuming import Resumption, Settled, settle_interrupted
+from distrib.app.resuming import Joining, Resumption, Settled, settle_interrupted
 from distrib.errors import DistribError, Problem, RunStoppedError
 
 if TYPE_CHECKING:
     from distrib.audit import Report
     from distrib.config import Campaign
+    from distrib.contacts.model import AudienceSummary
     from distrib.deliverylog import DeliveryLog, Run
     from distrib.deliverylog.lease import Lease
     from distrib.resolve import Suggestion, Unknown
@@ -43,6 +46,7 @@ __all__ = [
     "SendPreparation",
     "SendResult",
     "SendSummary",
+    "prepare_join",
     "prepare_resume",
     "prepare_send",
     "send",
@@ -85,6 +89,9 @@ class SendSummary:
     embargo: datetime | None = None  # the release's embargo (None: immediate release)
     drop_embargo: bool = False  # sent without the embargo notice (the embargo has passed)
     hold_until: datetime | None = None  # the release's scheduled start
+    audience: AudienceSummary | None = None  # who the release's audience rules left out
+    # The messages' language decisions made by fallback (blank or unknown language cells).
+    language_fallbacks: tuple[Problem, ...] = ()
 
 
 @dataclass
@@ -92,7 +99,8 @@ class SendPreparation:
     """A planned send (or resume), with its delivery log open; use it as a context manager.
 
     ``run`` and ``lease`` are set when resuming an existing run (``resumption`` says what
-    recovery found); a new send takes its lease and records its run in `send`.
+    recovery found); a new send takes its lease and records its run in `send`.  ``joining``:
+    helping the processes that send an existing run (no lease: they hold it).
     """
 
     campaign: Campaign
@@ -102,10 +110,13 @@ class SendPreparation:
     unknown_elsewhere: Mapping[int, int] = field(default_factory=dict)  # run -> unknown count
     start: datetime | None = None  # a scheduled start (send --at), None: at once
     resumption: Resumption | None = None
+    joining: Joining | None = None
 
     @property
     def run(self) -> Run | None:
-        """The run being resumed (None for a new send)."""
+        """The run being resumed or joined (None for a new send)."""
+        if self.joining is not None:
+            return self.joining.run
         return self.resumption.run if self.resumption is not None else None
 
     @property
@@ -121,6 +132,8 @@ class SendPreparation:
     @property
     def pending(self) -> int:
         """How many messages the send would try."""
+        if self.joining is not None:
+            return self.joining.pending
         if self.resumption is not None:
             return self.resumption.pending
         return len(self.plan.messages)
@@ -157,6 +170,8 @@ class SendPreparation:
             embargo=release.embargo,
             drop_embargo=self.campaign.drop_embargo,
             hold_until=release.hold_until,
+            audience=book.audience,
+            language_fallbacks=_fallbacks(plan),
         )
 
     def close(self) -> None:
@@ -207,10 +222,16 @@ class SendResult:
         return "done"
 
 
-def _open_log(campaign: Campaign, log: Path | str | None, *, create: bool) -> DeliveryLog:
-    from distrib.deliverylog import DeliveryLog
+def _fallbacks(plan: Plan) -> tuple[Problem, ...]:
+    """The language fallbacks of the contacts the plan sends to."""
+    fallbacks = plan.book.fallbacks
+    return tuple(fallbacks[m.contact.key] for m in plan.messages if m.contact.key in fallbacks)
 
-    return DeliveryLog.open(log or campaign.log_path, create=create)
+
+def _open_log(campaign: Campaign, log: Path | str | None, *, create: bool) -> DeliveryLog:
+    from distrib.deliverylog import open_log
+
+    return open_log(log or campaign.log_target, create=create)
 
 
 def _unknown_elsewhere(log: DeliveryLog, campaign: Campaign, besides: int | None) -> dict[int, int]:
@@ -283,14 +304,15 @@ def prepare_send(
     resend: bool = False,
     at: str | datetime | None = None,
     drop_embargo: bool = False,
+    selection: Selection | None = None,
 ) -> SendPreparation:
     """Settle the runs a killed process left unfinished, plan every message, and schedule.
 
     An embargoed release is sent before its embargo, each message carrying the notice; at or
     after the embargo the send is refused (`EmbargoError`), unless ``drop_embargo``: then the
     messages go without the notice, and the run records it.  ``at``: start then (a time with
-    its zone); refused before the release's ``hold_until``.  The caller closes the preparation
-    (``with``).
+    its zone); refused before the release's ``hold_until``.  ``selection``: the
+    ``--only``/``--exclude`` audience rules.  The caller closes the preparation (``with``).
     """
     if drop_embargo:
         campaign = without_embargo_notice(campaign)
@@ -299,7 +321,7 @@ def prepare_send(
         # Runs a killed process left unfinished: settled before planning (sending → ready,
         # data → unknown), so that nothing stays "in data" for ever, counted as sent.
         settled = settle_interrupted(delivery_log, campaign.name)
-        plan = make_plan(campaign, log=delivery_log, resend=resend)
+        plan = make_plan(campaign, log=delivery_log, resend=resend, selection=selection)
         start = _scheduled_start(plan, at)
         unknown = _unknown_elsewhere(delivery_log, campaign, None)
     except BaseException:
@@ -315,20 +337,27 @@ def prepare_resume(
     force: bool = False,
     log: Path | str | None = None,
     drop_embargo: bool = False,
+    selection: Selection | None = None,
 ) -> SendPreparation:
     """Take the campaign's lease, recover run ``run`` (an id or ``latest``) and check it (see
     `distrib.app.resuming`); the caller closes the preparation, which releases the lease.
 
-    A run sent with ``--drop-embargo`` resumes without the notice; a run whose embargo has
-    passed since it stopped is refused (its messages would carry a false notice) unless
-    ``drop_embargo`` (with ``force``: the pending messages are then re-planned without it).
+    ``selection``: the audience options (None: those the run was started with).  A run sent
+    with ``--drop-embargo`` resumes without the notice; a run whose embargo has passed since it
+    stopped is refused (its messages would carry a false notice) unless ``drop_embargo`` (with
+    ``force``: the pending messages are then re-planned without it).
     """
     from distrib.app.resuming import prepare_resume as recover_and_check
 
     delivery_log = _open_log(campaign, log, create=False)
     try:
         resumption = recover_and_check(
-            campaign, delivery_log, run, force=force, drop_embargo=drop_embargo
+            campaign,
+            delivery_log,
+            run,
+            force=force,
+            drop_embargo=drop_embargo,
+            selection=selection,
         )
         unknown = _unknown_elsewhere(delivery_log, campaign, resumption.run.id)
     except BaseException:
@@ -342,6 +371,23 @@ def prepare_resume(
         unknown,
         resumption=resumption,
     )
+
+
+def prepare_join(
+    campaign: Campaign, run: int | str, *, log: Path | str | None = None
+) -> SendPreparation:
+    """Check that run ``run`` (an id or ``latest``) is being sent right now and plan it again
+    to help (`distrib.app.resuming.prepare_join`); `send` then sends it as one more worker."""
+    from distrib.app.resuming import prepare_join as check_and_plan
+
+    delivery_log = _open_log(campaign, log, create=False)
+    try:
+        joining = check_and_plan(campaign, delivery_log, run)
+        unknown = _unknown_elsewhere(delivery_log, campaign, joining.run.id)
+    except BaseException:
+        delivery_log.close()
+        raise
+    return SendPreparation(campaign, delivery_log, joining.plan, (), unknown, joining=joining)
 
 
 def wait_for_start(
@@ -383,6 +429,14 @@ def send(
     """
     from distrib.deliverylog.lease import acquire_lease
 
+    if prep.joining is not None:
+        run = prep.joining.run
+        if on_started is not None:
+            on_started(run)
+        return _send_run(
+            prep, run, None, on_progress=on_progress, handle_signals=handle_signals,
+            render_workers=render_workers,
+        )  # fmt: skip
     if prep.resumption is not None:
         run = prep.resumption.run
         if on_started is not None:
@@ -404,7 +458,7 @@ def send(
 def _send_run(
     prep: SendPreparation,
     run: Run,
-    lease: Lease,
+    lease: Lease | None,
     *,
     on_progress: Callable[[Progress], None] | None,
     handle_signals: bool,
@@ -416,7 +470,7 @@ def _send_run(
     try:
         outcome = send_run(
             prep.plan, prep.log, run, on_progress=on_progress, handle_signals=handle_signals,
-            lease=lease, render_workers=render_workers,
+            lease=lease, render_workers=render_workers, join=lease is None,
         )  # fmt: skip
     except DistribError as exc:
         raise RunStoppedError(run, exc) from exc

@@ -1,21 +1,12 @@
-"""Getting started: a starter campaign, and a local server that captures what is sent."""
+"""Getting started: a local server that captures what is sent (the starter workspace:
+`distrib.app.workspace.start_workspace`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["capture_mail", "start_campaign"]
-
-
-def start_campaign(folder: Path) -> list[Path]:
-    """Write a starter campaign into ``folder``; return the files written.
-
-    `FileExistsError` when a file would be overwritten (nothing is).
-    """
-    from distrib.starter import write_starter
-
-    return write_starter(folder)
+__all__ = ["capture_mail"]
 
 
 def capture_mail(

@@ -27,6 +27,7 @@ from distrib.errors import Location, Problem, RenderError, TestSendError
 from distrib.render import RenderedMessage, Renderer, make_message_id
 
 if TYPE_CHECKING:
+    from distrib.app.audience import Selection
     from distrib.config import Campaign
     from distrib.contacts.model import Contact
     from distrib.deliverylog import DeliveryLog, MessageRow, Run
@@ -71,7 +72,10 @@ def choose_contacts(
         for contact in contacts:
             if wanted in (contact.key, contact.email.lower(), contact.address.lower()):
                 return [contact]
-        message = f"--as {as_contact!r}: no contact with this address in the campaign's lists"
+        message = (
+            f"--as {as_contact!r}: no contact with this address in the release's audience"
+            " (the lists, less suppressions and audience rules)"
+        )
         raise TestSendError([Problem(message)])
     first: dict[str, Contact] = {}
     for contact in contacts:
@@ -104,15 +108,6 @@ def render_tests(
     return messages
 
 
-def _mark_test(log: DeliveryLog, run: Run) -> None:
-    """Move the run's sent messages to ``test``: never counted as sent to a contact."""
-    with log.transaction() as conn:
-        conn.execute(
-            "UPDATE messages SET status = ?, updated_at = ? WHERE run_id = ? AND status = ?",
-            (str(State.TEST), log.now(), run.id, str(State.SENT)),
-        )
-
-
 def send_tests(
     campaign: Campaign,
     log: DeliveryLog,
@@ -120,13 +115,18 @@ def send_tests(
     *,
     as_contact: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    selection: Selection | None = None,
 ) -> TestSendOutcome:
-    """Render and send the test message(s) to ``to``, recording them as a ``test`` run."""
-    from distrib.contacts import load_contacts
+    """Render and send the test message(s) to ``to``, recording them as a ``test`` run.
+
+    The contacts shown are those of the release's audience (``selection``: the command's
+    ``--only``/``--exclude``), less the log's opt-outs and hard bounces, as for the send.
+    """
+    from distrib.app.audience import load_audience
     from distrib.release import load_release
     from distrib.send import Outgoing, send_messages
 
-    book = load_contacts(campaign)
+    book = load_audience(campaign, selection, log=log)
     renderer = Renderer(campaign, load_release(campaign))
     token = new_run_token()
     rendered = render_tests(
@@ -170,7 +170,7 @@ def send_tests(
     except BaseException as exc:
         log.set_run_status(run.id, "aborted", note=str(exc) or type(exc).__name__)
         raise
-    _mark_test(log, run)
+    log.mark_test(run.id)  # sent to the officer: never counted as sent to a contact
     log.set_run_status(run.id, "finished", note="test send")
     return TestSendOutcome(log.get_run(run.id), tuple(log.messages(run.id)), report)
 

@@ -21,6 +21,7 @@ from jinja2 import Environment, StrictUndefined
 from distrib import __version__
 from distrib.audit.report import OUTCOMES, Report, Timeline, resolve_commands
 from distrib.audit.times import format_time
+from distrib.deliverylog import LogEntry
 from distrib.i18n import Translator, translator
 
 __all__ = ["Bar", "Chart", "chart", "render_html"]
@@ -32,6 +33,9 @@ _TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14
 
 #: States that were never handed to the relay.
 NOT_SENT = ("skipped", "suppressed", "rejected")
+
+#: What the recipients table shows of each message (with the relay's reply).
+_RECIPIENT_COLUMNS = ("recipient", "name", "outlet", "language", "status")
 
 
 def N_(message: str) -> str:  # gettext's name for "mark for translation"
@@ -256,7 +260,7 @@ def render_html(
         "duration": duration,
         "chart": chart(rep.timeline, zone, t),
         "release": _release_rows(rep),
-        "recipients": [dict(m, reply=_reply(m)) for m in rep.recipients],
+        "recipients": [{**m.row(_RECIPIENT_COLUMNS), "reply": _reply(m)} for m in rep.recipients],
         "timeline": rep.timeline,
         "delivered": sent,
         "tried": tried,
@@ -265,7 +269,7 @@ def render_html(
         "outcomes": OUTCOMES,
         "outlets": [_group_row(name, counts) for name, counts in rep.by_outlet.items()],
         "languages": [_group_row(name, counts) for name, counts in rep.by_language.items()],
-        "resolve": {m["id"]: resolve_commands(run.id, m["address"]) for m in rep.unknown},
+        "resolve": {m.id: resolve_commands(run.id, m.address) for m in rep.unknown},
         "generated": format_time(datetime.now(UTC).isoformat(), zone),
         "version": __version__,
         "source": source,
@@ -305,12 +309,13 @@ def _release_rows(rep: Report) -> list[dict[str, str]]:
     return [{"language": language, **values} for language, values in rep.release.items()]
 
 
-def _reply(message: dict[str, Any]) -> str:
+def _reply(message: LogEntry) -> str:
     """What the relay answered (or the bounce that came back), as one line."""
-    if message.get("bounce"):
-        parts = [message.get("bounce_status"), message.get("bounce_reply")]
+    parts: list[object]
+    if message.bounce:
+        parts = [message.bounce_status, message.bounce_reply]
     else:
-        parts = [message.get("reply_code"), message.get("enhanced_code"), message.get("reply_text")]
+        parts = [message.reply_code, message.enhanced_code, message.reply_text]
     words = [str(p) for p in parts if p]
     text = " ".join(w for i, w in enumerate(words) if not any(w in o for o in words[i + 1 :]))
     return text or "–"

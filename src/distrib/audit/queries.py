@@ -1,39 +1,50 @@
 """Read-only queries over the delivery log: runs, filtered messages, attempts, one person's history.
 
-Rows are plain dicts keyed like the export columns, so the same rows feed tables, CSV, JSON, XLSX
-and the HTML report.  Columns another stage adds to ``messages`` later (e.g. who resolved an
-*unknown* and how) are picked up by name when the log has them.
+Entries are typed (`LogEntry`, `AttemptEntry`); ``entry.row(columns)`` gives the dict an export
+writes, so the same entries feed tables, CSV, JSON, XLSX and the HTML report.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from distrib.audit.times import to_log_time
-from distrib.deliverylog import DeliveryLog, Run
-from distrib.deliverylog.feedback import BOUNCE_KINDS, Suppressed
+from distrib.deliverylog import DeliveryLog, Run, State
+from distrib.deliverylog.records import (
+    Attempt,
+    AttemptEntry,
+    EntryQuery,
+    LogEntry,
+    StatusCount,
+    Suppressed,
+)
 from distrib.errors import RunNotFoundError
 
 __all__ = [
     "ATTEMPT_COLUMNS",
     "LOG_COLUMNS",
     "RESOLUTION_COLUMNS",
+    "AttemptEntry",
     "History",
+    "LogEntry",
     "LogFilter",
     "RunSummary",
     "attempt_entries",
     "history",
     "log_columns",
     "log_entries",
-    "message_dicts",
+    "message_entries",
     "notable_entries",
+    "recipient_entries",
     "resolve_run",
+    "rows",
     "run_summaries",
     "status_counts",
+    "subjects_by_language",
 ]
 
 #: How an *unknown* was resolved (`distrib resolve`).
@@ -86,22 +97,6 @@ ATTEMPT_COLUMNS = (
     "message_id",
 )
 
-_BOUNCE_RANK = " ".join(f"WHEN '{kind}' THEN {rank}" for rank, kind in enumerate(BOUNCE_KINDS))
-
-# One row per message with its run's campaign, its last attempt and its worst bounce.
-_ENTRY_SQL = f"""
-SELECT m.*, r.campaign AS campaign,
-       la.finished_at AS attempted_at, la.server AS server, la.enhanced_code AS enhanced_code,
-       b.kind AS bounce, b.status AS bounce_status, b.diagnostic AS bounce_reply,
-       COALESCE(b.arrived_at, b.recorded_at) AS bounced_at
-FROM messages m
-JOIN runs r ON r.id = m.run_id
-LEFT JOIN attempts la ON la.id = (SELECT MAX(a.id) FROM attempts a WHERE a.message = m.id)
-LEFT JOIN bounces b ON b.id = (
-    SELECT x.id FROM bounces x WHERE x.message = m.id
-    ORDER BY CASE x.kind {_BOUNCE_RANK} ELSE 9 END, x.id DESC LIMIT 1)
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
@@ -134,19 +129,29 @@ class LogFilter:
     since: datetime | None = None
     until: datetime | None = None
 
-    def keeps(self, entry: dict[str, Any]) -> bool:
-        """Tell whether ``entry`` passes the filters SQL cannot apply well (Unicode case)."""
-        if self.outlets and entry["outlet"].casefold() not in {o.casefold() for o in self.outlets}:
+    def keeps(self, entry: LogEntry) -> bool:
+        """Tell whether ``entry`` passes the filters the log cannot apply well (Unicode case)."""
+        if self.outlets and entry.outlet.casefold() not in {o.casefold() for o in self.outlets}:
             return False
         if self.domains:
-            domain = entry["address"].rpartition("@")[2].casefold()
+            domain = entry.address.rpartition("@")[2].casefold()
             wanted = {_ascii_domain(d) for d in self.domains}
             if not any(domain == d or domain.endswith("." + d) for d in wanted):
                 return False
         if self.address:
             needle = self.address.strip().casefold()
-            return needle in entry["address"].casefold() or needle in entry["recipient"].casefold()
+            return needle in entry.address.casefold() or needle in entry.recipient.casefold()
         return True
+
+    def query(self, run_id: int | None) -> EntryQuery:
+        """What the log selects itself (`DeliveryLog.log_entries`)."""
+        return EntryQuery(
+            run=run_id,
+            states=self.states,
+            languages=self.languages,
+            since=to_log_time(self.since) if self.since is not None else None,
+            until=to_log_time(self.until) if self.until is not None else None,
+        )
 
 
 def _ascii_domain(domain: str) -> str:
@@ -162,7 +167,7 @@ def resolve_run(log: DeliveryLog, run: str | int | None) -> Run:
     if run is None or run == "latest":
         runs = log.runs()
         if not runs:
-            raise RunNotFoundError(f"{log.path}: no runs yet")
+            raise RunNotFoundError(f"{log.where}: no runs yet")
         return runs[-1]
     try:
         run_id = int(run)
@@ -189,123 +194,59 @@ def log_entries(
     where: LogFilter | None = None,
     *,
     with_attempts: bool = False,
-) -> list[dict[str, Any]]:
-    """Return a run's messages (every run's for None) as dicts, filtered, in planning order.
+) -> list[LogEntry]:
+    """Return a run's messages (every run's for None), filtered, in planning order.
 
-    ``with_attempts`` adds ``attempt_log``, the list of every attempt (for JSON).
+    ``with_attempts`` fills each entry's ``attempt_log`` (every attempt, for JSON).
     """
     where = where or LogFilter()
-    clauses, args = _sql_filters(run_id, where)
-    sql = _ENTRY_SQL + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY m.id"
-    columns = log_columns(log)
-    entries = [_entry(row, columns) for row in log.query(sql, args)]
-    entries = [e for e in entries if where.keeps(e)]
+    entries = [e for e in log.log_entries(where.query(run_id)) if where.keeps(e)]
     if with_attempts:
-        by_message = _attempts_by_message(log, run_id)
-        for entry in entries:
-            entry["attempt_log"] = by_message.get(entry["id"], [])
+        by_message: dict[int, list[Attempt]] = defaultdict(list)
+        for attempt in log.run_attempts(run_id):
+            by_message[attempt.message].append(attempt)
+        entries = [replace(e, attempt_log=tuple(by_message.get(e.id, ()))) for e in entries]
     return entries
 
 
-def status_counts(log: DeliveryLog, run_id: int) -> list[tuple[str, str, str, int]]:
-    """Return a run's messages counted by (status, language, outlet), counted by SQLite: a
+def status_counts(log: DeliveryLog, run_id: int) -> list[StatusCount]:
+    """Return a run's messages counted by (status, language, outlet), counted by the log: a
     report of 100,000 messages need not load them."""
-    rows = log.query(
-        "SELECT status, language, outlet, count(*) AS n FROM messages WHERE run_id = ?"
-        " GROUP BY status, language, outlet",
-        (run_id,),
-    )
-    return [(r["status"], r["language"] or "", r["outlet"] or "", int(r["n"])) for r in rows]
+    return log.status_counts(run_id)
 
 
-def notable_entries(log: DeliveryLog, run_id: int, states: Sequence[str]) -> list[dict[str, Any]]:
+def notable_entries(log: DeliveryLog, run_id: int, states: Sequence[str]) -> list[LogEntry]:
     """Return the run's messages in ``states`` or settled by `distrib resolve`, as
     `log_entries` gives them (what a report lists one by one)."""
-    marks = ", ".join("?" * len(states))
-    sql = (
-        _ENTRY_SQL + f" WHERE m.run_id = ? AND (m.status IN ({marks})"
-        " OR m.resolved_at IS NOT NULL OR m.resolution IS NOT NULL) ORDER BY m.id"
-    )
-    columns = log_columns(log)
-    return [_entry(row, columns) for row in log.query(sql, (run_id, *states))]
+    return log.log_entries(EntryQuery(run=run_id, states=tuple(states), or_resolved=True))
 
 
-def recipient_entries(log: DeliveryLog, run_id: int) -> list[dict[str, Any]]:
+#: Messages a run set aside: never handed to the relay.
+_SET_ASIDE = frozenset({State.SKIPPED, State.SUPPRESSED, State.REJECTED})
+
+
+def recipient_entries(log: DeliveryLog, run_id: int) -> list[LogEntry]:
     """Return the run's messages handed to the relay, or to be (not those set aside: skipped,
     suppressed, rejected), by outlet then recipient: who received the release, for a report."""
-    sql = (
-        _ENTRY_SQL + " WHERE m.run_id = ? AND m.status NOT IN ('skipped', 'suppressed',"
-        " 'rejected') ORDER BY lower(COALESCE(m.outlet, '')), lower(m.recipient), m.id"
-    )
-    columns = log_columns(log)
-    return [_entry(row, columns) for row in log.query(sql, (run_id,))]
+    states = tuple(str(s) for s in State if s not in _SET_ASIDE)
+    entries = log.log_entries(EntryQuery(run=run_id, states=states))
+    return sorted(entries, key=lambda e: (e.outlet.lower(), e.recipient.lower(), e.id))
 
 
 def subjects_by_language(log: DeliveryLog, run_id: int) -> dict[str, str]:
-    """Return the first subject of each language of a run (for runs that did not record
-    their release)."""
-    rows = log.query(
-        "SELECT language, subject FROM messages WHERE run_id = ? AND subject IS NOT NULL"
-        " AND subject != '' ORDER BY id",
-        (run_id,),
-    )
+    """Return the first subject of each language of a run, in planning order (for runs that
+    did not record their release)."""
     found: dict[str, str] = {}
-    for row in rows:
-        found.setdefault(str(row["language"] or "?"), str(row["subject"]))
+    for message in log.messages(run_id):
+        if message.subject:
+            found.setdefault(message.language or "?", message.subject)
     return found
-
-
-def _sql_filters(run_id: int | None, where: LogFilter) -> tuple[list[str], list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    if run_id is not None:
-        clauses.append("m.run_id = ?")
-        args.append(run_id)
-    if where.states:
-        clauses.append(f"m.status IN ({', '.join('?' * len(where.states))})")
-        args.extend(where.states)
-    if where.languages:
-        clauses.append(f"lower(m.language) IN ({', '.join('?' * len(where.languages))})")
-        args.extend(language.casefold() for language in where.languages)
-    moment = "COALESCE(la.finished_at, m.updated_at)"
-    if where.since is not None:
-        clauses.append(f"{moment} >= ?")
-        args.append(to_log_time(where.since))
-    if where.until is not None:
-        clauses.append(f"{moment} < ?")
-        args.append(to_log_time(where.until))
-    return clauses, args
-
-
-def _entry(row: Any, columns: Sequence[str]) -> dict[str, Any]:
-    values = dict(row)
-    entry = {c: values.get(c) for c in columns}
-    entry["run"] = values["run_id"]
-    entry["id"] = values["id"]
-    entry["key"] = values["key"]
-    return entry
-
-
-def _attempts_by_message(log: DeliveryLog, run_id: int | None) -> dict[int, list[dict[str, Any]]]:
-    sql = (
-        "SELECT a.message, a.started_at, a.finished_at, a.server, a.outcome, a.reply_code,"
-        " a.enhanced_code, a.reply_text FROM attempts a"
-    )
-    args: tuple[Any, ...] = ()
-    if run_id is not None:
-        sql += " JOIN messages m ON m.id = a.message WHERE m.run_id = ?"
-        args = (run_id,)
-    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in log.query(sql + " ORDER BY a.id", args):
-        values = dict(row)
-        grouped[values.pop("message")].append(values)
-    return grouped
 
 
 def attempt_entries(
     log: DeliveryLog, run_id: int | None, where: LogFilter | None = None
-) -> list[dict[str, Any]]:
-    """Return one dict per SMTP attempt (`ATTEMPT_COLUMNS`) of the messages ``where`` selects.
+) -> list[AttemptEntry]:
+    """Return one entry per SMTP attempt (`ATTEMPT_COLUMNS`) of the messages ``where`` selects.
 
     Here ``since``/``until`` bound each attempt's own time (its end, or start if unfinished).
     """
@@ -317,26 +258,34 @@ def attempt_entries(
     )  # fmt: skip
     low = to_log_time(where.since) if where.since is not None else None
     high = to_log_time(where.until) if where.until is not None else None
-    rows = []
+    found = []
     for m in messages:
-        for number, a in enumerate(m["attempt_log"], start=1):
-            moment = a["finished_at"] or a["started_at"]
+        for number, a in enumerate(m.attempt_log, start=1):
+            moment = a.finished_at or a.started_at
             if (low is not None and moment < low) or (high is not None and moment >= high):
                 continue
-            rows.append(
-                {
-                    "run": m["run"], "recipient": m["recipient"], "address": m["address"],
-                    "status": m["status"], "attempt": number, "message_id": m["message_id"], **a,
-                }
+            found.append(
+                AttemptEntry(
+                    m.run, m.recipient, m.address, m.status, number, a.started_at, a.finished_at,
+                    a.server, a.outcome, a.reply_code, a.enhanced_code, a.reply_text,
+                    m.message_id,
+                )
             )  # fmt: skip
-    return rows
+    return found
 
 
-def message_dicts(
+def message_entries(
     log: DeliveryLog, run_id: int, *, states: Sequence[str] | None = None
-) -> list[dict[str, Any]]:
-    """Return a run's messages as plain dicts (`log_entries` with only a state filter)."""
+) -> list[LogEntry]:
+    """Return a run's messages (`log_entries` with only a state filter)."""
     return log_entries(log, run_id, LogFilter(states=tuple(states or ())))
+
+
+def rows(
+    entries: Sequence[LogEntry | AttemptEntry], columns: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The entries as export rows with these ``columns``."""
+    return [entry.row(columns) for entry in entries]
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,13 +293,13 @@ class History:
     """Everything the log holds about one journalist, across every run and campaign."""
 
     address: str
-    entries: list[dict[str, Any]]
+    entries: list[LogEntry]
     suppressions: list[Suppressed]
 
     @property
     def received(self) -> int:
         """How many messages were delivered (sent, not bounced)."""
-        return sum(1 for e in self.entries if e["status"] == "sent")
+        return sum(1 for e in self.entries if e.status == "sent")
 
 
 def history(log: DeliveryLog, address: str, *, key: str, domain: str) -> History:
@@ -362,16 +311,8 @@ def history(log: DeliveryLog, address: str, *, key: str, domain: str) -> History
     # Imported here: the contacts package pulls in pandas, which `distrib log` does not need.
     from distrib.contacts.normalize import suppression_key
 
-    pattern = "%@" + domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    sql = _ENTRY_SQL + " WHERE lower(m.address) LIKE ? ESCAPE '\\' ORDER BY m.id"
-    columns = (*log_columns(log), "run_started_at")
-    starts = {r.id: r.started_at or r.created_at for r in log.runs()}
-    entries = []
-    for row in log.query(sql, (pattern,)):
-        if suppression_key(row["address"]) != key:
-            continue
-        entry = _entry(row, columns)
-        entry["run_started_at"] = starts.get(entry["run"])
-        entries.append(entry)
+    entries = [
+        e for e in log.log_entries(EntryQuery(domain=domain)) if suppression_key(e.address) == key
+    ]
     listed = [s for s in log.suppressions() if s.key == key]
     return History(address, entries, listed)

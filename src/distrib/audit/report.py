@@ -12,7 +12,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from distrib.audit.queries import (
     notable_entries,
@@ -20,7 +19,7 @@ from distrib.audit.queries import (
     status_counts,
     subjects_by_language,
 )
-from distrib.deliverylog import DeliveryLog, Run, State
+from distrib.deliverylog import DeliveryLog, LogEntry, Run, State
 
 __all__ = [
     "MAX_BINS",
@@ -93,14 +92,14 @@ class Report:
     by_state: dict[str, int]
     by_language: dict[str, dict[str, int]]
     by_outlet: dict[str, dict[str, int]]
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    unknown: list[dict[str, Any]] = field(default_factory=list)
-    deferred: list[dict[str, Any]] = field(default_factory=list)
-    bounced: list[dict[str, Any]] = field(default_factory=list)
-    resolved: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[LogEntry] = field(default_factory=list)
+    unknown: list[LogEntry] = field(default_factory=list)
+    deferred: list[LogEntry] = field(default_factory=list)
+    bounced: list[LogEntry] = field(default_factory=list)
+    resolved: list[LogEntry] = field(default_factory=list)
     timeline: Timeline = field(default_factory=lambda: Timeline(None, 1, (), None))
     #: Every message handed to the relay (or to be), by outlet: who received the release.
-    recipients: list[dict[str, Any]] = field(default_factory=list)
+    recipients: list[LogEntry] = field(default_factory=list)
     #: The release as the run recorded it, per language: title, subject, label, embargo
     #: (``runs.settings["release"]``; for older runs, only the subjects the messages had).
     release: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -121,10 +120,10 @@ def report(log: DeliveryLog, run: Run) -> Report:
     by_state: Counter[str] = Counter()
     by_language: dict[str, Counter[str]] = defaultdict(Counter)
     by_outlet: dict[str, Counter[str]] = defaultdict(Counter)
-    for status, language, outlet, n in status_counts(log, run.id):
-        by_state[status] += n
-        by_language[language or "?"][status] += n
-        by_outlet[outlet or "(no outlet)"][status] += n
+    for c in status_counts(log, run.id):
+        by_state[c.status] += c.count
+        by_language[c.language or "?"][c.status] += c.count
+        by_outlet[c.outlet or "(no outlet)"][c.status] += c.count
     listed = (State.FAILED, State.UNKNOWN, State.DEFERRED, State.BOUNCED)
     rows = notable_entries(log, run.id, [str(s) for s in listed])
     return Report(
@@ -136,7 +135,7 @@ def report(log: DeliveryLog, run: Run) -> Report:
         unknown=_having(rows, State.UNKNOWN),
         deferred=_having(rows, State.DEFERRED),
         bounced=_having(rows, State.BOUNCED),
-        resolved=[m for m in rows if m.get("resolved_at") or m.get("resolution")],
+        resolved=[m for m in rows if m.resolved_at or m.resolution],
         timeline=timeline(log, run),
         recipients=recipient_entries(log, run.id),
         release=_release(log, run),
@@ -161,8 +160,8 @@ def _release(log: DeliveryLog, run: Run) -> dict[str, dict[str, str]]:
     return dict(sorted(found.items(), key=lambda item: (order.get(item[0], 9), item[0])))
 
 
-def _having(rows: Iterable[dict[str, Any]], state: State) -> list[dict[str, Any]]:
-    return [m for m in rows if m["status"] == state]
+def _having(rows: Iterable[LogEntry], state: State) -> list[LogEntry]:
+    return [m for m in rows if m.status == state]
 
 
 def _ordered(counts: Counter[str]) -> dict[str, int]:
@@ -192,19 +191,13 @@ def resolve_commands(run_id: int, address: str) -> tuple[str, str]:
 
 def timeline(log: DeliveryLog, run: Run) -> Timeline:
     """Count the run's finished attempts per time bin and outcome."""
-    marks = ", ".join("?" * len(OUTCOMES))
-    rows = log.query(
-        "SELECT a.started_at, a.finished_at, a.outcome FROM attempts a"
-        " JOIN messages m ON m.id = a.message WHERE m.run_id = ? AND a.finished_at IS NOT NULL"
-        f" AND a.outcome IN ({marks}) ORDER BY a.finished_at",
-        (run.id, *OUTCOMES),
-    )
+    rows = log.timed_attempts(run.id, OUTCOMES)
     rate = float(run.settings.get("rate") or 0) or None
     if not rows:
         return Timeline(None, 1, (), rate)
-    first = min(datetime.fromisoformat(r["started_at"]) for r in rows)
+    first = min(datetime.fromisoformat(r.started_at) for r in rows)
     start = first.replace(microsecond=0)
-    finished = [(datetime.fromisoformat(r["finished_at"]), str(r["outcome"])) for r in rows]
+    finished = [(datetime.fromisoformat(r.finished_at), r.outcome) for r in rows]
     span = (finished[-1][0] - start).total_seconds()
     step = next((s for s in _BIN_STEPS if span / s < MAX_BINS), _BIN_STEPS[-1])
     bins: list[Counter[str]] = [Counter() for _ in range(int(span // step) + 1)]

@@ -24,6 +24,8 @@ from distrib.cli import (
     resolve,
     send,
     setup,
+    templates,
+    ui,
 )
 
 app = typer.Typer(
@@ -39,6 +41,7 @@ app = typer.Typer(
 )
 app.add_typer(contacts.app, name="contacts")
 app.add_typer(release.app, name="release")
+app.add_typer(templates.app, name="templates")
 setup.register(app)
 preview.register(app)
 send.register(app)
@@ -48,6 +51,7 @@ bounces.register(app)
 optout.register(app)
 resolve.register(app)
 relay.register(app)
+ui.register(app)
 
 
 def _version(value: bool) -> None:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from distrib.app import Campaign, DeliveryLog
+    from distrib.app import Campaign, DeliveryLog, Selection
 
 
 class SafeConsole(Console):
@@ -53,17 +53,61 @@ class Exit(IntEnum):
     STOPPED = 4  # the run was stopped before the end (Ctrl-C); it can be resumed
 
 
-CampaignArg = Annotated[Path, typer.Argument(help="The campaign file (TOML).", show_default=False)]
-LogOpt = Annotated[
+CampaignArg = Annotated[
     Path | None,
+    typer.Argument(
+        metavar="[RELEASE]",
+        help="The release: its folder (releases/SLUG), a workspace with --release, or a campaign"
+        " file (default: the current folder).",
+        show_default=False,
+    ),
+]
+ReleaseOpt = Annotated[
+    str | None,
     typer.Option(
-        "--log", help="Delivery log file (default: the one the campaign names).", show_default=False
+        "--release",
+        "-r",
+        metavar="SLUG",
+        help="The release of the workspace to use (a folder name of releases/).",
+        show_default=False,
+    ),
+]
+OnlyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--only",
+        metavar="COLUMN=VALUE",
+        help="Only contacts whose COLUMN holds VALUE (VALUE,VALUE: either), e.g. beat=Culture,"
+        " region=Estrie, language=en, list=partenaires.csv, segment=NAME, received=SLUG;"
+        " repeatable: every rule must hold.",
+        show_default=False,
+    ),
+]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        metavar="COLUMN=VALUE",
+        help="Leave out contacts whose COLUMN holds VALUE (received=SLUG: those that release"
+        " went to); repeatable.",
+        show_default=False,
+    ),
+]
+LogOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--log",
+        help="Delivery log: a file, or a postgresql:// URL (default: the one the campaign names).",
+        show_default=False,
     ),
 ]
 CampaignOpt = Annotated[
     Path | None,
     typer.Option(
-        "--campaign", "-c", help="Campaign file whose delivery log to read.", show_default=False
+        "--campaign",
+        "-c",
+        help="Workspace, release folder or campaign file whose delivery log to read.",
+        show_default=False,
     ),
 ]
 
@@ -103,16 +147,24 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(int(Exit.ERROR)) from None
 
 
-def load(campaign: Path) -> Campaign:
-    """Load a campaign file (errors become a clean exit)."""
-    from distrib.app import load_campaign
+def load(target: Path | None, release: str | None = None) -> Campaign:
+    """Open the release a command names (`distrib.app.open_release`; errors become a clean
+    exit)."""
+    from distrib.app import open_release
 
     with user_errors():
-        return load_campaign(campaign)
+        return open_release(target, release)
+
+
+def selection(only: list[str] | None, exclude: list[str] | None) -> Selection:
+    """The ``--only``/``--exclude`` options, for the verbs."""
+    from distrib.app import Selection
+
+    return Selection.of(only, exclude)
 
 
 def open_log(
-    campaign: Path | None, log: Path | None, *, create: bool = False, read_only: bool = False
+    campaign: Path | None, log: str | Path | None, *, create: bool = False, read_only: bool = False
 ) -> DeliveryLog:
     """Open the delivery log named by ``--log``, by ``--campaign``, or found in this folder
     (`distrib.app.open_log`); show its warnings (e.g. written by a newer distrib) on stderr."""

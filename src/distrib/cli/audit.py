@@ -15,7 +15,7 @@ from distrib.app import gettext as _
 from distrib.cli._common import CampaignOpt, Exit, LogOpt, console, fail, open_log, user_errors
 
 if TYPE_CHECKING:
-    from distrib.app import Format, Report
+    from distrib.app import AttemptEntry, Format, LogEntry, Report
 
 RunArg = Annotated[
     str,
@@ -137,9 +137,14 @@ def runs(
         return
     from rich.table import Table
 
-    table = Table(title=f"Runs in {delivery_log.path}", title_justify="left")
-    for column in ("run", "campaign", "status", "started", "finished", "took", "messages"):
-        table.add_column(column, justify="right" if column in ("run", "messages") else "left")
+    table = Table(title=f"Runs in {delivery_log.where}", title_justify="left")
+    for column in ("run", "release", "status", "started", "finished", "took", "messages"):
+        # A release's name (its folder in a workspace) is never cut short: it wraps.
+        table.add_column(
+            column,
+            justify="right" if column in ("run", "messages") else "left",
+            overflow="fold" if column == "release" else "ellipsis",
+        )
     table.add_column("by state")
     for s in summaries:
         by_state = ", ".join(f"{k} {v}" for k, v in sorted(s.counts.items()))
@@ -232,21 +237,24 @@ def log_command(
     with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
         run_id = None if run == "all" else app.find_run(delivery_log, run).id
         if attempts:
-            rows = attempt_entries(delivery_log, run_id, where)
+            tries = attempt_entries(delivery_log, run_id, where)
             columns: Sequence[str] = ATTEMPT_COLUMNS
         else:
-            rows = log_entries(delivery_log, run_id, where, with_attempts=fmt is TableFormat.json)
+            entries = log_entries(
+                delivery_log, run_id, where, with_attempts=fmt is TableFormat.json
+            )
             columns = log_columns(delivery_log)
             if fmt is TableFormat.json:
                 columns = [*columns, "attempt_log"]
     if fmt is TableFormat.table:
         title = f"Run {run_id}" if run_id is not None else "All runs"
         if attempts:
-            _print_attempts(rows, title, zone)
+            _print_attempts(tries, title, zone)
         else:
-            _print_log_table(rows, title, zone)
+            _print_log_table(entries, title, zone)
         return
-    emit_table(in_zone(rows, zone), columns, fmt, output)
+    table = app.export_rows(tries if attempts else entries, columns)
+    emit_table(in_zone(table, zone), columns, fmt, output)
 
 
 def smtp_reply(code: object, enhanced: object, text: object) -> str:
@@ -256,15 +264,15 @@ def smtp_reply(code: object, enhanced: object, text: object) -> str:
     return " ".join([*parts, words]).strip()
 
 
-def _reply(row: dict[str, Any]) -> str:
-    if row.get("bounce"):
-        return f"{row['bounce']} bounce: " + smtp_reply(
-            None, row["bounce_status"], row["bounce_reply"]
+def _reply(entry: LogEntry) -> str:
+    if entry.bounce:
+        return f"{entry.bounce} bounce: " + smtp_reply(
+            None, entry.bounce_status, entry.bounce_reply
         )
-    return smtp_reply(row.get("reply_code"), row.get("enhanced_code"), row.get("reply_text"))
+    return smtp_reply(entry.reply_code, entry.enhanced_code, entry.reply_text)
 
 
-def _print_log_table(rows: list[dict[str, Any]], title: str, zone: tzinfo | None) -> None:
+def _print_log_table(rows: list[LogEntry], title: str, zone: tzinfo | None) -> None:
     from rich.table import Table
 
     from distrib.app import format_time
@@ -275,19 +283,19 @@ def _print_log_table(rows: list[dict[str, Any]], title: str, zone: tzinfo | None
         table.add_column(column, overflow="fold" if column in _WHOLE else "ellipsis")
     for r in rows:
         table.add_row(
-            str(r["recipient"]),
-            str(r["name"]),
-            str(r["outlet"]),
-            str(r["language"]),
-            str(r["status"]),
+            r.recipient,
+            r.name,
+            r.outlet,
+            r.language,
+            r.status,
             _reply(r),
-            str(r["attempts"]),
-            format_time(r["attempted_at"], zone),
+            str(r.attempts),
+            format_time(r.attempted_at, zone),
         )
     console.print(table, markup=False)
 
 
-def _print_attempts(rows: list[dict[str, Any]], title: str, zone: tzinfo | None) -> None:
+def _print_attempts(rows: list[AttemptEntry], title: str, zone: tzinfo | None) -> None:
     from rich.table import Table
 
     from distrib.app import format_time
@@ -297,13 +305,13 @@ def _print_attempts(rows: list[dict[str, Any]], title: str, zone: tzinfo | None)
         # Addresses and Message-IDs are never cut short: they wrap.
         table.add_column(column, overflow="fold" if column in _WHOLE else "ellipsis")
     for r in rows:
-        reply = smtp_reply(r["reply_code"], r["enhanced_code"], r["reply_text"])
+        reply = smtp_reply(r.reply_code, r.enhanced_code, r.reply_text)
         table.add_row(
-            str(r["recipient"]),
-            str(r["attempt"]),
-            format_time(r["finished_at"] or r["started_at"], zone),
-            str(r["server"] or ""),
-            str(r["outcome"] or "in progress"),
+            r.recipient,
+            str(r.attempt),
+            format_time(r.finished_at or r.started_at, zone),
+            r.server or "",
+            r.outcome or "in progress",
             reply,
         )
     console.print(table, markup=False)
@@ -330,7 +338,7 @@ def report_command(
     zone = zone_option(tz)
     with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
         rep = app.run_report(delivery_log, run)
-        source = delivery_log.path.name
+        source = delivery_log.name
     print_report(rep, zone)
     if html is not None:
         with user_errors():
@@ -389,13 +397,13 @@ def print_report(rep: Report, zone: tzinfo | None = None) -> None:
         if rows:
             console.print(f"{title} ({len(rows)}):")
             for m in rows:
-                reply = " ".join(str(p) for p in (m["reply_code"], m["reply_text"]) if p)
-                console.print(f"  {m['recipient']}  {reply}  [{m['message_id']}]", markup=False)
+                reply = " ".join(str(p) for p in (m.reply_code, m.reply_text) if p)
+                console.print(f"  {m.recipient}  {reply}  [{m.message_id}]", markup=False)
     if rep.bounced:
         console.print(_("Bounced after the relay accepted them ({n}):").format(n=len(rep.bounced)))
         for m in rep.bounced:
-            reason = smtp_reply(None, m["bounce_status"], m["bounce_reply"])
-            console.print(f"  {m['recipient']}  {m['bounce']} bounce: {reason}", markup=False)
+            reason = smtp_reply(None, m.bounce_status, m.bounce_reply)
+            console.print(f"  {m.recipient}  {m.bounce} bounce: {reason}", markup=False)
     if rep.unknown:
         console.print(
             _(
@@ -404,16 +412,16 @@ def print_report(rep: Report, zone: tzinfo | None = None) -> None:
             ).format(n=len(rep.unknown))
         )
         for m in rep.unknown:
-            mark, resend = resolve_commands(run.id, m["address"])
-            console.print(f"  {m['recipient']}  [{m['message_id']}]", markup=False)
+            mark, resend = resolve_commands(run.id, m.address)
+            console.print(f"  {m.recipient}  [{m.message_id}]", markup=False)
             console.print("      " + _("delivered:") + f"     {mark}", markup=False)
             console.print("      " + _("not delivered:") + f" {resend}", markup=False)
     if rep.resolved:
         console.print(_("Resolved unknowns ({n}):").format(n=len(rep.resolved)))
         for m in rep.resolved:
-            who = m.get("resolved_by") or "?"
+            who = m.resolved_by or "?"
             console.print(
-                f"  {m['recipient']}  {m.get('resolution') or '?'} by {who}"
-                f" at {format_time(m.get('resolved_at'), zone) or '?'}",
+                f"  {m.recipient}  {m.resolution or '?'} by {who}"
+                f" at {format_time(m.resolved_at, zone) or '?'}",
                 markup=False,
             )

@@ -8,12 +8,25 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from distrib.cli._common import CampaignArg, Exit, console, fail, load, user_errors
+from distrib.cli._common import (
+    CampaignArg,
+    ExcludeOpt,
+    Exit,
+    OnlyOpt,
+    ReleaseOpt,
+    console,
+    fail,
+    load,
+    selection,
+    user_errors,
+)
 
 if TYPE_CHECKING:
-    from distrib.app import ContactBook, SourceSummary
+    from distrib.app import AudienceSummary, ContactBook, SourceSummary
 
-app = typer.Typer(help="Check and merge the campaign's media lists.", no_args_is_help=True)
+app = typer.Typer(
+    help="Check and merge the media lists, and see who a release goes to.", no_args_is_help=True
+)
 
 CheckMX = Annotated[
     bool | None,
@@ -28,23 +41,31 @@ _TOP_OUTLETS = 10
 
 
 @app.command("check")
-def check(campaign: CampaignArg, check_mx: CheckMX = None) -> None:
-    """Merge the campaign's lists and show who will get what, and every row set aside.
+def check(
+    campaign: CampaignArg = None,
+    release: ReleaseOpt = None,
+    only: OnlyOpt = None,
+    exclude: ExcludeOpt = None,
+    check_mx: CheckMX = None,
+) -> None:
+    """Merge the lists and show who the release will go to, and every row set aside.
 
-    Exits 0 even when rows are rejected (they are listed); 1 when a source cannot be read.
+    The delivery log's opt-outs and bounces are set aside, and the release's audience (its
+    release.toml, --only, --exclude) says who of the others it goes to, and why not the rest.
+    Exits 0 even when rows are rejected (they are listed); 1 when a source cannot be read or
+    an audience rule names a column or value no list has.
     """
     from distrib import app
 
-    config = load(campaign)
+    config = load(campaign, release)
     with user_errors():
-        book = app.check_contacts(config, check_mx=check_mx)
+        book = app.check_contacts(config, check_mx=check_mx, selection=selection(only, exclude))
     print_book(book, default_language=config.default_language)
     raise typer.Exit(int(Exit.OK))
 
 
 @app.command("merge")
 def merge(
-    campaign: CampaignArg,
     output: Annotated[
         Path,
         typer.Option(
@@ -54,6 +75,10 @@ def merge(
             show_default=False,
         ),
     ],
+    campaign: CampaignArg = None,
+    release: ReleaseOpt = None,
+    only: OnlyOpt = None,
+    exclude: ExcludeOpt = None,
     check_mx: CheckMX = None,
 ) -> None:
     """Write the merged list (with provenance columns) and a file of the rejected rows.
@@ -65,9 +90,11 @@ def merge(
 
     if output.suffix.lower() not in app.MERGE_FORMATS:  # before the lists are read
         fail(f"{output}: the merged list must be a .csv or .xlsx file", Exit.USAGE)
-    config = load(campaign)
+    config = load(campaign, release)
     with user_errors():
-        merged = app.merge_contacts(config, output, check_mx=check_mx)
+        merged = app.merge_contacts(
+            config, output, check_mx=check_mx, selection=selection(only, exclude)
+        )
     book = merged.book
     print_book(book, default_language=config.default_language, details=False)
     console.print(f"\nWrote {len(book.contacts)} contacts to {merged.output}", markup=False)
@@ -122,6 +149,8 @@ def print_book(book: ContactBook, *, default_language: str, details: bool = True
         f"Accounting: {totals[0]} rows read = {totals[1]} accepted + {totals[2]} duplicates"
         f" + {totals[3]} rejected + {totals[4]} suppressed ({ok})"
     )
+    if book.audience is not None:
+        print_audience(book.audience)
     _print_languages(book, default_language)
     _print_outlets(book)
     if book.conflicts:
@@ -132,6 +161,7 @@ def print_book(book: ContactBook, *, default_language: str, details: bool = True
             ("Conflicts (the first value is kept)", book.conflicts),
             ("Suppressed", book.suppressed),
             ("Duplicates", book.duplicates),
+            ("Not in the audience", book.outside),
             ("Warnings", book.warnings),
         ):
             if problems:
@@ -140,18 +170,36 @@ def print_book(book: ContactBook, *, default_language: str, details: bool = True
                     console.print(f"  {problem}", markup=False)
 
 
+def print_audience(audience: AudienceSummary, indent: str = "") -> None:
+    """Say how many contacts are in the release's audience, and what left the others out."""
+    console.print(
+        f"{indent}Audience: {audience.kept} of {audience.merged} contacts"
+        f" ({audience.out} left out by {len(audience.rules)} rule(s))",
+        markup=False,
+    )
+    for rule in audience.rules:
+        console.print(f"{indent}  {rule}: {audience.left_out.get(rule, 0)} left out", markup=False)
+
+
 def _print_languages(book: ContactBook, default_language: str) -> None:
     languages = Counter(c.language for c in book.contacts)
-    defaulted = Counter(w.code for w in book.warnings if w.code.startswith("language-"))
-    words = {"language-missing": "missing", "language-unknown": "unknown",
-             "language-bilingual": "bilingual"}  # fmt: skip
+    codes = Counter(w.code for w in book.language_fallbacks)
+    missing = codes["language-missing"] + codes["language-list-missing"]
+    unknown = codes["language-unknown"] + codes["language-list-unknown"]
     detail = ", ".join(
-        f"{defaulted[code]} {word}" for code, word in words.items() if defaulted[code]
+        f"{n} {word}" for n, word in ((missing, "missing"), (unknown, "unknown")) if n
     )
+    to_list = codes["language-list-missing"] + codes["language-list-unknown"]
+    if not to_list:
+        why = f"sent in {default_language}, the campaign default: {detail}"
+    else:
+        to_default = missing + unknown - to_list
+        why = f"{detail}: {to_list} sent in their list's language"
+        why += f", {to_default} in {default_language}, the campaign default" if to_default else ""
     console.print(
         "Languages: "
         + (", ".join(f"{lang} {n}" for lang, n in sorted(languages.items())) or "none")
-        + (f" (sent in {default_language}, the campaign default: {detail})" if detail else "")
+        + (f" ({why})" if detail else "")
     )
 
 

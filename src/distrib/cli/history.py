@@ -1,13 +1,17 @@
-"""`distrib contacts history ADDRESS`: every run and message one journalist was sent."""
+"""`distrib contacts history ADDRESS`: the journalist view — every release one journalist was
+sent, across the workspace's log, with refusals, bounces and opt-outs."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from distrib.cli._common import CampaignOpt, LogOpt, console, open_log, user_errors
 from distrib.cli.audit import FormatOpt, OutputOpt, TableFormat, ZoneOpt, emit_table, zone_option
+
+if TYPE_CHECKING:
+    from distrib.app import LogEntry
 
 
 def register(app: typer.Typer) -> None:
@@ -30,9 +34,11 @@ def history_command(
     campaign: CampaignOpt = None,
     log: LogOpt = None,
 ) -> None:
-    """Show every run and message the delivery log holds for one journalist, and opt-outs.
+    """Show every release one journalist was sent (every run and message of the delivery log),
+    refusals, bounces and opt-outs.
 
-    Case and +tag variants of the address count as the same person, as for suppression.
+    The campaign column is the release (in a workspace, its folder name).  Case and +tag
+    variants of the address count as the same person, as for suppression.
     """
     from distrib import app
     from distrib.app import format_time, in_zone
@@ -41,29 +47,46 @@ def history_command(
     with open_log(campaign, log, read_only=True) as delivery_log, user_errors():
         found = app.contact_history(delivery_log, address)
     if fmt is not TableFormat.table:
-        emit_table(in_zone(found.entries, zone), HISTORY_COLUMNS, fmt, output)
+        emit_table(
+            in_zone(app.export_rows(found.entries, HISTORY_COLUMNS), zone),
+            HISTORY_COLUMNS,
+            fmt,
+            output,
+        )
         return
-    runs = {e["run"] for e in found.entries}
+    runs = {e.run for e in found.entries}
     console.print(
         f"{found.address}: {len(found.entries)} message(s) in {len(runs)} run(s),"
         f" {found.received} delivered",
         markup=False,
     )
+    received = sorted({e.campaign for e in found.entries if e.status == "sent"})
+    refused = [e for e in found.entries if e.status == "failed"]
+    bounced = [e for e in found.entries if e.bounce]
+    console.print(
+        f"  releases received ({len(received)}): {', '.join(received) or 'none'}", markup=False
+    )
+    if refused or bounced:
+        console.print(
+            f"  refused by the server: {len(refused)}; bounced after acceptance: {len(bounced)}",
+            markup=False,
+        )
     if found.entries:
         from rich.table import Table
 
         table = Table(title_justify="left")
-        for column in ("run", "campaign", "started", "sent to", "status", "detail", "subject"):
-            table.add_column(column, overflow="fold" if column == "sent to" else "ellipsis")
+        for column in ("run", "release", "started", "sent to", "status", "detail", "subject"):
+            folds = column in ("release", "sent to", "detail", "subject")
+            table.add_column(column, overflow="fold" if folds else "ellipsis")
         for e in found.entries:
             table.add_row(
-                str(e["run"]),
-                str(e["campaign"]),
-                format_time(e["run_started_at"], zone, seconds=False),
-                str(e["address"]),
-                str(e["status"]),
+                str(e.run),
+                e.campaign,
+                format_time(e.run_started_at, zone, seconds=False),
+                e.address,
+                e.status,
                 _detail(e),
-                str(e["subject"]),
+                e.subject,
             )
         console.print(table, markup=False)
     if not found.suppressions:
@@ -73,10 +96,10 @@ def history_command(
         console.print(f"On the suppression list: {s.reason} on {asked} ({s.source})", markup=False)
 
 
-def _detail(entry: dict[str, object]) -> str:
-    if entry.get("bounce"):
-        return f"{entry['bounce']} bounce {entry.get('bounce_status') or ''}".strip()
-    if entry["status"] == "sent":
-        return f"Message-ID {entry['message_id']}"
-    parts = (entry.get("reply_code"), entry.get("reply_text"))
+def _detail(entry: LogEntry) -> str:
+    if entry.bounce:
+        return f"{entry.bounce} bounce {entry.bounce_status or ''}".strip()
+    if entry.status == "sent":
+        return f"Message-ID {entry.message_id}"
+    parts = (entry.reply_code, entry.reply_text)
     return " ".join(str(p) for p in parts if p)

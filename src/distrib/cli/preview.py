@@ -9,7 +9,18 @@ import typer
 
 from distrib import app
 from distrib.app import gettext as _
-from distrib.cli._common import CampaignArg, Exit, console, err, load, user_errors
+from distrib.cli._common import (
+    CampaignArg,
+    ExcludeOpt,
+    Exit,
+    OnlyOpt,
+    ReleaseOpt,
+    console,
+    err,
+    load,
+    selection,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from distrib.app import LivePreview, PreviewSet
@@ -21,13 +32,17 @@ def register(app: typer.Typer) -> None:
 
 
 def preview(
-    campaign: CampaignArg,
+    campaign: CampaignArg = None,
+    release: ReleaseOpt = None,
+    only: OnlyOpt = None,
+    exclude: ExcludeOpt = None,
     out: Annotated[
         Path | None,
         typer.Option(
             "--out",
             "-o",
-            help="Folder to write to (default: preview/ beside the campaign).",
+            help="Folder to write to (default: preview/RELEASE/ in the workspace, preview/"
+            " beside a campaign file).",
             show_default=False,
         ),
     ] = None,
@@ -46,17 +61,20 @@ def preview(
 
     Nothing is sent, whatever the embargo.  With --serve, browse every recipient's message, the
     problems and the warnings at http://127.0.0.1:PORT/ (Ctrl-C stops); the pages are rebuilt
-    when the release, the templates, the lists or the campaign file change.  Exits 1 when some
-    messages cannot be rendered (they are listed).
+    when the release, the templates, the lists or the workspace (or campaign) file change.
+    Exits 1 when some messages cannot be rendered (they are listed).
     """
-    config = load(campaign)
+    config = load(campaign, release)
+    chosen = selection(only, exclude)
     if serve:
         with user_errors():
-            live = app.live_preview(config)
+            live = app.live_preview(config, selection=chosen)
+        _print_audience(live.current())
         _serve(live, port)
         return
     with user_errors():
-        collected = app.collect_preview(config)
+        collected = app.collect_preview(config, selection=chosen)
+    _print_audience(collected)
     with user_errors():
         written = app.write_preview(collected, out)
     console.print(
@@ -70,6 +88,13 @@ def preview(
         markup=False,
     )
     _report(collected)
+
+
+def _print_audience(collected: PreviewSet) -> None:
+    if collected.audience is not None:
+        from distrib.cli.contacts import print_audience
+
+        print_audience(collected.audience)
 
 
 def _report(collected: PreviewSet) -> None:
@@ -113,8 +138,8 @@ def _serve(live: LivePreview, port: int) -> None:
     console.print(_("Preview at {url}  (Ctrl-C to stop)").format(url=server.url), markup=False)
     console.print(
         _(
-            "The pages follow the release, the templates, the lists and the campaign file:"
-            " change one, reload the page."
+            "The pages follow the release, the templates, the lists and the workspace (or"
+            " campaign) file: change one, reload the page."
         )
     )
     try:

@@ -15,12 +15,49 @@ if TYPE_CHECKING:
     from distrib.errors import ReleaseOverwriteError
 
 app = typer.Typer(
-    help="Work on the release: import it from Word, a web page or plain text.",
+    help="Work on releases: add one to the workspace, import one from Word, a web page or text.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
 
 DEFAULT_ZONE = "America/Toronto"
+
+
+@app.command("new")
+def new(
+    slug: Annotated[
+        str,
+        typer.Argument(
+            help="The release's name: its folder in releases/ and its key in the delivery log,"
+            " e.g. 2027-11-hiver-en-vitrine.",
+            show_default=False,
+        ),
+    ],
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="The workspace (default: the one the current folder is in).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Add a release to the workspace: releases/SLUG/ with a starter fr.md and en.md, and a
+    commented release.toml (its audience, sender or templates, all optional)."""
+    from distrib import app
+    from distrib.app import display_path
+
+    with user_errors():
+        made = app.create_release(slug, workspace)
+    for path in made.written:
+        console.print(f"  created {display_path(path.resolve())}", markup=False)
+    folder = display_path(made.folder.resolve())
+    console.print(
+        f"Next: write {folder}/fr.md and en.md (or `distrib release import FILE --release"
+        f" {slug}`), then `distrib preview {folder}`.",
+        markup=False,
+    )
 
 
 @app.command("import")
@@ -39,10 +76,11 @@ def import_(
         ),
     ] = None,
     release: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--release",
-            help="The release folder (default: the one ./campaign.toml names).",
+            help="The release: a folder, or a release of the workspace by name (default: the"
+            " current release folder, or the one ./campaign.toml names).",
             show_default=False,
         ),
     ] = None,
@@ -130,4 +168,7 @@ def _print(report: ImportReport) -> None:
             " fallback_language, or are listed as problems by preview and send if it has none.",
             markup=False,
         )
-    console.print("Next: distrib preview CAMPAIGN, and read every message.", markup=False)
+    console.print(
+        f"Next: distrib preview {display_path(report.target)}, and read every message.",
+        markup=False,
+    )

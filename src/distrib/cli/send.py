@@ -13,20 +13,23 @@ from distrib import app
 from distrib.app import gettext as _
 from distrib.cli._common import (
     CampaignArg,
+    ExcludeOpt,
     Exit,
     LogOpt,
+    OnlyOpt,
+    ReleaseOpt,
     confirm_send,
     console,
     err,
     fail,
     load,
+    selection,
     user_errors,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import timedelta
-    from pathlib import Path
 
     from distrib.app import (
         Campaign,
@@ -46,7 +49,10 @@ def register(app: typer.Typer) -> None:
 
 
 def send(
-    campaign: CampaignArg,
+    campaign: CampaignArg = None,
+    release: ReleaseOpt = None,
+    only: OnlyOpt = None,
+    exclude: ExcludeOpt = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Send without asking for confirmation.")
     ] = False,
@@ -54,7 +60,7 @@ def send(
         bool,
         typer.Option(
             "--resend",
-            help="Also send to recipients an earlier run of this campaign already sent to.",
+            help="Also send to recipients an earlier run of this release already sent to.",
         ),
     ] = False,
     log: LogOpt = None,
@@ -71,6 +77,14 @@ def send(
         bool,
         typer.Option(
             "--force", help="With --resume: go on even if the contacts or templates changed."
+        ),
+    ] = False,
+    join: Annotated[
+        bool,
+        typer.Option(
+            "--join",
+            help="With --resume RUN: help the process(es) sending RUN right now (a shared"
+            " PostgreSQL log lets other machines join too).",
         ),
     ] = False,
     at: Annotated[
@@ -106,37 +120,51 @@ def send(
         ),
     ] = None,
 ) -> None:
-    """Send the campaign: one message per journalist, in their language.
+    """Send the release: one message per journalist of its audience, in their language.
 
-    Shows recipients by language and outlet, what was set aside, and asks before sending (--yes
-    skips the question; without a terminal and without --yes, distrib refuses).  Recipients an
-    earlier run already sent to are skipped unless --resend.  An embargoed release is sent
-    before its embargo, with the notice; after it, distrib refuses unless --drop-embargo.
+    Shows the sender, each language's label, subject and title, recipients by language and
+    outlet, the audience, what was set aside, and asks before sending (--yes skips the
+    question; without a terminal and without --yes, distrib refuses).  Recipients an earlier
+    run of this release already sent to are skipped unless --resend; the delivery log's
+    opt-outs and bounces, from every release, are always honoured.  An embargoed release is
+    sent before its embargo, with the notice; after it, distrib refuses unless --drop-embargo.
     --at (or hold_until in the release) waits for a given time; the machine must stay on.
-    Ctrl-C stops cleanly (messages in flight finish); --resume RUN continues.  Only one process
-    may send a campaign at a time.  Runs a killed process left unfinished are settled first, as
-    --resume would; messages that may have arrived (unknown) are never resent: `distrib
-    resolve RUN`.
+    Ctrl-C stops cleanly (messages in flight finish); --resume RUN continues (with the
+    --only/--exclude the run was started with, unless given again).  Only one process may send
+    a release at a time.  Runs a killed process left unfinished are settled first, as --resume
+    would; messages that may have arrived (unknown) are never resent: `distrib resolve RUN`.
+    --resume RUN --join adds a worker to a run being sent: each message still goes out once.
     """
-    config = load(campaign)
+    config = load(campaign, release)
+    chosen = selection(only, exclude)
     if test_to is not None:
         if resume is not None:
             fail("--test-to and --resume do not go together", Exit.USAGE)
-        _test_send(config, test_to, as_contact, log)
+        _test_send(config, test_to, as_contact, log, chosen)
         return
     if as_contact is not None:
         fail("--as needs --test-to (it picks whose message the test send shows)", Exit.USAGE)
+    if join and (resume is None or force or only or exclude or drop_embargo):
+        fail("--join goes with --resume RUN (and without --force, --only, --exclude or"
+             " --drop-embargo: a worker sends the run as it was started)", Exit.USAGE)  # fmt: skip
     if resume is not None:
-        _resume(config, log, resume, force=force, yes=yes, drop_embargo=drop_embargo)
+        if join:
+            _join(config, log, resume, force=force, yes=yes, chosen=chosen)
+        else:
+            _resume(
+                config, log, resume, force=force, yes=yes, chosen=chosen, drop_embargo=drop_embargo
+            )
         return
     if force:
         fail("--force only goes with --resume RUN", Exit.USAGE)
     with user_errors():
-        prep = app.prepare_send(config, log=log, resend=resend, at=at, drop_embargo=drop_embargo)
+        prep = app.prepare_send(
+            config, log=log, resend=resend, at=at, drop_embargo=drop_embargo, selection=chosen
+        )
     with prep:
-        print_settled(prep.settled, config.file.name, prep)
+        print_settled(prep.settled, config.target, prep)
         _summarise(prep)
-        print_unknown(prep.unknown_elsewhere, config.file.name)
+        print_unknown(prep.unknown_elsewhere, config.target)
         if prep.start is not None:
             console.print(_("Starting at {time}.").format(time=prep.start.isoformat()))
         if prep.problems:
@@ -281,6 +309,17 @@ def _summarise(prep: SendPreparation) -> None:
     console.print(
         "  " + _("by outlet ({n}): {top}").format(n=s.outlets, top=top) + more, markup=False
     )
+    if s.audience is not None:
+        from distrib.cli.contacts import print_audience
+
+        print_audience(s.audience, indent="  ")
+    if s.language_fallbacks:
+        console.print(
+            "  " + _("language by fallback ({n}):").format(n=len(s.language_fallbacks)),
+            markup=False,
+        )
+        for warning in s.language_fallbacks:
+            console.print(f"    {warning}", markup=False)
     maybe = _(", {n} may have arrived (unknown)").format(n=s.maybe_sent) if s.maybe_sent else ""
     console.print(
         "  "
@@ -310,10 +349,10 @@ def _send(prep: SendPreparation) -> None:
     from distrib.errors import DistribError, RunStoppedError
 
     def started(run: Run) -> None:
-        where = app.display_path(prep.log.path.resolve())
-        if prep.resumption is None:
+        if prep.resumption is None and prep.joining is None:
             console.print(
-                _("Run {run} started (log: {log})").format(run=run.id, log=where), markup=False
+                _("Run {run} started (log: {log})").format(run=run.id, log=app.log_name(prep.log)),
+                markup=False,
             )
         counts = prep.log.counts(run.id)
         bar.update(task, total=counts.get("ready", 0) + counts.get("deferred", 0))
@@ -328,7 +367,7 @@ def _send(prep: SendPreparation) -> None:
     )
     task = bar.add_task("sending", total=prep.pending, detail="")
     on_progress = _progress_display(bar, task)
-    file = prep.campaign.file.name
+    file = prep.campaign.target
     try:
         with bar:
             result = app.send(prep, on_progress=on_progress, on_started=started)
@@ -494,17 +533,58 @@ def _wait(prep: SendPreparation) -> None:
     console.print()
 
 
+def _join(
+    config: Campaign, log: str | None, run: str, *, force: bool, yes: bool, chosen: app.Selection
+) -> None:
+    """``--resume RUN --join``: help the processes sending the run, as one more worker (with
+    the run's own audience: ``chosen`` is not used)."""
+    assert not force
+    with user_errors():
+        prep = app.prepare_join(config, run, log=log)
+    with prep:
+        joining = prep.joining
+        assert joining is not None
+        found = joining.run
+        who = ", ".join(f"process {w.pid} on {w.host}" for w in joining.workers)
+        console.print(
+            f"Run {found.id} of {found.campaign} is being sent by {who}: {joining.pending}"
+            " message(s) still to send.  This process joins in: each message still goes out"
+            " once.",
+            markup=False,
+        )
+        print_unknown(prep.unknown_elsewhere, config.file.name)
+        smtp = config.smtp
+        confirm_send(
+            f"Help send run {found.id} via {smtp.host}:{smtp.port} ({smtp.security})?", yes=yes
+        )
+        _send(prep)
+
+
 def _resume(
-    config: Campaign, log: Path | None, run: str, *, force: bool, yes: bool, drop_embargo: bool
+    config: Campaign,
+    log: str | None,
+    run: str,
+    *,
+    force: bool,
+    yes: bool,
+    chosen: app.Selection,
+    drop_embargo: bool,
 ) -> None:
     """``--resume RUN``: recover, check, confirm, and go on sending the run."""
     with user_errors():
-        prep = app.prepare_resume(config, run, force=force, log=log, drop_embargo=drop_embargo)
+        prep = app.prepare_resume(
+            config,
+            run,
+            force=force,
+            log=log,
+            drop_embargo=drop_embargo,
+            selection=chosen or None,
+        )
     with prep:
         assert prep.resumption is not None
-        print_settled(prep.settled, config.file.name, prep)
-        _summarise_resume(prep, config.file.name)
-        print_unknown(prep.unknown_elsewhere, config.file.name)
+        print_settled(prep.settled, config.target, prep)
+        _summarise_resume(prep, config.target)
+        print_unknown(prep.unknown_elsewhere, config.target)
         r = prep.resumption
         if r.pending == 0:
             console.print(f"Nothing left to send in run {r.run.id}.")
@@ -563,15 +643,19 @@ def _summarise_resume(prep: SendPreparation, campaign_file: str) -> None:
         )
 
 
-def _test_send(config: Campaign, to: str, as_contact: str | None, log: Path | None) -> None:
+def _test_send(
+    config: Campaign, to: str, as_contact: str | None, log: str | None, chosen: app.Selection
+) -> None:
     """Send the test message(s) to the officer and say what was sent."""
     from distrib.errors import SendError
 
     with user_errors():
-        delivery_log = app.open_log(log=log or config.log_path, create=True)
+        delivery_log = app.open_log(log=log or config.log_target, create=True)
     with delivery_log, user_errors():
         try:
-            outcome = app.test_send(config, delivery_log, to, as_contact=as_contact)
+            outcome = app.test_send(
+                config, delivery_log, to, as_contact=as_contact, selection=chosen
+            )
         except SendError as exc:
             fail(f"{exc}; the test was not sent")
     for row in outcome.rows:

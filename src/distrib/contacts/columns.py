@@ -17,6 +17,7 @@ from distrib.contacts.normalize import ascii_fold, slugify
 __all__ = [
     "ADDRESS_HEADERS",
     "ALIASES",
+    "AUDIENCE_FIELDS",
     "IDENTITY_FIELDS",
     "STANDARD_FIELDS",
     "ColumnMap",
@@ -31,6 +32,9 @@ STANDARD_FIELDS = (
     "email", "first_name", "last_name", "full_name", "outlet", "language",
     "title", "beat", "phone", "city",
 )  # fmt: skip
+
+# Recognised columns that are not standard fields (present when a list has them): see ALIASES.
+AUDIENCE_FIELDS = ("beat", "region", "outlet_type", "tags")
 
 # Fields that reach message headers (To, Subject): a line break in them is refused.
 IDENTITY_FIELDS = ("email", "first_name", "last_name", "full_name", "outlet")
@@ -75,6 +79,14 @@ _ALIAS_LISTS: dict[str, tuple[str, ...]] = {
         "Téléphone", "Tél", "Tel", "Phone", "Phone number", "Numéro de téléphone", "Telephone",
     ),
     "city": ("Ville", "City", "Municipalité", "Town"),
+    # Not standard (a contact has them only when a list has the column), but recognised in
+    # French and English so that audience rules find them whatever the header says.
+    "region": ("Région", "Region", "Région administrative", "Territoire", "Territory"),
+    "outlet_type": (
+        "Type de média", "Type de médias", "Outlet type",
+        "Media type", "Type of outlet", "Type of media", "Catégorie de média",
+    ),
+    "tags": ("Tags", "Tag", "Étiquettes", "Étiquette", "Mots-clés", "Mots clés", "Keywords"),
 }  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from distrib.config import Campaign, ContactsConfig, SourceConfig
+from distrib.contacts.audience import KeyRule, Rule, apply_audience
 from distrib.contacts.combine import DomainCheck, MergedTable, combine
 from distrib.contacts.merge import book_from_table, no_gc
 from distrib.contacts.model import ContactBook
@@ -144,11 +145,15 @@ def load_contacts(
     extra_suppression: Iterable[tuple[str, Location]] = (),
     check_mx: bool | None = None,
     domain_check: DomainCheck | None = None,
+    audience: Sequence[Rule | KeyRule] = (),
 ) -> ContactBook:
-    """Load the audience of ``campaign``: its sources in precedence order, minus suppressions."""
+    """Load the audience of ``campaign``: its sources in precedence order, minus suppressions,
+    narrowed by the ``audience`` rules (`distrib.contacts.audience`; `AudienceError` when a rule
+    names a column or a value no list has)."""
     with no_gc():
         merged = merge_campaign(
             campaign, extra_suppression=extra_suppression, check_mx=check_mx,
             domain_check=domain_check,
         )  # fmt: skip
-        return book_from_table(merged, campaign.default_language)
+        book = book_from_table(merged, campaign.default_language)
+    return apply_audience(book, merged, audience)

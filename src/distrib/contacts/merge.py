@@ -2,8 +2,8 @@
 
 `combine` does the merge on whole columns (reject, suppress, deduplicate, fill blanks, list
 conflicts and account for every row); this module turns its table into `Contact` records,
-resolving each contact's language (`_language`: missing, unknown or bilingual languages fall
-back to the campaign default, with a warning per contact).
+resolving each contact's language (`_language`: a missing or unknown language falls back to
+the language its list declares, else to the campaign default, with a warning per contact).
 
 Building a million small objects is what costs here, so the language is resolved once per
 distinct (code, text) pair, a contact's ``fields`` share one key index (`RowFields`), and the
@@ -92,31 +92,48 @@ def _promote() -> None:
 
 
 def _language(
-    code: str, raw: str, default: Language
+    code: str, raw: str, default: Language, of_list: bool
 ) -> tuple[Literal["fr", "en", "both"], str | None, str]:
-    """Return (language, warning code or None, warning text) for a merged language cell."""
+    """Return (language, warning code or None, warning text) for a merged language cell.
+
+    ``default``: the list's language (``of_list``: codes ``language-list-missing`` and
+    ``language-list-unknown``) or else the campaign's default (``language-missing``,
+    ``language-unknown``).
+    """
     if code in ("fr", "en"):
         return ("fr" if code == "fr" else "en"), None, ""
     if code == "both":
         # Bilingual contacts get one message in both languages (see distrib.render).
         return "both", None, ""
+    using = f"using {default!r}, the language of this list" if of_list else f"using {default!r}"
+    kind = "language-list-" if of_list else "language-"
     if raw:
-        return default, "language-unknown", f"unknown language {raw!r}: using {default!r}"
-    return default, "language-missing", f"no language: using {default!r}"
+        return default, f"{kind}unknown", f"unknown language {raw!r}: {using}"
+    return default, f"{kind}missing", f"no language: {using}"
 
 
-def _languages(merged: MergedTable, default: Language) -> tuple[list[str], list[Problem]]:
-    """Return each contact's language, and one warning per contact whose language defaulted."""
+def _languages(
+    merged: MergedTable, default: Language
+) -> tuple[list[str], list[Problem], list[int]]:
+    """Return each contact's language, one warning per contact whose language fell back (to
+    its list's language, else ``default``), and the positions of those contacts."""
     contacts = merged.contacts
     codes, code_values = pd.factorize(contacts["language"].to_numpy())
     raws, raw_values = pd.factorize(contacts["_lang_raw"].to_numpy())
-    # One `_language` call per distinct (code, text as written) pair, not per contact.
-    width = max(len(raw_values), 1)
-    inverse, pairs = pd.factorize(codes * width + raws)
-    results = [
-        _language(code_values[pair // width], raw_values[pair % width], default)
-        for pair in pairs.tolist()
-    ]
+    # The fallback of each contact: its winning row's list's language, else the campaign's.
+    of_lists = np.array([p.language or "" for p in merged.prepared] or [""], dtype=object)
+    lists, list_values = pd.factorize(of_lists[contacts["_src"].to_numpy().astype(np.intp)])
+    # One `_language` call per distinct (code, text as written, fallback), not per contact.
+    width, depth = max(len(raw_values), 1), max(len(list_values), 1)
+    inverse, triples = pd.factorize((codes * width + raws) * depth + lists)
+    results = []
+    for triple in triples.tolist():
+        pair, fallback = divmod(triple, depth)
+        of_list = bool(list_values[fallback]) if len(list_values) else False
+        chosen = list_values[fallback] if of_list else default
+        results.append(
+            _language(code_values[pair // width], raw_values[pair % width], chosen, of_list)
+        )
     languages = np.array([r[0] for r in results], dtype=object)[inverse].tolist()
     tables = [p.table.table for p in merged.prepared]
     displays = np.array([t.display for t in tables], dtype=object)
@@ -131,7 +148,7 @@ def _languages(merged: MergedTable, default: Language) -> tuple[list[str], list[
     texts = np.array([r[2] for r in results], dtype=object)[inverse[warned]].tolist()
     codes_ = np.array([r[1] or "" for r in results], dtype=object)[inverse[warned]].tolist()
     warnings = list(map(Problem, texts, where, codes_))
-    return languages, warnings
+    return languages, warnings, warned.tolist()
 
 
 def _sources(merged: MergedTable) -> list[tuple[Location, ...]]:
@@ -174,7 +191,7 @@ def book_from_table(merged: MergedTable, default_language: Language = "fr") -> C
     names = list(merged.fields)
     index = {name: i for i, name in enumerate(names)}
     with no_gc():
-        languages, language_warnings = _languages(merged, default_language)
+        languages, language_warnings, fell_back = _languages(merged, default_language)
         slugs = per_unique(contacts["outlet"].to_numpy(), slugify).tolist()
         sources = _sources(merged)
         columns = [contacts[n].tolist() for n in names]
@@ -188,6 +205,7 @@ def book_from_table(merged: MergedTable, default_language: Language = "fr") -> C
             "sources": sources, "smtputf8": contacts["_smtputf8"].tolist(),
         }  # fmt: skip
         built = _build_contacts(values)
+    keys = values["key"]
     return ContactBook(
         contacts=tuple(built),
         sources=merged.summaries,
@@ -196,6 +214,7 @@ def book_from_table(merged: MergedTable, default_language: Language = "fr") -> C
         duplicates=merged.duplicates,
         warnings=(*merged.warnings, *language_warnings),
         conflicts=merged.conflicts,
+        fallbacks=dict(zip([keys[i] for i in fell_back], language_warnings, strict=True)),
     )
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, NamedTuple
 
 from distrib.errors import Location, Problem
 
-__all__ = ["Contact", "ContactBook", "RowStatus", "SourceSummary"]
+__all__ = ["AudienceSummary", "Contact", "ContactBook", "RowStatus", "SourceSummary"]
 
 RowStatus = Literal["accepted", "duplicate", "rejected", "suppressed"]
 _NO_FIELDS: Mapping[str, str] = MappingProxyType({})  # a shared default, so it cannot change
@@ -83,12 +83,31 @@ class SourceSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class AudienceSummary:
+    """Who a release's audience rules kept: ``rules`` as the officer wrote them, in the order
+    they were applied, and per rule how many contacts it left out (each contact is counted
+    under the first rule that left it out)."""
+
+    rules: tuple[str, ...]
+    merged: int  # contacts of the merged lists, before the rules
+    kept: int
+    left_out: Mapping[str, int]  # rule -> contacts it left out
+
+    @property
+    def out(self) -> int:
+        """How many contacts the rules left out."""
+        return self.merged - self.kept
+
+
+@dataclass(frozen=True, slots=True)
 class ContactBook:
     """The merged, deduplicated, validated and suppressed audience of a campaign.
 
     ``rejected`` lists every rejected row as a `Problem` (``file[:sheet]:row:column: reason``);
     ``suppressed`` and ``duplicates`` say which rows were set aside and why, so nothing is dropped
-    silently.
+    silently.  ``fallbacks``: the warning of each contact (by key) whose language was missing or
+    unknown.  With audience rules (`distrib.contacts.audience`), ``contacts`` is the audience,
+    ``outside`` says why each other accepted contact is not in it, and ``audience`` counts them.
     """
 
     contacts: tuple[Contact, ...]
@@ -98,6 +117,20 @@ class ContactBook:
     duplicates: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
     conflicts: tuple[Problem, ...] = ()  # same address, different language/outlet/name
+    fallbacks: Mapping[str, Problem] = field(default_factory=dict)
+    outside: tuple[Problem, ...] = ()  # accepted, but not in the release's audience
+    audience: AudienceSummary | None = None
+    before_audience: tuple[Contact, ...] = ()  # every accepted contact, when rules applied
+
+    @property
+    def accepted(self) -> tuple[Contact, ...]:
+        """Every accepted contact of the lists, in the audience or not."""
+        return self.before_audience if self.audience is not None else self.contacts
+
+    @property
+    def language_fallbacks(self) -> tuple[Problem, ...]:
+        """The warnings of the contacts (of the audience) whose language fell back."""
+        return tuple(self.fallbacks[c.key] for c in self.contacts if c.key in self.fallbacks)
 
     @property
     def rows(self) -> int:
@@ -107,6 +140,6 @@ class ContactBook:
     @property
     def adds_up(self) -> bool:
         """Tell whether accepted + duplicates + rejected + suppressed = rows read, per source."""
-        return all(s.adds_up for s in self.sources) and len(self.contacts) == sum(
-            s.accepted for s in self.sources
-        )
+        return all(s.adds_up for s in self.sources) and len(self.contacts) + len(
+            self.outside
+        ) == sum(s.accepted for s in self.sources)

@@ -77,7 +77,14 @@ def read_and_prepare(source: SourceConfig, limits: Limits) -> SourceResult:
         tables, skipped = read_sources(source, limits)
     except ContactsError as exc:
         return SourceResult(problems=exc.problems)
-    prepared = (_without_cells(prepare_source(t, source.columns, limits)) for t in tables)
+    prepared = (
+        replace(
+            _without_cells(prepare_source(t, source.columns, limits)),
+            language=source.language,
+            name=source.list_name,
+        )
+        for t in tables
+    )
     return SourceResult(tuple(prepared), tuple(skipped))
 
 

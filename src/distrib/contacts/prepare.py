@@ -69,6 +69,10 @@ class PreparedSource:
     warnings: tuple[Problem, ...]
     header_rows: int = 0
     total_rows: int = 0
+    # From the source's settings: the language of rows whose cell is blank or unknown (None:
+    # the campaign's default), and the list's name in audience rules.
+    language: str | None = None
+    name: str = ""
 
     @property
     def rows(self) -> int:

@@ -1,8 +1,11 @@
-"""One sending process per campaign: a lease row in the delivery log, kept alive by heartbeats.
+"""One sending process per campaign: a lease in the delivery log, kept alive by heartbeats.
 
-A process that sends (or resumes) a run of campaign C first takes C's lease: a row in ``leases``
-with its pid, host, user and a heartbeat, written in a ``BEGIN IMMEDIATE`` transaction so two
-processes cannot both see the row free.  A second process is refused with `RunLockedError`.
+A process that sends (or resumes) a run of campaign C first takes C's lease: a row with its pid,
+host, user and a heartbeat, taken atomically (`DeliveryLog.take_lease`: SQLite's ``BEGIN
+IMMEDIATE``, a PostgreSQL advisory lock) so two processes cannot both see it free.  A second
+process is refused with `RunLockedError`.  Workers that join the run
+(`distrib.deliverylog.workers`) do not take it: while any of them is alive the lease is not
+stale, so no other process starts sending the campaign meanwhile.
 
 The lease is per *campaign*, not per run: two processes starting two new runs of the same
 campaign at once would otherwise both send to everyone.
@@ -12,7 +15,8 @@ seconds after the last heartbeat).  One shortcut, safe by construction: when the
 this same host and its pid no longer exists, it cannot be sending, so the lease is taken at once
 (a crashed run can be resumed without waiting).  A pid reused by an unrelated process only makes
 distrib wait for the expiry.  Taking over never touches messages; `DeliveryLog.recover` does, and
-it closes the old holder's open attempts, which fences that holder off (see `begin_data`).
+it closes the old holder's open attempts, which fences that holder off (a change naming a closed
+attempt is refused).
 """
 
 from __future__ import annotations
@@ -23,12 +27,12 @@ import os
 import secrets
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from distrib.deliverylog.store import DeliveryLog, timestamp
+from distrib.deliverylog.port import DeliveryLog
+from distrib.deliverylog.records import Holder, WorkerRow, timestamp
 from distrib.errors import DeliveryLogError, RunLockedError
 
 __all__ = [
@@ -39,27 +43,14 @@ __all__ = [
     "acquire_lease",
     "lease_holder",
     "os_user",
+    "pid_alive",
+    "silent",
 ]
 
 #: A lease expires this many seconds after its last heartbeat.
 LEASE_TTL = 30.0
 #: How often a sending process renews its lease.
 HEARTBEAT_EVERY = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Holder:
-    """Who holds a campaign's lease."""
-
-    campaign: str
-    run_id: int | None
-    owner: str
-    pid: int
-    host: str
-    user: str
-    taken_at: str
-    heartbeat_at: str
-    expires_at: str
 
 
 def os_user() -> str:
@@ -85,12 +76,24 @@ def pid_alive(pid: int) -> bool:
 
 def lease_holder(log: DeliveryLog, campaign: str) -> Holder | None:
     """Return who holds ``campaign``'s lease (possibly stale), or None."""
-    rows = log.query(
-        "SELECT campaign, run_id, owner, pid, host, user, taken_at, heartbeat_at, expires_at"
-        " FROM leases WHERE campaign = ?",
-        (campaign,),
-    )
-    return Holder(*tuple(rows[0])) if rows else None
+    return log.lease_holder(campaign)
+
+
+def silent(
+    expires_at: str,
+    pid: int,
+    host: str,
+    now: str,
+    *,
+    here: str | None = None,
+    alive: Callable[[int], bool] = pid_alive,
+) -> bool:
+    """Tell whether a process that heartbeats (a lease holder, a worker) is gone: its last
+    heartbeat expired, or it ran on this host (``here``) and its pid no longer exists."""
+    if expires_at < now:
+        return True
+    here = socket.gethostname() if here is None else here
+    return host == here and not alive(pid)
 
 
 class Lease:
@@ -115,13 +118,7 @@ class Lease:
         if not self.held:
             return False
         now, expires = self._expiry()
-        with self.log.transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE leases SET heartbeat_at = ?, expires_at = ? WHERE campaign = ?"
-                " AND owner = ?",
-                (now, expires, self.campaign, self.owner),
-            )
-        self.held = cursor.rowcount == 1
+        self.held = self.log.renew_lease(self.campaign, self.owner, now, expires)
         return self.held
 
     def confirm(self) -> None:
@@ -136,23 +133,16 @@ class Lease:
 
     def attach(self, run_id: int) -> None:
         """Record which run this lease is sending (shown to a refused second process)."""
-        with self.log.transaction() as conn:
-            conn.execute(
-                "UPDATE leases SET run_id = ? WHERE campaign = ? AND owner = ?",
-                (run_id, self.campaign, self.owner),
-            )
+        self.log.attach_lease(self.campaign, self.owner, run_id)
 
     def release(self) -> None:
         """Give the lease up (idempotent; never raises for a log that is already closed)."""
         if not self.held:
             return
         self.held = False
-        # ValueError or ProgrammingError: the log is already closed.
-        with contextlib.suppress(DeliveryLogError, ValueError), self.log.transaction() as conn:
-            conn.execute(
-                "DELETE FROM leases WHERE campaign = ? AND owner = ?",
-                (self.campaign, self.owner),
-            )
+        # A DeliveryLogError or a ValueError: the log is already closed.
+        with contextlib.suppress(DeliveryLogError, ValueError):
+            self.log.release_lease(self.campaign, self.owner)
 
     def __enter__(self) -> Self:
         return self
@@ -182,29 +172,18 @@ def acquire_lease(
     owner = f"{host}:{pid}:{secrets.token_hex(4)}"
     lease = Lease(log, campaign, owner, ttl)
     now, expires = lease._expiry()
-    with log.transaction() as conn:  # BEGIN IMMEDIATE: no other writer until we commit
-        row = conn.execute(
-            "SELECT campaign, run_id, owner, pid, host, user, taken_at, heartbeat_at, expires_at"
-            " FROM leases WHERE campaign = ?",
-            (campaign,),
-        ).fetchone()
-        if row is not None:
-            holder = Holder(*tuple(row))
-            if not _stale(holder, now, host, alive):
-                raise RunLockedError(_locked_message(holder, log.current_time()))
-            conn.execute("DELETE FROM leases WHERE campaign = ?", (campaign,))
-        conn.execute(
-            "INSERT INTO leases (campaign, run_id, owner, pid, host, user, taken_at,"
-            " heartbeat_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (campaign, run_id, owner, pid, host, os_user(), now, now, expires),
-        )
+    wanted = Holder(campaign, run_id, owner, pid, host, os_user(), now, now, expires)
+
+    def stale(holder: Holder, workers: list[WorkerRow]) -> bool:
+        # Gone, and no worker still drains its run (workers keep the campaign taken).
+        return silent(
+            holder.expires_at, holder.pid, holder.host, now, here=host, alive=alive
+        ) and all(silent(w.expires_at, w.pid, w.host, now, here=host, alive=alive) for w in workers)
+
+    current = log.take_lease(wanted, stale)
+    if current is not None:
+        raise RunLockedError(_locked_message(current, log.current_time()))
     return lease
-
-
-def _stale(holder: Holder, now: str, host: str, alive: Callable[[int], bool]) -> bool:
-    if holder.expires_at < now:
-        return True
-    return holder.host == host and not alive(holder.pid)
 
 
 def _locked_message(holder: Holder, now: datetime) -> str:

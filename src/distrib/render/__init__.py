@@ -89,7 +89,7 @@ from distrib.render.renderer import (
     Renderer,
     default_templates_dir,
 )
-from distrib.render.unsubscribe import unsubscribe_token, verify_token
+from distrib.render.unsubscribe import unsubscribe_token, verify_token, workspace_scope
 
 __all__ = [
     "LANGUAGE_TAGS",
@@ -101,4 +101,5 @@ __all__ = [
     "make_message_id",
     "unsubscribe_token",
     "verify_token",
+    "workspace_scope",
 ]

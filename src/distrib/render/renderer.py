@@ -43,6 +43,7 @@ from distrib.render.unsubscribe import (
     secret_from_environment,
     token_url,
     unsubscribe_token,
+    workspace_scope,
 )
 
 if TYPE_CHECKING:
@@ -426,7 +427,8 @@ class Renderer:
         url = self.campaign.sender.unsubscribe_url
         if url is None or self._secret is None:
             return None
-        return token_url(url, unsubscribe_token(self._secret, contact.key))
+        scope = workspace_scope(self.campaign.sender.domain, self.campaign.name)
+        return token_url(url, unsubscribe_token(self._secret, contact.key, scope))
 
     def _headers(
         self,

@@ -3,7 +3,7 @@
 from distrib.send.engine import ABANDON_REASON, RECONNECT_ATTEMPTS, STOP_REASON, send_messages
 from distrib.send.model import Outgoing, Progress, SendReport
 from distrib.send.policy import Reply, backoff, enhanced_code
-from distrib.send.ratelimit import Pacer, Rate, TokenBucket, Window
+from distrib.send.ratelimit import Pacer, Rate, Window
 from distrib.send.transport import build_tls_context
 
 __all__ = [
@@ -16,7 +16,6 @@ __all__ = [
     "Rate",
     "Reply",
     "SendReport",
-    "TokenBucket",
     "Window",
     "backoff",
     "build_tls_context",

@@ -3,12 +3,11 @@
 Each state change used to be its own transaction, and each transaction's commit is a flush to
 disk (``synchronous=FULL``): at about a millisecond each, three per message, the log capped a
 send at a few hundred messages per second.  Here the workers hand their changes
-(`distrib.deliverylog.batch`) to one `GroupCommit`, which writes everything queued in one
-transaction and commits it while the event loop goes on sending:
+(`distrib.deliverylog.changes`) to one `GroupCommit`, which writes everything queued in one
+transaction (`LogWriter.apply`) and commits it while the event loop goes on sending:
 
-- the statements run on the event loop's thread (a few microseconds each, no lock to share),
-  on a connection of their own (`DeliveryLog.reopen`); only the ``COMMIT``, where the flush
-  happens, runs in a helper thread, with the GIL released;
+- the transaction runs in a helper thread, on a connection of its own (`DeliveryLog.writer`):
+  the database works (and flushes) with the GIL released while the event loop goes on;
 - while one group's flush is under way the next group builds up: there is no timer, so a quiet
   run commits at once and a busy one commits many changes per flush;
 - a worker awaits the commit of its `Begin` before it writes DATA: nothing is ever sent that
@@ -18,7 +17,7 @@ transaction and commits it while the event loop goes on sending:
   fails alone, as does one that cannot be written for any other reason (each change has its
   own savepoint): the other workers' changes of its group still commit, and the run stops
   through ``on_error``.  A change on a message suppressed while the run went on
-  (`distrib.deliverylog.batch.Withdrawn`) fails alone too, without stopping the run: the
+  (`distrib.deliverylog.changes.Withdrawn`) fails alone too, without stopping the run: the
   worker skips that message.  A transaction that fails as a whole (disk full, I/O error)
   fails every change in it the same way.
 
@@ -30,14 +29,11 @@ outcome other than a deferral.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
-from distrib.deliverylog import DeliveryLog, State
-from distrib.deliverylog.batch import Change, Outcome, Withdrawn, apply
-from distrib.errors import DeliveryLogError
+from distrib.deliverylog import Change, DeliveryLog, LogWriter, Outcome, State, Withdrawn
 from distrib.send.crash import crash_point
 
 __all__ = ["GroupCommit"]
@@ -48,10 +44,17 @@ _Pending = tuple[Change, "asyncio.Future[int | None]"]
 class GroupCommit:
     """Commit delivery-log changes in groups; use ``async with`` (the exit commits the rest)."""
 
-    def __init__(self, log: DeliveryLog, *, on_error: Callable[[BaseException], None]) -> None:
+    def __init__(
+        self,
+        log: DeliveryLog,
+        *,
+        on_error: Callable[[BaseException], None],
+        worker: int | None = None,
+    ) -> None:
         self._log = log
         self._on_error = on_error
-        self._writer: DeliveryLog | None = None
+        self._worker = worker  # the run's worker these changes speak for (None: none)
+        self._writer: LogWriter | None = None
         self._queue: list[_Pending] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -61,9 +64,7 @@ class GroupCommit:
         self.changes = 0  # changes committed
 
     async def __aenter__(self) -> GroupCommit:
-        self._writer = self._log.reopen()
-        # A long run's rows and indexes in memory: each change is then a few microseconds.
-        self._writer._conn.execute("PRAGMA cache_size = -65536")  # KiB: 64 MB at most
+        self._writer = self._log.writer()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="distrib-commit")
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run())
@@ -116,9 +117,10 @@ class GroupCommit:
         assert writer is not None and thread is not None
         changes = [change for change, _ in group]
         loop = asyncio.get_running_loop()
-        # The whole transaction runs in the helper thread: SQLite works (and flushes) with the
-        # GIL released, while the event loop goes on sending.
-        results = await loop.run_in_executor(thread, _write, writer, changes)
+        # The whole transaction runs in the helper thread: the database works (and flushes)
+        # with the GIL released, while the event loop goes on sending.
+        write = partial(writer.apply, changes, worker=self._worker, before_commit=_before_commit)
+        results = await loop.run_in_executor(thread, write)
         self.groups += 1
         for (change, future), result in zip(group, results, strict=True):
             if isinstance(result, BaseException):
@@ -135,32 +137,5 @@ class GroupCommit:
                 crash_point("after-commit")
 
 
-def _write(writer: DeliveryLog, changes: list[Change]) -> list[int | BaseException | None]:
-    """Write ``changes`` in one transaction and commit; return each one's result."""
-    conn = writer._conn
-    results: list[int | BaseException | None] = []
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        now = writer.now()
-        for change in changes:
-            # Each change in a savepoint: one that cannot be written (it no longer applies, or
-            # a bug) leaves nothing of itself, and the others of its group still commit.
-            conn.execute("SAVEPOINT change")
-            try:
-                results.append(apply(writer, conn, change, now))
-            except sqlite3.Error:
-                raise  # the database itself (disk full, I/O): the whole transaction fails
-            except Exception as exc:
-                conn.execute("ROLLBACK TO change")
-                results.append(exc)
-            conn.execute("RELEASE change")
-        crash_point("before-group-commit")
-        conn.execute("COMMIT")  # the flush to disk
-    except Exception as exc:  # the whole transaction failed: none of it is in the file
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        error: BaseException = exc
-        if isinstance(exc, sqlite3.Error):
-            error = DeliveryLogError(f"{writer.path}: cannot write the delivery log: {exc}")
-        return [error] * len(changes)
-    return results
+def _before_commit() -> None:
+    crash_point("before-group-commit")

@@ -28,9 +28,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from distrib.config import LimitsConfig
-from distrib.deliverylog import DeliveryLog, State
-from distrib.deliverylog.batch import Begin, Outcome, Release, Withdrawn
-from distrib.deliverylog.store import timestamp
+from distrib.deliverylog import Begin, DeliveryLog, Outcome, Release, State, Withdrawn, timestamp
 from distrib.errors import SMTPAuthError, SMTPConfigError
 from distrib.send.commits import GroupCommit
 from distrib.send.crash import crash_point

@@ -60,6 +60,7 @@ async def send_messages(
     abandon: asyncio.Event | None = None,
     heartbeat: Callable[[], bool] | None = None,
     heartbeat_every: float = 5.0,
+    log_worker: int | None = None,
     clock: Clock = time.monotonic,
     sleep: Sleep = asyncio.sleep,
 ) -> SendReport:
@@ -70,6 +71,8 @@ async def send_messages(
     Setting ``stop`` ends the run the same way but returns a report with ``stopped=True``;
     setting ``abandon`` also cancels in-flight messages.  ``heartbeat`` is called every
     ``heartbeat_every`` seconds (to keep a lease); when it returns False the run stops.
+    ``log_worker``: the run's worker (`distrib.deliverylog.workers`) that claimed the messages
+    of ``outgoing``: the log applies the changes only to messages it holds.
     """
     if smtp.username and password is None:
         raise SMTPAuthError(
@@ -90,6 +93,7 @@ async def send_messages(
         on_progress=on_progress,
         clock=clock,
         sleep=sleep,
+        log_worker=log_worker,
     )
     items = aiter(outgoing) if isinstance(outgoing, AsyncIterable) else iter(outgoing)
     return await dispatch.run(items, stop, abandon, heartbeat, heartbeat_every)
@@ -109,6 +113,7 @@ class _Dispatch:
         on_progress: Callable[[Progress], None] | None,
         clock: Clock,
         sleep: Sleep,
+        log_worker: int | None = None,
     ) -> None:
         self.log = log
         self.smtp = smtp
@@ -118,7 +123,7 @@ class _Dispatch:
         self.on_progress = on_progress
         self.clock = clock
         self.sleep = sleep
-        self.commits = GroupCommit(log, on_error=self._fail)
+        self.commits = GroupCommit(log, on_error=self._fail, worker=log_worker)
         self.delivery = Delivery(log, limits, self, self.commits)
         self.pacer = Pacer(
             rate=limits.rate,

@@ -1,26 +1,25 @@
-"""The starter campaign written by `distrib init`."""
+"""Starter files: a workspace (`distrib init`), a release (`distrib release new`), and a copy
+of the built-in templates to customise (`distrib templates copy`)."""
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["write_starter"]
+__all__ = ["FIRST_RELEASE", "copy_templates", "write_release", "write_workspace"]
 
-_FILES = ("campaign.toml", "contacts.csv", "release/fr.md", "release/en.md")
+#: The release `distrib init` starts the workspace with.
+FIRST_RELEASE = "premier-communique"
+
+_RELEASE_FILES = ("release/fr.md", "release/en.md", "release.toml")
 
 
-def write_starter(folder: Path) -> list[Path]:
-    """Write the starter campaign into ``folder`` (never overwriting); return the files written."""
-    from distrib.render import default_templates_dir
+def _starter(name: str) -> bytes:
+    return resources.files(__package__ or "distrib.starter").joinpath(name).read_bytes()
 
-    templates = default_templates_dir()
-    plan: list[tuple[Path, bytes]] = []
-    root = resources.files(__package__ or "distrib.starter")
-    for name in _FILES:
-        plan.append((folder / name, root.joinpath(name).read_bytes()))
-    for file in sorted(p for p in templates.rglob("*") if p.is_file()):
-        plan.append((folder / "templates" / file.relative_to(templates), file.read_bytes()))
+
+def _write_all(plan: list[tuple[Path, bytes]]) -> list[Path]:
+    """Write every file, or none when one exists (`FileExistsError` naming it)."""
     clashes = [path for path, _ in plan if path.exists()]
     if clashes:
         raise FileExistsError(str(clashes[0]))
@@ -28,3 +27,33 @@ def write_starter(folder: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
     return [path for path, _ in plan]
+
+
+def _release_plan(folder: Path) -> list[tuple[Path, bytes]]:
+    return [(folder / Path(name).name, _starter(name)) for name in _RELEASE_FILES]
+
+
+def write_workspace(folder: Path, release: str = FIRST_RELEASE) -> list[Path]:
+    """Write a starter workspace into ``folder``: ``distrib.toml``, ``contacts.csv`` and
+    ``releases/<release>/`` (never overwriting); return the files written."""
+    plan = [(folder / name, _starter(name)) for name in ("distrib.toml", "contacts.csv")]
+    plan += _release_plan(folder / "releases" / release)
+    return _write_all(plan)
+
+
+def write_release(folder: Path) -> list[Path]:
+    """Write a starter release (``fr.md``, ``en.md``, a commented ``release.toml``) into
+    ``folder`` (never overwriting); return the files written."""
+    return _write_all(_release_plan(folder))
+
+
+def copy_templates(folder: Path) -> list[Path]:
+    """Copy distrib's built-in templates into ``folder`` (never overwriting)."""
+    from distrib.render import default_templates_dir
+
+    templates = default_templates_dir()
+    plan = [
+        (folder / file.relative_to(templates), file.read_bytes())
+        for file in sorted(p for p in templates.rglob("*") if p.is_file())
+    ]
+    return _write_all(plan)

@@ -1,4 +1,4 @@
-"""Opening the delivery log's SQLite file, and SQLite's errors as `DeliveryLogError`s.
+"""Opening a delivery log's SQLite file, and SQLite's errors as `DeliveryLogError`s.
 
 Two ways in:
 
@@ -35,8 +35,9 @@ import sqlite3
 import time
 from pathlib import Path
 
-from distrib.deliverylog.migrations import MIGRATIONS, migrate, newer_versions, recorded_migrations
-from distrib.errors import DamagedLogError, DeliveryLogError, NewerLogError
+from distrib.deliverylog.migrations import newer_versions
+from distrib.deliverylog.sqlite.migrations import MIGRATIONS, migrate, recorded_migrations
+from distrib.errors import DamagedLogError, DeliveryLogError, NewerLogError, NoLogError
 
 __all__ = ["connect_reader", "connect_writer", "log_error"]
 
@@ -73,6 +74,8 @@ def connect_writer(file: Path, *, threads: bool = False) -> tuple[sqlite3.Connec
         if newer is not None:
             raise NewerLogError(f"{newer}: upgrade distrib to write to this log")
         _use_wal(conn)
+        # In WAL mode NORMAL may lose the last commits on power loss, and the state committed
+        # before DATA is the whole point.
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         applied = migrate(conn)
@@ -84,7 +87,6 @@ def connect_writer(file: Path, *, threads: bool = False) -> tuple[sqlite3.Connec
     except sqlite3.Error as exc:
         conn.close()
         raise log_error(file, exc, "open") from None
-    conn.row_factory = sqlite3.Row
     return conn, applied
 
 
@@ -122,8 +124,11 @@ def connect_reader(file: Path, *, threads: bool = False) -> tuple[sqlite3.Connec
     try:
         if not recorded:
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            what = "no delivery log in it yet" if tables == 0 else "not a delivery log"
-            raise DeliveryLogError(f"{file}: {what} (it has no schema_migrations table)")
+            if tables == 0:
+                raise NoLogError(f"{file}: no delivery log in it yet (an empty database)")
+            raise DeliveryLogError(
+                f"{file}: not a delivery log (it has no schema_migrations table)"
+            )
         newer = newer_versions(recorded)
         if newer is not None:
             warnings.append(
@@ -138,7 +143,6 @@ def connect_reader(file: Path, *, threads: bool = False) -> tuple[sqlite3.Connec
     except DeliveryLogError:
         conn.close()
         raise
-    conn.row_factory = sqlite3.Row
     return conn, warnings
 
 
@@ -169,14 +173,14 @@ def log_error(file: Path, exc: sqlite3.Error, doing: str) -> DeliveryLogError:
 def _check_present(file: Path) -> None:
     """A read command never creates the file, nor writes a schema into an empty one."""
     if not file.exists():
-        raise DeliveryLogError(f"{file}: no delivery log here (nothing has been sent yet?)")
+        raise NoLogError(f"{file}: no delivery log here (nothing has been sent yet?)")
     try:
         with file.open("rb") as handle:
             empty = handle.read(1) == b""
     except OSError as exc:
         raise DeliveryLogError(f"{file}: cannot read the delivery log: {exc.strerror}") from None
     if empty:
-        raise DeliveryLogError(f"{file}: empty file: no delivery log in it yet")
+        raise NoLogError(f"{file}: empty file: no delivery log in it yet")
 
 
 def _probe(

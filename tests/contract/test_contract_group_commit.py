@@ -1,32 +1,24 @@
-"""Group commits of the delivery log (`distrib.send.commits`, `distrib.deliverylog.batch`), on a
-real SQLite file, read back through a connection of its own (what another process would see)."""
+"""Group commits of the delivery log (`distrib.send.commits`, `DeliveryLog.apply`), on both
+adapters, read back through a connection of its own (what another process would see)."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from distrib.config import LimitsConfig
-from distrib.deliverylog import DeliveryLog, NewMessage, State
-from distrib.deliverylog.batch import Begin, Outcome, Release
-from distrib.deliverylog.runs import resolve_messages
+from distrib.deliverylog import Begin, DeliveryLog, NewMessage, Outcome, Release, State
 from distrib.errors import DeliveryLogError
 from distrib.send.commits import GroupCommit
 from distrib.send.delivery import Delivery
 from distrib.send.model import Item, Transaction, Worker
 from distrib.send.transport import Connection
+from log_helpers import begin, finish, raw_rows
 from smtp_server import SMTPTestServer, plan_messages
-
-
-@pytest.fixture
-def log(tmp_path: Path) -> Iterator[DeliveryLog]:
-    with DeliveryLog.open(tmp_path / "distrib-log.sqlite") as opened:
-        yield opened
 
 
 def plan(log: DeliveryLog, n: int) -> list[int]:
@@ -39,10 +31,9 @@ def plan(log: DeliveryLog, n: int) -> list[int]:
     return [m.id for m in log.messages(run.id)]
 
 
-def on_disk(log: DeliveryLog) -> dict[int, str]:
+def on_disk(target: str | Path) -> dict[int, str]:
     """The states another connection sees (only what is committed)."""
-    with sqlite3.connect(log.path) as other:
-        return dict(other.execute("SELECT id, status FROM messages"))
+    return {int(m): str(s) for m, s in raw_rows(target, "SELECT id, status FROM messages")}
 
 
 def run(
@@ -60,7 +51,9 @@ def run(
     return result, commits, errors
 
 
-def test_changes_queued_together_share_one_transaction(log: DeliveryLog) -> None:
+def test_changes_queued_together_share_one_transaction(
+    log: DeliveryLog, target: str | Path
+) -> None:
     ids = plan(log, 10)
     now = log.now()
 
@@ -68,7 +61,7 @@ def test_changes_queued_together_share_one_transaction(log: DeliveryLog) -> None
         futures = [commits.submit(Begin(m, "relay:25", now)) for m in ids]
         attempts = await asyncio.gather(*futures)
         # Awaited = committed: another connection already sees every message in `data`.
-        assert set(on_disk(log).values()) == {"data"}
+        assert set(on_disk(target).values()) == {"data"}
         return attempts
 
     attempts, commits, errors = run(log, body)
@@ -81,21 +74,25 @@ def test_changes_queued_together_share_one_transaction(log: DeliveryLog) -> None
         assert log.message(message).attempts == 1
 
 
-def test_a_begin_is_not_committed_before_its_future_resolves(log: DeliveryLog) -> None:
+def test_a_begin_is_not_committed_before_its_future_resolves(
+    log: DeliveryLog, target: str | Path
+) -> None:
     [message] = plan(log, 1)
     seen: list[str] = []
 
     async def body(commits: GroupCommit, _: list[BaseException]) -> None:
         future = commits.submit(Begin(message, None, log.now()))
-        seen.append(on_disk(log)[message])  # queued, not committed: still ready in the file
+        seen.append(on_disk(target)[message])  # queued, not committed: still ready in the file
         await future
-        seen.append(on_disk(log)[message])
+        seen.append(on_disk(target)[message])
 
     run(log, body)
     assert seen == ["ready", "data"]
 
 
-def test_outcomes_are_committed_by_the_time_the_group_commit_closes(log: DeliveryLog) -> None:
+def test_outcomes_are_committed_by_the_time_the_group_commit_closes(
+    log: DeliveryLog, target: str | Path
+) -> None:
     ids = plan(log, 3)
 
     async def body(commits: GroupCommit, _: list[BaseException]) -> None:
@@ -106,17 +103,15 @@ def test_outcomes_are_committed_by_the_time_the_group_commit_closes(log: Deliver
 
     _, commits, errors = run(log, body)
     assert not errors
-    assert set(on_disk(log).values()) == {"sent"}
+    assert set(on_disk(target).values()) == {"sent"}
     assert all(log.attempts(m)[0].outcome == "sent" for m in ids)
     assert all(log.message(m).sent_at for m in ids)
     assert commits.changes == 6
 
 
-def test_a_change_that_no_longer_applies_fails_alone(log: DeliveryLog) -> None:
+def test_a_change_that_no_longer_applies_fails_alone(log: DeliveryLog, target: str | Path) -> None:
     done, fresh = plan(log, 2)
-    attempt = log.claim(done)
-    log.begin_data(done, attempt)
-    log.record(done, attempt, State.SENT, code=250, text="OK")
+    finish(log, done, State.SENT, code=250, text="OK")
 
     async def body(commits: GroupCommit, errors: list[BaseException]) -> tuple[Any, Any]:
         again = commits.submit(Begin(done, None, log.now()))  # a sent message: refused
@@ -128,11 +123,13 @@ def test_a_change_that_no_longer_applies_fails_alone(log: DeliveryLog) -> None:
     assert isinstance(again, DeliveryLogError) and "cannot go from sent" in str(again)
     assert isinstance(other, int)
     assert errors == [again]  # the run is told (it stops)
-    assert on_disk(log) == {done: "sent", fresh: "data"}
+    assert on_disk(target) == {done: "sent", fresh: "data"}
     assert commits.groups == 1 and commits.changes == 1
 
 
-def test_an_outcome_of_an_attempt_closed_by_another_process_is_refused(log: DeliveryLog) -> None:
+def test_an_outcome_of_an_attempt_closed_by_another_process_is_refused(
+    log: DeliveryLog, target: str | Path
+) -> None:
     [message] = plan(log, 1)
     run_id = log.message(message).run_id
 
@@ -141,24 +138,23 @@ def test_an_outcome_of_an_attempt_closed_by_another_process_is_refused(log: Deli
         # Another process took the run over (data → unknown, this attempt closed), the officer
         # chose to resend it, and that process is now sending it under its own attempt.
         log.recover(run_id)
-        resolve_messages(log, [log.message(message)], "resend", note="relay lost it", by="me")
-        theirs = log.claim(message)
-        log.begin_data(message, theirs)
+        log.resolve([log.message(message)], "resend", note="relay lost it", by="me")
+        begin(log, message)
         commits.submit(Outcome(message, attempt, State.SENT, 250, "OK", log.now()))
 
     _, _, errors = run(log, body)
     assert len(errors) == 1 and "closed by another process" in str(errors[0])
-    assert on_disk(log)[message] == "data"  # still theirs
+    assert on_disk(target)[message] == "data"  # still theirs
 
 
 def test_a_change_that_cannot_be_written_fails_alone_and_the_others_commit(
     log: DeliveryLog,
+    target: str | Path,
 ) -> None:
     # Issue 10: one worker's change that raised (here a bug: an outcome that only a refusal
     # may have) used to roll back every other worker's change of the same group.
     begun, sent, wrong = plan(log, 3)
-    attempt = log.claim(sent)
-    log.begin_data(sent, attempt)
+    attempt = begin(log, sent)
 
     async def body(commits: GroupCommit, _: list[BaseException]) -> list[Any]:
         futures = [
@@ -170,16 +166,17 @@ def test_a_change_that_cannot_be_written_fails_alone_and_the_others_commit(
 
     results, commits, errors = run(log, body)
     assert isinstance(results[2], ValueError) and errors == [results[2]]
-    assert on_disk(log) == {begun: "data", sent: "sent", wrong: "ready"}
+    assert on_disk(target) == {begun: "data", sent: "sent", wrong: "ready"}
     assert commits.groups == 1 and commits.changes == 2
 
 
-def test_a_reply_text_that_is_not_valid_unicode_is_stored_as_valid_text(log: DeliveryLog) -> None:
+def test_a_reply_text_that_is_not_valid_unicode_is_stored_as_valid_text(
+    log: DeliveryLog, target: str | Path
+) -> None:
     # Issue 10: text decoded with surrogateescape (what aiosmtplib keeps of Latin-1 bytes)
     # made SQLite raise UnicodeEncodeError, and the whole group failed.
     refused, other = plan(log, 2)
-    attempt = log.claim(other)
-    log.begin_data(other, attempt)
+    attempt = begin(log, other)
 
     async def body(commits: GroupCommit, _: list[BaseException]) -> None:
         text = "RCPT TO: 550 5.1.1 inconnu \udce9"
@@ -188,35 +185,18 @@ def test_a_reply_text_that_is_not_valid_unicode_is_stored_as_valid_text(log: Del
 
     _, _, errors = run(log, body)
     assert not errors
-    assert on_disk(log) == {refused: "failed", other: "sent"}
+    assert on_disk(target) == {refused: "failed", other: "sent"}
     assert log.message(refused).reply_text == "RCPT TO: 550 5.1.1 inconnu é"
     assert log.attempts(refused)[0].reply_text == "RCPT TO: 550 5.1.1 inconnu é"
     assert log.message(other).reply_text == "2.0.0 ok ÿ"
 
 
-def test_a_failed_transaction_fails_every_change_in_it(log: DeliveryLog) -> None:
-    ids = plan(log, 3)
-    with log.transaction() as conn:  # a real constraint failure inside the group's transaction
-        conn.execute(
-            "CREATE TRIGGER no_attempts BEFORE INSERT ON attempts"
-            " BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
-        )
-
-    async def body(commits: GroupCommit, _: list[BaseException]) -> list[Any]:
-        futures = [commits.submit(Begin(m, None, log.now())) for m in ids]
-        return await asyncio.gather(*futures, return_exceptions=True)
-
-    results, _, errors = run(log, body)
-    assert all(isinstance(r, DeliveryLogError) and "disk says no" in str(r) for r in results)
-    assert len(errors) == 3
-    assert set(on_disk(log).values()) == {"ready"}  # rolled back as a whole
-
-
 def test_refusals_before_data_add_a_closed_attempt_and_keep_the_queue_state(
     log: DeliveryLog,
+    target: str | Path,
 ) -> None:
     failed, deferred, requeued = plan(log, 3)
-    log.record(requeued, log.claim(requeued), State.DEFERRED, code=451, text="later", retry_in=0)
+    finish(log, requeued, State.DEFERRED, code=451, text="later", retry_in=0)
     started = log.now()
 
     async def body(commits: GroupCommit, _: list[BaseException]) -> None:
@@ -233,7 +213,7 @@ def test_refusals_before_data_add_a_closed_attempt_and_keep_the_queue_state(
 
     _, _, errors = run(log, body)
     assert not errors
-    assert on_disk(log) == {failed: "failed", deferred: "deferred", requeued: "deferred"}
+    assert on_disk(target) == {failed: "failed", deferred: "deferred", requeued: "deferred"}
     [attempt] = log.attempts(failed)
     assert (attempt.outcome, attempt.reply_code, attempt.enhanced_code) == ("failed", 550, "5.1.1")
     assert attempt.started_at == started and attempt.finished_at is not None
@@ -242,7 +222,7 @@ def test_refusals_before_data_add_a_closed_attempt_and_keep_the_queue_state(
     assert log.message(requeued).attempts == 2
 
 
-def test_outcomes_only_refusals_before_data(log: DeliveryLog) -> None:
+def test_outcomes_only_refusals_before_data(log: DeliveryLog, target: str | Path) -> None:
     [message] = plan(log, 1)
 
     async def body(commits: GroupCommit, _: list[BaseException]) -> Any:
@@ -252,11 +232,11 @@ def test_outcomes_only_refusals_before_data(log: DeliveryLog) -> None:
     [result], _, errors = run(log, body)
     assert isinstance(result, ValueError) and "only a refusal" in str(result)
     assert errors == [result]
-    assert on_disk(log)[message] == "ready"
+    assert on_disk(target)[message] == "ready"
 
 
 def test_abandoning_while_the_begin_commits_releases_it_once_committed(
-    log: DeliveryLog, smtp_server: SMTPTestServer
+    log: DeliveryLog, target: str | Path, smtp_server: SMTPTestServer
 ) -> None:
     _, [out] = plan_messages(log, ["zoe@example.org"])
 
@@ -287,7 +267,7 @@ def test_abandoning_while_the_begin_commits_releases_it_once_committed(
 
     _, _, errors = run(log, body)
     assert not errors
-    assert on_disk(log)[out.message] == "ready"  # DATA was never written
+    assert on_disk(target)[out.message] == "ready"  # DATA was never written
     [attempt] = log.attempts(out.message)
     assert attempt.outcome == "requeued" and "nothing was sent" in (attempt.reply_text or "")
 
