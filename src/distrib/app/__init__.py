@@ -21,7 +21,8 @@ workspace           `open_release` (which release a command means), `open_worksp
                     `copy_templates`, `migrate_campaign`
 audience            `Selection` (--only/--exclude), `load_audience`, `audience_rules`
 contacts            `check_contacts`, `merge_contacts`, `contact_history`
-preview             `collect_preview`, `write_preview` (served by `distrib.web.preview_server`)
+preview             `collect_preview`, `write_preview`, `live_preview` (a `LivePreview`, served by
+                    `distrib.web.preview_server`)
 test send           `test_send`
 send                `prepare_send` (plan, settle interrupted runs, schedule), `wait_for_start`,
                     `send`; `prepare_resume` then `send` to resume a run
@@ -38,6 +39,8 @@ relay               `relay_account`, `relay_login`, `relay_logout`; `mailbox_loc
 getting started     `load_campaign`, `capture_mail`
 for showing         `list_runs`, `log_entries`, `attempt_entries`, `format_time`, `in_zone`,
                     `export_table`, `for_terminal` … (shaping only, no decisions)
+words               `gettext`, `ngettext`, `set_language`, `pick_language`, `translator`
+                    (distrib's own messages in French and English, `distrib.i18n`)
 ==================  ===========================================================================
 
 Names are imported on first use (``distrib --help`` stays fast: the contacts stage alone pulls
@@ -90,8 +93,10 @@ if TYPE_CHECKING:
         workspace_overview,
     )
     from distrib.app.previewing import (
+        LivePreview,
         PreviewWritten,
         collect_preview,
+        live_preview,
         write_preview,
     )
     from distrib.app.relay import (
@@ -108,6 +113,7 @@ if TYPE_CHECKING:
     from distrib.app.resuming import Joining, Resumption, Settled
     from distrib.app.sending import (
         Followup,
+        ReleaseVersion,
         SendPreparation,
         SendResult,
         SendSummary,
@@ -164,10 +170,20 @@ if TYPE_CHECKING:
     from distrib.deliverylog import DeliveryLog, MessageRow, Run
     from distrib.export import Format
     from distrib.export import write_table as export_table
+    from distrib.i18n import (
+        Translator,
+        current_language,
+        gettext,
+        ngettext,
+        pick_language,
+        set_language,
+        translator,
+    )
     from distrib.importing import ImportReport
     from distrib.inbox import clean
     from distrib.optout import OptOutOutcome
     from distrib.preview import PreviewEntry, PreviewSet
+    from distrib.problems import ProblemGroup, group_problems
     from distrib.relay.oauth import GoogleAccount, MicrosoftAccount, SignInPrompt
     from distrib.release_extras import format_size
     from distrib.render import RenderedMessage
@@ -199,11 +215,11 @@ _HOMES = {
     ),
     "distrib.app.logs": ("load_campaign", "locate_log", "log_name", "open_log"),
     "distrib.app.previewing": (
-        "PreviewWritten", "collect_preview", "write_preview",
+        "LivePreview", "PreviewWritten", "collect_preview", "live_preview", "write_preview",
     ),
     "distrib.app.sending": (
-        "Followup", "SendPreparation", "SendResult", "SendSummary", "prepare_join",
-        "prepare_resume", "prepare_send", "send", "wait_for_start",
+        "Followup", "ReleaseVersion", "SendPreparation", "SendResult", "SendSummary",
+        "prepare_join", "prepare_resume", "prepare_send", "send", "wait_for_start",
     ),
     "distrib.app.releases": ("STDIN", "import_release"),
     "distrib.app.relay": (
@@ -225,6 +241,10 @@ _HOMES = {
     ),
     "distrib.config": ("Campaign", "display_path"),
     "distrib.export": ("Format",),
+    "distrib.i18n": (
+        "Translator", "current_language", "gettext", "ngettext", "pick_language", "set_language",
+        "translator",
+    ),
     "distrib.inbox": ("clean",),
     "distrib.safetext": ("for_terminal",),
     "distrib.schedule": ("format_countdown",),
@@ -239,6 +259,7 @@ _HOMES = {
     "distrib.importing": ("ImportReport",),
     "distrib.relay.oauth": ("GoogleAccount", "MicrosoftAccount", "SignInPrompt"),
     "distrib.preview": ("PreviewEntry", "PreviewSet"),
+    "distrib.problems": ("ProblemGroup", "group_problems"),
     "distrib.release_extras": ("format_size",),
     "distrib.render": ("RenderedMessage",),
 }  # fmt: skip
@@ -275,6 +296,7 @@ __all__ = [
     "History",
     "ImportReport",
     "Joining",
+    "LivePreview",
     "LogEntry",
     "LogFilter",
     "Merged",
@@ -287,7 +309,9 @@ __all__ = [
     "PreviewEntry",
     "PreviewSet",
     "PreviewWritten",
+    "ProblemGroup",
     "Progress",
+    "ReleaseVersion",
     "RenderedMessage",
     "Report",
     "Resumption",
@@ -304,6 +328,7 @@ __all__ = [
     "TemplatesCopied",
     "TestSendOutcome",
     "TokenIndex",
+    "Translator",
     "WorkspaceOverview",
     "accounts_file",
     "add_account",
@@ -317,6 +342,7 @@ __all__ = [
     "contact_history",
     "copy_templates",
     "create_release",
+    "current_language",
     "display_path",
     "export_rows",
     "export_table",
@@ -325,10 +351,13 @@ __all__ = [
     "format_countdown",
     "format_size",
     "format_time",
+    "gettext",
+    "group_problems",
     "imap_settings",
     "import_release",
     "in_zone",
     "list_runs",
+    "live_preview",
     "load_accounts",
     "load_audience",
     "load_campaign",
@@ -341,10 +370,12 @@ __all__ = [
     "make_filter",
     "merge_contacts",
     "migrate_campaign",
+    "ngettext",
     "open_log",
     "open_release",
     "open_workspace",
     "parse_zone",
+    "pick_language",
     "prepare_join",
     "prepare_resume",
     "prepare_send",
@@ -357,11 +388,13 @@ __all__ = [
     "resolve_unknown",
     "run_report",
     "send",
+    "set_language",
     "start_workspace",
     "suppression_list",
     "test_send",
     "token_index",
     "token_known",
+    "translator",
     "unknown_messages",
     "unsubscribe",
     "unsubscribe_by_token",
