@@ -21,6 +21,10 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("explore", max_examples=1000, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# distrib speaks the locale's language (French in fr_CA): the tests read its English, unless a
+# test asks for French (`--lang fr`, DISTRIB_LANG); commands run in subprocesses inherit this.
+os.environ["DISTRIB_LANG"] = "en"
+
 
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:

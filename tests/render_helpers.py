@@ -82,7 +82,9 @@ def simple_templates(
     return files
 
 
-CAMPAIGN_KEYS = ("bilingual_order", "fallback_language", "outlets", "max_attachments_mb", "dkim")
+CAMPAIGN_KEYS = (
+    "bilingual_order", "fallback_language", "outlets", "max_attachments_mb", "dkim", "press",
+)  # fmt: skip
 
 
 def make_campaign(

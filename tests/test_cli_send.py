@@ -115,8 +115,12 @@ def test_rendering_problems_block_the_whole_send(
     template.write_text(text, encoding="utf-8")
     code, out = distrib("send", str(campaign.campaign), "--yes")
     assert code == 1
-    assert out.count("has no field 'beat_missing'") == 3  # the three French contacts
-    assert "medias.csv:2" in out  # each problem says where the contact came from
+    # One line for the one mistake, with how many messages it stops and where (not 3 lines).
+    assert out.count("has no field 'beat_missing'") == 1
+    [line] = [line for line in out.splitlines() if "beat_missing" in line]
+    assert "(3 messages, e.g. " in line  # the three French contacts
+    assert "medias.csv:2" in line  # examples say where the contacts came from
+    assert "3 message(s) cannot be rendered:" in out
     assert "nothing was sent" in out
     assert smtp_server.messages == []
 
@@ -174,3 +178,29 @@ def test_authentication_failure_stops_the_run(
     code, out = distrib("send", str(files.campaign), "--yes")
     assert code == 0, out
     assert len(server.messages) == 5 and all(m.tls and m.user == "presse" for m in server.messages)
+
+
+def test_the_summary_shows_what_an_officer_checks_last(
+    campaign: CampaignFiles, smtp_server: SMTPTestServer
+) -> None:
+    """From, each language's label, subject and title, the relay and whether it is encrypted."""
+    code, out = distrib("send", str(campaign.campaign), "--yes")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert "  from: Service de presse <presse@quais.example>" in lines
+    fr = lines.index("  fr:")
+    assert lines[fr + 1 : fr + 4] == [
+        "    label:   Pour diffusion immédiate",
+        "    subject: Communiqué – La Coopérative des Quais ouvre un atelier",
+        "    title:   La Coopérative des Quais ouvre un atelier",
+    ]
+    en = lines.index("  en:")
+    assert lines[en + 1 : en + 4] == [
+        "    label:   For immediate release",
+        "    subject: News release – Quays Co-op opens a workshop",
+        "    title:   Quays Co-op opens a workshop",
+    ]
+    assert (
+        f"  relay: 127.0.0.1:{smtp_server.port}, not encrypted: for a local capture server only"
+        in lines
+    )

@@ -58,7 +58,7 @@ def page(server: PreviewServer, path: str) -> str:
 def listed(html: str) -> set[str]:
     import re
 
-    return set(re.findall(r'<td class="address">([^<]+)</td>', html))
+    return set(re.findall(r'<td class="address"[^>]*>([^<]+)</td>', html))
 
 
 def test_collect_keeps_every_contact_outcome(collected: PreviewSet) -> None:
@@ -151,3 +151,101 @@ def test_listens_on_loopback_only(server: PreviewServer) -> None:
 def test_no_page_holds_a_script(server: PreviewServer, collected: PreviewSet) -> None:
     for path in ("/", "/problems", *(f"/message/{e.number}" for e in collected.entries)):
         assert "<script" not in page(server, path).lower()
+
+
+def test_the_problems_view_groups_identical_problems(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A mistake in the French template stops every French message: one line, with the count
+    and links to the first three, never one line per contact."""
+    from distrib.app import collect_preview
+    from distrib.config import load_campaign
+    from preview_helpers import write_preview_campaign
+
+    files = write_preview_campaign(tmp_path_factory.mktemp("grouped"))
+    template = files.folder.parent / "templates" / "fr" / "message.txt"
+    text = template.read_text(encoding="utf-8")
+    template.write_text(
+        text.replace("{% block greeting %}", "{% block greeting %}{{ contact.prenom }}")
+    )
+    running = PreviewServer(collect_preview(load_campaign(files.campaign))).start()
+    try:
+        blocking = page(running, "/problems").split('id="blocking"')[1].split("</section>")[0]
+    finally:
+        running.stop()
+    lines = [line for line in blocking.split("<li>")[1:] if "prenom" in line]
+    assert len(lines) == 1, blocking
+    [line] = lines
+    assert "did you mean contact.first_name (the column &#39;Prénom&#39;)?" in line
+    assert '<span class="count">× 4</span>' in line  # Zoé, Marc, Rémi and Noémie
+    assert line.count('<a href="/message/') == 3
+    assert "Undefined" not in blocking
+
+
+def test_the_served_preview_follows_its_files(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`preview --serve` collects the preview again when the release, the templates, the
+    lists or the campaign file change; a change that cannot be read keeps the last preview
+    and says why."""
+    import os
+
+    from distrib.app import LivePreview
+    from preview_helpers import write_preview_campaign
+
+    files = write_preview_campaign(tmp_path_factory.mktemp("live"))
+    live = LivePreview(files.campaign)
+    assert {files.campaign, files.folder / "release", files.folder / "medias.csv"} <= set(
+        live.paths
+    )
+    running = PreviewServer(live).start()
+
+    def touch(path: os.PathLike[str], text: str) -> None:
+        with open(path, "a", encoding="cp1252" if str(path).endswith(".csv") else "utf-8") as f:
+            f.write(text)
+
+    try:
+        first = page(running, "/")
+        assert 'id="live"' in first and "rebuilt at" in first
+        assert len(listed(first)) == 7
+        # A new contact in a list, a new subject in the templates: both show on reload.
+        touch(files.folder / "medias.csv", "nouveau@fleuve.example;Noé;Lac;Le Fleuve;fr\n")
+        subject = files.folder.parent / "templates" / "fr" / "subject.txt"
+        subject.write_text("Nouvel objet {{ release.subject }}\n", encoding="utf-8")
+        second = page(running, "/")
+        assert "nouveau@fleuve.example" in listed(second)
+        assert "Nouvel objet" in second
+        assert live.builds == 2
+        # A release that no longer reads: the last preview stays, and the page says why.
+        fr = files.folder / "release" / "fr.md"
+        fr.write_text(fr.read_text(encoding="utf-8").replace("title:", "title: [", 1))
+        third = page(running, "/")
+        assert "nouveau@fleuve.example" in listed(third)
+        assert 'class="live failed"' in third and "front matter is not valid YAML" in third
+    finally:
+        running.stop()
+
+
+def test_a_served_release_of_a_workspace_follows_its_release_toml_and_its_options(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """In a workspace, `preview --serve` finds the release again by its folder (the workspace
+    file is not a campaign file), follows distrib.toml and release.toml, and keeps the
+    command's --only at every rebuild."""
+    from distrib.app import Selection, live_preview, open_release
+    from workspace_helpers import CULTURE, FIRST, write_workspace
+
+    ws = write_workspace(tmp_path_factory.mktemp("live-ws") / "ws", port=2525)
+    live = live_preview(open_release(ws.release(FIRST)), selection=Selection(("beat=Culture",)))
+    assert {ws.file, ws.release(FIRST)} <= set(live.paths)
+
+    def addresses() -> set[str]:
+        return {e.contact.email for e in live.current().entries}
+
+    assert addresses() == CULTURE
+    (ws.release(FIRST) / "release.toml").write_text(
+        '[audience]\nexclude = { outlet = "The Daily River" }\n', encoding="utf-8"
+    )
+    assert addresses() == {"zoe@fleuve.example", "lea@estrie.example"}  # and still Culture
+    assert live.builds == 2 and live.error == ""
+    ws.file.write_text(ws.file.read_text(encoding="utf-8").replace("timezone =", "timezone = ["))
+    assert addresses() == {"zoe@fleuve.example", "lea@estrie.example"}  # the last good one
+    assert "distrib.toml" in live.error

@@ -60,8 +60,8 @@ def campaign_keys(model: type[BaseModel], prefix: str = "") -> list[tuple[str, s
     """(table, key) for every key of the campaign file, e.g. ("[smtp]", "port")."""
     keys: list[tuple[str, str]] = []
     for name, field in model.model_fields.items():
-        if model is Campaign and name in ("file", "workspace"):
-            continue  # set by the loader, not a key of the file
+        if model is Campaign and name in ("file", "workspace", "drop_embargo"):
+            continue  # set by the loader or by `send --drop-embargo`, not a key of the file
         annotation = field.annotation
         args = getattr(annotation, "__args__", (annotation,))
         nested = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
@@ -89,7 +89,7 @@ def test_every_campaign_key_is_in_the_campaign_file_reference(table: str, key: s
 def test_every_release_toml_key_is_in_the_release_folders_reference(key: str) -> None:
     reference = README[README.index("### Release folders") : README.index("### Audiences")]
     rows = [line for line in reference.splitlines() if line.startswith("|")]
-    table = f"`[{key}]`" if key in ("sender", "audience") else f"`{key}`"
+    table = f"`[{key}]`" if key in ("sender", "press", "audience") else f"`{key}`"
     assert any(table in row for row in rows), f"release.toml key {key} is not documented"
 
 

@@ -83,7 +83,10 @@ def test_every_problem_of_every_document_is_reported(tmp_path: Path) -> None:
     assert any(
         p.startswith(f"{fr}:3: embargo: '2027-03-10T09:00:00' has no UTC offset") for p in problems
     )
-    assert any(p.startswith(f"{en}:2: front matter is not valid YAML") for p in problems), problems
+    # YAML mistakes say the line and the column.
+    assert any(p.startswith(f"{en}:2:17: front matter is not valid YAML") for p in problems), (
+        problems
+    )
     assert len(problems) == 4
 
 
@@ -124,10 +127,17 @@ def test_embargo_keeps_its_offset(tmp_path: Path) -> None:
     assert embargo.tzinfo == timezone(timedelta(hours=-5))
 
 
-def test_yaml_error_reports_the_file_line(tmp_path: Path) -> None:
-    write_document(tmp_path, "fr", FR_FRONT + "summary: a: b\n")
+def test_yaml_error_reports_the_file_line_and_column(tmp_path: Path) -> None:
+    write_document(tmp_path, "fr", FR_FRONT + "summary: `à revoir`\n")
     [problem] = problems_of(tmp_path)
-    assert problem.startswith(f"{tmp_path / 'fr.md'}:5: front matter is not valid YAML")
+    assert problem.startswith(f"{tmp_path / 'fr.md'}:5:10: front matter is not valid YAML")
+    assert "must be in quotes" in problem
+
+
+def test_a_colon_in_a_one_line_value_is_part_of_it(tmp_path: Path) -> None:
+    """``summary: a: b`` is not valid YAML, but there is only one way to read it."""
+    write_document(tmp_path, "fr", FR_FRONT + "summary: a: b\n")
+    assert read_release(tmp_path).documents["fr"].summary == "a: b"
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,9 @@ def render(renderer: Renderer, **contact: object) -> RenderedMessage:
     )
 
 
+FRENCH_SUBJECT = "Communiqué\u00a0: «\u00a0Hiver en vitrine\u00a0» à la Pointe-aux-Cèdres"
+
+
 @pytest.fixture
 def renderer(tmp_path: Path) -> Renderer:
     return renderer_for(tmp_path)
@@ -54,7 +57,8 @@ def test_message_structure_and_headers(renderer: Renderer) -> None:
     [to] = message["To"].addresses
     assert (to.display_name, to.addr_spec) == ("Zoé Bélanger", "Zoe.Belanger@exemple.ca")
     assert message["Reply-To"].addresses[0].addr_spec == "relations.medias@agapc.example"
-    assert message["Subject"] == "Communiqué : « Hiver en vitrine » à la Pointe-aux-Cèdres"
+    # French spacing: non-breaking spaces before the colon and inside « ».
+    assert message["Subject"] == FRENCH_SUBJECT
     assert email.utils.parsedate_to_datetime(message["Date"]) == DATE
     assert message["Message-ID"] == rendered.message_id
     assert message["Content-Language"] == "fr-CA"
@@ -66,7 +70,7 @@ def test_message_structure_and_headers(renderer: Renderer) -> None:
     text, html = parts(message)
     assert text == rendered.text.replace("\r\n", "\n")
     assert html == rendered.html
-    assert text.startswith("Bonjour Zoé,\n\n")
+    assert text.startswith("Pour diffusion immédiate\n\nBonjour Zoé,\n\n")  # no summary here
     assert "<strong>texte</strong>" in html
 
 
@@ -75,7 +79,7 @@ def test_rendered_message_fields(renderer: Renderer) -> None:
     assert rendered.language == "fr"
     assert rendered.recipient == "Zoe.Belanger@exemple.ca"
     assert rendered.envelope_from == "presse@agapc.example"
-    assert rendered.subject == "Communiqué : « Hiver en vitrine » à la Pointe-aux-Cèdres"
+    assert rendered.subject == FRENCH_SUBJECT
     assert rendered.size == len(rendered.data)
     assert rendered.content_hash == content_hash(rendered.subject, rendered.text, rendered.html)
 
@@ -101,7 +105,7 @@ def test_english_contact_gets_english_message(renderer: Renderer) -> None:
     assert message["Content-Language"] == "en-CA"
     assert message["Subject"] == "News release – Winter Storefronts in Pointe-aux-Cèdres"
     text, _html = parts(message)
-    assert text.startswith("Hello Ève,\n")
+    assert text.startswith("For immediate release\n\nHello Ève,\n")
 
 
 def test_date_defaults_to_now_and_must_be_aware(renderer: Renderer) -> None:
@@ -252,7 +256,7 @@ def test_contact_without_name_gets_bare_address(renderer: Renderer) -> None:
     rendered = render(renderer, first_name="", last_name="")
     message = parse(rendered.data)
     assert message["To"] == "Zoe.Belanger@exemple.ca"
-    assert parts(message)[0].startswith("Bonjour,\n\n")
+    assert parts(message)[0].startswith("Pour diffusion immédiate\n\nBonjour,\n\n")
 
 
 @pytest.mark.parametrize("address", ["zoe@@exemple.ca", "zoe@exe mple.ca", "<zoe@x.ca>"])

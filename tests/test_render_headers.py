@@ -174,7 +174,7 @@ def test_test_to_renders_for_the_officer(tmp_path: Path) -> None:
     assert rendered.recipient == "moi@agapc.example"
     assert message["To"] == "moi@agapc.example"
     assert str(message["Subject"]).startswith("[TEST] Communiqué")
-    assert parts(message)[0].startswith("Bonjour Zoé,")  # still the contact's message
+    assert "\n\nBonjour Zoé,\n" in parts(message)[0]  # still the contact's message
 
 
 HOSTILE = [

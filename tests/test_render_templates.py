@@ -68,7 +68,11 @@ def test_the_context_holds_what_the_docstring_promises(tmp_path: Path) -> None:
         "Zoe.Belanger@Exemple.ca|Zoe.Belanger@exemple.ca|Zoé|Bélanger|Zoé Bélanger|Le Devoir|"
         "le-devoir|fr|Économie|Économie|fr|fr-CA"
     )
-    assert lines[1] == "Lancement d’« Hiver en vitrine »|MONTRÉAL, le 4 novembre 2027 –|||agence"
+    # A French document reads with French spacing (non-breaking spaces inside « »).
+    assert (
+        lines[1]
+        == "Lancement d’«\u00a0Hiver en vitrine\u00a0»|MONTRÉAL, le 4 novembre 2027 –|||agence"
+    )
     assert lines[2] == (
         "Service de presse AGAPC|Association des gens d'affaires de la Pointe-aux-Cèdres|"
         "1200, rue des Cèdres, bureau 300, Montréal (Québec)  H9Z 1A1|514 555-0142|"
@@ -231,9 +235,13 @@ def test_default_templates_with_the_example_release_in_french(example: Renderer)
     assert message["Subject"] == rendered.subject
     assert "Hiver en vitrine" in rendered.subject
     text, html = parts(message)
-    assert text.startswith("Bonjour Zoé,\n\nNous avons le plaisir")
+    # The release first: the summary (the inbox's preview), the label, a one-line greeting,
+    # one short paragraph, then the headline and the dateline opening the lead.
+    summary = "L’AGAPC investit 485\u00a0000\u00a0$ pour que la rue des Cèdres"
+    assert text.startswith(f"{summary}")
+    assert "\n\nPour diffusion immédiate\n\nBonjour Zoé,\n\nCe communiqué pourrait" in text
     assert "votre rédaction (Le Devoir)" in text
-    assert "MONTRÉAL, le 4 novembre 2027 –\nL’Association des gens d’affaires" in text
+    assert "\n\nMONTRÉAL, le 4 novembre 2027 – L’Association des gens d’affaires" in text
     assert "– 30 –" in text
     assert "\n-- \nAssociation des gens d'affaires de la Pointe-aux-Cèdres\n" in text
     assert "1200, rue des Cèdres, bureau 300, Montréal (Québec)  H9Z 1A1" in text
@@ -241,7 +249,8 @@ def test_default_templates_with_the_example_release_in_french(example: Renderer)
     assert "\n\n\n" not in text
     assert '<html lang="fr-CA">' in html
     # style.css is inlined: classes became style attributes, no <style> sheet is left.
-    assert '<p class="greeting" style="margin: 0 0 16px 0;">Bonjour Zoé,</p>' in html
+    assert '<p class="greeting" style="margin: 0 0 8px 0;' in html
+    assert '<div class="preheader" style="display: none;' in html and summary in html
     assert "<style" not in html
     assert '<h2 style="margin: 20px 0 8px 0;' in html  # the release body is styled too
     assert "<strong>Hiver en vitrine</strong>" in html
@@ -252,9 +261,8 @@ def test_default_templates_with_the_example_release_in_french(example: Renderer)
 def test_default_templates_in_english_without_name_or_outlet(example: Renderer) -> None:
     rendered = render(example, language="en", first_name="", last_name="", outlet="")
     text, html = parts(parse(rendered.data))
-    assert text.startswith(
-        "Hello,\n\nWe are pleased to share the news release below. For interviews"
-    )
+    assert text.startswith("The Pointe-aux-Cèdres Business Association is investing $485,000")
+    assert "\n\nFor immediate release\n\nHello,\n\nWe thought this release might" in text
     assert "-30-" in text
     assert "You are receiving this message because" in text
     assert "SOUS EMBARGO" not in text and "EMBARGOED" not in text
@@ -266,5 +274,7 @@ def test_default_templates_show_an_embargo(tmp_path: Path) -> None:
     write_document(tmp_path / "release", "fr", FR_FRONT + "embargo: 2027-11-04T09:00:00-05:00\n")
     campaign = make_campaign(tmp_path, release=tmp_path / "release")
     rendered = render(Renderer(campaign, load_release(campaign)))
-    assert "SOUS EMBARGO jusqu’au 4 novembre 2027 à 9 h 00 (UTC-05:00)." in rendered.text
-    assert "<strong>SOUS EMBARGO</strong> jusqu’au 4 novembre 2027" in rendered.html
+    # 4 November 2027 is still daylight time in Toronto (UTC-04:00): -05:00 has no letters then.
+    notice = "SOUS EMBARGO jusqu’au 4 novembre 2027, 9\u00a0h (UTC−5)"
+    assert f"{notice}\nMerci de ne rien publier avant cette heure." in rendered.text
+    assert f"<strong>{notice}</strong>" in rendered.html

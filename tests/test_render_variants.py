@@ -63,9 +63,14 @@ def test_bilingual_contact_gets_one_message_french_first(tmp_path: Path) -> None
     assert rendered.language == "both"
     message = parse(rendered.data)
     assert message["Content-Language"] == "fr-CA, en-CA"
-    assert message["Subject"] == "Lancement d’« Hiver en vitrine » / Winter Storefronts launch"
+    assert (
+        message["Subject"]
+        == "Lancement d’«\u00a0Hiver en vitrine\u00a0» / Winter Storefronts launch"
+    )
     text, html = parts(message)
-    assert text == "both:fr,en:Lancement d’« Hiver en vitrine »|Winter Storefronts launch\n"
+    assert (
+        text == "both:fr,en:Lancement d’«\u00a0Hiver en vitrine\u00a0»|Winter Storefronts launch\n"
+    )
     assert html == "<p>fr</p>\n"  # `release` is the first language's document
 
 
@@ -73,7 +78,9 @@ def test_bilingual_order_is_a_campaign_key(tmp_path: Path) -> None:
     renderer = renderer_with(tmp_path, simple_templates() | BILINGUAL, bilingual_order=("en", "fr"))
     rendered = render(renderer, language="both")
     assert parse(rendered.data)["Content-Language"] == "en-CA, fr-CA"
-    assert rendered.subject == "Winter Storefronts launch / Lancement d’« Hiver en vitrine »"
+    assert (
+        rendered.subject == "Winter Storefronts launch / Lancement d’«\u00a0Hiver en vitrine\u00a0»"
+    )
     assert rendered.text.startswith("both:en,fr:")
 
 
@@ -134,10 +141,13 @@ def test_outlet_override_extends_the_base_and_replaces_a_block(tmp_path: Path) -
     )
     renderer = renderer_with(tmp_path, files, outlets=tmp_path / "outlets.csv")
     devoir = render(renderer)
-    assert devoir.html == "<h1><p>Un sujet pour vous.</p></h1>Lancement d’« Hiver en vitrine »\n"
-    assert devoir.subject.startswith("Pour Le Devoir : Communiqué")
+    assert (
+        devoir.html
+        == "<h1><p>Un sujet pour vous.</p></h1>Lancement d’«\u00a0Hiver en vitrine\u00a0»\n"
+    )
+    assert devoir.subject.startswith("Pour Le Devoir : Communiqué")  # the template's own text
     other = render(renderer, outlet="Radio X", outlet_slug="radio-x")
-    assert other.html == "<h1>base</h1>Lancement d’« Hiver en vitrine »\n"
+    assert other.html == "<h1>base</h1>Lancement d’«\u00a0Hiver en vitrine\u00a0»\n"
     # English contacts of the same outlet use the base English templates (no en/ override).
     assert render(renderer, language="en").subject.startswith("News release")
     warnings = renderer.check_audience([make_contact()])

@@ -213,3 +213,44 @@ def test_resolved_unknowns_are_reported(log: DeliveryLog, run: Run) -> None:
     assert [m.recipient for m in rep.resolved] == ["eve@radio-est.example"]
     html = render_html(rep, zone=UTC)
     assert "Unknowns resolved" in html and "Camille Fortin" in html
+
+
+def test_the_html_report_names_the_release_and_who_received_it(
+    tmp_path: Path, smtp_server: SMTPTestServer
+) -> None:
+    """A director reads which release went out (title and subject per language, its label)
+    and who received it (outlet, language, what the relay answered), not only a slug."""
+    files = write_campaign(tmp_path / "c", port=smtp_server.port)
+    smtp_server.script("RCPT", "550 5.1.1 no such user", address="noemie@river.example")
+    assert distrib("send", str(files.campaign), "--yes")[0] == 3
+    target = tmp_path / "report.html"
+    code, out = distrib("report", "--campaign", str(files.campaign), "--html", str(target))
+    assert code == 0, out
+    assert "  fr: Pour diffusion immédiate: Communiqué – La Coopérative des Quais" in out
+    html = target.read_text(encoding="utf-8")
+    release = html.split('id="release"')[1].split("</div>\n  </div>")[0]
+    for text in (
+        "La Coopérative des Quais ouvre un atelier",  # the French title
+        "Communiqué – La Coopérative des Quais ouvre un atelier",  # its subject
+        "Quays Co-op opens a workshop",  # the English title
+        "News release – Quays Co-op opens a workshop",
+        "Pour diffusion immédiate",
+        "For immediate release",
+    ):
+        assert text in release, text
+    recipients = html.split('id="recipients"')[1].split("</section>")[0]
+    assert "<details>" in recipients and "5 recipient(s)" in recipients
+    rows = recipients.split("<tbody>")[1].split("<tr>")[1:]
+    assert len(rows) == 5
+    noemie = next(row for row in rows if "noemie@river.example" in row)
+    assert "The Daily River" in noemie and ">fr<" in noemie
+    assert "550 5.1.1 no such user" in noemie and 'class="badge failed"' in noemie
+    assert all("250" in row for row in rows if row is not noemie)
+
+
+def test_a_run_that_did_not_record_its_release_shows_its_subjects(
+    log: DeliveryLog, run: Run
+) -> None:
+    html = render_html(report(log, run), zone=UTC)
+    release = html.split('id="release"')[1].split("</div>\n  </div>")[0]
+    assert "Communiqué 0" in release  # the first subject of each language

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from campaign_helpers import EXPECTED, CampaignFiles, parse, write_campaign
 from distrib.cli import app
-from distrib.deliverylog import NewMessage, open_log
+from distrib.deliverylog import DeliveryLog, NewMessage, open_log
 from distrib.deliverylog.lease import acquire_lease
 from log_helpers import begin, raw_execute
 from smtp_server import SMTPTestServer
@@ -317,3 +317,112 @@ def test_a_template_that_no_longer_renders_blocks_the_resume_and_changes_nothing
     code, out = distrib("send", str(campaign.campaign), "--resume", "1", "--yes")
     assert code == 3, out
     assert states(campaign)[SAM] == "sent"
+
+
+def test_a_run_whose_embargo_passed_resumes_only_without_the_notice(
+    campaign: CampaignFiles, smtp_server: SMTPTestServer
+) -> None:
+    """Run 1 left before the embargo and paused; by the time it is resumed the embargo has
+    passed: its last messages would carry a false notice.  Refused, unless --drop-embargo
+    (with --force: the pending messages change), which the run then records."""
+    from datetime import UTC, datetime
+
+    from distrib.app.resuming import prepare_resume
+    from distrib.app.sending import SendPreparation, send
+    from distrib.config import load_campaign
+    from distrib.errors import EmbargoError, RunChangedError
+
+    for name in ("fr.md", "en.md"):
+        path = campaign.folder / "release" / name
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("---\n", "---\nembargo: 2099-03-01T09:00-05:00\n", 1))
+    pause_run_1(campaign, smtp_server)
+    assert all("EMBARGO" in str(parse(m.data)["Subject"]) for m in smtp_server.messages)
+    config = load_campaign(campaign.campaign)
+    later = datetime(2099, 3, 1, 15, tzinfo=UTC)  # the embargo was at 14:00 UTC
+    with open_log(campaign.log, clock=lambda: later) as log:
+        with pytest.raises(EmbargoError, match=r"has passed .* --drop-embargo"):
+            prepare_resume(config, log, 1)
+        with pytest.raises(RunChangedError):
+            prepare_resume(config, log, 1, drop_embargo=True)
+        resumption = prepare_resume(config, log, 1, drop_embargo=True, force=True)
+        assert resumption.run.settings["drop_embargo"] is True
+        prep = SendPreparation(
+            resumption.plan.campaign, log, resumption.plan, resumption=resumption
+        )
+        send(prep, handle_signals=False)
+    assert states(campaign)[SAM] == "sent" and states(campaign)[NOEMIE] == "sent"
+    resumed = [m for m in smtp_server.messages if m.rcpt_tos[0] in (SAM, NOEMIE)]
+    assert len(resumed) == 2
+    for received in resumed:
+        message = parse(received.data)
+        body = message.get_body(("plain",))
+        assert body is not None and "EMBARGO" not in str(body.get_content())
+        assert "EMBARGO" not in str(message["Subject"])
+
+
+def with_embargo(files: CampaignFiles, embargo: str) -> None:
+    for name in ("fr.md", "en.md"):
+        path = files.folder / "release" / name
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("---\n", f"---\nembargo: {embargo}\n", 1), encoding="utf-8")
+
+
+def being_sent(log: DeliveryLog, run: int) -> None:
+    """Make ``run`` look sent right now by another live process (this one's pid, this host)."""
+    import os
+    import socket
+    from datetime import UTC, datetime
+
+    from distrib.deliverylog.records import timestamp
+
+    log.set_run_status(run, "sending")
+    far = timestamp(datetime(2199, 1, 1, tzinfo=UTC))
+    log.register_worker(
+        run, owner="other", pid=os.getpid(), host=socket.gethostname(), user="u", expires_at=far
+    )
+
+
+def test_a_run_sent_with_drop_embargo_is_joined_without_the_notice(
+    campaign: CampaignFiles, smtp_server: SMTPTestServer
+) -> None:
+    """`--join` plans the run as it was started: without the embargo notice when it was sent
+    with --drop-embargo, so the joining worker's messages are the run's, byte for byte."""
+    from distrib.app.resuming import prepare_join
+    from distrib.config import load_campaign
+
+    with_embargo(campaign, "2020-03-01T09:00-05:00")  # passed
+    smtp_server.script("RCPT", "550 5.7.1 Blocked by policy", address=ALICE, times=1)
+    code, out = distrib("send", str(campaign.campaign), "--yes", "--drop-embargo")
+    assert code == 4, out  # paused, Sam and Noémie still to send
+    assert all("EMBARGO" not in str(parse(m.data)["Subject"]) for m in smtp_server.messages)
+    code, out = distrib("send", str(campaign.campaign), "--resume", "1", "--join", "--drop-embargo")
+    assert code == 2 and "--join goes with --resume RUN" in out
+    with open_log(campaign.log) as log:
+        being_sent(log, 1)
+        joining = prepare_join(load_campaign(campaign.campaign), log, 1)
+    assert joining.pending == 2
+    assert joining.plan.campaign.drop_embargo
+
+
+def test_a_run_carrying_the_notice_is_not_joined_once_its_embargo_has_passed(
+    campaign: CampaignFiles, smtp_server: SMTPTestServer
+) -> None:
+    from datetime import UTC, datetime
+
+    from distrib.app.resuming import prepare_join
+    from distrib.config import load_campaign
+    from distrib.errors import EmbargoError
+
+    with_embargo(campaign, "2099-03-01T09:00-05:00")
+    pause_run_1(campaign, smtp_server)  # before the embargo: with the notice
+    config = load_campaign(campaign.campaign)
+    with open_log(campaign.log) as log:
+        being_sent(log, 1)
+        assert prepare_join(config, log, 1).pending == 2  # before the embargo: joined
+    later = datetime(2099, 3, 1, 15, tzinfo=UTC)  # the embargo was at 14:00 UTC
+    with (
+        open_log(campaign.log, clock=lambda: later) as log,
+        pytest.raises(EmbargoError, match="has passed"),
+    ):
+        prepare_join(config, log, 1)

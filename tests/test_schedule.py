@@ -1,4 +1,6 @@
-"""Embargo and scheduling: explicit time zones, refusing to start early, waiting with a clock."""
+"""Embargo and scheduling: explicit time zones; an embargoed release leaves before its embargo,
+never after it (unless its notice is dropped); a held release never before ``hold_until``;
+waiting with a clock."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from distrib.schedule import (
     EmbargoError,
     Schedule,
     check_embargo,
+    check_start,
     embargo_of,
     format_countdown,
     parse_time,
@@ -70,17 +73,48 @@ def test_embargo_is_the_latest_of_the_documents(tmp_path: Path) -> None:
     assert embargo_of(read_release(folder)) is None
 
 
-def test_sending_before_the_embargo_is_refused() -> None:
+def test_embargo_and_hold_until_are_the_latest_of_the_documents(tmp_path: Path) -> None:
+    folder = tmp_path / "release"
+    write_document(folder, "fr", FR_FRONT + "hold_until: 2027-11-04T07:00:00-05:00\n")
+    write_document(folder, "en", EN_FRONT + "hold_until: 2027-11-04T08:00:00-05:00\n")
+    assert read_release(folder).hold_until == datetime(2027, 11, 4, 8, tzinfo=EST)
+    assert read_release(folder).embargo is None
+
+
+def test_sending_after_the_embargo_is_refused_unless_the_notice_is_dropped() -> None:
+    embargo = datetime(2027, 11, 4, 9, tzinfo=EST)
+    before, after = (
+        datetime(2027, 11, 4, 13, 59, tzinfo=UTC),
+        datetime(2027, 11, 4, 14, 0, tzinfo=UTC),
+    )
+    check_embargo(embargo, before)  # an embargoed release is sent before its embargo
+    check_embargo(None, datetime(2000, 1, 1, tzinfo=UTC))
+    with pytest.raises(EmbargoError) as info:
+        check_embargo(embargo, after)  # at the embargo: the notice would be false
+    assert str(info.value).startswith(
+        "the release's embargo (2027-11-04T09:00:00-05:00) has passed (the send would start at"
+        " 2027-11-04T09:00:00-05:00): its messages would tell journalists not to publish before"
+        " a time already gone."
+    )
+    assert "distrib send --drop-embargo" in str(info.value)
+    check_embargo(embargo, after, drop=True)  # sent without the notice
+    with pytest.raises(EmbargoError, match="has not passed: the release would go out unprotected"):
+        check_embargo(embargo, before, drop=True)
+
+
+def test_hold_until_is_a_scheduled_start() -> None:
+    hold = datetime(2027, 11, 4, 7, tzinfo=EST)
     embargo = datetime(2027, 11, 4, 9, tzinfo=EST)
     with pytest.raises(EmbargoError) as info:
-        check_embargo(embargo, datetime(2027, 11, 4, 13, 59, tzinfo=UTC))
+        check_start(hold - timedelta(minutes=1), hold_until=hold, embargo=embargo)
     assert str(info.value).startswith(
-        "the release is under embargo until 2027-11-04T09:00:00-05:00: nothing may be sent"
-        " before then (the send would start at 2027-11-04T08:59:00-05:00)."
+        "the release is held until 2027-11-04T07:00:00-05:00 (hold_until in its front matter):"
+        " nothing may be sent before then (the send would start at 2027-11-04T06:59:00-05:00)."
     )
-    assert "distrib send --at 2027-11-04T09:00:00-05:00" in str(info.value)
-    check_embargo(embargo, datetime(2027, 11, 4, 14, 0, tzinfo=UTC))  # on time: fine
-    check_embargo(None, datetime(2000, 1, 1, tzinfo=UTC))
+    assert "distrib send --at 2027-11-04T07:00:00-05:00" in str(info.value)
+    check_start(hold, hold_until=hold, embargo=embargo)
+    with pytest.raises(EmbargoError, match="'hold_until' must come before 'embargo'"):
+        check_start(embargo, hold_until=embargo, embargo=embargo)
 
 
 def test_schedule_start_time() -> None:
@@ -88,13 +122,19 @@ def test_schedule_start_time() -> None:
     embargo = datetime(2027, 11, 4, 9, tzinfo=EST)  # 14:00 UTC
     assert Schedule().start_time(now) == now
     assert Schedule(at=now - timedelta(hours=1)).start_time(now) == now  # a past --at: now
-    later = datetime(2027, 11, 4, 15, tzinfo=UTC)
-    assert Schedule(embargo=embargo, at=later).start_time(now) == later
-    assert Schedule(embargo=embargo, at=embargo).start_time(now) == embargo
+    assert Schedule(embargo=embargo).start_time(now) == now  # before the embargo: at once
+    earlier = datetime(2027, 11, 4, 13, tzinfo=UTC)
+    assert Schedule(embargo=embargo, at=earlier).start_time(now) == earlier
     with pytest.raises(EmbargoError):
-        Schedule(embargo=embargo, at=embargo - timedelta(minutes=1)).start_time(now)
+        Schedule(embargo=embargo, at=embargo).start_time(now)  # --at the embargo: too late
+    assert Schedule(embargo=embargo, at=embargo, drop_embargo=True).start_time(now) == embargo
+    later = now + timedelta(hours=3)
     with pytest.raises(EmbargoError):
-        Schedule(embargo=embargo).start_time(now)
+        Schedule(embargo=embargo).start_time(later)
+    hold = datetime(2027, 11, 4, 12, 30, tzinfo=UTC)
+    with pytest.raises(EmbargoError, match="held until"):
+        Schedule(hold_until=hold).start_time(now)
+    assert Schedule(hold_until=hold, at=hold).start_time(now) == hold
 
 
 class FakeClock:

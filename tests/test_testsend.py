@@ -52,7 +52,8 @@ def test_one_message_per_language_goes_to_the_officer_only(
         by_language[str(message["Content-Language"])] = message
     assert set(by_language) == {"fr-CA", "en-CA", "fr-CA, en-CA"}
     text, _html = parts(by_language["fr-CA, en-CA"])
-    assert text.startswith("Bonjour Léa,") and "Hello Léa," in text
+    text = text.replace("\r\n", "\n")
+    assert text.startswith("English follows\n") and "Bonjour Léa," in text and "Hello Léa," in text
     assert "3 of 3 test message(s) sent to agent@quais.example" in out
     # In the log: a run of test messages, none counted as sent to a contact.
     logged = rows(campaign.log)
@@ -79,7 +80,8 @@ def test_as_picks_the_contact(campaign: CampaignFiles, smtp_server: SMTPTestServ
     [received] = smtp_server.messages
     message = parse(received.data)
     assert message["Content-Language"] == "en-CA"
-    assert parts(message)[0].startswith("Hello Sam,")
+    text = parts(message)[0].replace("\r\n", "\n")
+    assert text.startswith("For immediate release\n\nHello Sam,")
     [row] = rows(campaign.log)
     assert row["key"] == "test:en:sam.okafor@river.example" and row["status"] == "test"
 

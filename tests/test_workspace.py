@@ -78,6 +78,45 @@ def test_release_toml_overrides_the_sender_key_by_key_and_may_rename(ws: Workspa
     assert campaign.audience.received == FIRST
 
 
+def test_press_settings_come_from_the_workspace_and_a_release_may_override_them(
+    tmp_path: Path,
+) -> None:
+    """[press] in distrib.toml holds for every release; a release.toml's [press] replaces
+    only the keys it gives; the office's timezone is the default press time zone."""
+    ws = write_workspace(
+        tmp_path / "ws",
+        port=2525,
+        extra='[press]\nembargo_in_subject = false\nimmediate_release_fr = "Diffusion libre"\n',
+    )
+    text = ws.file.read_text(encoding="utf-8")
+    ws.file.write_text(text.replace('"America/Toronto"', '"America/Vancouver"'), encoding="utf-8")
+    first = open_release(ws.release(FIRST))
+    assert first.press.time_zone == "America/Vancouver"  # the workspace's timezone
+    assert first.press.embargo_in_subject is False
+    assert first.press.immediate_release_fr == "Diffusion libre"
+    (ws.release(SECOND) / "release.toml").write_text(
+        '[press]\nembargo_in_subject = true\ntime_zone = "America/Halifax"\n', encoding="utf-8"
+    )
+    second = open_release(ws.release(SECOND))
+    assert second.press.embargo_in_subject is True
+    assert second.press.time_zone == "America/Halifax"
+    assert second.press.immediate_release_fr == "Diffusion libre"  # the workspace's, kept
+    (ws.release(SECOND) / "release.toml").write_text(
+        '[press]\ntime_zone = "Mars/Olympus"\ndrop_embargo = true\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as exc:
+        open_release(ws.release(SECOND))
+    assert [p.split(": ", 1)[1] for p in problems(exc)] == [
+        "press.time_zone: 'Mars/Olympus' is not a time zone (e.g. America/Toronto)",
+        "press.drop_embargo: unknown key (check the spelling; see the README's file reference)",
+    ]
+    # --drop-embargo is for one run, never a setting of the workspace.
+    ws.file.write_text("drop_embargo = true\n" + ws.file.read_text(encoding="utf-8"))
+    with pytest.raises(ConfigError) as exc:
+        open_release(ws.release(FIRST))
+    assert [p.split(": ", 1)[1] for p in problems(exc)] == ["drop_embargo: unknown key"]
+
+
 def test_every_problem_names_its_file_and_key(ws: WorkspaceFiles) -> None:
     text = ws.file.read_text(encoding="utf-8")
     ws.file.write_text(

@@ -41,6 +41,7 @@ __all__ = [
     "ContactsConfig",
     "DKIMConfig",
     "LimitsConfig",
+    "PressConfig",
     "SMTPConfig",
     "SenderConfig",
     "Settings",
@@ -360,6 +361,40 @@ class ContactsConfig(_Frozen):
     mx_nameservers: tuple[str, ...] = ()
 
 
+def _check_zone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a time zone (e.g. America/Toronto)") from None
+    return value
+
+
+class PressConfig(_Frozen):
+    """How the release reads in each message: the ``[press]`` table of the workspace file (or
+    campaign file), which a release's ``release.toml`` may override key by key.
+
+    ``time_zone``: the zone a front-matter time with only an offset is shown in when the zone
+    has that offset then (``-05:00`` in winter reads HNE / ET).  ``embargo_in_subject``: an
+    embargoed release's subject starts with ``EMBARGO 1er mars 9 h HNE –``.
+    ``immediate_release``: a release without an embargo carries the label "Pour diffusion
+    immédiate" / "For immediate release" (``immediate_release_fr``/``_en`` replace the text).
+    ``time_zone`` defaults to the settings' ``timezone`` when that is given.
+    """
+
+    time_zone: str = "America/Toronto"
+    embargo_in_subject: bool = True
+    immediate_release: bool = True
+    immediate_release_fr: str | None = None
+    immediate_release_en: str | None = None
+
+    _zone = field_validator("time_zone")(_check_zone)
+    _labels = field_validator("immediate_release_fr", "immediate_release_en")(_check_header_text)
+
+
 Values = tuple[str, ...]
 
 
@@ -412,18 +447,6 @@ class AudienceConfig(AudienceRules):
         )
 
 
-def _check_zone(value: str | None) -> str | None:
-    if value is None:
-        return None
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not a time zone (e.g. America/Toronto)") from None
-    return value
-
-
 class Settings(_Frozen):
     """The keys a workspace file (``distrib.toml``) and a campaign file share: the media lists,
     the sender, the relay and its limits, templates, the delivery log, saved audiences."""
@@ -447,9 +470,25 @@ class Settings(_Frozen):
     timezone: str | None = None
     # Saved audiences, e.g. [segments.culture] include = { beat = ["Culture", "Arts"] }.
     segments: dict[str, AudienceRules] = Field(default_factory=dict)
+    # How the release reads in each message ([press]).
+    press: PressConfig = PressConfig()
 
     _resolve_paths = field_validator("templates", "log", "outlets", mode="before")(_resolve)
     _zone = field_validator("timezone")(_check_zone)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _office_zone(cls, data: Any) -> Any:
+        """``[press] time_zone`` defaults to the office's ``timezone`` when that is given."""
+        if isinstance(data, dict) and isinstance(data.get("timezone"), str):
+            press = data.get("press", {})
+            if isinstance(press, dict) and "time_zone" not in press:
+                try:
+                    zone = _check_zone(data["timezone"].strip())
+                except ValueError:
+                    return data  # reported once, as `timezone`
+                data = {**data, "press": {**press, "time_zone": zone}}
+        return data
 
     @field_validator("bilingual_order")
     @classmethod
@@ -503,6 +542,9 @@ class Campaign(Settings):
     release: Path
     audience: AudienceConfig = AudienceConfig()
     workspace: Path | None = None
+    # Not a key of any file: `distrib send --drop-embargo` sets it for one run (an embargo
+    # that has passed: the messages go without the notice).
+    drop_embargo: bool = False
 
     _resolve_release = field_validator("release", mode="before")(_resolve)
 
@@ -627,7 +669,7 @@ def unknown_segments(campaign: Campaign, where: Path | None = None) -> list[Prob
 
 
 #: Keys the loaders set: never read from a file.
-_SET_BY_LOADER = ("file", "workspace")
+_SET_BY_LOADER = ("file", "workspace", "drop_embargo")
 
 
 def load_campaign(path: str | Path) -> Campaign:

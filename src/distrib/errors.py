@@ -203,7 +203,9 @@ class HeaderValueError(DistribError, ValueError):
 
 
 class EmbargoError(DistribError, ValueError):
-    """A send would start before the release's embargo, or a time cannot be used."""
+    """A send would state a false embargo (it would start at or after the release's embargo
+    with its notice), would start before the release's ``hold_until``, or a time cannot be
+    used."""
 
 
 class InvalidRequestError(DistribError):

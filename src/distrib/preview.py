@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING
 
 from jinja2 import Environment, StrictUndefined
 
+from distrib.problems import group_problems
+
 if TYPE_CHECKING:
     from distrib.config import Campaign
     from distrib.contacts.model import AudienceSummary, Contact
@@ -67,13 +69,25 @@ _INDEX_TEMPLATE = """\
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}</title>
 <style>
+* { box-sizing: border-box; }
 body { font-family: system-ui, Arial, sans-serif; margin: 2rem; color: #222; }
+body { overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { border: 1px solid #ddd; padding: 6px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f4f0; }
 tr:nth-child(even) td { background: #fafaf8; }
 .problems { border-left: 4px solid #c0392b; padding: 0.5rem 1rem; background: #fdf2f0; }
-.counts span { margin-right: 1.5rem; }
+.counts span { margin-right: 1.5rem; display: inline-block; }
+/* A phone (390 px): no sideways scrolling; each row becomes a small card. */
+@media (max-width: 700px) {
+  body { margin: 1rem 0.8rem; }
+  table, tbody, tr, td { display: block; width: 100%; }
+  thead { display: none; }
+  tr { border: 1px solid #ddd; margin: 0 0 0.6rem 0; padding: 0.3rem 0.5rem; }
+  td { border: 0; padding: 2px 0; }
+  tr:nth-child(even) td { background: none; }
+  td[data-label]::before { content: attr(data-label) " : "; color: #666; font-size: 12px; }
+}
 </style>
 </head>
 <body>
@@ -83,14 +97,17 @@ tr:nth-child(even) td { background: #fafaf8; }
 {% for lang, count in by_language.items() %}
 <span>{{ lang }}&nbsp;: <strong>{{ count }}</strong></span>
 {% endfor %}
-<span>Problèmes / problems&nbsp;: <strong>{{ problems | length }}</strong></span>
+<span>Problèmes / problems&nbsp;: <strong>{{ problem_count }}</strong></span>
 </p>
 {% if problems %}
 <section class="problems">
-<h2>Problèmes / Problems ({{ problems | length }})</h2>
+<h2>Problèmes / Problems ({{ problem_count }})</h2>
 <ul>
-{% for problem in problems %}
-<li><code>{{ problem.code }}</code> {{ problem }}</li>
+{% for group in problems %}
+<li><code>{{ group.code }}</code> {{ group.examples[0] if group.count == 1 else group.message }}\
+{% if group.count > 1 %} <strong>× {{ group.count }}</strong> \
+({{ group.where_examples | join(", ") }}{{ ", …" if group.count > group.examples | length }})\
+{% endif %}</li>
 {% endfor %}
 </ul>
 </section>
@@ -105,13 +122,13 @@ tr:nth-child(even) td { background: #fafaf8; }
 <tbody>
 {% for file in files %}
 <tr>
-<td>{{ loop.index }}</td>
-<td>{{ file.recipient }}</td>
-<td>{{ file.name }}</td>
-<td>{{ file.outlet }}</td>
-<td>{{ file.language }}</td>
-<td>{{ file.subject }}</td>
-<td><a href="{{ file.html.name | urlencode }}">HTML</a> · \
+<td data-label="#">{{ loop.index }}</td>
+<td data-label="Destinataire / Recipient">{{ file.recipient }}</td>
+<td data-label="Nom / Name">{{ file.name }}</td>
+<td data-label="Média / Outlet">{{ file.outlet }}</td>
+<td data-label="Langue">{{ file.language }}</td>
+<td data-label="Objet / Subject">{{ file.subject }}</td>
+<td data-label="Fichiers / Files"><a href="{{ file.html.name | urlencode }}">HTML</a> · \
 <a href="{{ file.eml.name | urlencode }}">.eml</a></td>
 </tr>
 {% endfor %}
@@ -267,7 +284,8 @@ def _render_index(
         title=title or "Aperçu de l’envoi / Send preview",
         files=files,
         by_language=dict(sorted(by_language.items())),
-        problems=problems,
+        problems=group_problems(problems),
+        problem_count=len(problems),
     )
 
 

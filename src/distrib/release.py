@@ -8,6 +8,7 @@ A release folder holds ``fr.md`` and/or ``en.md``::
     dateline: MONTRÉAL, le 4 novembre 2027 –
     summary: optional one-paragraph summary
     embargo: 2027-11-04T09:00:00-05:00      # optional; must carry a UTC offset
+    hold_until: 2027-11-04T07:00:00-05:00   # optional: `send` does not start before it
     attachments: [photos/marche.jpg, fiche.pdf]   # optional; files of the release folder
     links:                                  # optional; shown in the message, never rewritten
       - title: Photos haute résolution
@@ -23,17 +24,24 @@ A release folder holds ``fr.md`` and/or ``en.md``::
     not, the templates add the language's usual one after the "About" section.
 
 The front matter is read with PyYAML's ``BaseLoader`` so every value stays the string the officer
-wrote (no surprise dates, booleans or octal numbers).  The body becomes HTML with raw HTML disabled
-(the author is trusted, but a pasted ``<script>`` must not reach 500 inboxes) and a plain-text
-version for the ``text/plain`` part.  `load_release` reports every problem of every document at
-once, each as ``path:line: key: reason``.
+wrote (no surprise dates, booleans or octal numbers).  A one-line value holding ``: `` (French
+puts a space before the colon: ``subject: Hiver en vitrine : 485 000 $``) is not valid YAML
+unquoted; such a line is read as the whole rest of the line, as the officer meant it (see
+`_quote_colon_values`).  Other YAML mistakes are reported with their line and column.
+
+The body becomes HTML with raw HTML disabled (the author is trusted, but a pasted ``<script>``
+must not reach 500 inboxes) and a plain-text version for the ``text/plain`` part.
+`load_release` reports every problem of every document at once, each as
+``path:line: key: reason``.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -58,7 +66,7 @@ from distrib.release_extras import (
 )
 
 if TYPE_CHECKING:
-    from distrib.config import Campaign
+    from distrib.config import Campaign, PressConfig
 
 __all__ = [
     "LANGUAGES",
@@ -78,7 +86,8 @@ SINGLE_LINE_KEYS = ("title", "subject", "dateline")
 # Keys that hold a list (or, for attachments, possibly one path written as plain text).
 LIST_KEYS = ("attachments", "links")
 _MARKDOWN_KEYS = ("about", "media_contact")
-_KNOWN_KEYS = frozenset({*REQUIRED_KEYS, *LIST_KEYS, *_MARKDOWN_KEYS, "summary", "embargo"})
+_TIME_KEYS = ("embargo", "hold_until")
+_KNOWN_KEYS = frozenset({*REQUIRED_KEYS, *LIST_KEYS, *_MARKDOWN_KEYS, *_TIME_KEYS, "summary"})
 
 # "commonmark" alone would pass raw HTML through: html=False turns it into visible text.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False})
@@ -106,6 +115,11 @@ class ReleaseDocument:
     media_contact_html: Markup = field(default_factory=Markup)
     media_contact_text: str = ""
     has_end_mark: bool = False  # the body already holds -30-, « – 30 – », ### …
+    hold_until: datetime | None = None  # `send` starts no earlier (a scheduled start)
+    # How the release reads in a message ([press] of the campaign file); None: the defaults.
+    press: PressConfig | None = None
+    # `send --drop-embargo`: the embargo has passed and the messages carry no notice.
+    embargo_dropped: bool = False
 
     @property
     def end_mark(self) -> str:
@@ -121,6 +135,18 @@ class Release:
     documents: Mapping[Language, ReleaseDocument]
 
     @property
+    def embargo(self) -> datetime | None:
+        """The embargo: the latest of the documents' (None if there is none)."""
+        moments = [d.embargo for d in self.documents.values() if d.embargo is not None]
+        return max(moments) if moments else None
+
+    @property
+    def hold_until(self) -> datetime | None:
+        """The scheduled start: the latest of the documents' ``hold_until`` (None if none)."""
+        moments = [d.hold_until for d in self.documents.values() if d.hold_until is not None]
+        return max(moments) if moments else None
+
+    @property
     def languages(self) -> tuple[Language, ...]:
         """The languages present, in the canonical order (fr, en)."""
         return tuple(lang for lang in LANGUAGES if lang in self.documents)
@@ -134,8 +160,17 @@ class Release:
 
 
 def load_release(campaign: Campaign) -> Release:
-    """Load the campaign's release folder; raise `ReleaseError` listing every problem found."""
-    return read_release(campaign.release, max_attachments_mb=campaign.max_attachments_mb)
+    """Load the campaign's release folder; raise `ReleaseError` listing every problem found.
+
+    The documents carry the campaign's ``[press]`` settings and, for a run sent with
+    ``--drop-embargo``, the fact that their embargo is not to be shown.
+    """
+    release = read_release(campaign.release, max_attachments_mb=campaign.max_attachments_mb)
+    documents = {
+        lang: replace(document, press=campaign.press, embargo_dropped=campaign.drop_embargo)
+        for lang, document in release.documents.items()
+    }
+    return Release(release.folder, MappingProxyType(documents))
 
 
 def read_release(folder: Path, *, max_attachments_mb: float = 10.0) -> Release:
@@ -238,13 +273,17 @@ def _parse_front_matter(
     """Return ``{key: (value, line)}`` from the front matter, every value a string."""
     try:
         # BaseLoader resolves every scalar to a plain string; composing keeps line numbers.
-        node = yaml.compose(front, Loader=yaml.BaseLoader)
+        node = yaml.compose(_quote_colon_values(front), Loader=yaml.BaseLoader)
     except yaml.MarkedYAMLError as exc:
-        row = exc.problem_mark.line + 2 if exc.problem_mark is not None else None
         reason = ", ".join(part for part in (exc.context, exc.problem) if part)
-        problems.append(
-            Problem(f"front matter is not valid YAML: {reason}", Location(shown, row), "yaml")
-        )
+        unclosed = "quoted scalar" in reason
+        # An unclosed quote is found at the end of the text: point at where it opened.
+        mark = exc.context_mark if unclosed and exc.context_mark else exc.problem_mark
+        where = Location(shown)
+        if mark is not None:  # +1: lines count from 1, +1: the opening '---'; columns from 1
+            where = Location(shown, mark.line + 2, None, str(mark.column + 1))
+        hint = _QUOTE_HINT if unclosed else _YAML_HINT
+        problems.append(Problem(f"front matter is not valid YAML: {reason}{hint}", where, "yaml"))
         return None
     except yaml.YAMLError as exc:
         problems.append(Problem(f"front matter is not valid YAML: {exc}", Location(shown), "yaml"))
@@ -256,6 +295,40 @@ def _parse_front_matter(
         problems.append(Problem(message, Location(shown, node.start_mark.line + 2), "yaml"))
         return None
     return _mapping_values(node, shown, problems, lists)
+
+
+_QUOTE_HINT = "; a value that opens a quote must close it with the same quote, on its line"
+_YAML_HINT = (
+    "; a value that starts with \" ' [ { & * ! | > % @ ` or holds ' #' must be in quotes"
+    ' (subject: "…"), and a key starts at the beginning of its line'
+)
+# A top-level "key: value" line whose value is plain text (not quoted, not a list or block).
+_PLAIN_LINE = re.compile(
+    r"(?P<key>[A-Za-z_][A-Za-z0-9_-]*):[ \t]+(?P<value>[^\s\"'\[{|>&*!%@`#].*)"
+)
+_COMMENT = re.compile(r"[ \t]#")
+
+
+def _quote_colon_values(front: str) -> str:
+    """Quote the plain one-line values that hold ``: `` so YAML reads them whole.
+
+    ``subject: Hiver en vitrine : 485 000 $`` is what a French officer writes (OQLF puts a space
+    before the colon), and YAML refuses it ("mapping values are not allowed here").  No other
+    reading of such a line is possible, so it is taken as the officer meant it: the value is
+    the rest of the line (less a `` # comment``, as YAML would read it).  Values already quoted,
+    lists, blocks and indented lines are left alone.
+    """
+    if ": " not in front and ":\t" not in front:
+        return front
+    lines = front.split("\n")
+    for index, line in enumerate(lines):
+        match = _PLAIN_LINE.fullmatch(line.rstrip())
+        if match is None:
+            continue
+        value = _COMMENT.split(match["value"], maxsplit=1)[0].rstrip()
+        if re.search(r":(\s|$)", value):
+            lines[index] = f"{match['key']}: {json.dumps(value, ensure_ascii=False)}"
+    return "\n".join(lines)
 
 
 def _mapping_values(
@@ -366,12 +439,13 @@ def _check_values(
         if reason is not None:
             message = f"{key}: contains a {reason}; it must be a single line"
             problems.append(Problem(message, Location(shown, row), "header"))
-    if "embargo" in values:
-        value, row = values["embargo"]
-        embargo_problem = _embargo_problem(value)
-        if embargo_problem is not None:
-            where = Location(shown, row)
-            problems.append(Problem(f"embargo: {embargo_problem}", where, "embargo"))
+    for key in _TIME_KEYS:
+        if key in values:
+            value, row = values[key]
+            time_problem = _embargo_problem(value)
+            if time_problem is not None:
+                where = Location(shown, row)
+                problems.append(Problem(f"{key}: {time_problem}", where, "embargo"))
 
 
 def _embargo_problem(value: str) -> str | None:
@@ -405,7 +479,7 @@ def _build_document(
     plain = {key: value for key, (value, _row) in values.items()}
     body_markdown = body.strip("\n") + "\n"
     tokens = _MARKDOWN.parse(body_markdown)
-    embargo = plain.get("embargo")
+    embargo, hold_until = plain.get("embargo"), plain.get("hold_until")
     about, contact = plain.get("about", ""), plain.get("media_contact", "")
     return ReleaseDocument(
         attachments=extras[0],
@@ -427,5 +501,6 @@ def _build_document(
         path=path,
         summary=plain.get("summary", ""),
         embargo=datetime.fromisoformat(embargo) if embargo else None,
+        hold_until=datetime.fromisoformat(hold_until) if hold_until else None,
         meta=MappingProxyType({k: v for k, v in plain.items() if k not in _KNOWN_KEYS}),
     )

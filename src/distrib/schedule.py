@@ -1,12 +1,21 @@
 """Embargo and scheduling: when a send may start, and waiting for a given time.
 
-An embargo line binds only the journalists who agreed to it; controlling when the release
-*leaves* is what actually protects it.  So `distrib send` refuses to start before the release's
-embargo (``embargo:`` in the front matter; the latest one if the languages differ), and
-``send --at TIME`` waits until TIME, with a countdown, then starts.  Both times carry an explicit
-time zone: a UTC offset (``2027-11-04T09:00-05:00``, ``…Z``) or an IANA zone name
-(``2027-11-04 09:00 America/Toronto``), never the machine's local time by accident.  The clock
-and the sleep are injectable, so tests never wait.
+Two different things, never confused:
+
+* **The embargo** (``embargo:`` in the front matter) says when journalists may *publish*.  The
+  release is sent *before* it, so they can prepare, and every message carries the notice
+  ("SOUS EMBARGO jusqu’au …").  Sending *after* it has passed would send a false notice, so
+  `check_start` refuses a start at or after the embargo, unless the officer drops the notice
+  for that run (``send --drop-embargo``: the messages go out without it, as an immediate
+  release, and the run records it).  Dropping an embargo that has not passed is refused: the
+  release would go out with no notice while it is still under embargo.
+* **A scheduled start** (``hold_until:`` in the front matter, or ``send --at TIME``) says when
+  the release may *leave*: `send` refuses to start before ``hold_until``, and ``--at`` waits
+  until TIME (with a countdown; the machine must stay on and awake), then starts.
+
+Both times carry an explicit time zone: a UTC offset (``2027-11-04T09:00-05:00``, ``…Z``) or an
+IANA zone name (``2027-11-04 09:00 America/Toronto``), never the machine's local time by
+accident.  The clock and the sleep are injectable, so tests never wait.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ __all__ = [
     "EmbargoError",
     "Schedule",
     "check_embargo",
+    "check_start",
     "embargo_of",
     "format_countdown",
     "parse_time",
@@ -76,20 +86,65 @@ def parse_time(text: str) -> datetime:
 
 def embargo_of(release: Release) -> datetime | None:
     """Return the release's embargo: the latest of its documents' (None if there is none)."""
-    moments = [d.embargo for d in release.documents.values() if d.embargo is not None]
-    return max(moments) if moments else None
+    return release.embargo
 
 
-def check_embargo(embargo: datetime | None, start: datetime) -> None:
-    """Raise `EmbargoError` if a send starting at ``start`` would come before ``embargo``."""
-    if embargo is not None and start < embargo:
-        now = start.astimezone(embargo.tzinfo).isoformat(timespec="seconds")
+def _when(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def check_embargo(embargo: datetime | None, start: datetime, *, drop: bool = False) -> None:
+    """Raise `EmbargoError` if a send starting at ``start`` would state a false embargo.
+
+    An embargoed release is sent *before* its embargo (the notice asks journalists not to
+    publish until then).  At or after it, the notice would be false: refused, unless ``drop``
+    (``--drop-embargo``: the messages carry no notice).  ``drop`` before the embargo is refused
+    too: the release would leave without a notice while it is still under embargo.
+    """
+    if embargo is None:
+        return
+    if start >= embargo and not drop:
+        now = _when(start.astimezone(embargo.tzinfo))
         raise EmbargoError(
-            f"the release is under embargo until {embargo.isoformat()}: nothing may be sent"
-            f" before then (the send would start at {now})."
-            f" Use `distrib send --at {embargo.isoformat()}` to start then; `distrib preview`"
+            f"the release's embargo ({_when(embargo)}) has passed (the send would start at {now}):"
+            " its messages would tell journalists not to publish before a time already gone."
+            " Send it without the embargo notice with `distrib send --drop-embargo` (recorded"
+            " in the run), or change the embargo in the release's front matter"
+        )
+    if start < embargo and drop:
+        raise EmbargoError(
+            f"--drop-embargo sends without the embargo notice, but the embargo ({_when(embargo)})"
+            " has not passed: the release would go out unprotected.  Send it before the embargo"
+            " with its notice (without --drop-embargo), or remove 'embargo' from the front matter"
+            " if it is lifted"
+        )
+
+
+def check_start(
+    start: datetime,
+    *,
+    embargo: datetime | None = None,
+    hold_until: datetime | None = None,
+    drop: bool = False,
+) -> None:
+    """Raise `EmbargoError` if a send may not start at ``start``: before ``hold_until`` (the
+    release's scheduled start), or at or after ``embargo`` (see `check_embargo`)."""
+    if hold_until is not None and embargo is not None and hold_until >= embargo and not drop:
+        raise EmbargoError(
+            f"the release is held until {_when(hold_until)} but its embargo is {_when(embargo)}:"
+            " it could only leave after its embargo, with a false notice.  'hold_until' must"
+            " come before 'embargo' (the release is sent before the embargo, so that"
+            " journalists can prepare)"
+        )
+    if hold_until is not None and start < hold_until:
+        now = _when(start.astimezone(hold_until.tzinfo))
+        raise EmbargoError(
+            f"the release is held until {_when(hold_until)} (hold_until in its front matter):"
+            f" nothing may be sent before then (the send would start at {now})."
+            f" Use `distrib send --at {_when(hold_until)}` to start then; `distrib preview`"
             " works at any time"
         )
+    check_embargo(embargo, start, drop=drop)
 
 
 def format_countdown(remaining: timedelta) -> str:
@@ -104,16 +159,23 @@ def format_countdown(remaining: timedelta) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """When a send starts: now, or at ``at``; never before ``embargo``."""
+    """When a send starts: now, or at ``at``; never before ``hold_until``; before ``embargo``
+    (unless ``drop_embargo``: then at or after it)."""
 
     embargo: datetime | None = None
     at: datetime | None = None
+    hold_until: datetime | None = None
+    drop_embargo: bool = False
 
     def start_time(self, now: datetime) -> datetime:
-        """Return when the send starts; raise `EmbargoError` if that is before the embargo."""
+        """Return when the send starts; raise `EmbargoError` if it may not start then."""
         start = max(self.at, now) if self.at is not None else now
-        check_embargo(self.embargo, start)
+        self.check(start)
         return start
+
+    def check(self, start: datetime) -> None:
+        """Raise `EmbargoError` if a send may not start at ``start``."""
+        check_start(start, embargo=self.embargo, hold_until=self.hold_until, drop=self.drop_embargo)
 
 
 def wait_until(

@@ -7,7 +7,7 @@
     distrib-log.sqlite           one log for every run of every release
     releases/
       2027-11-hiver-en-vitrine/  a release: fr.md, en.md, attachments,
-        release.toml             and optional overrides (audience, templates, sender, name)
+        release.toml             and optional overrides (audience, templates, sender, press, name)
       2027-12-marche-des-cedres/
 
 A release folder and the workspace file resolve to a `Campaign` (`release_campaign`) whose
@@ -35,6 +35,7 @@ from distrib.config import (
     AudienceConfig,
     Campaign,
     Language,
+    PressConfig,
     SenderConfig,
     Settings,
     _Frozen,
@@ -98,6 +99,14 @@ class SenderOverride(SenderConfig):
     unsubscribe_secret_env: str | None = None  # type: ignore[assignment]
 
 
+class PressOverride(PressConfig):
+    """A release's ``[press]``: any key of the workspace's ``[press]``, replacing it."""
+
+    time_zone: str | None = None  # type: ignore[assignment]
+    embargo_in_subject: bool | None = None  # type: ignore[assignment]
+    immediate_release: bool | None = None  # type: ignore[assignment]
+
+
 class ReleaseSettings(_Frozen):
     """A release's optional ``release.toml``: what this release does differently."""
 
@@ -105,6 +114,7 @@ class ReleaseSettings(_Frozen):
     templates: Path | None = None
     fallback_language: Language | None = None
     sender: SenderOverride | None = None
+    press: PressOverride | None = None
     audience: AudienceConfig = AudienceConfig()
 
     _resolve_templates = field_validator("templates", mode="before")(_resolve)
@@ -177,7 +187,7 @@ def load_workspace(path: Path) -> Workspace:
     ]
     problems += [
         Problem(f"{key}: unknown key", where, "config")
-        for key in ("file", "workspace")
+        for key in ("file", "workspace", "drop_embargo")
         if key in raw
     ]
     if problems:
@@ -196,7 +206,8 @@ def release_campaign(workspace: Workspace, slug: str) -> Campaign:
     """Resolve release ``slug`` of ``workspace`` to the `Campaign` that sends it.
 
     The workspace's settings, then the release's ``release.toml`` over them (its ``[sender]``
-    key by key); ``name`` is the slug unless the release renames it; the log is the workspace's.
+    and ``[press]`` key by key); ``name`` is the slug unless the release renames it; the log is
+    the workspace's.
     """
     folder = workspace.releases_folder / slug
     release_file = folder / RELEASE_FILE
@@ -207,6 +218,8 @@ def release_campaign(workspace: Workspace, slug: str) -> Campaign:
         raise ConfigError(config_problems(release_file, exc)) from None
     data: dict[str, Any] = {**workspace.raw}
     data["sender"] = {**data.get("sender", {}), **raw.get("sender", {})}
+    if "press" in raw:
+        data["press"] = {**data.get("press", {}), **raw["press"]}
     if "list_id" not in data["sender"]:
         # Every release of the office is one list for the journalists' filters (RFC 2919).
         data["sender"]["list_id"] = _list_id(workspace.settings.sender.domain)

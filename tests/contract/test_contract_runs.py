@@ -13,7 +13,7 @@ from distrib.app.resuming import INTERRUPTED, settle_interrupted
 from distrib.deliverylog import DeliveryLog, NewMessage, Run, State
 from distrib.deliverylog.lease import acquire_lease
 from distrib.deliverylog.runs import interrupted_runs, unresolved_unknown
-from distrib.errors import DeliveryLogError, RunLockedError
+from distrib.errors import DeliveryLogError, RunLockedError, RunNotFoundError
 from log_helpers import T0, Clock, begin, finish, raw_execute
 
 
@@ -43,6 +43,21 @@ def move(log: DeliveryLog, target: str | Path, message: int, state: State) -> No
 def status(log: DeliveryLog, run: Run) -> tuple[str, str | None]:
     found = log.get_run(run.id)
     return found.status, found.note
+
+
+def test_update_run_settings_adds_and_replaces_keys_and_keeps_the_others(
+    log: DeliveryLog, other: DeliveryLog
+) -> None:
+    run, _ = plan(log, ["a"], drop_embargo=False, titles={"fr": "Titre"})
+    later, _ = plan(log, ["b"], campaign="automne", drop_embargo=False)
+    updated = log.update_run_settings(run.id, {"drop_embargo": True, "lang": "fr"})
+    expected = {"drop_embargo": True, "titles": {"fr": "Titre"}, "lang": "fr"}
+    assert dict(updated.settings) == expected
+    assert dict(other.get_run(run.id).settings) == expected  # committed, seen by another
+    assert dict(other.get_run(later.id).settings) == {"drop_embargo": False}  # only that run
+    assert (updated.status, updated.campaign) == (run.status, run.campaign)
+    with pytest.raises(RunNotFoundError):
+        log.update_run_settings(999, {"drop_embargo": True})
 
 
 def test_to_send_puts_due_messages_first_then_deferred_by_retry_time(log: DeliveryLog) -> None:

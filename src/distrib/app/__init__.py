@@ -21,7 +21,8 @@ workspace           `open_release` (which release a command means), `open_worksp
                     `copy_templates`, `migrate_campaign`
 audience            `Selection` (--only/--exclude), `load_audience`, `audience_rules`
 contacts            `check_contacts`, `merge_contacts`, `contact_history`
-preview             `collect_preview`, `collect_and_write_preview`, `write_preview` (served by
+preview             `collect_preview`, `collect_and_write_preview`, `write_preview`,
+                    `live_preview` (a `LivePreview`, served by
                     `distrib.web.preview_server`)
 test send           `test_send`
 send                `prepare_send` (plan, settle interrupted runs, schedule), `wait_for_start`,
@@ -39,6 +40,8 @@ relay               `relay_account`, `relay_login`, `relay_logout`; `mailbox_loc
 getting started     `load_campaign`, `capture_mail`
 for showing         `list_runs`, `log_entries`, `attempt_entries`, `format_time`, `in_zone`,
                     `export_table`, `for_terminal` … (shaping only, no decisions)
+words               `gettext`, `ngettext`, `set_language`, `pick_language`, `translator`
+                    (distrib's own messages in French and English, `distrib.i18n`)
 ==================  ===========================================================================
 
 Names are imported on first use (``distrib --help`` stays fast: the contacts stage alone pulls
@@ -91,9 +94,11 @@ if TYPE_CHECKING:
         workspace_overview,
     )
     from distrib.app.previewing import (
+        LivePreview,
         PreviewWritten,
         collect_and_write_preview,
         collect_preview,
+        live_preview,
         write_preview,
     )
     from distrib.app.relay import (
@@ -110,6 +115,7 @@ if TYPE_CHECKING:
     from distrib.app.resuming import Joining, Resumption, Settled
     from distrib.app.sending import (
         Followup,
+        ReleaseVersion,
         SendPreparation,
         SendResult,
         SendSummary,
@@ -166,10 +172,20 @@ if TYPE_CHECKING:
     from distrib.deliverylog import DeliveryLog, MessageRow, Run
     from distrib.export import Format
     from distrib.export import write_table as export_table
+    from distrib.i18n import (
+        Translator,
+        current_language,
+        gettext,
+        ngettext,
+        pick_language,
+        set_language,
+        translator,
+    )
     from distrib.importing import ImportReport
     from distrib.inbox import clean
     from distrib.optout import OptOutOutcome
     from distrib.preview import PreviewEntry, PreviewSet
+    from distrib.problems import ProblemGroup, group_problems
     from distrib.relay.oauth import GoogleAccount, MicrosoftAccount, SignInPrompt
     from distrib.release_extras import format_size
     from distrib.render import RenderedMessage
@@ -201,11 +217,12 @@ _HOMES = {
     ),
     "distrib.app.logs": ("load_campaign", "locate_log", "log_name", "open_log"),
     "distrib.app.previewing": (
-        "PreviewWritten", "collect_and_write_preview", "collect_preview", "write_preview",
+        "LivePreview", "PreviewWritten", "collect_and_write_preview", "collect_preview",
+        "live_preview", "write_preview",
     ),
     "distrib.app.sending": (
-        "Followup", "SendPreparation", "SendResult", "SendSummary", "prepare_join",
-        "prepare_resume", "prepare_send", "send", "wait_for_start",
+        "Followup", "ReleaseVersion", "SendPreparation", "SendResult", "SendSummary",
+        "prepare_join", "prepare_resume", "prepare_send", "send", "wait_for_start",
     ),
     "distrib.app.releases": ("STDIN", "import_release"),
     "distrib.app.relay": (
@@ -227,6 +244,10 @@ _HOMES = {
     ),
     "distrib.config": ("Campaign", "display_path"),
     "distrib.export": ("Format",),
+    "distrib.i18n": (
+        "Translator", "current_language", "gettext", "ngettext", "pick_language", "set_language",
+        "translator",
+    ),
     "distrib.inbox": ("clean",),
     "distrib.safetext": ("for_terminal",),
     "distrib.schedule": ("format_countdown",),
@@ -241,6 +262,7 @@ _HOMES = {
     "distrib.importing": ("ImportReport",),
     "distrib.relay.oauth": ("GoogleAccount", "MicrosoftAccount", "SignInPrompt"),
     "distrib.preview": ("PreviewEntry", "PreviewSet"),
+    "distrib.problems": ("ProblemGroup", "group_problems"),
     "distrib.release_extras": ("format_size",),
     "distrib.render": ("RenderedMessage",),
 }  # fmt: skip
@@ -277,6 +299,7 @@ __all__ = [
     "History",
     "ImportReport",
     "Joining",
+    "LivePreview",
     "LogEntry",
     "LogFilter",
     "Merged",
@@ -289,7 +312,9 @@ __all__ = [
     "PreviewEntry",
     "PreviewSet",
     "PreviewWritten",
+    "ProblemGroup",
     "Progress",
+    "ReleaseVersion",
     "RenderedMessage",
     "Report",
     "Resumption",
@@ -306,6 +331,7 @@ __all__ = [
     "TemplatesCopied",
     "TestSendOutcome",
     "TokenIndex",
+    "Translator",
     "WorkspaceOverview",
     "accounts_file",
     "add_account",
@@ -320,6 +346,7 @@ __all__ = [
     "contact_history",
     "copy_templates",
     "create_release",
+    "current_language",
     "display_path",
     "export_rows",
     "export_table",
@@ -328,10 +355,13 @@ __all__ = [
     "format_countdown",
     "format_size",
     "format_time",
+    "gettext",
+    "group_problems",
     "imap_settings",
     "import_release",
     "in_zone",
     "list_runs",
+    "live_preview",
     "load_accounts",
     "load_audience",
     "load_campaign",
@@ -344,10 +374,12 @@ __all__ = [
     "make_filter",
     "merge_contacts",
     "migrate_campaign",
+    "ngettext",
     "open_log",
     "open_release",
     "open_workspace",
     "parse_zone",
+    "pick_language",
     "prepare_join",
     "prepare_resume",
     "prepare_send",
@@ -360,11 +392,13 @@ __all__ = [
     "resolve_unknown",
     "run_report",
     "send",
+    "set_language",
     "start_workspace",
     "suppression_list",
     "test_send",
     "token_index",
     "token_known",
+    "translator",
     "unknown_messages",
     "unsubscribe",
     "unsubscribe_by_token",

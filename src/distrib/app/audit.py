@@ -90,13 +90,23 @@ def run_report(log: DeliveryLog, run: int | str = "latest") -> Report:
     return report(log, find_run(log, run))
 
 
-def write_html_report(report: Report, file: Path, *, zone: tzinfo | None, source: str) -> None:
-    """Write the self-contained HTML report (no script, no external resource) to ``file``."""
+def write_html_report(
+    report: Report,
+    file: Path,
+    *,
+    zone: tzinfo | None,
+    source: str,
+    language: str | None = None,
+) -> None:
+    """Write the self-contained HTML report (no script, no external resource) to ``file``, in
+    ``language`` (``fr`` or ``en``; default: the interface's, `distrib.i18n`)."""
     from distrib.audit.html import render_html
     from distrib.errors import DeliveryLogError
+    from distrib.i18n import current_language
 
+    html = render_html(report, zone=zone, source=source, language=language or current_language())
     try:
-        file.write_text(render_html(report, zone=zone, source=source), encoding="utf-8")
+        file.write_text(html, encoding="utf-8")
     except OSError as exc:
         raise DeliveryLogError(f"{file}: cannot write the report: {exc.strerror}") from None
 

@@ -251,6 +251,26 @@ def _new_message(item: PlannedMessage, status: State, note: str | None = None) -
     )
 
 
+def release_settings(plan: Plan) -> dict[str, dict[str, str]]:
+    """What a run records of its release, per language: title, subject (as the first message
+    in that language has it), label and embargo, so that its report can name it."""
+    from distrib.render.context import release_label
+
+    subjects: dict[str, str] = {}
+    for message in plan.messages:
+        subjects.setdefault(message.language, message.subject)
+    recorded: dict[str, dict[str, str]] = {}
+    for language, document in plan.renderer.release.documents.items():
+        label = release_label(document)
+        recorded[language] = {
+            "title": document.title,
+            "subject": subjects.get(language, document.subject),
+            "label": label.text,
+            "embargo": label.embargo.isoformat() if label.embargo is not None else "",
+        }
+    return recorded
+
+
 def _audience_settings(plan: Plan) -> dict[str, object]:
     """The run's audience, in its settings: the rules applied, and the command's options (which
     `--resume` applies again)."""
@@ -276,6 +296,8 @@ def start_run(plan: Plan, log: DeliveryLog) -> Run:
             "rate": campaign.limits.rate,
             "connections": campaign.limits.connections,
             "resend": plan.resend,
+            "drop_embargo": campaign.drop_embargo,
+            "release": release_settings(plan),
             **_audience_settings(plan),
         },
         contacts_hash=plan.contacts_hash,

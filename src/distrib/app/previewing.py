@@ -1,21 +1,25 @@
 """Previewing a release: every journalist's message rendered, nothing sent, whatever the embargo.
 
-`collect_preview` renders each contact's message once and keeps the outcome; the local preview
-page (`distrib.web.preview_server`, an interface) serves it.  `collect_and_write_preview` does
-the same and writes each message as files (``.eml``, ``.html``) as soon as it is rendered, then
-an index: one rendering per message, nothing held (`write_preview` writes a `PreviewSet`
-collected earlier, rendering each message again).
+`collect_preview` renders each contact's message once and keeps the outcome.
+`collect_and_write_preview` does the same and writes each message as files (``.eml``, ``.html``)
+as soon as it is rendered, then an index: one rendering per message, nothing held
+(`write_preview` writes a `PreviewSet` collected earlier, rendering each message again).  The
+local preview page (`distrib.web.preview_server`, an interface) serves a `LivePreview`, which
+collects the preview again whenever the release, the templates, the contact lists, the outlets
+sheet or the campaign (or workspace) file change.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from distrib.errors import DistribError
 from distrib.preview import PreviewEntry, PreviewSet, PreviewWriter
 
 if TYPE_CHECKING:
@@ -23,7 +27,14 @@ if TYPE_CHECKING:
     from distrib.config import Campaign
     from distrib.render import RenderedMessage
 
-__all__ = ["PreviewWritten", "collect_and_write_preview", "collect_preview", "write_preview"]
+__all__ = [
+    "LivePreview",
+    "PreviewWritten",
+    "collect_and_write_preview",
+    "collect_preview",
+    "live_preview",
+    "write_preview",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +142,102 @@ def collect_and_write_preview(
     preview = collect_preview(campaign, token=token, selection=selection, on_message=writer.add)
     written = writer.finish(problems=preview.problems, title=campaign.name)
     return preview, PreviewWritten(folder, written.index, written.messages)
+
+
+def watched_paths(campaign: Campaign) -> tuple[Path, ...]:
+    """What a preview is made of: the campaign (or workspace) file, the release and templates
+    folders, the contact lists, suppression lists and outlets sheet."""
+    from distrib.render import default_templates_dir
+
+    paths = [campaign.file, campaign.release, campaign.templates or default_templates_dir()]
+    paths += [source.path for source in campaign.sources]
+    paths += list(campaign.suppression)
+    if campaign.outlets is not None:
+        paths.append(campaign.outlets)
+    return tuple(paths)
+
+
+def _fingerprint(paths: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
+    """Every file under ``paths`` with its modification time and size (cheap: no reading)."""
+    found: list[tuple[str, int, int]] = []
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            try:
+                stat = file.stat()
+            except OSError:
+                found.append((str(file), -1, -1))  # gone: a change too
+                continue
+            found.append((str(file), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
+class LivePreview:
+    """A preview that follows its files: `current` collects it again when the campaign or
+    workspace file, the release (with its ``release.toml``), the templates, the contact lists
+    or the outlets sheet changed since.
+
+    ``target``: what `distrib.app.open_release` takes to find the release again (a campaign
+    file, or a release folder of a workspace); ``selection``: the ``--only``/``--exclude``
+    options, applied at every collection.  When the new files cannot be used (a YAML mistake in
+    the release, a broken template), the last preview that could be made is kept and `error`
+    says why.
+    """
+
+    def __init__(
+        self,
+        target: Path,
+        *,
+        selection: Selection | None = None,
+        load: Callable[[Path], Campaign] | None = None,
+        collect: Callable[[Campaign], PreviewSet] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        from distrib.app.workspace import open_release
+
+        self.target = target
+        self._load = load or open_release
+        self._collect = collect or (lambda c: collect_preview(c, selection=selection))
+        self._clock = clock or (lambda: datetime.now().astimezone())
+        self._lock = threading.Lock()
+        campaign = self._load(target)
+        self._paths = watched_paths(campaign)
+        self._seen = _fingerprint(self._paths)
+        self._preview = self._collect(campaign)
+        #: When the preview was last collected, and how many times it has been.
+        self.built_at = self._clock()
+        self.builds = 1
+        #: Why the last change could not be shown ("" when it could).
+        self.error = ""
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """The files and folders watched."""
+        return self._paths
+
+    def current(self) -> PreviewSet:
+        """The preview of the files as they are now (collected again if they changed)."""
+        with self._lock:
+            now = _fingerprint(self._paths)
+            if now == self._seen:
+                return self._preview
+            self._seen = now
+            try:
+                campaign = self._load(self.target)
+                self._paths = watched_paths(campaign)
+                self._seen = _fingerprint(self._paths)
+                self._preview = self._collect(campaign)
+            except DistribError as exc:
+                self.error = str(exc)
+            else:
+                self.error = ""
+                self.builds += 1
+                self.built_at = self._clock()
+            return self._preview
+
+
+def live_preview(campaign: Campaign, *, selection: Selection | None = None) -> LivePreview:
+    """A `LivePreview` of ``campaign``'s release (collected now, and again whenever its files
+    change): found again by its release folder in a workspace, else by its campaign file."""
+    target = campaign.release if campaign.workspace is not None else campaign.file
+    return LivePreview(target, selection=selection)

@@ -36,6 +36,7 @@ from distrib.deliverylog.lease import Lease, acquire_lease
 from distrib.deliverylog.runs import interrupted_runs, is_test_run
 from distrib.deliverylog.workers import silent_workers
 from distrib.errors import DeliveryLogError, Problem, RenderError, RunChangedError, RunNotFoundError
+from distrib.schedule import check_embargo
 
 __all__ = [
     "Joining",
@@ -139,6 +140,7 @@ def prepare_resume(
     run: int | str,
     *,
     force: bool = False,
+    drop_embargo: bool = False,
     selection: Selection | None = None,
 ) -> Resumption:
     """Take the lease, recover and check the run; the caller sends, then releases the lease.
@@ -146,8 +148,14 @@ def prepare_resume(
     Raises `RunLockedError` when another process sends the campaign and `RunChangedError`
     (listing every change) when the campaign changed since planning and ``force`` is False.
     ``selection``: the audience options; None applies again those the run was sent with.
+    A run sent without its embargo notice (``--drop-embargo``) resumes without it; a run whose
+    embargo has passed since it stopped is refused (`EmbargoError`: its messages would carry a
+    false notice) unless ``drop_embargo``, whose messages then differ (``force`` re-plans them).
     """
     found = find_run(log, campaign, run)
+    dropped = bool(found.settings.get("drop_embargo"))
+    if dropped or drop_embargo:
+        campaign = campaign.model_copy(update={"drop_embargo": True})
     lease = acquire_lease(log, campaign.name, run_id=found.id)
     try:
         requeued, unknown = log.recover(found.id, dead=silent_workers(log))
@@ -157,6 +165,9 @@ def prepare_resume(
             selection = _recorded_selection(found)
         plan = make_plan(campaign, log=log, resend=True, token=found.token, selection=selection)
         lease.confirm()  # planning a long list may outlast the lease: change nothing if lost
+        release = plan.renderer.release
+        if not dropped:
+            check_embargo(release.embargo, log.current_time(), drop=drop_embargo)
         if plan.problems:
             raise RenderError(
                 plan.problems,
@@ -191,6 +202,8 @@ def prepare_resume(
         for row in changed:
             item = planned[row.key]
             log.replan(row.id, content_hash=item.content_hash, subject=item.subject)
+        if drop_embargo and not dropped:
+            log.update_run_settings(found.id, {"drop_embargo": True})
     except BaseException:
         lease.release()
         raise
@@ -238,11 +251,15 @@ def prepare_join(campaign: Campaign, log: DeliveryLog, run: int | str) -> Joinin
     """Check that ``run`` is being sent and plan it again to help: the caller then sends it
     as one more worker (`distrib.app.pipeline.send_run` with ``join=True``).
 
-    Refused when no live process sends the run (`--resume` continues it then), and when the
+    Refused when no live process sends the run (`--resume` continues it then), when the
     campaign changed since the run was planned (`RunChangedError`: every worker of a run
-    sends the same messages).
+    sends the same messages), and when the release's embargo has passed and the run carries
+    its notice (`EmbargoError`).  A run sent with ``--drop-embargo`` is joined without it.
     """
     found = find_run(log, campaign, run)
+    dropped = bool(found.settings.get("drop_embargo"))
+    if dropped:
+        campaign = campaign.model_copy(update={"drop_embargo": True})
     resume = f"`distrib send {campaign.file.name} --resume {found.id}` continues it"
     if is_test_run(found):
         raise DeliveryLogError(f"run {found.id} is a test send: there is nothing to join")
@@ -256,6 +273,8 @@ def prepare_join(campaign: Campaign, log: DeliveryLog, run: int | str) -> Joinin
     plan = make_plan(
         campaign, log=log, resend=True, token=found.token, selection=_recorded_selection(found)
     )
+    if not dropped:
+        check_embargo(plan.renderer.release.embargo, log.current_time())
     if plan.problems:
         raise RenderError(
             plan.problems,

@@ -36,10 +36,12 @@ if TYPE_CHECKING:
     from distrib.deliverylog import DeliveryLog, Run
     from distrib.deliverylog.lease import Lease
     from distrib.resolve import Suggestion, Unknown
+    from distrib.schedule import Schedule
     from distrib.send import Progress, SendReport
 
 __all__ = [
     "Followup",
+    "ReleaseVersion",
     "RunStoppedError",
     "SendPreparation",
     "SendResult",
@@ -53,6 +55,16 @@ __all__ = [
 
 #: How many outlets a summary names before "and N more".
 TOP_OUTLETS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseVersion:
+    """One language of the messages about to leave, as journalists will see it."""
+
+    language: str  # fr, en, or both (one bilingual message)
+    title: str  # the headline ("fr / en" for both)
+    subject: str  # as the first message in this language has it (embargo prefix included)
+    label: str  # "SOUS EMBARGO jusqu’au …", "Pour diffusion immédiate" or "" ("fr / en" for both)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +83,12 @@ class SendSummary:
     maybe_sent: int  # unknown in an earlier run: may have arrived, not resent
     warnings: int
     relay: str  # host:port
-    security: str
+    security: str  # none (not encrypted), starttls (required) or tls
+    sender: str = ""  # the From: "Name <address>"
+    versions: tuple[ReleaseVersion, ...] = ()  # per message language, in fr, en, both order
+    embargo: datetime | None = None  # the release's embargo (None: immediate release)
+    drop_embargo: bool = False  # sent without the embargo notice (the embargo has passed)
+    hold_until: datetime | None = None  # the release's scheduled start
     audience: AudienceSummary | None = None  # who the release's audience rules left out
     # The messages' language decisions made by fallback (blank or unknown language cells).
     language_fallbacks: tuple[Problem, ...] = ()
@@ -132,6 +149,8 @@ class SendPreparation:
         plan, book = self.plan, self.plan.book
         outlets = Counter(m.contact.outlet or "(no outlet)" for m in plan.messages)
         smtp = self.campaign.smtp
+        sender = self.campaign.sender
+        release = plan.renderer.release
         return SendSummary(
             campaign=self.campaign.name,
             messages=len(plan.messages),
@@ -146,6 +165,11 @@ class SendPreparation:
             warnings=len(plan.warnings),
             relay=f"{smtp.host}:{smtp.port}",
             security=smtp.security,
+            sender=f"{sender.name} <{sender.address}>",
+            versions=_versions(plan),
+            embargo=release.embargo,
+            drop_embargo=self.campaign.drop_embargo,
+            hold_until=release.hold_until,
             audience=book.audience,
             language_fallbacks=_fallbacks(plan),
         )
@@ -217,15 +241,60 @@ def _unknown_elsewhere(log: DeliveryLog, campaign: Campaign, besides: int | None
     return {run: n for run, n in found.items() if run != besides}
 
 
+def _versions(plan: Plan) -> tuple[ReleaseVersion, ...]:
+    """Each message language of the plan: its title, its first message's subject, its label."""
+    from distrib.render.context import release_label
+
+    release = plan.renderer.release
+    first: dict[str, str] = {}
+    for message in plan.messages:
+        first.setdefault(message.language, message.subject)
+    versions = []
+    for language in ("fr", "en", "both"):
+        if language not in first:
+            continue
+        codes = plan.campaign.bilingual_order if language == "both" else (language,)
+        documents = [d for d in (release.get(code) for code in codes) if d is not None]
+        labels = [release_label(d).text for d in documents]
+        versions.append(
+            ReleaseVersion(
+                language,
+                " / ".join(d.title for d in documents),
+                first[language],
+                " / ".join(label for label in labels if label),
+            )
+        )
+    return tuple(versions)
+
+
+def _schedule(plan: Plan, at: datetime | None = None) -> Schedule:
+    from distrib.schedule import Schedule
+
+    release = plan.renderer.release
+    return Schedule(
+        embargo=release.embargo,
+        at=at,
+        hold_until=release.hold_until,
+        drop_embargo=plan.campaign.drop_embargo,
+    )
+
+
 def _scheduled_start(plan: Plan, at: str | datetime | None) -> datetime | None:
-    """When to start (None: now); raise `EmbargoError` for a start before the embargo."""
-    from distrib.schedule import Schedule, embargo_of, parse_time, utc_now
+    """When to start (None: now); raise `EmbargoError` for a start the release forbids:
+    before its ``hold_until``, at or after its embargo (unless the notice is dropped)."""
+    from distrib.schedule import parse_time, utc_now
 
     when = parse_time(at) if isinstance(at, str) else at
-    start = Schedule(embargo=embargo_of(plan.renderer.release), at=when).start_time(utc_now())
+    start = _schedule(plan, when).start_time(utc_now())
     if when is None or start <= utc_now():
         return None
     return start
+
+
+def without_embargo_notice(campaign: Campaign) -> Campaign:
+    """``campaign`` for a run sent with ``--drop-embargo``: its messages carry no embargo
+    notice (the release reads as an immediate release), and the run records it."""
+    return campaign.model_copy(update={"drop_embargo": True})
 
 
 def prepare_send(
@@ -234,14 +303,19 @@ def prepare_send(
     log: Path | str | None = None,
     resend: bool = False,
     at: str | datetime | None = None,
+    drop_embargo: bool = False,
     selection: Selection | None = None,
 ) -> SendPreparation:
     """Settle the runs a killed process left unfinished, plan every message, and schedule.
 
-    ``at``: start then (a time with its zone); refused (`EmbargoError`) before the release's
-    embargo, like a send at once.  ``selection``: the ``--only``/``--exclude`` audience rules.
-    The caller closes the preparation (``with``).
+    An embargoed release is sent before its embargo, each message carrying the notice; at or
+    after the embargo the send is refused (`EmbargoError`), unless ``drop_embargo``: then the
+    messages go without the notice, and the run records it.  ``at``: start then (a time with
+    its zone); refused before the release's ``hold_until``.  ``selection``: the
+    ``--only``/``--exclude`` audience rules.  The caller closes the preparation (``with``).
     """
+    if drop_embargo:
+        campaign = without_embargo_notice(campaign)
     delivery_log = _open_log(campaign, log, create=True)
     try:
         # Runs a killed process left unfinished: settled before planning (sending → ready,
@@ -262,17 +336,28 @@ def prepare_resume(
     *,
     force: bool = False,
     log: Path | str | None = None,
+    drop_embargo: bool = False,
     selection: Selection | None = None,
 ) -> SendPreparation:
     """Take the campaign's lease, recover run ``run`` (an id or ``latest``) and check it (see
     `distrib.app.resuming`); the caller closes the preparation, which releases the lease.
-    ``selection``: the audience options (None: those the run was started with)."""
+
+    ``selection``: the audience options (None: those the run was started with).  A run sent
+    with ``--drop-embargo`` resumes without the notice; a run whose embargo has passed since it
+    stopped is refused (its messages would carry a false notice) unless ``drop_embargo`` (with
+    ``force``: the pending messages are then re-planned without it).
+    """
     from distrib.app.resuming import prepare_resume as recover_and_check
 
     delivery_log = _open_log(campaign, log, create=False)
     try:
         resumption = recover_and_check(
-            campaign, delivery_log, run, force=force, selection=selection
+            campaign,
+            delivery_log,
+            run,
+            force=force,
+            drop_embargo=drop_embargo,
+            selection=selection,
         )
         unknown = _unknown_elsewhere(delivery_log, campaign, resumption.run.id)
     except BaseException:
@@ -312,9 +397,10 @@ def wait_for_start(
     clock: Callable[[], datetime] | None = None,
     sleep: Callable[[float], None] | None = None,
 ) -> None:
-    """Wait until ``prep.start`` (Ctrl-C interrupts: nothing sent), then check the embargo
-    again (`EmbargoError`).  Needs the machine to stay awake: nothing sends while it sleeps."""
-    from distrib.schedule import check_embargo, embargo_of, utc_now, wait_until
+    """Wait until ``prep.start`` (Ctrl-C interrupts: nothing sent), then check the schedule
+    again (`EmbargoError`: a machine that slept past the embargo must not send a false
+    notice).  Needs the machine to stay on and awake: nothing is sent while it sleeps."""
+    from distrib.schedule import utc_now, wait_until
 
     if prep.start is None:
         return
@@ -323,7 +409,7 @@ def wait_for_start(
     if sleep is not None:
         options["sleep"] = sleep
     wait_until(prep.start, **options)  # type: ignore[arg-type]
-    check_embargo(embargo_of(prep.plan.renderer.release), now())
+    _schedule(prep.plan).check(now())
 
 
 def send(

@@ -1,7 +1,10 @@
 """The HTML run report: one self-contained file (inline CSS and SVG, no script, nothing fetched).
 
-An officer attaches it to an email to their director, so it must open anywhere, offline, and print
-well.  Everything from the log (names, outlets, SMTP replies, bounce texts) is untrusted and goes
+An officer attaches it to an email to their director, so it must open anywhere, offline, on a
+phone, and print well, and name the release (its title and subject in each language), not only
+the campaign; it lists who received it (a table that opens on a click, no script).  It is
+written in French or in English (`distrib.i18n`: ``distrib --lang fr report --html …``).
+Everything from the log (names, outlets, SMTP replies, bounce texts) is untrusted and goes
 through Jinja2 with autoescaping on; the chart is plain SVG whose geometry is computed here.
 """
 
@@ -18,6 +21,8 @@ from jinja2 import Environment, StrictUndefined
 from distrib import __version__
 from distrib.audit.report import OUTCOMES, Report, Timeline, resolve_commands
 from distrib.audit.times import format_time
+from distrib.deliverylog import LogEntry
+from distrib.i18n import Translator, translator
 
 __all__ = ["Bar", "Chart", "chart", "render_html"]
 
@@ -28,6 +33,38 @@ _TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14
 
 #: States that were never handed to the relay.
 NOT_SENT = ("skipped", "suppressed", "rejected")
+
+#: What the recipients table shows of each message (with the relay's reply).
+_RECIPIENT_COLUMNS = ("recipient", "name", "outlet", "language", "status")
+
+
+def N_(message: str) -> str:  # gettext's name for "mark for translation"
+    """Mark ``message`` for the catalogue; it is translated where it is shown."""
+    return message
+
+
+#: The states as a director reads them (the badges keep the log's own word as a class).
+STATE_NAMES = {
+    "sent": N_("sent"), "bounced": N_("bounced"), "failed": N_("failed"),
+    "deferred": N_("deferred"), "unknown": N_("unknown"), "ready": N_("ready"),
+    "sending": N_("sending"), "data": N_("data"), "skipped": N_("skipped"),
+    "suppressed": N_("suppressed"), "rejected": N_("rejected"), "test": N_("test"),
+}  # fmt: skip
+
+#: Run statuses, likewise.
+RUN_STATUSES = {
+    "planned": N_("planned"), "sending": N_("sending"), "finished": N_("finished"),
+    "stopped": N_("stopped"), "paused": N_("paused"), "aborted": N_("aborted"),
+}  # fmt: skip
+
+#: How the relay connection was protected.
+SECURITY_NAMES = {
+    "none": N_("not encrypted"),
+    "starttls": N_("STARTTLS, required"),
+    "tls": N_("TLS"),
+}
+
+_ENGLISH = translator("en")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +114,7 @@ def _number(value: float) -> str:
     return f"{value:g}" if value >= 1 or value == 0 else f"{value:.2g}"
 
 
-def chart(line: Timeline, zone: tzinfo | None) -> Chart:
+def chart(line: Timeline, zone: tzinfo | None, t: Translator = _ENGLISH) -> Chart:
     """Lay out ``line`` as stacked bars with the rate limit as a horizontal line."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     top_value = max(line.peak, line.rate or 0.0) * 1.1
@@ -107,7 +144,7 @@ def chart(line: Timeline, zone: tzinfo | None) -> Chart:
                     width=round(max(slot - gap, 0.6), 2),
                     height=round(y_of(base) - top, 2),
                     outcome=outcome,
-                    label=f"{when}: {n} {outcome} ({_number(value)}/s)",
+                    label=f"{when}: {n} {t.gettext(STATE_NAMES[outcome])} ({_number(value)}/s)",
                 )
             )
             base += value
@@ -118,7 +155,7 @@ def chart(line: Timeline, zone: tzinfo | None) -> Chart:
         rate_y=round(y_of(line.rate), 2) if line.rate else None,
         y_ticks=y_ticks,
         x_ticks=_x_ticks(line, zone, plot_w),
-        summary=_summary(line, zone),
+        summary=_summary(line, zone, t),
     )
 
 
@@ -142,16 +179,30 @@ def _x_ticks(line: Timeline, zone: tzinfo | None, plot_w: float) -> tuple[tuple[
     return tuple(ticks)
 
 
-def _summary(line: Timeline, zone: tzinfo | None) -> str:
+def _summary(line: Timeline, zone: tzinfo | None, t: Translator = _ENGLISH) -> str:
     if not line.bins:
-        return "No SMTP attempt finished in this run."
-    unit = "second" if line.bin_seconds == 1 else f"{line.bin_seconds} seconds"
+        return t.gettext("No SMTP attempt finished in this run.")
+    if line.bin_seconds == 1:
+        unit = t.gettext("second")
+    else:
+        unit = t.gettext("{n} seconds").format(n=line.bin_seconds)
     peak_at = line.peak_at
-    when = f" at {peak_at.astimezone(zone):%H:%M:%S}" if peak_at is not None else ""
-    limit = f"rate limit {_number(line.rate)}/s" if line.rate else "no rate limit configured"
-    return (
-        f"{line.total} attempt(s) over {_duration(line.duration)}, counted per {unit};"
-        f" peak {_number(line.peak)}/s{when}; {limit}."
+    when = ""
+    if peak_at is not None:
+        when = t.gettext(" at {time}").format(time=f"{peak_at.astimezone(zone):%H:%M:%S}")
+    if line.rate:
+        limit = t.gettext("rate limit {rate}/s").format(rate=_number(line.rate))
+    else:
+        limit = t.gettext("no rate limit configured")
+    return t.gettext(
+        "{n} attempt(s) over {duration}, counted per {unit}; peak {peak}/s{when}; {limit}."
+    ).format(
+        n=line.total,
+        duration=_duration(line.duration),
+        unit=unit,
+        peak=_number(line.peak),
+        when=when,
+        limit=limit,
     )
 
 
@@ -166,18 +217,31 @@ def _duration(seconds: float) -> str:
     return f"{secs} s"
 
 
-def _environment() -> Environment:
+def _environment(t: Translator) -> Environment:
     env = Environment(
-        autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_callables(t.gettext, t.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["when"] = format_time
+    env.globals["state_name"] = lambda state: t.gettext(STATE_NAMES.get(str(state), str(state)))
+    env.globals["security_name"] = lambda security: t.gettext(
+        SECURITY_NAMES.get(str(security), str(security))
+    )
+    env.globals["run_status"] = lambda status: t.gettext(RUN_STATUSES.get(str(status), str(status)))
     return env
 
 
-def render_html(rep: Report, *, zone: tzinfo | None = None, source: str = "") -> str:
-    """Return the report as one self-contained HTML document."""
+def render_html(
+    rep: Report, *, zone: tzinfo | None = None, source: str = "", language: str = "en"
+) -> str:
+    """Return the report as one self-contained HTML document, in ``language`` (fr or en)."""
+    t = translator(language)
     template_text = resources.files("distrib.audit").joinpath("report.html.j2").read_text("utf-8")
-    template = _environment().from_string(template_text)
+    template = _environment(t).from_string(template_text)
     run = rep.run
     started, finished = run.started_at, run.finished_at
     duration = None
@@ -191,9 +255,12 @@ def render_html(rep: Report, *, zone: tzinfo | None = None, source: str = "") ->
         "rep": rep,
         "run": run,
         "zone": zone,
-        "zone_name": _zone_name(zone),
+        "zone_name": _zone_name(zone, t),
+        "language": t.language,
         "duration": duration,
-        "chart": chart(rep.timeline, zone),
+        "chart": chart(rep.timeline, zone, t),
+        "release": _release_rows(rep),
+        "recipients": [{**m.row(_RECIPIENT_COLUMNS), "reply": _reply(m)} for m in rep.recipients],
         "timeline": rep.timeline,
         "delivered": sent,
         "tried": tried,
@@ -231,7 +298,24 @@ def _group_row(name: str, counts: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def _zone_name(zone: tzinfo | None) -> str:
+def _zone_name(zone: tzinfo | None, t: Translator = _ENGLISH) -> str:
     if zone is None:
-        return f"local time ({datetime.now().astimezone().tzname()})"
+        return t.gettext("local time ({zone})").format(zone=datetime.now().astimezone().tzname())
     return str(zone)
+
+
+def _release_rows(rep: Report) -> list[dict[str, str]]:
+    """The release per language (fr, en, then others), as the run recorded it."""
+    return [{"language": language, **values} for language, values in rep.release.items()]
+
+
+def _reply(message: LogEntry) -> str:
+    """What the relay answered (or the bounce that came back), as one line."""
+    parts: list[object]
+    if message.bounce:
+        parts = [message.bounce_status, message.bounce_reply]
+    else:
+        parts = [message.reply_code, message.enhanced_code, message.reply_text]
+    words = [str(p) for p in parts if p]
+    text = " ".join(w for i, w in enumerate(words) if not any(w in o for o in words[i + 1 :]))
+    return text or "–"

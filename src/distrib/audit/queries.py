@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from distrib.audit.times import to_log_time
-from distrib.deliverylog import DeliveryLog, Run
+from distrib.deliverylog import DeliveryLog, Run, State
 from distrib.deliverylog.records import (
     Attempt,
     AttemptEntry,
@@ -39,10 +39,12 @@ __all__ = [
     "log_entries",
     "message_entries",
     "notable_entries",
+    "recipient_entries",
     "resolve_run",
     "rows",
     "run_summaries",
     "status_counts",
+    "subjects_by_language",
 ]
 
 #: How an *unknown* was resolved (`distrib resolve`).
@@ -217,6 +219,28 @@ def notable_entries(log: DeliveryLog, run_id: int, states: Sequence[str]) -> lis
     """Return the run's messages in ``states`` or settled by `distrib resolve`, as
     `log_entries` gives them (what a report lists one by one)."""
     return log.log_entries(EntryQuery(run=run_id, states=tuple(states), or_resolved=True))
+
+
+#: Messages a run set aside: never handed to the relay.
+_SET_ASIDE = frozenset({State.SKIPPED, State.SUPPRESSED, State.REJECTED})
+
+
+def recipient_entries(log: DeliveryLog, run_id: int) -> list[LogEntry]:
+    """Return the run's messages handed to the relay, or to be (not those set aside: skipped,
+    suppressed, rejected), by outlet then recipient: who received the release, for a report."""
+    states = tuple(str(s) for s in State if s not in _SET_ASIDE)
+    entries = log.log_entries(EntryQuery(run=run_id, states=states))
+    return sorted(entries, key=lambda e: (e.outlet.lower(), e.recipient.lower(), e.id))
+
+
+def subjects_by_language(log: DeliveryLog, run_id: int) -> dict[str, str]:
+    """Return the first subject of each language of a run, in planning order (for runs that
+    did not record their release)."""
+    found: dict[str, str] = {}
+    for message in log.messages(run_id):
+        if message.subject:
+            found.setdefault(message.language or "?", message.subject)
+    return found
 
 
 def attempt_entries(

@@ -13,7 +13,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from distrib.audit.queries import notable_entries, status_counts
+from distrib.audit.queries import (
+    notable_entries,
+    recipient_entries,
+    status_counts,
+    subjects_by_language,
+)
 from distrib.deliverylog import DeliveryLog, LogEntry, Run, State
 
 __all__ = [
@@ -93,6 +98,11 @@ class Report:
     bounced: list[LogEntry] = field(default_factory=list)
     resolved: list[LogEntry] = field(default_factory=list)
     timeline: Timeline = field(default_factory=lambda: Timeline(None, 1, (), None))
+    #: Every message handed to the relay (or to be), by outlet: who received the release.
+    recipients: list[LogEntry] = field(default_factory=list)
+    #: The release as the run recorded it, per language: title, subject, label, embargo
+    #: (``runs.settings["release"]``; for older runs, only the subjects the messages had).
+    release: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -127,7 +137,27 @@ def report(log: DeliveryLog, run: Run) -> Report:
         bounced=_having(rows, State.BOUNCED),
         resolved=[m for m in rows if m.resolved_at or m.resolution],
         timeline=timeline(log, run),
+        recipients=recipient_entries(log, run.id),
+        release=_release(log, run),
     )
+
+
+def _release(log: DeliveryLog, run: Run) -> dict[str, dict[str, str]]:
+    """The release of ``run``: what it recorded, else the subjects its messages had."""
+    recorded = run.settings.get("release")
+    if isinstance(recorded, dict) and recorded:
+        found = {
+            str(language): {str(k): str(v) for k, v in values.items()}
+            for language, values in recorded.items()
+            if isinstance(values, dict)
+        }
+    else:
+        found = {
+            language: {"title": "", "subject": subject, "label": "", "embargo": ""}
+            for language, subject in subjects_by_language(log, run.id).items()
+        }
+    order = {"fr": 0, "en": 1, "both": 2}  # French first, as Québec newsrooms read it
+    return dict(sorted(found.items(), key=lambda item: (order.get(item[0], 9), item[0])))
 
 
 def _having(rows: Iterable[LogEntry], state: State) -> list[LogEntry]:

@@ -65,11 +65,23 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
+    lang: str | None = typer.Option(
+        None,
+        "--lang",
+        help="The language distrib speaks in, fr or en: its messages and the HTML report"
+        " (default: DISTRIB_LANG, else the locale's language, else en).",
+        show_default=False,
+    ),
 ) -> None:
     """Send a bilingual press release to the journalists who should get it.
 
     Typical session: contacts check → preview → send → report.
     """
+    from distrib.app import pick_language, set_language
+
+    if lang is not None and lang not in ("fr", "en"):
+        raise typer.BadParameter(f"{lang!r}: fr or en", param_hint="--lang")
+    set_language(pick_language(lang))
 
 
 #: Set this environment variable to 1 to see the traceback of an unexpected error.

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from distrib.app import gettext as _
 from distrib.cli._common import CampaignOpt, Exit, LogOpt, console, fail, open_log, user_errors
 
 if TYPE_CHECKING:
@@ -342,7 +343,20 @@ def report_command(
     if html is not None:
         with user_errors():
             app.write_html_report(rep, html, zone=zone, source=source)
-        console.print(f"Wrote the HTML report to {html}", markup=False)
+        console.print(_("Wrote the HTML report to {file}").format(file=html), markup=False)
+
+
+def _print_release(rep: Report) -> None:
+    """The release the run sent, one line per language: its label and subject."""
+    for language, version in rep.release.items():
+        label = f"{version['label']}: " if version.get("label") else ""
+        console.print(
+            "  "
+            + _("{language}: {label}{subject}").format(
+                language=language, label=label, subject=version.get("subject", "")
+            ),
+            markup=False,
+        )
 
 
 def print_report(rep: Report, zone: tzinfo | None = None) -> None:
@@ -353,47 +367,57 @@ def print_report(rep: Report, zone: tzinfo | None = None) -> None:
 
     run = rep.run
     console.print(
-        f"Run {run.id} of {run.campaign}: {run.status} (started"
-        f" {format_time(run.started_at, zone) or '-'}, finished"
-        f" {format_time(run.finished_at, zone) or '-'})",
+        _("Run {run} of {campaign}: {status} (started {started}, finished {finished})").format(
+            run=run.id,
+            campaign=run.campaign,
+            status=run.status,
+            started=format_time(run.started_at, zone) or "-",
+            finished=format_time(run.finished_at, zone) or "-",
+        ),
         markup=False,
     )
+    _print_release(rep)
     console.print(
-        "By state: "
-        + ", ".join(f"{k} {v}" for k, v in rep.by_state.items())
-        + f" (total {rep.total})"
+        _("By state: {counts} (total {total})").format(
+            counts=", ".join(f"{k} {v}" for k, v in rep.by_state.items()), total=rep.total
+        )
     )
-    for title, groups in (("language", rep.by_language), ("outlet", rep.by_outlet)):
-        table = Table(title=f"By {title}", title_justify="left")
-        table.add_column(title)
+    for title, column, groups in (
+        (_("By language"), _("language"), rep.by_language),
+        (_("By outlet"), _("outlet"), rep.by_outlet),
+    ):
+        table = Table(title=title, title_justify="left")
+        table.add_column(column)
         for s in rep.states:
             table.add_column(s, justify="right")
         for name, counts in groups.items():
             table.add_row(name, *(str(counts.get(s, 0)) for s in rep.states))
         console.print(table, markup=False)
-    for title, rows in (("Failed", rep.failures), ("Deferred", rep.deferred)):
+    for title, rows in ((_("Failed"), rep.failures), (_("Deferred"), rep.deferred)):
         if rows:
             console.print(f"{title} ({len(rows)}):")
             for m in rows:
                 reply = " ".join(str(p) for p in (m.reply_code, m.reply_text) if p)
                 console.print(f"  {m.recipient}  {reply}  [{m.message_id}]", markup=False)
     if rep.bounced:
-        console.print(f"Bounced after the relay accepted them ({len(rep.bounced)}):")
+        console.print(_("Bounced after the relay accepted them ({n}):").format(n=len(rep.bounced)))
         for m in rep.bounced:
             reason = smtp_reply(None, m.bounce_status, m.bounce_reply)
             console.print(f"  {m.recipient}  {m.bounce} bounce: {reason}", markup=False)
     if rep.unknown:
         console.print(
-            f"Unknown ({len(rep.unknown)}): may or may not have been delivered; search the"
-            " relay's logs for the Message-ID, then settle each one:"
+            _(
+                "Unknown ({n}): may or may not have been delivered; search the relay's logs for"
+                " the Message-ID, then settle each one:"
+            ).format(n=len(rep.unknown))
         )
         for m in rep.unknown:
             mark, resend = resolve_commands(run.id, m.address)
             console.print(f"  {m.recipient}  [{m.message_id}]", markup=False)
-            console.print(f"      delivered:     {mark}", markup=False)
-            console.print(f"      not delivered: {resend}", markup=False)
+            console.print("      " + _("delivered:") + f"     {mark}", markup=False)
+            console.print("      " + _("not delivered:") + f" {resend}", markup=False)
     if rep.resolved:
-        console.print(f"Resolved unknowns ({len(rep.resolved)}):")
+        console.print(_("Resolved unknowns ({n}):").format(n=len(rep.resolved)))
         for m in rep.resolved:
             who = m.resolved_by or "?"
             console.print(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from distrib import app
+from distrib.app import gettext as _
 from distrib.cli._common import (
     CampaignArg,
     ExcludeOpt,
@@ -27,10 +28,19 @@ from distrib.cli._common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import timedelta
 
-    from distrib.app import Campaign, Run, SendPreparation, SendResult, Settled
+    from distrib.app import (
+        Campaign,
+        ProblemGroup,
+        Run,
+        SendPreparation,
+        SendResult,
+        Settled,
+    )
     from distrib.app import Progress as SendProgress
+    from distrib.errors import Problem
 
 
 def register(app: typer.Typer) -> None:
@@ -86,6 +96,14 @@ def send(
             show_default=False,
         ),
     ] = None,
+    drop_embargo: Annotated[
+        bool,
+        typer.Option(
+            "--drop-embargo",
+            help="The release's embargo has passed: send without the embargo notice (the"
+            " messages read as an immediate release; the run records it).",
+        ),
+    ] = False,
     test_to: Annotated[
         str | None,
         typer.Option(
@@ -104,16 +122,18 @@ def send(
 ) -> None:
     """Send the release: one message per journalist of its audience, in their language.
 
-    Shows recipients by language and outlet, the audience, what was set aside, and asks before
-    sending (--yes skips the question; without a terminal and without --yes, distrib refuses).
-    Recipients an earlier run of this release already sent to are skipped unless --resend; the
-    delivery log's opt-outs and bounces, from every release, are always honoured.  Refuses to
-    start before the release's embargo; --at waits for a given time.  Ctrl-C stops cleanly
-    (messages in flight finish); --resume RUN continues (with the --only/--exclude the run was
-    started with, unless given again).  Only one process may send a release at a time.  Runs a
-    killed process left unfinished are settled first, as --resume would; messages that may have
-    arrived (unknown) are never resent: `distrib resolve RUN`.  --resume RUN --join adds a
-    worker to a run being sent: each message still goes out once.
+    Shows the sender, each language's label, subject and title, recipients by language and
+    outlet, the audience, what was set aside, and asks before sending (--yes skips the
+    question; without a terminal and without --yes, distrib refuses).  Recipients an earlier
+    run of this release already sent to are skipped unless --resend; the delivery log's
+    opt-outs and bounces, from every release, are always honoured.  An embargoed release is
+    sent before its embargo, with the notice; after it, distrib refuses unless --drop-embargo.
+    --at (or hold_until in the release) waits for a given time; the machine must stay on.
+    Ctrl-C stops cleanly (messages in flight finish); --resume RUN continues (with the
+    --only/--exclude the run was started with, unless given again).  Only one process may send
+    a release at a time.  Runs a killed process left unfinished are settled first, as --resume
+    would; messages that may have arrived (unknown) are never resent: `distrib resolve RUN`.
+    --resume RUN --join adds a worker to a run being sent: each message still goes out once.
     """
     config = load(campaign, release)
     chosen = selection(only, exclude)
@@ -124,34 +144,43 @@ def send(
         return
     if as_contact is not None:
         fail("--as needs --test-to (it picks whose message the test send shows)", Exit.USAGE)
-    if join and (resume is None or force or only or exclude):
-        fail("--join goes with --resume RUN (and without --force, --only or --exclude: a worker"
-             " sends the run's own audience)", Exit.USAGE)  # fmt: skip
+    if join and (resume is None or force or only or exclude or drop_embargo):
+        fail("--join goes with --resume RUN (and without --force, --only, --exclude or"
+             " --drop-embargo: a worker sends the run as it was started)", Exit.USAGE)  # fmt: skip
     if resume is not None:
-        go_on = _join if join else _resume
-        go_on(config, log, resume, force=force, yes=yes, chosen=chosen)
+        if join:
+            _join(config, log, resume, force=force, yes=yes, chosen=chosen)
+        else:
+            _resume(
+                config, log, resume, force=force, yes=yes, chosen=chosen, drop_embargo=drop_embargo
+            )
         return
     if force:
         fail("--force only goes with --resume RUN", Exit.USAGE)
     with user_errors():
-        prep = app.prepare_send(config, log=log, resend=resend, at=at, selection=chosen)
+        prep = app.prepare_send(
+            config, log=log, resend=resend, at=at, drop_embargo=drop_embargo, selection=chosen
+        )
     with prep:
         print_settled(prep.settled, config.target, prep)
         _summarise(prep)
         print_unknown(prep.unknown_elsewhere, config.target)
         if prep.start is not None:
-            console.print(f"Starting at {prep.start.isoformat()}.")
+            console.print(_("Starting at {time}.").format(time=prep.start.isoformat()))
         if prep.problems:
-            err.print(f"\n{len(prep.problems)} message(s) cannot be rendered:", markup=False)
-            for problem in prep.problems:
-                err.print(f"  {problem}", markup=False)
-            fail("nothing was sent; fix these first (`distrib preview` shows every message)")
+            print_problems(prep.problems)
+            fail(_("nothing was sent; fix these first (`distrib preview` shows every message)"))
         if not prep.plan.messages:
-            console.print("Nothing to send.")
+            console.print(_("Nothing to send."))
             # Not done while messages may or may not have arrived: the officer must settle them.
             raise typer.Exit(int(Exit.FAILURES if prep.unknown_total else Exit.OK))
-        smtp = config.smtp
-        question = f"Send {prep.pending} message(s) via {smtp.host}:{smtp.port} ({smtp.security})?"
+        summary = prep.summary
+        question = _("Send {n} message(s) from {sender} via {relay} ({security})?").format(
+            n=prep.pending,
+            sender=config.sender.address,
+            relay=summary.relay,
+            security=security_text(summary.security),
+        )
         confirm_send(question, yes=yes)
         if prep.start is not None:
             _wait(prep)
@@ -200,30 +229,117 @@ def print_unknown(unknown: dict[int, int] | Mapping[int, int], file: str) -> Non
         )
 
 
+def security_text(security: str) -> str:
+    """How the connection to the relay is protected, in words."""
+    texts = {
+        "none": _("not encrypted: for a local capture server only"),
+        "starttls": _("encrypted: STARTTLS, required"),
+        "tls": _("encrypted: TLS"),
+    }
+    return texts.get(security, security)
+
+
+def print_problems(problems: Sequence[Problem]) -> None:
+    """Every problem that blocks the send: one line per distinct problem, with how many
+    messages it stops and up to three of them."""
+    groups = app.group_problems(problems)
+    err.print(
+        "\n" + _("{n} message(s) cannot be rendered:").format(n=len(problems)),
+        markup=False,
+    )
+    for group in groups:
+        err.print(f"  {problem_line(group)}", markup=False)
+
+
+def problem_line(group: ProblemGroup) -> str:
+    """One group of identical problems: the problem, then where (all of it, for one)."""
+    if group.count == 1:
+        return str(group.examples[0]) if group.examples else group.message
+    shown = ", ".join(group.where_examples)
+    more = "" if group.count <= len(group.where_examples) else ", …"
+    return _("{problem}  ({n} messages, e.g. {where})").format(
+        problem=group.message, n=group.count, where=shown + more
+    )
+
+
 def _summarise(prep: SendPreparation) -> None:
     s = prep.summary
-    console.print(f"Campaign {s.campaign}: {s.messages} message(s) to send")
-    console.print("  by language: " + ", ".join(f"{k} {v}" for k, v in s.by_language.items()))
+    console.print(
+        _("Campaign {campaign}: {n} message(s) to send").format(campaign=s.campaign, n=s.messages),
+        markup=False,
+    )
+    console.print("  " + _("from:") + f" {s.sender}", markup=False)
+    for version in s.versions:
+        console.print(f"  {version.language}:", markup=False)
+        if version.label:
+            console.print("    " + _("label:") + f"   {version.label}", markup=False)
+        console.print("    " + _("subject:") + f" {version.subject}", markup=False)
+        console.print("    " + _("title:") + f"   {version.title}", markup=False)
+    if s.embargo is not None and s.drop_embargo:
+        console.print(
+            "  "
+            + _(
+                "embargo: {time} has passed; sent without the embargo notice (--drop-embargo)"
+            ).format(time=s.embargo.isoformat()),
+            markup=False,
+        )
+    elif s.embargo is not None:
+        console.print(
+            "  "
+            + _(
+                "embargo: {time}; every message carries the notice (journalists may prepare,"
+                " not publish)"
+            ).format(time=s.embargo.isoformat()),
+            markup=False,
+        )
+    console.print(
+        "  "
+        + _("relay: {relay}, {security}").format(relay=s.relay, security=security_text(s.security)),
+        markup=False,
+    )
+    console.print(
+        "  "
+        + _("by language: {counts}").format(
+            counts=", ".join(f"{k} {v}" for k, v in s.by_language.items())
+        )
+    )
     top = ", ".join(f"{k} {v}" for k, v in s.by_outlet)
-    more = f", and {s.outlets - len(s.by_outlet)} more" if s.outlets > len(s.by_outlet) else ""
-    console.print(f"  by outlet ({s.outlets}): {top}{more}", markup=False)
+    left = s.outlets - len(s.by_outlet)
+    more = _(", and {n} more").format(n=left) if left > 0 else ""
+    console.print(
+        "  " + _("by outlet ({n}): {top}").format(n=s.outlets, top=top) + more, markup=False
+    )
     if s.audience is not None:
         from distrib.cli.contacts import print_audience
 
         print_audience(s.audience, indent="  ")
     if s.language_fallbacks:
-        console.print(f"  language by fallback ({len(s.language_fallbacks)}):")
+        console.print(
+            "  " + _("language by fallback ({n}):").format(n=len(s.language_fallbacks)),
+            markup=False,
+        )
         for warning in s.language_fallbacks:
             console.print(f"    {warning}", markup=False)
-    maybe = f", {s.maybe_sent} may have arrived (unknown)" if s.maybe_sent else ""
+    maybe = _(", {n} may have arrived (unknown)").format(n=s.maybe_sent) if s.maybe_sent else ""
     console.print(
-        f"  set aside: {s.rejected} rejected row(s), {s.suppressed} suppressed,"
-        f" {s.duplicates} duplicate(s), {s.already_sent} already sent by an earlier run" + maybe
+        "  "
+        + _(
+            "set aside: {rejected} rejected row(s), {suppressed} suppressed,"
+            " {duplicates} duplicate(s), {already} already sent by an earlier run"
+        ).format(
+            rejected=s.rejected,
+            suppressed=s.suppressed,
+            duplicates=s.duplicates,
+            already=s.already_sent,
+        )
+        + maybe
     )
     if s.rejected:
-        console.print("  (see `distrib contacts check` for every rejected row)")
+        console.print("  " + _("(see `distrib contacts check` for every rejected row)"))
     if s.warnings:
-        console.print(f"  {s.warnings} warning(s): see `distrib preview --serve`")
+        console.print(
+            "  " + _("{n} warning(s): see `distrib preview --serve`").format(n=s.warnings)
+        )
 
 
 def _send(prep: SendPreparation) -> None:
@@ -234,7 +350,10 @@ def _send(prep: SendPreparation) -> None:
 
     def started(run: Run) -> None:
         if prep.resumption is None and prep.joining is None:
-            console.print(f"Run {run.id} started (log: {app.log_name(prep.log)})", markup=False)
+            console.print(
+                _("Run {run} started (log: {log})").format(run=run.id, log=app.log_name(prep.log)),
+                markup=False,
+            )
         counts = prep.log.counts(run.id)
         bar.update(task, total=counts.get("ready", 0) + counts.get("deferred", 0))
 
@@ -308,12 +427,18 @@ def _report(result: SendResult, file: str) -> None:
     print_followup(result, file)
     print_unknown(result.unknown_elsewhere, file)
     r = result.engine
-    console.print(f"Elapsed {r.elapsed:.1f} s over {r.connections} connection(s).")
+    console.print(
+        _("Elapsed {seconds} s over {n} connection(s).").format(
+            seconds=f"{r.elapsed:.1f}", n=r.connections
+        )
+    )
     if result.status == "stopped":
-        what = "Paused" if r.paused else "Stopped"
+        what = _("Paused") if r.paused else _("Stopped")
         console.print(
-            f"{what}: {r.stop_reason or 'interrupted'}.\nTo go on:"
-            f" distrib send {file} --resume {result.run.id}",
+            f"{what}: {r.stop_reason or _('interrupted')}.\n"
+            + _("To go on: {command}").format(
+                command=f"distrib send {file} --resume {result.run.id}"
+            ),
             markup=False,
         )
         raise typer.Exit(int(Exit.STOPPED))
@@ -327,15 +452,21 @@ def print_followup(result: SendResult, file: str) -> None:
     run = result.run
     if result.followup.unknown:
         console.print(
-            f"{len(result.followup.unknown)} unknown message(s) may or may not have been"
-            f" delivered and are never resent automatically: `distrib resolve {run.id} -c {file}`"
-            " lists them with their Message-ID, to look up in the relay's logs."
+            _(
+                "{n} unknown message(s) may or may not have been delivered and are never resent"
+                " automatically: `{command}` lists them with their Message-ID, to look up in the"
+                " relay's logs."
+            ).format(n=len(result.followup.unknown), command=f"distrib resolve {run.id} -c {file}"),
+            markup=False,
         )
     if result.followup.suggestions:
         console.print(
-            f"Suggested for suppression ({len(result.followup.suggestions)}): the server says"
-            " these addresses do not exist.  To stop writing to them, paste these lines into a"
-            " .txt suppression list named under `suppression` in the campaign file:"
+            _(
+                "Suggested for suppression ({n}): the server says these addresses do not exist."
+                "  To stop writing to them, paste these lines into a .txt suppression list named"
+                " under `suppression` in the campaign file:"
+            ).format(n=len(result.followup.suggestions)),
+            markup=False,
         )
         console.print(result.followup.suppression_file, markup=False, end="")
 
@@ -371,7 +502,9 @@ def progress_text(p: SendProgress, rate: float, left: float | None) -> str:
 
 
 def _wait(prep: SendPreparation) -> None:
-    """Count down to the start (Ctrl-C gives up: nothing sent); the embargo is checked again."""
+    """Count down to the start (Ctrl-C gives up: nothing sent); the schedule is checked again."""
+    from datetime import UTC, datetime
+
     from rich.control import Control
 
     assert prep.start is not None
@@ -379,18 +512,23 @@ def _wait(prep: SendPreparation) -> None:
     def tick(remaining: timedelta) -> None:
         if console.is_terminal:  # back to the start of the line (printed text never moves it)
             console.control(Control.move_to_column(0))
-            console.print(f"Starting in {app.format_countdown(remaining)} ", end="")
+            console.print(
+                _("Starting in {left} ").format(left=app.format_countdown(remaining)), end=""
+            )
 
-    if not console.is_terminal:
-        from datetime import UTC, datetime
-
-        left = app.format_countdown(prep.start - datetime.now(UTC))
-        console.print(f"Waiting {left} (until {prep.start.isoformat()}; the machine must stay on)")
+    left = app.format_countdown(prep.start - datetime.now(UTC))
+    console.print(
+        _(
+            "Waiting {left} (until {time}): this machine must stay on and awake, with distrib"
+            " running, until then."
+        ).format(left=left, time=prep.start.isoformat()),
+        markup=False,
+    )
     try:
         with user_errors():
             app.wait_for_start(prep, on_tick=tick)
     except KeyboardInterrupt:
-        console.print("\nInterrupted while waiting: nothing was sent.")
+        console.print("\n" + _("Interrupted while waiting: nothing was sent."))
         raise typer.Exit(int(Exit.STOPPED)) from None
     console.print()
 
@@ -430,10 +568,18 @@ def _resume(
     force: bool,
     yes: bool,
     chosen: app.Selection,
+    drop_embargo: bool,
 ) -> None:
     """``--resume RUN``: recover, check, confirm, and go on sending the run."""
     with user_errors():
-        prep = app.prepare_resume(config, run, force=force, log=log, selection=chosen or None)
+        prep = app.prepare_resume(
+            config,
+            run,
+            force=force,
+            log=log,
+            drop_embargo=drop_embargo,
+            selection=chosen or None,
+        )
     with prep:
         assert prep.resumption is not None
         print_settled(prep.settled, config.target, prep)
@@ -446,10 +592,15 @@ def _resume(
             # Not done while messages may or may not have arrived, in any run.
             done = not prep.unknown_total and not counts.get("failed") and not counts.get("unknown")
             raise typer.Exit(int(Exit.OK if done else Exit.FAILURES))
-        smtp = config.smtp
-        question = (
-            f"Send the {r.pending} pending message(s) of run {r.run.id}"
-            f" via {smtp.host}:{smtp.port} ({smtp.security})?"
+        summary = prep.summary
+        question = _(
+            "Send the {n} pending message(s) of run {run} from {sender} via {relay} ({security})?"
+        ).format(
+            n=r.pending,
+            run=r.run.id,
+            sender=config.sender.address,
+            relay=summary.relay,
+            security=security_text(summary.security),
         )
         confirm_send(question, yes=yes)
         _send(prep)
@@ -513,8 +664,11 @@ def _test_send(
         )
     sent = sum(row.status == "test" for row in outcome.rows)
     console.print(
-        f"Test run {outcome.run.id}: {sent} of {len(outcome.rows)} test message(s) sent to {to};"
-        " not counted as sent to any contact."
+        _(
+            "Test run {run}: {sent} of {n} test message(s) sent to {to}; not counted as sent to"
+            " any contact."
+        ).format(run=outcome.run.id, sent=sent, n=len(outcome.rows), to=to),
+        markup=False,
     )
     if sent < len(outcome.rows):
         raise typer.Exit(int(Exit.FAILURES))

@@ -24,7 +24,7 @@ Guarantees every adapter keeps:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, Self
 
@@ -94,6 +94,11 @@ class Runs(Protocol):
     def set_run_status(self, run_id: int, status: str, note: str | None = None) -> None:
         """Set a run's status (and its note, if given), stamping ``started_at`` when it starts
         ``sending`` and ``finished_at`` when it is ``finished``, ``stopped`` or ``aborted``."""
+        ...
+
+    def update_run_settings(self, run_id: int, changes: Mapping[str, Any]) -> Run:
+        """Add or replace keys of run ``run_id``'s settings (e.g. how a resume changed it: a
+        dropped embargo), the others kept; return the run.  `RunNotFoundError` if none."""
         ...
 
     def interrupted_candidates(self, campaign: str) -> list[Run]:

@@ -4,7 +4,9 @@ Templates live in ``campaign.templates`` or, when the campaign names none, in th
 folder (`default_templates_dir`).  Layout::
 
     style.css              the stylesheet, inlined into every .html template once (css-inline)
-    base.html, base.txt    shared layouts with blocks: greeting, intro, pitch, embargo, body, footer
+    base.html, base.txt    shared layouts with blocks: preheader, top, label, greeting, pitch (with
+                           intro inside it), embargo (empty, for older templates), body, footer
+    label.html/.txt        one language's label: its embargo notice or "Pour diffusion immédiate"
     release.html/.txt      one language's release (title, dateline, text, links, files, About,
                            end mark, media contact), included by the layouts
     fr/subject.txt         one line: the Subject (stripped; must not be empty)
@@ -36,7 +38,12 @@ Template context
 ``release``
     The release document in the message's language (the first one of a bilingual message):
     ``title``, ``subject``, ``dateline``, ``summary``, ``body_html`` (safe HTML), ``body_text``,
-    ``body_markdown``, ``embargo`` (an aware datetime or None), ``language``, ``language_tag``,
+    ``body_markdown``, ``embargo`` (an aware datetime, or None: none, or its notice dropped with
+    ``send --drop-embargo``), ``hold_until``, ``label`` (the embargo notice in the document's
+    language, « Pour diffusion immédiate », or ""), ``label_note`` (the request under an embargo
+    notice), ``subject_prefix`` ("EMBARGO 1er mars 9 h HNE –" or ""), ``story_html`` /
+    ``story_text`` (the body with the dateline opening its first paragraph), ``jump`` ("English
+    follows" / "Version française plus bas"), ``language``, ``language_tag``,
     ``links`` (``title``, ``url``), ``attachments`` (``filename``, ``content_type``, ``size``,
     ``size_text``), ``about_html``/``about_text``, ``media_contact_html``/``media_contact_text``,
     ``end_mark`` ("– 30 –" or "-30-"), ``has_end_mark`` and ``meta`` (other front matter keys).
@@ -56,10 +63,12 @@ Template context
 ``lang``
     ``"fr"``, ``"en"`` or ``"both"``; ``language_tag`` is the first language's ``fr-CA``/``en-CA``.
 
-Filters (Babel, `distrib.render.filters`): ``format_datetime``, ``format_date``,
+Filters (`distrib.render.filters`): Babel's ``format_datetime``, ``format_date``,
 ``format_time``, ``format_number``, ``format_currency``, ``format_percent``, each with an
 optional language: ``{{ release.embargo | format_datetime("fr") }}`` writes "4 novembre 2027
-à 9 h 00 (UTC-05:00)".
+à 9 h 00 (UTC-05:00)"; and the newsrooms' ``money`` ("485 000 $" / "$485,000") and ``when``
+("le 1er mars 2028, 9 h (HNE)" / "March 1, 2028, 9 a.m. ET"), `distrib.render.typography`.
+A French document's texts come with French spacing (non-breaking spaces before ``:`` ``»``…).
 
 Contact values are data, never template source: ``{{ 7*7 }}`` in a name is printed as typed, and
 ``<b>`` is escaped in the HTML part and left as typed in the text part.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -27,9 +28,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from distrib.release_extras import format_size
+from distrib.render import typography
 from distrib.render.css import inline_template
 from distrib.render.filters import FILTERS
 
@@ -46,6 +48,7 @@ __all__ = [
     "build_context",
     "contact_values",
     "make_environments",
+    "release_label",
     "release_values",
     "sender_values",
 ]
@@ -86,7 +89,8 @@ class TemplateValues(Mapping[str, Any]):
 
 
 class _FieldUndefined(StrictUndefined):
-    """`StrictUndefined` whose message names the mapping and field, e.g. 'contact' has no field."""
+    """`StrictUndefined` whose message names the mapping and field, e.g. 'contact' has no field,
+    and suggests the field the officer probably meant (`suggest_field`)."""
 
     __slots__ = ()
 
@@ -94,10 +98,59 @@ class _FieldUndefined(StrictUndefined):
     def _undefined_message(self) -> str:
         owner = self._undefined_obj
         if isinstance(owner, TemplateValues):
-            return f"{owner.label!r} has no field {self._undefined_name!r}"
+            name = str(self._undefined_name)
+            return f"{owner.label!r} has no field {name!r}" + suggest_field(owner, name)
         if owner is missing:
             return f"{self._undefined_name!r} is not defined"
+        kind = _KINDS.get(type(owner).__name__)
+        if kind is not None:
+            return f"{kind} has no field {self._undefined_name!r}"
         return str(super()._undefined_message)
+
+    def __repr__(self) -> str:
+        # Printed inside a list or a dict ("[Undefined]"), an undefined value is as wrong as
+        # printed alone: a problem naming the field, never "Undefined" in 500 messages.
+        self._fail_with_undefined_error()
+        return ""  # pragma: no cover (the line above raises)
+
+
+#: What a value is, for "… has no field" messages (rather than "'str object' has no attribute").
+_KINDS = {
+    "str": "a text value", "int": "a number", "float": "a number", "bool": "a yes/no value",
+    "dict": "a mapping", "list": "a list", "tuple": "a list", "datetime": "a date and time",
+    "date": "a date", "Markup": "an HTML value", "NoneType": "an empty value",
+}  # fmt: skip
+
+
+def suggest_field(owner: TemplateValues, name: str) -> str:
+    """Say which field ``name`` probably meant: ``; did you mean contact.first_name (the
+    column 'Prénom')?``, or "" when nothing is close.
+
+    A contact field is looked up as a column header first (``prenom``, ``Courriel``, ``Média``
+    are headers of the standard fields ``first_name``, ``email``, ``outlet``), then as the
+    field a header of that name becomes (``Rubrique spéciale`` → ``rubrique_speciale``), then
+    among the fields by spelling.
+    """
+    import difflib
+
+    fields = [key for key in owner if isinstance(key, str)]
+    if owner.label == "contact":
+        from distrib.contacts.columns import _ALIAS_LISTS, ALIASES, field_name, header_key
+
+        typed = header_key(name)
+        alias = ALIASES.get(typed)
+        if alias == "name":  # "Nom"/"Name": the last name beside a first-name column
+            alias = "last_name"
+        if alias is not None and alias in fields and alias != name:
+            column = next((h for h in _ALIAS_LISTS.get(alias, ()) if header_key(h) == typed), name)
+            return f"; did you mean contact.{alias} (the column {column!r})?"
+        slug = field_name(name)
+        if slug and slug != name and slug in fields:
+            return f"; did you mean contact.{slug} (the column {name!r})?"
+    close = difflib.get_close_matches(name, fields, n=1, cutoff=0.7)
+    if close:
+        return f"; did you mean {owner.label}.{close[0]}?"
+    return ""
 
 
 #: The largest string or list a template may build with ``*`` (a release is a few KB).
@@ -231,14 +284,77 @@ def contact_values(contact: Contact, language: str) -> TemplateValues:
     return TemplateValues("contact", data)
 
 
+@dataclass(frozen=True, slots=True)
+class ReleaseLabel:
+    """What a message says at its top about when the release may be published."""
+
+    text: str  # "SOUS EMBARGO jusqu’au …" / "Pour diffusion immédiate" / "" (none)
+    note: str  # the request under an embargo notice ("" otherwise)
+    subject_prefix: str  # "EMBARGO 1er mars 9 h HNE –" when the subject carries it, else ""
+    embargo: datetime | None  # the embargo the message states (None: none, or dropped)
+
+
+def release_label(document: ReleaseDocument) -> ReleaseLabel:
+    """The label of ``document`` as its messages show it, per the campaign's ``[press]``."""
+    from distrib.config import PressConfig
+
+    press = document.press or PressConfig()
+    lang = document.language
+    embargo = None if document.embargo_dropped else document.embargo
+    if embargo is not None:
+        zone = press.time_zone
+        prefix = ""
+        if press.embargo_in_subject:
+            prefix = typography.embargo_subject_prefix(embargo, lang, zone=zone)
+        return ReleaseLabel(
+            typography.embargo_notice(embargo, lang, zone=zone),
+            typography.embargo_request(lang),
+            prefix,
+            embargo,
+        )
+    if not press.immediate_release:
+        return ReleaseLabel("", "", "", None)
+    custom = press.immediate_release_fr if lang == "fr" else press.immediate_release_en
+    text = custom if custom is not None else typography.immediate_release_label(lang)
+    return ReleaseLabel(text, "", "", None)
+
+
+def _story_html(document: ReleaseDocument) -> Markup:
+    """The body with the dateline opening its first paragraph, as a release's lead reads."""
+    dateline = escape(document.dateline)
+    body = str(document.body_html)
+    if body.startswith("<p>"):
+        return Markup(f'<p><span class="dateline">{dateline}</span> {body[3:]}')  # noqa: S704
+    return Markup(f'<p class="dateline">{dateline}</p>\n{body}')  # noqa: S704
+
+
+def _story_text(document: ReleaseDocument) -> str:
+    """`_story_html` for the text part: ``MONTRÉAL, le 4 novembre 2027 – L’Association …``."""
+    if str(document.body_html).startswith("<p>"):  # the body opens with a paragraph
+        return f"{document.dateline} {document.body_text}"
+    return f"{document.dateline}\n\n{document.body_text}"
+
+
 def release_values(
     document: ReleaseDocument, inline: Callable[[Markup], Markup] | None = None
 ) -> TemplateValues:
     """The values of one release document (built once per campaign, not per message).
 
     ``inline`` inlines the stylesheet into the document's HTML (its body, About and contact).
+    A French document's text gets French spacing (non-breaking spaces before ``:`` ``»`` …).
     """
     style = inline or (lambda html: html)
+    label = release_label(document)
+    french = document.language == "fr"
+
+    def text(value: str) -> str:
+        return typography.french_spacing(value) if french and value else value
+
+    def html(value: Markup) -> Markup:
+        if not french or not value:
+            return style(value)
+        return style(Markup(typography.french_spacing_html(str(value))))  # noqa: S704
+
     links = tuple(
         TemplateValues("link", {"title": link.title, "url": link.url}) for link in document.links
     )
@@ -259,21 +375,28 @@ def release_values(
         {
             "language": document.language,
             "language_tag": LANGUAGE_TAGS[document.language],
-            "title": document.title,
-            "subject": document.subject,
-            "dateline": document.dateline,
-            "summary": document.summary,
-            "body_html": style(document.body_html),
-            "body_text": document.body_text,
+            "title": text(document.title),
+            "subject": text(document.subject),
+            "subject_prefix": label.subject_prefix,
+            "dateline": text(document.dateline),
+            "summary": text(document.summary),
+            "label": label.text,
+            "label_note": label.note,
+            "embargo": label.embargo,
+            "hold_until": document.hold_until,
+            "jump": typography.bilingual_jump(document.language),
+            "story_html": html(_story_html(document)),
+            "story_text": text(_story_text(document)),
+            "body_html": html(document.body_html),
+            "body_text": text(document.body_text),
             "body_markdown": document.body_markdown,
-            "embargo": document.embargo,
             "meta": TemplateValues("release.meta", document.meta),
             "links": links,
             "attachments": attachments,
-            "about_html": style(document.about_html),
-            "about_text": document.about_text,
-            "media_contact_html": style(document.media_contact_html),
-            "media_contact_text": document.media_contact_text,
+            "about_html": html(document.about_html),
+            "about_text": text(document.about_text),
+            "media_contact_html": html(document.media_contact_html),
+            "media_contact_text": text(document.media_contact_text),
             "end_mark": document.end_mark,
             "has_end_mark": document.has_end_mark,
         },

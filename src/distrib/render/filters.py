@@ -9,6 +9,11 @@ Every filter takes an optional language (``"fr"``, ``"en"``, or a Babel locale s
     {{ 485000 | format_number }}                   485 000
     {{ 485000 | format_currency("CAD") }}          485 000,00 $
     {{ 0.25 | format_percent("en") }}              25%
+    {{ 485000 | money }}                           485 000 $      ($485,000 in English)
+    {{ release.embargo | when }}                   le 1er mars 2028, 9 h (HNE)
+
+``money`` and ``when`` write as newsrooms do (`distrib.render.typography`: OQLF in French,
+The Canadian Press in English); the ``format_*`` filters as Babel's CLDR data does.
 
 Values may be strings, as contact fields and front matter are: ``"485000"`` formats as a number,
 ``"2027-11-04T09:00-05:00"`` as a date-time.  A value that is not what the filter formats is an
@@ -51,6 +56,15 @@ def _language(context: Context, language: str | None) -> str:
     return str(context.get("lang", "en"))
 
 
+def _shown(value: Any) -> str:
+    """``value`` quoted as the officer wrote it (no ``\\xa0`` escapes), at most 60 characters."""
+    if isinstance(value, bool | int | float | Decimal):
+        return str(value)
+    if not isinstance(value, str):
+        return f"a {type(value).__name__}"
+    return "'" + (value if len(value) <= 60 else value[:59] + "…") + "'"
+
+
 def _as_datetime(value: Any, name: str) -> datetime | date:
     if isinstance(value, datetime | date):
         return value
@@ -59,12 +73,14 @@ def _as_datetime(value: Any, name: str) -> datetime | date:
             return datetime.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ValueError(f"{name}: {value!r} is not a date or date-time (e.g. 2027-11-04T09:00-05:00)")
+    raise ValueError(
+        f"{name}: {_shown(value)} is not a date or date-time (e.g. 2027-11-04T09:00-05:00)"
+    )
 
 
 def _as_number(value: Any, name: str) -> int | float | Decimal:
     if isinstance(value, bool):
-        raise ValueError(f"{name}: {value!r} is not a number")
+        raise ValueError(f"{name}: {_shown(value)} is not a number")
     if isinstance(value, int | float | Decimal):
         return value
     if isinstance(value, str):
@@ -73,7 +89,7 @@ def _as_number(value: Any, name: str) -> int | float | Decimal:
             return Decimal(text.replace(",", ".")) if text.count(",") <= 1 else Decimal("x")
         except InvalidOperation:
             pass
-    raise ValueError(f"{name}: {value!r} is not a number")
+    raise ValueError(f"{name}: {_shown(value)} is not a number")
 
 
 @lru_cache(maxsize=4096)
@@ -155,8 +171,36 @@ def _format_percent(
     return _number(number, _language(context, language), "percent", "", format)
 
 
+@pass_context
+def _money(context: Context, value: Any, language: str | None = None, currency: str = "$") -> str:
+    """``485 000 $`` / ``$485,000`` (`distrib.render.typography.format_money`)."""
+    from distrib.render.typography import format_money
+
+    if value is None or value == "":
+        return ""
+    return format_money(_as_number(value, "money"), _language(context, language), currency)
+
+
+@pass_context
+def _when(
+    context: Context, value: Any, language: str | None = None, zone: str | None = None
+) -> str:
+    """``le 1er mars 2028, 9 h (HNE)`` / ``March 1, 2028, 9 a.m. ET``
+    (`distrib.render.typography.format_moment`)."""
+    from distrib.render.typography import format_moment
+
+    if value is None or value == "":
+        return ""
+    moment = _as_datetime(value, "when")
+    if not isinstance(moment, datetime):
+        moment = datetime.combine(moment, time())
+    return format_moment(moment, _language(context, language), zone=zone)
+
+
 #: The filters every template environment gets.
 FILTERS: Mapping[str, Callable[..., str]] = {
+    "money": _money,
+    "when": _when,
     "format_date": _date_filter("date"),
     "format_time": _date_filter("time"),
     "format_datetime": _date_filter("datetime"),

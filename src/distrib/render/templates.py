@@ -227,12 +227,29 @@ def run_template(
             code, hint = "unsafe-template", _SANDBOXED
         elif isinstance(exc, UndefinedError):
             message, code = f"template {name}: {exc.message}", "undefined"
-        elif isinstance(exc, TemplateError):
-            message, code = f"template {name}: {exc}", "template"
+        elif isinstance(exc, TemplateError | ValueError):  # distrib's filters say what they want
+            message, code = f"template {name}: {_readable(str(exc))}", "template"
+        elif _UNDEFINED_TYPE.search(str(exc)):  # e.g. "Object of type _FieldUndefined is not …"
+            message, code = f"template {name}: {_UNDEFINED_USED}", "undefined"
         else:
-            message, code = f"template {name}: {type(exc).__name__}: {exc}", "template"
+            message = f"template {name}: {type(exc).__name__}: {_readable(str(exc))}"
+            code = "template"
         problems.append(Problem(message + _origin(exc, name, folder) + hint, where, code))
     return ""
+
+
+_UNDEFINED_TYPE = re.compile(r"\b_?[A-Za-z]*Undefined\b")
+
+
+_UNDEFINED_USED = (
+    "a value used here is not defined (a misspelt field? `{% if x is defined %}` tests one,"
+    ' `x | default("")` makes one optional)'
+)
+
+
+def _readable(text: str) -> str:
+    """Never a Python class name for an undefined value in a message: say what it is."""
+    return _UNDEFINED_TYPE.sub("an undefined value (a misspelt field?)", text)
 
 
 _SANDBOXED = "; templates are sandboxed (no private attributes, files, commands or environment)"

@@ -31,13 +31,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "DEFAULT_ZONE",
+    "bilingual_jump",
     "embargo_notice",
+    "embargo_request",
     "embargo_subject_prefix",
     "format_date",
     "format_moment",
     "format_money",
     "format_time",
     "french_spacing",
+    "french_spacing_html",
     "immediate_release_label",
     "zone_abbreviation",
 ]
@@ -185,6 +188,19 @@ def embargo_subject_prefix(embargo: datetime, language: str, *, zone: str | None
     return f"EMBARGOED until {when}" + (f" {letters}" if letters else "") + " –"
 
 
+def embargo_request(language: str) -> str:
+    """The sentence under the embargo notice: what the journalist is asked."""
+    if language == "fr":
+        return "Merci de ne rien publier avant cette heure."
+    return "Please do not publish before then."
+
+
+def bilingual_jump(language: str) -> str:
+    """The line at the top of a bilingual message that announces the version in ``language``,
+    written in that language: ``English follows`` / ``Version française plus bas``."""
+    return "Version française plus bas" if language == "fr" else "English follows"
+
+
 def immediate_release_label(language: str) -> str:
     """``Pour diffusion immédiate`` / ``For immediate release``."""
     return "Pour diffusion immédiate" if language == "fr" else "For immediate release"
@@ -229,3 +245,13 @@ def french_spacing(text: str) -> str:
     text = _BEFORE_NARROW.sub(NNBSP, text)
     text = _DIGIT_GROUPS.sub(NBSP, text)
     return _BEFORE_CURRENCY.sub(NBSP, text)
+
+
+_TAG = re.compile(r"(<[^>]*>)")
+
+
+def french_spacing_html(html: str) -> str:
+    """`french_spacing` for HTML: only the text between tags changes, never a tag or an
+    attribute (a URL, a style)."""
+    parts = _TAG.split(html)
+    return "".join(part if index % 2 else french_spacing(part) for index, part in enumerate(parts))

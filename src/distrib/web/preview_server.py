@@ -13,6 +13,10 @@ A `ThreadingHTTPServer` on 127.0.0.1 only (never another interface) serves:
                              (long subjects, oversized HTML, fallback language, unused outlet
                              folders) and the rows rejected from the media lists
 
+Served from a `distrib.app.LivePreview`, every page is of the files as they are: the preview is
+collected again when the release, the templates, the contact lists, the outlets sheet or the
+campaign file change (the pages say so, and when; reload the page to see a change).
+
 Every page is autoescaped and served with a Content-Security-Policy that forbids scripts; the
 HTML part additionally gets ``sandbox``.  Requests whose Host is not this server's own address
 are refused (a web page elsewhere cannot reach the preview through DNS rebinding).
@@ -38,7 +42,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from distrib.app import format_size
 
 if TYPE_CHECKING:
-    from distrib.app import PreviewEntry, PreviewSet, RenderedMessage
+    from distrib.app import LivePreview, PreviewEntry, PreviewSet, RenderedMessage
 
 __all__ = ["PAGE_SIZE", "PreviewServer", "matches"]
 
@@ -76,8 +80,9 @@ def matches(entry: PreviewEntry, *, q: str, lang: str, outlet: str, status: str)
 class PreviewServer:
     """The preview web server for one `PreviewSet`; listens on 127.0.0.1 only."""
 
-    def __init__(self, preview: PreviewSet, port: int = 0) -> None:
-        self.preview = preview
+    def __init__(self, preview: PreviewSet | LivePreview, port: int = 0) -> None:
+        self._source = preview
+        self._shown: PreviewSet | None = None  # the preview the message cache belongs to
         self._environment = Environment(
             loader=FileSystemLoader(Path(__file__).parent / "preview_pages"),
             autoescape=True,
@@ -96,6 +101,26 @@ class PreviewServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+
+    @property
+    def preview(self) -> PreviewSet:
+        """The preview to show: of the files as they are now, when live."""
+        from distrib.app import LivePreview
+
+        source = self._source
+        current = source.current() if isinstance(source, LivePreview) else source
+        with self._lock:
+            if current is not self._shown:  # collected again: numbers may mean others now
+                self._cache.clear()
+                self._shown = current
+        return current
+
+    @property
+    def live(self) -> LivePreview | None:
+        """The live preview served, if it is one."""
+        from distrib.app import LivePreview
+
+        return self._source if isinstance(self._source, LivePreview) else None
 
     @property
     def port(self) -> int:
@@ -127,14 +152,19 @@ class PreviewServer:
     # -- pages --------------------------------------------------------------------------------
 
     def _page(self, name: str, **values: Any) -> bytes:
-        entries = self.preview.entries
+        preview = self.preview
+        entries = preview.entries
         titles = {"list": "Destinataires / Recipients", "problems": "Problèmes / Problems"}
+        live = self.live
         common = {
             "title": titles.get(name, "Message"),
-            "campaign": self.preview.campaign.name,
+            "campaign": preview.campaign.name,
             "total": len(entries),
             "blocking": sum(not e.ok for e in entries),
-            "warnings": sum(len(e.warnings) for e in entries) + len(self.preview.warnings),
+            "warnings": sum(len(e.warnings) for e in entries) + len(preview.warnings),
+            "live": live is not None,
+            "built_at": live.built_at.strftime("%H:%M:%S") if live is not None else "",
+            "live_error": live.error if live is not None else "",
         }
         html = self._environment.get_template(f"{name}.html").render(**common, **values)
         return html.encode("utf-8")
@@ -156,16 +186,13 @@ class PreviewServer:
     def list_page(self, query: dict[str, str]) -> bytes:
         """Render the recipients page with the filters in ``query``."""
         filters = {key: query.get(key, "") for key in ("q", "lang", "outlet", "status")}
-        found = [e for e in self.preview.entries if matches(e, **filters)]
+        entries = self.preview.entries
+        found = [e for e in entries if matches(e, **filters)]
         outlets = sorted(
-            {
-                (e.contact.outlet_slug, e.contact.outlet)
-                for e in self.preview.entries
-                if e.contact.outlet_slug
-            },
+            {(e.contact.outlet_slug, e.contact.outlet) for e in entries if e.contact.outlet_slug},
             key=lambda pair: pair[1].casefold(),
         )
-        languages = sorted({e.language for e in self.preview.entries})
+        languages = sorted({e.language for e in entries})
         return self._page(
             "list",
             shown=found[:PAGE_SIZE],
@@ -190,15 +217,31 @@ class PreviewServer:
         )
 
     def problems_page(self) -> bytes:
-        """Render the problems page."""
-        entries = self.preview.entries
+        """Render the problems page: one line per distinct problem, with how many messages it
+        concerns and links to the first few."""
+        from distrib.app import group_problems
+
+        preview = self.preview
+        entries = preview.entries
+        failing = [(e, p) for e in entries if not e.ok for p in e.problems]
+        warned = [(e, p) for e in entries if e.ok for p in e.warnings]
         return self._page(
             "problems",
-            failing=[e for e in entries if not e.ok],
-            warned=[e for e in entries if e.ok and e.warnings],
-            audience=self.preview.warnings,
-            rejected=self.preview.book_problems,
+            failing=len({e.number for e, _ in failing}),
+            blocking_groups=_grouped(failing),
+            warned=len(warned),
+            warning_groups=_grouped(warned),
+            audience=group_problems(preview.warnings),
+            rejected=preview.book_problems,
         )
+
+
+def _grouped(pairs: list[tuple[PreviewEntry, Any]]) -> list[tuple[Any, list[PreviewEntry]]]:
+    """Group (entry, problem) pairs by problem: each group with the entries of its examples."""
+    from distrib.app import group_problems
+
+    groups = group_problems(problem for _, problem in pairs)
+    return [(group, [pairs[i][0] for i in group.indexes]) for group in groups]
 
 
 class _Handler(BaseHTTPRequestHandler):

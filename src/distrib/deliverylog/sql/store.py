@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from itertools import islice
@@ -277,6 +277,21 @@ class SQLLog:
                 " ELSE NULL END WHERE id = ?",
                 (status, note, status, now, status, now, run_id),
             )
+
+    def update_run_settings(self, run_id: int, changes: Mapping[str, Any]) -> Run:
+        """Add or replace keys of run ``run_id``'s settings, the others kept."""
+        with self._write() as db:
+            found = db.execute(
+                f"SELECT settings FROM runs WHERE id = ?{db.for_update}", (run_id,)
+            ).fetchone()
+            if found is None:
+                raise RunNotFoundError(f"{self.where}: no run {run_id} (see `distrib runs`)")
+            settings = {**json.loads(found[0] or "{}"), **changes}
+            db.execute(
+                "UPDATE runs SET settings = ? WHERE id = ?",
+                (json.dumps(settings, sort_keys=True), run_id),
+            )
+        return self.get_run(run_id)
 
     @_reads
     def interrupted_candidates(self, campaign: str) -> list[Run]:
