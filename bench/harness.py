@@ -20,7 +20,10 @@ everything) and the same synthetic campaign (`bench.campaigns`):
 
 Ratios (distrib ÷ mailmerge, distrib ÷ C ceiling) are computed within each round, then every
 figure is reported as min / median / max over the rounds.  Then: peak memory by number of
-recipients, rate-limit accuracy, ``distrib --help`` start-up time, and a py-spy profile.
+recipients, rate-limit accuracy, ``distrib --help`` start-up time, ``distrib preview`` at
+5,000, 10,000 and 20,000 recipients (`bench.preview`), a py-spy profile, and the delayed-link
+comparison (`bench.delaylink`: one connection, 30 ms each way, with and without
+PIPELINING, and aiosmtplib's public API).
 Results go to ``bench/out/results.md`` and ``results.json``.
 """
 
@@ -40,7 +43,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import measure, peer, pg, profiling, ratelimit, startup, tools
+from bench import delaylink, measure, peer, pg, profiling, ratelimit, startup, tools
+from bench import preview as preview_bench
 from bench.campaigns import write_campaign
 
 REPO = Path(__file__).resolve().parents[1]
@@ -255,11 +259,15 @@ def markdown(results: dict[str, Any]) -> str:
         big = max(results["memory"], key=lambda r: r["recipients"])
         small = min(results["memory"], key=lambda r: r["recipients"])
         flat = big["main_mb"] <= small["main_mb"] * 1.5
+        extra = max(1, big["recipients"] - small["recipients"])
+        growth = (big["main_mb"] - small["main_mb"]) * 1024 / extra  # KB a recipient
         lines.append(
-            f"| Peak memory, {big['recipients']:,} recipients | ≤ 400 MB, flat |"
-            f" {big['main_mb']:.0f} MB (render workers {big['workers_mb']:.0f} MB each);"
-            f" {small['main_mb']:.0f} MB at {small['recipients']:,} |"
-            f" {_met(big['main_mb'] <= 400 and flat)} |"
+            f"| Peak memory, {big['recipients']:,} recipients | ≤ 400 MB; grows < 2 KB a"
+            f" recipient (issue 11); flat (issue 7) | {big['main_mb']:.0f} MB (render workers"
+            f" {big['workers_mb']:.0f} MB each); {small['main_mb']:.0f} MB at"
+            f" {small['recipients']:,}: {growth:.1f} KB a recipient |"
+            f" ≤ 400 MB {_met(big['main_mb'] <= 400)}; < 2 KB {_met(growth < 2)};"
+            f" flat {_met(flat)} |"
         )
     if results.get("rate"):
         errors = [abs(r["error"]) for r in results["rate"]]
@@ -270,6 +278,22 @@ def markdown(results: dict[str, Any]) -> str:
             f" {r0['span']:.0f} s | within ±1 %; no 1-s window > {r0['rate'] + r0['burst']:g} |"
             f" error {fmt([e * 100 for e in errors], '.2f', ' %')}; worst 1-s window {worst} |"
             f" {_met(max(errors) <= 0.01 and worst <= r0['rate'] + r0['burst'])} |"
+        )
+    if results.get("preview"):
+        rows = results["preview"]
+        small, big = rows[0], rows[-1]
+        lines.append(
+            f"| `distrib preview`, {small['recipients']:,} → {big['recipients']:,} recipients |"
+            f" linear: user CPU a message within 25 % | {small['user_ms_per_message']:.3f} →"
+            f" {big['user_ms_per_message']:.3f} ms; {big['recipients']:,} in"
+            f" {big['seconds']:.1f} s | {_met(preview_bench.linear(rows))} |"
+        )
+    if results.get("delaylink"):
+        ratios = [r["vs_no_pipelining"] for r in results["delaylink"]["rounds"]]
+        lines.append(
+            f"| Delayed link ({results['delaylink']['delay_ms']:g} ms each way), one connection:"
+            f" PIPELINING ÷ without | ≥ 1.5× (to keep distrib's own SMTP client) |"
+            f" {fmt(ratios, '.2f', '×')} | {_met(min(ratios) >= 1.5)} |"
         )
     if results.get("help"):
         lo, mid, hi = startup.summary(results["help"]["times"])
@@ -328,6 +352,14 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {r['recipients']:,} | {r['main_mb']:.0f} MB | {r['workers_mb']:.0f} MB |"
                 f" {r['seconds']:.0f} | {r['rate']:,.0f} |"
             )
+    if results.get("preview"):
+        lines += [
+            "",
+            "`distrib preview CAMPAIGN --out DIR` (every message's `.eml` and `.html`, and the"
+            " index), one run per size; user and kernel CPU from `wait4`:",
+            "",
+            *preview_bench.markdown(results["preview"]),
+        ]
     if results.get("rate"):
         lines += [
             "",
@@ -376,6 +408,18 @@ def main() -> None:
     parser.add_argument("--rate-runs", type=int, default=3)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument(
+        "--link-messages",
+        type=int,
+        default=50,
+        help="messages per connection of the delayed-link comparison (0 skips it)",
+    )
+    parser.add_argument("--link-delay-ms", type=float, default=30.0)
+    parser.add_argument(
+        "--preview",
+        default="5000,10000,20000",
+        help="recipients of the `distrib preview` runs, comma-separated ('' to skip)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="2,000 recipients, 2 rounds, 20-s rate runs, small memory runs",
@@ -397,6 +441,8 @@ def main() -> None:
     if args.quick:
         args.recipients, args.rounds, args.memory = 2000, 2, "2000,5000"
         args.rate_seconds, args.rate_runs = 20.0, 1
+        args.link_messages = min(args.link_messages, 20)
+        args.preview = "1000,2000"
     command = "make bench" if len(sys.argv) == 1 else "python -m bench " + " ".join(sys.argv[1:])
     started = time.strftime("%Y-%m-%d %H:%M")
     load_before = os.getloadavg()
@@ -420,6 +466,11 @@ def main() -> None:
     finally:
         if ctx["cluster"] is not None:
             ctx["cluster"].stop()
+    if args.link_messages:
+        tools.say(f"delayed link: {args.link_delay_ms:g} ms each way, one connection")
+        results["delaylink"] = delaylink.measure(
+            args.link_messages, args.rounds, args.link_delay_ms
+        )
     results["machine"] = machine()
     publish(results, write_docs=args.write_docs)
 
@@ -436,6 +487,8 @@ def measure_all(args: argparse.Namespace, ctx: dict[str, Any], results: dict[str
         results["rate"] = rate_accuracy(
             args.rate, args.burst, args.rate_seconds, args.rate_runs, ctx
         )
+    previews = [int(s) for s in args.preview.split(",") if s.strip()]
+    results["preview"] = preview_bench.run(previews, ctx["work"]) if previews else []
     times, tool = startup.help_times(BIN / "distrib", tools.hyperfine())
     results["help"] = {"times": times, "tool": tool}
     spy = None if args.no_profile else tools.py_spy()
@@ -455,8 +508,13 @@ def publish(results: dict[str, Any], *, write_docs: bool) -> None:
     """Write results.json and results.md; with ``write_docs``, the tables in the docs too."""
     (OUT / "results.json").write_text(json.dumps(results, indent=2, default=str))
     text = markdown(results)
-    (OUT / "results.md").write_text(text)
+    link = results.get("delaylink")
+    link_text = delaylink.markdown(link, results["command"]) if link else ""
+    (OUT / "results.md").write_text(text + ("\n" + link_text if link_text else ""))
     print(text)
+    print(link_text)
+    if write_docs and link_text:
+        delaylink.write_docs(link_text)
     if write_docs:
         docs = DOCS.read_text(encoding="utf-8")
         if START in docs and END in docs:

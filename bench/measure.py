@@ -23,6 +23,8 @@ class Measured:
     main_mb: float  # peak RSS of the command's own process
     children_mb: float  # the largest peak RSS among its child processes
     tree_mb: float  # wait4's ru_maxrss: the largest process of the tree
+    user: float = 0.0  # CPU seconds in user mode (the process and the children it waited for)
+    system: float = 0.0  # CPU seconds in the kernel (creating files, page faults …)
 
 
 def _hwm(pid: int) -> float | None:
@@ -65,7 +67,10 @@ def run(command: list[str], *, cwd: Path | None = None, env: dict[str, str] | No
     proc.returncode = os.waitstatus_to_exitcode(status)
     if log is not None and hasattr(out, "close"):
         out.close()  # type: ignore[union-attr]
-    return Measured(seconds, proc.returncode, main, children, usage.ru_maxrss / 1024)
+    return Measured(
+        seconds, proc.returncode, main, children, usage.ru_maxrss / 1024,
+        usage.ru_utime, usage.ru_stime,
+    )  # fmt: skip
 
 
 def sent_in_latest_run(log: Path | str) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from pathlib import Path
 # (area, markers): the first area with a marker in the stack wins; order matters.
 MAIN_AREAS: list[tuple[str, tuple[str, ...]]] = [
     ("plan: read, merge, validate contacts", ("load_contacts",)),
-    ("plan: render every message (waiting for the workers)", ("RenderPool.check", "_check_all")),
+    ("plan: check every message (waiting for the workers)", ("RenderPool.check", "_check_all")),
     ("plan: other (release, templates, fingerprints)", ("make_plan",)),
     ("record the run (one row per message)", ("start_run",)),
     ("send: delivery log, COMMIT (fsync, own thread)", ("_commit (distrib/send/commits.py",)),
@@ -34,7 +34,7 @@ MAIN_AREAS: list[tuple[str, tuple[str, ...]]] = [
     ("idle helper threads (waiting for work)", ("_worker (concurrent/futures/thread.py",)),
 ]  # fmt: skip
 WORKER_AREAS: list[tuple[str, tuple[str, ...]]] = [
-    ("render workers: plan (render every message once)", ("_check",)),
+    ("render workers: plan (check every message, no MIME)", ("_check",)),
     ("render workers: send (render, sign)", ("_render",)),
 ]
 

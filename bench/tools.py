@@ -131,13 +131,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def smtp_sink(sink: Path) -> Iterator[int]:
-    """Run Postfix's smtp-sink on 127.0.0.1 (a free port) and yield the port."""
+def smtp_sink(sink: Path, *options: str) -> Iterator[int]:
+    """Run Postfix's smtp-sink on 127.0.0.1 (a free port) and yield the port; ``options``
+    go before the address (``-p``: do not advertise PIPELINING)."""
     port = free_port()
     user = ["-u", "nobody"] if os.geteuid() == 0 else []
     # Backlog 1000; -m 1000 simultaneous sessions: never the limit here.
     proc = subprocess.Popen(
-        [str(sink), *user, "-m", "1000", f"127.0.0.1:{port}", "1000"],
+        [str(sink), *user, *options, "-m", "1000", f"127.0.0.1:{port}", "1000"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

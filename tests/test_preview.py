@@ -131,3 +131,87 @@ def test_existing_symlink_is_replaced_not_followed(renderer: Renderer, tmp_path:
     write_preview([render(renderer)], out)
     assert target.read_text(encoding="utf-8") == "keep me"
     assert not (out / "index.html").is_symlink()
+
+
+# -- linear in the number of recipients (counted, never timed) ---------------------------------
+
+
+class CountingSet(set[str]):
+    """A set that counts its membership tests."""
+
+    lookups = 0
+
+    def __contains__(self, item: object) -> bool:
+        CountingSet.lookups += 1
+        return super().__contains__(item)
+
+
+def test_many_addresses_reduced_to_one_stem_cost_a_few_lookups_each() -> None:
+    # Addresses that differ only after their 80th character share one stem; each used to try
+    # every earlier suffix again (-2, -3, …): n²/2 look-ups.
+    prefix = "redaction.nationale.section.politique.internationale.correspondant" * 2
+    addresses = [f"{prefix}.{i}@journal.example" for i in range(3000)]
+    taken, numbers = CountingSet(), {}
+    CountingSet.lookups = 0
+    stems = [safe_stem(a, taken, numbers) for a in addresses]
+    assert len(set(stems)) == 3000
+    assert stems[1] == stems[0] + "-2" and stems[-1] == stems[0] + "-3000"
+    assert CountingSet.lookups <= 2 * len(addresses)
+
+
+def test_the_preview_writer_numbers_colliding_stems_without_rescanning(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from distrib.preview import PreviewWriter
+
+    prefix = "x" * 90
+    writer = PreviewWriter(tmp_path / "p")
+    writer._taken = CountingSet()  # our own class: count its look-ups
+    CountingSet.lookups = 0
+    contact = SimpleNamespace(name="N", outlet="O")
+    for i in range(1000):
+        message = SimpleNamespace(recipient=f"{prefix}{i}@j.example", data=b"x", html="<p>",
+                                  contact=contact, language="fr", subject="s")  # fmt: skip
+        writer.add(message)  # type: ignore[arg-type]
+    result = writer.finish()
+    assert len({f.eml.name for f in result.files}) == 1000
+    assert CountingSet.lookups <= 2 * 1000
+
+
+def test_writing_the_preview_renders_each_message_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from distrib.cli import app
+    from preview_helpers import write_preview_campaign
+
+    calls: list[str] = []
+    original = Renderer.render
+
+    def counted(self: Renderer, contact: object, **kwargs: object) -> RenderedMessage:
+        calls.append(contact.key)  # type: ignore[attr-defined]
+        return original(self, contact, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Renderer, "render", counted)
+    files = write_preview_campaign(tmp_path)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["preview", str(files.campaign), "--out", str(out)])
+    assert result.exit_code == 1, result.output  # one contact cannot be rendered (on purpose)
+    written = len(list(out.glob("*.eml")))
+    assert written >= 5
+    assert len(calls) == len(set(calls)) == written + 1  # each contact once, the failing one too
+
+
+def test_the_audience_is_kept_out_of_the_collectors_scans_while_rendering(tmp_path: Path) -> None:
+    import gc
+
+    from distrib.app import collect_preview
+    from distrib.config import load_campaign
+    from preview_helpers import write_preview_campaign
+
+    frozen: list[int] = []
+    campaign = load_campaign(write_preview_campaign(tmp_path).campaign)
+    collect_preview(campaign, on_message=lambda message: frozen.append(gc.get_freeze_count()))
+    assert frozen and min(frozen) > 0
+    assert gc.get_freeze_count() == 0  # and back to normal afterwards

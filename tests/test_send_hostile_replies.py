@@ -206,7 +206,7 @@ def test_a_latin1_refusal_fails_the_recipient_and_resume_does_not_crash(tmp_path
     every_text_is_valid(files.log)
 
 
-# -- replies while opening a session (read by aiosmtplib) ---------------------------------
+# -- replies while opening a session (greeting, EHLO) ----------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,10 @@ from aiosmtplib.email import parse_address
 from hypothesis import given
 from hypothesis import strategies as st
 
+from distrib.addrspec import PLAIN_ADDRESS
 from distrib.config import LimitsConfig, SMTPConfig
 from distrib.deliverylog import DeliveryLog, open_log
-from distrib.send import send_messages, transport
+from distrib.send import send_messages
 from distrib.send.transport import BadAddress, Connection, Dropped, check_address, wire_body
 from distrib.send.wire import MAX_LINE, command_line
 from smtp_server import SMTPTestServer, plan_messages
@@ -379,7 +380,7 @@ def test_a_line_starting_with_a_dot_is_stuffed_on_the_fast_path_too() -> None:
     assert wire_body(b".a\r\n") == b"..a\r\n.\r\n" == _reference(b".a\r\n")
 
 
-@given(st.from_regex(transport._PLAIN_ADDRESS, fullmatch=True))
+@given(st.from_regex(PLAIN_ADDRESS, fullmatch=True))
 def test_the_plain_address_shortcut_agrees_with_the_library(address: str) -> None:
     """What check_address accepts without parsing, aiosmtplib's parser returns unchanged."""
     assert parse_address(address) == address

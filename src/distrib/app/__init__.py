@@ -21,7 +21,8 @@ workspace           `open_release` (which release a command means), `open_worksp
                     `copy_templates`, `migrate_campaign`
 audience            `Selection` (--only/--exclude), `load_audience`, `audience_rules`
 contacts            `check_contacts`, `merge_contacts`, `contact_history`
-preview             `collect_preview`, `write_preview`, `live_preview` (a `LivePreview`, served by
+preview             `collect_preview`, `collect_and_write_preview`, `write_preview`,
+                    `live_preview` (a `LivePreview`, served by
                     `distrib.web.preview_server`)
 test send           `test_send`
 send                `prepare_send` (plan, settle interrupted runs, schedule), `wait_for_start`,
@@ -95,6 +96,7 @@ if TYPE_CHECKING:
     from distrib.app.previewing import (
         LivePreview,
         PreviewWritten,
+        collect_and_write_preview,
         collect_preview,
         live_preview,
         write_preview,
@@ -215,7 +217,8 @@ _HOMES = {
     ),
     "distrib.app.logs": ("load_campaign", "locate_log", "log_name", "open_log"),
     "distrib.app.previewing": (
-        "LivePreview", "PreviewWritten", "collect_preview", "live_preview", "write_preview",
+        "LivePreview", "PreviewWritten", "collect_and_write_preview", "collect_preview",
+        "live_preview", "write_preview",
     ),
     "distrib.app.sending": (
         "Followup", "ReleaseVersion", "SendPreparation", "SendResult", "SendSummary",
@@ -338,6 +341,7 @@ __all__ = [
     "check_contacts",
     "check_login",
     "clean",
+    "collect_and_write_preview",
     "collect_preview",
     "contact_history",
     "copy_templates",

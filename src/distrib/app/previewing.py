@@ -1,14 +1,17 @@
 """Previewing a release: every journalist's message rendered, nothing sent, whatever the embargo.
 
-`collect_preview` renders each contact's message once and keeps the outcome; `write_preview`
-writes it as files (``.eml``, ``.html`` and an index); the local preview page
-(`distrib.web.preview_server`, an interface) serves a `LivePreview`, which collects the
-preview again whenever the release, the templates, the contact lists, the outlets sheet or the
-campaign (or workspace) file change.
+`collect_preview` renders each contact's message once and keeps the outcome.
+`collect_and_write_preview` does the same and writes each message as files (``.eml``, ``.html``)
+as soon as it is rendered, then an index: one rendering per message, nothing held
+(`write_preview` writes a `PreviewSet` collected earlier, rendering each message again).  The
+local preview page (`distrib.web.preview_server`, an interface) serves a `LivePreview`, which
+collects the preview again whenever the release, the templates, the contact lists, the outlets
+sheet or the campaign (or workspace) file change.
 """
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,13 +20,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from distrib.errors import DistribError
-from distrib.preview import PreviewEntry, PreviewSet
+from distrib.preview import PreviewEntry, PreviewSet, PreviewWriter
 
 if TYPE_CHECKING:
     from distrib.app.audience import Selection
     from distrib.config import Campaign
+    from distrib.render import RenderedMessage
 
-__all__ = ["LivePreview", "PreviewWritten", "collect_preview", "live_preview", "write_preview"]
+__all__ = [
+    "LivePreview",
+    "PreviewWritten",
+    "collect_and_write_preview",
+    "collect_preview",
+    "live_preview",
+    "write_preview",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,7 @@ def collect_preview(
     *,
     token: str = "preview",  # noqa: S107
     selection: Selection | None = None,
+    on_message: Callable[[RenderedMessage], object] | None = None,
 ) -> PreviewSet:
     """Load the release's audience and release, render every contact's message once, and keep
     the outcomes.
@@ -47,7 +59,9 @@ def collect_preview(
     The delivery log's suppression list (opt-outs, hard bounces) sets people aside and the
     audience rules (the release's, and ``selection``: the command's ``--only``/``--exclude``)
     narrow the lists as `send` will; the log is only read.  A contact whose language fell back
-    (blank or unknown in the list) has that warning with the message's own.
+    (blank or unknown in the list) has that warning with the message's own.  ``on_message``
+    gets each message that renders (unsigned, as `PreviewSet.render` would give it again), in
+    audience order, as soon as it is rendered.
     """
     from datetime import UTC
 
@@ -60,27 +74,36 @@ def collect_preview(
     renderer = Renderer(campaign, load_release(campaign))
     date = datetime.now(UTC).astimezone().replace(microsecond=0)
     entries = []
-    for number, contact in enumerate(book.contacts, start=1):
-        message_id = make_message_id(token, contact.key, campaign.sender.domain)
-        try:
-            rendered = renderer.render(contact, message_id=message_id, date=date, sign=False)
-        except RenderError as exc:
+    # The contacts and the renderer live until the end: keep the garbage collector from
+    # scanning them again at each full collection (its cost grew faster than the list).
+    gc.collect()
+    gc.freeze()
+    try:
+        for number, contact in enumerate(book.contacts, start=1):
+            message_id = make_message_id(token, contact.key, campaign.sender.domain)
+            try:
+                rendered = renderer.render(contact, message_id=message_id, date=date, sign=False)
+            except RenderError as exc:
+                entries.append(
+                    PreviewEntry(number, contact, contact.language, "", 0, message_id, exc.problems)
+                )
+                continue
+            fallback = book.fallbacks.get(contact.key)
             entries.append(
-                PreviewEntry(number, contact, contact.language, "", 0, message_id, exc.problems)
+                PreviewEntry(
+                    number,
+                    contact,
+                    rendered.language,
+                    rendered.subject,
+                    rendered.size,
+                    message_id,
+                    warnings=(*(() if fallback is None else (fallback,)), *rendered.warnings),
+                )
             )
-            continue
-        fallback = book.fallbacks.get(contact.key)
-        entries.append(
-            PreviewEntry(
-                number,
-                contact,
-                rendered.language,
-                rendered.subject,
-                rendered.size,
-                message_id,
-                warnings=(*(() if fallback is None else (fallback,)), *rendered.warnings),
-            )
-        )
+            if on_message is not None:
+                on_message(rendered)
+    finally:
+        gc.unfreeze()
     return PreviewSet(
         campaign=campaign,
         renderer=renderer,
@@ -102,6 +125,23 @@ def write_preview(preview: PreviewSet, out: Path | None = None) -> PreviewWritte
     write(preview.messages(), folder, problems=preview.problems, title=preview.campaign.name)
     written = sum(entry.ok for entry in preview.entries)
     return PreviewWritten(folder, folder / "index.html", written)
+
+
+def collect_and_write_preview(
+    campaign: Campaign,
+    out: Path | None = None,
+    *,
+    token: str = "preview",  # noqa: S107
+    selection: Selection | None = None,
+) -> tuple[PreviewSet, PreviewWritten]:
+    """`collect_preview`, writing each message that renders to ``out`` (default: ``preview/``
+    beside the campaign, ``preview/<release>/`` in a workspace) as ``.eml`` and ``.html`` as
+    soon as it is rendered, then an ``index.html`` listing them and every problem."""
+    folder = out if out is not None else campaign.preview_folder
+    writer = PreviewWriter(folder)
+    preview = collect_preview(campaign, token=token, selection=selection, on_message=writer.add)
+    written = writer.finish(problems=preview.problems, title=campaign.name)
+    return preview, PreviewWritten(folder, written.index, written.messages)
 
 
 def watched_paths(campaign: Campaign) -> tuple[Path, ...]:

@@ -73,10 +73,9 @@ def preview(
         _serve(live, port)
         return
     with user_errors():
-        collected = app.collect_preview(config, selection=chosen)
+        # One pass: each message is written as soon as it is rendered (rendered once).
+        collected, written = app.collect_and_write_preview(config, out, selection=chosen)
     _print_audience(collected)
-    with user_errors():
-        written = app.write_preview(collected, out)
     console.print(
         _("Wrote {n} messages to {folder}/").format(
             n=written.written, folder=app.display_path(written.folder.resolve())

@@ -17,6 +17,7 @@ import email_validator
 from email_validator import EmailNotValidError, validate_email
 from email_validator import syntax as _syntax
 
+from distrib.addrspec import dot_atom
 from distrib.headers import find_forbidden
 
 __all__ = [
@@ -154,7 +155,6 @@ def normalize_address(value: str) -> Address:
 # The step of validate_email that checks the domain (see `domain_refusal`); if a later
 # email-validator moves it, every address gets the full call again.
 _domain_check: Callable[..., object] | None = getattr(_syntax, "validate_email_domain_name", None)
-_PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 
 
 def domain_refusal(value: str, memo: dict[str, str | None]) -> str | None:
@@ -186,7 +186,7 @@ def domain_refusal(value: str, memo: dict[str, str | None]) -> str | None:
         or "<" in value
         or not domain
         or domain.startswith("[")
-        or not _PLAIN_LOCAL.fullmatch(local)
+        or not dot_atom.fullmatch(local)
     ):
         return None
     if domain not in memo:

@@ -84,6 +84,7 @@ from distrib.render.context import LANGUAGE_TAGS
 from distrib.render.mime import make_message_id
 from distrib.render.renderer import (
     TEMPLATE_FILES,
+    CheckedMessage,
     MessageLanguage,
     RenderedMessage,
     Renderer,
@@ -94,6 +95,7 @@ from distrib.render.unsubscribe import unsubscribe_token, verify_token, workspac
 __all__ = [
     "LANGUAGE_TAGS",
     "TEMPLATE_FILES",
+    "CheckedMessage",
     "MessageLanguage",
     "RenderedMessage",
     "Renderer",

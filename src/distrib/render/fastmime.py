@@ -53,6 +53,7 @@ from email.headerregistry import Address
 from typing import TYPE_CHECKING, NamedTuple, TypeVar, cast
 from urllib.parse import quote
 
+from distrib.addrspec import DOT_ATOM, UTF8_DOT_ATOM, plain_address
 from distrib.headers import FORBIDDEN_HEADER_CHARS, check_header
 from distrib.render.mime import (
     ATTACHMENT_HEADERS,
@@ -71,13 +72,8 @@ if TYPE_CHECKING:
 __all__ = ["Body", "MessageWriter", "attachment_bytes", "mailbox"]
 
 _CRLF = b"\r\n"
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_DOT_ATOM = rf"{_ATEXT}(?:\.{_ATEXT})*"
-# An address the standard library's parser gives back unchanged (tested against Address).
-_PLAIN_ADDRESS = re.compile(rf"{_DOT_ATOM}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
-_UTF8_ATOM = r"[^\x00-\x20()<>@,:;\\\".\[\]\x7f]+"  # atext or any non-ASCII (RFC 6532)
-_UTF8_LOCAL = re.compile(rf"{_UTF8_ATOM}(?:\.{_UTF8_ATOM})*")
-_PLAIN_MESSAGE_ID = re.compile(rf"<{_DOT_ATOM}@(?:{_DOT_ATOM}|\[[\x21-\x5a\x5e-\x7e]*\])>")
+_UTF8_LOCAL = re.compile(UTF8_DOT_ATOM)  # atext or any non-ASCII (RFC 6532)
+_PLAIN_MESSAGE_ID = re.compile(rf"<{DOT_ATOM}@(?:{DOT_ATOM}|\[[\x21-\x5a\x5e-\x7e]*\])>")
 _CACHE_BYTES = 32_000_000  # held by a writer's caches, about; past this they start again
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -92,7 +88,7 @@ def mailbox(display_name: str, address: str) -> Mailbox:
     library's parser, which quotes what needs quoting and refuses what it cannot read.  A UTF-8
     local part (RFC 6532) must be a dot-atom: such an address is only ever typed as one.
     """
-    if _PLAIN_ADDRESS.fullmatch(address):
+    if plain_address.fullmatch(address):  # given back unchanged by Address (tested)
         return Mailbox(display_name, address)
     local, _, domain = address.rpartition("@")
     if local.isascii():

@@ -3,11 +3,14 @@
 The message is an `email.message.EmailMessage` serialised with a clone of `email.policy.SMTP`.
 Two things in that policy are ours, because CPython 3.11.7 gets them wrong:
 
-* **Subject, From, To, Reply-To are folded by us.**  The standard folder can glue two encoded
-  words together (``?==?``, which Yahoo rejects, python/cpython#144156) or leave a space that
-  unfolds into two.  Ours writes ASCII text as is (folding only at existing spaces) and anything
+* **Subject, From, To, Reply-To are folded by us.**  The standard folder loses text: on Python
+  3.11 (this project's), a space between two encoded words is dropped when they are decoded
+  ("à la" comes back "àla": python/cpython#92081, fixed in 3.12.5 and 3.13 only), and that fix
+  in turn glued encoded words together (``?==?``, which Yahoo rejects: python/cpython#144156,
+  fixed in 2026).  Ours writes ASCII text as is (folding only at existing spaces) and anything
   else as a run of RFC 2047 ``Q`` encoded words, each at most 75 characters and on a line of at
-  most 76, cut between characters, so every RFC 2047 decoder gets the exact text back.
+  most 76, cut between characters, so every RFC 2047 decoder gets the exact text back
+  (`tests/test_render_mime.py` sends both bugs' subjects through it).
 * **List-Unsubscribe is never encoded.**  The standard folder turns a long URL into an encoded
   word, which no mail client will follow.  Ours keeps it ASCII and folds between URIs.
 * **List-Id** (RFC 2919) is a description, encoded like a display name, then ``<list.id>``.
@@ -34,7 +37,6 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email._header_value_parser import SPECIALS, quote_string
 from email.contentmanager import raw_data_manager
 from email.headerregistry import (
     Address,
@@ -50,6 +52,7 @@ from email.policy import default as default_policy
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from distrib.addrspec import dot_atom
 from distrib.headers import find_forbidden
 from distrib.release_extras import attachment_name_problem
 
@@ -80,10 +83,14 @@ _SUFFIX = "?="
 # RFC 2047 section 5(3): the characters a Q-encoded word may carry as themselves anywhere,
 # including inside a display name.  Everything else is =XX, and space is "_".
 _Q_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
-_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _DOMAIN_LITERAL = re.compile(r"\[[\x21-\x5a\x5e-\x7e]*\]")
 _LONGEST_ASCII_WORD = 900  # beyond this an ASCII line could pass the 998-octet hard limit
 _LONGEST_ASCII_NAME = 150  # a quoted display name is never folded, so keep it well short
+# RFC 5322 "specials": a display name holding one is a quoted string.  The same set and quoting
+# as ``str(email.headerregistry.Address)``, which takes them from the private module
+# ``email._header_value_parser``; written out here so that nothing private is imported (the
+# equality is property-tested against ``str(Address)``).
+_SPECIALS = frozenset('()<>@,:;."[]\\')
 
 
 class Mailbox(NamedTuple):
@@ -257,7 +264,9 @@ def _phrase_words(name: str) -> list[str]:
         return encode_words(name, _MAX_ENCODED_LINE - 1)
     # Quoted when RFC 5322 requires it, exactly as str(Address) does (tested against it); a
     # quoted string is kept on one line, a run of atoms may fold between them.
-    return [quote_string(name)] if not SPECIALS.isdisjoint(name) else name.split(" ")
+    if _SPECIALS.isdisjoint(name):
+        return name.split(" ")
+    return ['"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"']
 
 
 class _ListIdHeader(UnstructuredHeader, BaseHeader):
@@ -353,7 +362,7 @@ def _message_id_domain(domain: str) -> str:
             host = host.encode("idna").decode("ascii")
         except UnicodeError as exc:
             raise ValueError(f"cannot use {domain!r} in a Message-ID: {exc}") from None
-    if not _DOT_ATOM.fullmatch(host):
+    if not dot_atom.fullmatch(host):
         raise ValueError(f"cannot use {domain!r} in a Message-ID")
     return host
 

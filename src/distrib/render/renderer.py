@@ -5,6 +5,11 @@ compiled (with the CSS inlined), release values, sender headers, the List-Id, th
 sheet, the DKIM key.  `Renderer.render` only does what differs from one journalist to the next:
 it fills the contact into each template's skeleton (`distrib.render.skeleton`; Jinja2 runs once
 per variant) and writes the MIME bytes directly (`distrib.render.fastmime`).
+
+`Renderer.check` does everything `Renderer.render` does but write the bytes (and sign them):
+the templates, every header value checked, the attachments, the content hash (what the
+recipient reads) and the warnings.  A plan checks every message; the send then renders each one
+once, and the content hash proves it is the message that was planned.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ __all__ = [
     "HTML_SIZE_WARNING",
     "SUBJECT_LENGTH_WARNING",
     "TEMPLATE_FILES",
+    "CheckedMessage",
     "MessageLanguage",
     "RenderedMessage",
     "Renderer",
@@ -104,6 +110,48 @@ class RenderedMessage:
     def size(self) -> int:
         """The size of the message in bytes, as the SMTP server will count it."""
         return len(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedMessage:
+    """What `Renderer.check` knows of a message without writing it: all but the bytes.
+
+    ``content_hash`` is the `RenderedMessage.content_hash` the same contact's message will
+    have when it is rendered; ``content_size`` the bytes of its subject, text, HTML and
+    attachments (the message as sent is larger: headers, quoted-printable and base64).
+    """
+
+    language: MessageLanguage
+    subject: str
+    message_id: str
+    content_hash: str
+    content_size: int
+    warnings: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A message ready to be written: its checked header values and rendered parts."""
+
+    language: MessageLanguage
+    subject: str
+    headers: HeaderValues
+    text: Body
+    html: Body
+    attachments: tuple[Attachment, ...]
+    fallback: str | None
+    where: Location | None
+
+    def content_hash(self) -> str:
+        return content_hash_of(
+            self.subject.encode("utf-8"),
+            self.text.data,
+            self.html.data,
+            *(a.digest.encode("utf-8") for a in self.attachments),
+        )
+
+    def warnings(self) -> tuple[Problem, ...]:
+        return _warnings(self.subject, len(self.html.data), self.fallback, self.where)
 
 
 def ascii_address(address: str) -> str:
@@ -299,6 +347,61 @@ class Renderer:
         contact's message for the officer's own address: To and the envelope recipient are
         ``test_to`` and the subject starts with ``[TEST]``.
         """
+        ready = self._prepare(contact, message_id=message_id, date=date, test_to=test_to)
+        headers, attachments = ready.headers, ready.attachments
+        try:
+            if self.fast_path and self._writer.covers(headers):
+                data = self._writer.write(headers, ready.text, ready.html, attachments)
+            else:  # a Message-ID make_message_id never gives: the standard library writes it
+                self.stdlib_messages += 1
+                data = build_message(headers, ready.text.text, ready.html.text, attachments)
+        except (ValueError, MessageError) as exc:
+            raise RenderError(
+                [Problem(f"cannot build the message: {exc}", ready.where, "message")]
+            ) from None
+        if sign and self.signer is not None:
+            data = self.signer.sign(data)
+        return RenderedMessage(
+            contact=contact,
+            language=ready.language,
+            subject=ready.subject,
+            message_id=message_id,
+            envelope_from=self._from,
+            recipient=test_to or contact.address,
+            data=data,
+            html=ready.html.text,
+            text=ready.text.text,
+            content_hash=ready.content_hash(),
+            attachments=attachments,
+            warnings=ready.warnings(),
+        )
+
+    def check(
+        self, contact: Contact, *, message_id: str, date: datetime | None = None
+    ) -> CheckedMessage:
+        """Do all `render` does but write and sign the bytes: the same problems (`RenderError`),
+        the same subject, content hash and warnings, at about half the cost."""
+        ready = self._prepare(contact, message_id=message_id, date=date, test_to=None)
+        size = len(ready.text.data) + len(ready.html.data) + len(ready.subject.encode("utf-8"))
+        return CheckedMessage(
+            language=ready.language,
+            subject=ready.subject,
+            message_id=message_id,
+            content_hash=ready.content_hash(),
+            content_size=size + sum(a.size for a in ready.attachments),
+            warnings=ready.warnings(),
+        )
+
+    def _prepare(
+        self,
+        contact: Contact,
+        *,
+        message_id: str,
+        date: datetime | None,
+        test_to: str | None,
+    ) -> _Prepared:
+        """Render the templates and check every header value; raise `RenderError` if the
+        message cannot be made (every problem found)."""
         if not _MESSAGE_ID.fullmatch(message_id):
             raise ValueError(f"not a Message-ID: {message_id!r} (use make_message_id)")
         if date is None:
@@ -313,7 +416,7 @@ class Renderer:
         subject_body, text_body, html_body = self._render_templates(
             templates, lang, contact, url=url, problems=problems, where=where
         )
-        subject, text, html = subject_body.text.strip(), text_body.text, html_body.text
+        subject = subject_body.text.strip()
         if not problems and not subject:
             message = f"template {templates.subject.name}: the subject is empty"
             problems.append(Problem(message, where, "subject"))
@@ -332,37 +435,8 @@ class Renderer:
         )
         if problems or headers is None:
             raise RenderError(problems)
-        attachments = self._attachments(lang)
-        try:
-            if self.fast_path and self._writer.covers(headers):
-                data = self._writer.write(headers, text_body, html_body, attachments)
-            else:  # a Message-ID make_message_id never gives: the standard library writes it
-                self.stdlib_messages += 1
-                data = build_message(headers, text, html, attachments)
-        except (ValueError, MessageError) as exc:
-            raise RenderError(
-                [Problem(f"cannot build the message: {exc}", where, "message")]
-            ) from None
-        if sign and self.signer is not None:
-            data = self.signer.sign(data)
-        return RenderedMessage(
-            contact=contact,
-            language=lang,
-            subject=subject,
-            message_id=message_id,
-            envelope_from=self._from,
-            recipient=test_to or contact.address,
-            data=data,
-            html=html,
-            text=text,
-            content_hash=content_hash_of(
-                subject.encode("utf-8"),
-                text_body.data,
-                html_body.data,
-                *(a.digest.encode("utf-8") for a in attachments),
-            ),
-            attachments=attachments,
-            warnings=_warnings(subject, len(html_body.data), fallback, where),
+        return _Prepared(
+            lang, subject, headers, text_body, html_body, self._attachments(lang), fallback, where
         )
 
     def _render_templates(

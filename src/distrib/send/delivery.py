@@ -236,7 +236,7 @@ class Delivery:
         server, out = t.worker.conn.server, t.item.out
         text = f"{command}: {reply}"
         if reply.code == 421:
-            # The server is closing (aiosmtplib already closed our side): nothing was sent,
+            # The server is closing (our side is closed already): nothing was sent,
             # even in reply to the DATA command (no 354, so no body).
             self._trouble(t.worker, f"{server}: {reply}", throttled=True)
             self.dispatcher.observe(reply)

@@ -3,10 +3,9 @@ bytes of a reply become text (`Scrubber`).
 
 A reply is untrusted bytes.  Servers answer in Latin-1 (``550 Adresse inconnue \\xe9``), in
 UTF-8, in nothing at all; a hostile one sends control characters, or echoes what we sent,
-credentials included (a ``535`` quoting the ``AUTH PLAIN`` blob).  So every reply text, from our
-own transaction layer (`distrib.send.wire`) and from aiosmtplib's session opening
-(`distrib.send.transport`), goes through `Scrubber` before it is stored, put in an error or
-shown:
+credentials included (a ``535`` quoting the ``AUTH PLAIN`` blob).  So every reply text read by
+distrib's SMTP client (`distrib.send.wire`: the greeting, EHLO, STARTTLS, AUTH and every
+transaction) goes through `Scrubber` before it is stored, put in an error or shown:
 
 1. **decoded leniently**: UTF-8 when the bytes are valid UTF-8, else Windows-1252 (what a
    relay that is not UTF-8 almost always speaks), line by line; a byte Windows-1252 does not
@@ -15,7 +14,8 @@ shown:
    multi-line reply), DEL and C1 become ``\\xNN``; a tab becomes a space;
 3. **credentials redacted**: the password, the base64 ``AUTH PLAIN`` blob, the base64
    ``AUTH LOGIN`` pieces (user and password), an ``XOAUTH2`` blob, a CRAM-MD5 response, and any
-   base64 word that decodes to bytes holding the password, become ``[redacted]``.
+   base64 word that decodes to bytes holding the password, become ``[redacted]``; an OAuth2
+   access token too, once it is known (`Scrubber.adding`).
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ class Scrubber:
     every encoding they are sent in with ``username``) redacted.  One per connection."""
 
     def __init__(self, username: str | None = None, secrets: Iterable[str | None] = ()) -> None:
-        self._secrets = [s.encode("utf-8") for s in secrets if s]
+        self._username = username
+        self._texts = [s for s in secrets if s]
+        self._secrets = [s.encode("utf-8") for s in self._texts]
         self._user = username.encode("utf-8") if username else None
         forms: set[str] = set()
         for secret in self._secrets:
@@ -92,13 +94,17 @@ class Scrubber:
             shortest.append(4 * (len(self._user) + 33) // 3)
         self._words = re.compile(rf"[A-Za-z0-9+/]{{{max(4, min(shortest, default=4))},}}={{0,2}}")
 
+    def adding(self, secrets: Iterable[str | None]) -> Scrubber:
+        """This scrubber with more ``secrets`` (an access token, known once it is fetched)."""
+        return Scrubber(self._username, [*self._texts, *secrets])
+
     def from_bytes(self, raw: bytes) -> str:
         """The text of a reply read off the wire (its lines joined with LF)."""
         return self.redact(decode_reply(raw))
 
     def from_text(self, text: str) -> str:
-        """A reply text that a library already decoded (aiosmtplib keeps undecodable bytes as
-        lone surrogates, ``surrogateescape``): the same as `from_bytes` on the original bytes."""
+        """A reply text that a library already decoded (undecodable bytes kept as lone
+        surrogates, ``surrogateescape``): the same as `from_bytes` on the original bytes."""
         try:
             raw = text.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError:

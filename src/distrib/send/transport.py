@@ -3,8 +3,20 @@
 The engine decides what a reply means for the delivery log; this module only guarantees that
 every command ends in exactly one of: a `Reply` (the server answered), `Dropped` (no usable
 answer: the connection was lost or timed out, or the server broke the protocol), `BadAddress`
-(nothing was sent), or a `SendError` subclass (the run cannot go on).  The password is only
-ever handed to aiosmtplib's ``login``.
+(nothing was sent for it), or a `SendError` subclass (the run cannot go on).  The password (or
+an access token) is only ever handed to a `distrib.send.auth.Mechanism`, and only once the
+connection is encrypted.
+
+The session runs on distrib's own SMTP client (`distrib.send.smtp_client`, on
+`distrib.send.wire`), which pipelines MAIL FROM, RCPT TO and DATA when the server offers
+PIPELINING; nothing of another SMTP library is used (`docs/benchmarks.md`, the delayed link,
+says why: on a relay's round trip, pipelining halves the time of a message).
+
+**Opening a session**: connect (``smtp.timeout``), the greeting (``220``; a 4xx is "busy,
+come back", a 5xx stops the run), EHLO (HELO when EHLO is refused, but never with STARTTLS),
+STARTTLS when ``security = "starttls"`` (required: a server that does not offer it, or
+refuses it, stops the run; never a fallback to plaintext), EHLO again under TLS, then AUTH when
+``smtp.username`` is set (never on an unencrypted connection).
 
 **Protocol errors are dropped connections.**  A reply that is not SMTP (gibberish, no code, a
 code outside 200-599, mixed codes, too long), a reply of a class the command cannot have (a
@@ -16,30 +28,29 @@ False: the message goes back to the queue, never ``failed``; while opening a ses
 
 **Every reply text goes through one `distrib.send.replies.Scrubber`** per connection, made
 with the credentials: decoded leniently to valid text, control characters shown, and the
-password in every encoding it was sent in redacted, before it is stored, raised or printed.
-
-aiosmtplib opens each session (TLS, EHLO, AUTH); the transactions then run on `Wire`, which
-pipelines MAIL FROM and RCPT TO when the server offers PIPELINING (`distrib.send.wire` says why
-that is hand-written).
+password (or token) in every encoding it was sent in redacted, before it is stored, raised or
+printed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import ssl
-from typing import Literal
 
-import aiosmtplib
-from aiosmtplib.email import parse_address
-from aiosmtplib.protocol import SMTPProtocol
-
+from distrib.addrspec import UTF8_DOT_ATOM, plain_address
 from distrib.config import SMTPConfig
 from distrib.errors import SMTPAuthError, SMTPConfigError, SMTPConnectionError, SMTPSecurityError
+from distrib.send import auth
 from distrib.send.crash import crash_point
 from distrib.send.policy import Reply
 from distrib.send.replies import Scrubber
+from distrib.send.smtp_client import (
+    InsecureAuth,
+    SMTPClient,
+    TLSFailed,
+    default_local_hostname,
+)
 from distrib.send.wire import Lost, Unreadable, Wire, command_line
 
 __all__ = [
@@ -55,9 +66,13 @@ __all__ = [
 
 _LINE_ENDINGS = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
-_QUIT_TIMEOUT = 10.0
+# RFC 5321 §4.1.2 Mailbox, with RFC 6531's UTF-8 (SMTPUTF8): a dot-string or a quoted string,
+# at a domain or an address literal.  No space, control character, "<" or ">" outside quotes.
+_U = "\u0080-\U0010ffff"
+_QUOTED = rf'"(?:[\x20\x21\x23-\x5b\x5d-\x7e{_U}]|\\[\x20-\x7e])*"'
+_ULABEL = rf"[A-Za-z0-9{_U}](?:[A-Za-z0-9{_U}-]*[A-Za-z0-9{_U}])?"
+_LITERAL = r"\[(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|IPv6:[0-9A-Fa-f:.]+)\]"
+_MAILBOX = re.compile(rf"(?:{UTF8_DOT_ATOM}|{_QUOTED})@(?:{_ULABEL}(?:\.{_ULABEL})*|{_LITERAL})")
 _CLOSE_WAIT = 2.0
 _SIZE = re.compile(r"[0-9]{1,18}")
 _SHOWN = 200  # characters of a reply that broke the protocol, in its error message
@@ -109,19 +124,13 @@ def build_tls_context(smtp: SMTPConfig) -> ssl.SSLContext | None:
 
 
 def check_address(address: str) -> None:
-    """Refuse an address that cannot go on an SMTP command line exactly as it is."""
-    if _PLAIN_ADDRESS.fullmatch(address):
-        # An ASCII dot-atom at a host name: parse_address returns it unchanged (property-tested
-        # against it), and one regex costs a tenth of parsing.  Anything else is parsed.
-        return
-    try:
-        parsed = parse_address(address)
-    except ValueError as exc:
-        raise BadAddress(f"address {address!r} cannot be used on an SMTP command line") from exc
-    # parseaddr() can extract a *different* address from a malformed one (CVE-2023-27043):
-    # only send an address that passes through unchanged.
-    if parsed != address:
-        raise BadAddress(f"address {address!r} is not a plain addr-spec")
+    """Refuse an address that cannot go on an SMTP command line exactly as it is: anything but
+    an RFC 5321 mailbox (RFC 6531 UTF-8 allowed), so that ``<address>`` can never carry a
+    space, a control character, a ``>`` or a second command."""
+    if plain_address.fullmatch(address):
+        return  # the common case: an ASCII dot-atom at a host name
+    if not _MAILBOX.fullmatch(address):
+        raise BadAddress(f"address {address!r} cannot be used on an SMTP command line")
 
 
 def _envelope_lines(
@@ -155,20 +164,29 @@ def wire_body(data: bytes) -> bytes:
 
 
 class Connection:
-    """One reusable SMTP session to the relay, opened on demand."""
+    """One reusable SMTP session to the relay, opened on demand.
+
+    ``token``: an OAuth2 access token source (`distrib.send.auth.TokenSource`); with
+    ``smtp.username`` it authenticates with XOAUTH2 or OAUTHBEARER instead of a password.
+    """
 
     def __init__(
-        self, smtp: SMTPConfig, *, password: str | None, tls: ssl.SSLContext | None
+        self,
+        smtp: SMTPConfig,
+        *,
+        password: str | None,
+        tls: ssl.SSLContext | None,
+        token: auth.TokenSource | None = None,
     ) -> None:
         self._cfg = smtp
         self._password = password
+        self._token = token
         self._tls = tls
         # The one place where what this server says becomes text (see the module docstring).
         self._scrub = Scrubber(smtp.username, [password])
-        self._client: aiosmtplib.SMTP | None = None
+        self._client: SMTPClient | None = None
         self._wire: Wire | None = None  # the session's transactions, once it is open
         self._wires: list[Wire] = []  # every session opened, to wait for its close
-        self._protocols: list[SMTPProtocol] = []  # sessions still on aiosmtplib (opening)
         self._size: int | None = None
         self._pipelining = False
         self._checked_sender = ""  # the last envelope sender that passed `check_address`
@@ -184,7 +202,7 @@ class Connection:
 
     def supports(self, extension: str) -> bool:
         """Tell whether the server advertised ``extension`` (e.g. ``smtputf8``) in its EHLO."""
-        return self._client is not None and self._client.supports_extension(extension)
+        return self._client is not None and self._client.extensions.supports(extension)
 
     @property
     def size_limit(self) -> int | None:
@@ -208,175 +226,179 @@ class Connection:
         """Connect, secure and authenticate; raise `ConnectFailed` (retry) or a `SendError`."""
         self.abort()
         cfg = self._cfg
-        security: Literal["none", "starttls", "tls"] = cfg.security
-        # Never leave start_tls at aiosmtplib's opportunistic default (None): it silently stays
-        # in plaintext when the server does not offer STARTTLS.
-        client = aiosmtplib.SMTP(
-            hostname=cfg.host,
-            port=cfg.port,
-            local_hostname=cfg.local_hostname,
-            timeout=cfg.timeout,
-            use_tls=security == "tls",
-            start_tls=security == "starttls",
-            tls_context=self._tls,
-        )
+        if cfg.username and self._password is None and self._token is None:
+            raise SMTPAuthError(
+                f"smtp.username is set but the environment variable {cfg.password_env}"
+                " is empty or unset"
+            )
+        name = cfg.local_hostname or await default_local_hostname()
+        try:
+            command_line(b"EHLO", name.encode("ascii"))
+        except (UnicodeEncodeError, ValueError):
+            raise SMTPConfigError(
+                f"smtp.local_hostname {name!r} cannot be said in EHLO: use a host name"
+            ) from None
+        implicit = self._tls if cfg.security == "tls" else None
+        if cfg.security != "none" and self._tls is None:
+            raise SMTPSecurityError(f"{self.server}: no TLS context for security = {cfg.security}")
+        client = await self._connect(implicit)
         self._client = client
         try:
-            await self._connect(client)
-            if security != "none" and client.get_transport_info("sslcontext") is None:
+            await self._hello(client, name)
+            if cfg.security == "starttls":
+                await self._starttls(client, name)
+            if cfg.security != "none" and not client.encrypted:
                 raise SMTPSecurityError(f"{self.server}: the connection is not encrypted")
-            await self._hello(client)
             if cfg.username:
                 await self._login(client, cfg.username)
-            transport = client.transport
-            if not isinstance(transport, asyncio.Transport) or transport.is_closing():
+            if not client.wire.usable:
                 raise ConnectFailed(f"{self.server}: connection lost while opening the session")
-            self._size = (
-                _size(client.esmtp_extensions.get("size", "")) if self.supports("size") else None
-            )
-            self._pipelining = self.supports("pipelining")
-            self._wire = Wire(transport, self._scrub)  # the transactions run on this now
-            self._wires = [w for w in self._wires if not w.closed.done()] + [self._wire]
-            self._protocols = [p for p in self._protocols if p is not client.protocol]
+            advertised = client.extensions.get("size")
+            self._size = _size(advertised) if advertised is not None else None
+            self._pipelining = client.extensions.supports("pipelining")
+            self._wire = client.wire  # the transactions run on this now
+        except Lost as exc:
+            self.abort()
+            raise ConnectFailed(f"{self.server}: {_lost(exc)} while opening the session") from None
         except BaseException:
             self.abort()
             raise
 
-    async def _connect(self, client: aiosmtplib.SMTP) -> None:
-        where, said = self.server, self._said
-        try:
-            await client.connect()
-            if client.protocol is not None:
-                self._protocols = [p for p in self._protocols if p.transport is not None]
-                self._protocols.append(client.protocol)
-        except aiosmtplib.SMTPConnectResponseError as exc:
-            raise self._not_welcome(exc) from None
-        except aiosmtplib.SMTPConnectError as exc:
-            if isinstance(exc.__cause__, ssl.SSLError):
-                raise SMTPSecurityError(f"{where}: TLS failed: {exc.__cause__}") from None
-            message = self._scrub.from_text(exc.message)
-            raise ConnectFailed(f"cannot connect to {where}: {message}") from None
-        except ssl.SSLError as exc:
-            raise SMTPSecurityError(f"{where}: TLS failed: {exc}") from None
-        except aiosmtplib.SMTPHeloError as exc:
-            raise self._ehlo_refused(exc) from None
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-            message = self._scrub.from_text(exc.message)
-            raise ConnectFailed(f"{where}: {message} while opening the session") from None
-        except aiosmtplib.SMTPResponseException as exc:
-            if not 400 <= exc.code < 600:
-                # aiosmtplib could not read a reply (not SMTP, too long), or a 2xx/3xx where
-                # a 220 or a refusal belongs.
-                raise self._protocol_error(exc, "while opening the session") from None
-            # Only STARTTLS answers with a bare response error here (454 TLS not available).
-            raise SMTPSecurityError(
-                f"{where} refused STARTTLS: {said(exc)}; distrib never falls back to plaintext",
-                code=exc.code,
-                reply=self._scrub.from_text(exc.message),
-            ) from None
-        except aiosmtplib.SMTPException as exc:
-            message = self._scrub.from_text(exc.message)
-            raise SMTPSecurityError(
-                f"{where} does not offer STARTTLS ({message}); distrib never falls back to"
-                ' plaintext: use security = "tls" if the relay speaks implicit TLS'
-            ) from None
-
-    def _not_welcome(self, exc: aiosmtplib.SMTPConnectResponseError) -> Exception:
-        """The greeting was not 220: 421 means "busy, come back", 554 "not for you"."""
-        if 400 <= exc.code < 500:
-            return ConnectFailed(
-                f"{self.server} is not accepting connections: {self._said(exc)}", code=exc.code
-            )
-        if 500 <= exc.code < 600:
-            return SMTPConnectionError(
-                f"{self.server} refused the session: {self._said(exc)}",
-                code=exc.code,
-                reply=self._scrub.from_text(exc.message),
-            )
-        return self._protocol_error(exc, "in the greeting")
-
-    def _ehlo_refused(self, exc: aiosmtplib.SMTPHeloError) -> Exception:
-        """EHLO refused while aiosmtplib opened the session (before STARTTLS)."""
-        if 400 <= exc.code < 500:
-            return ConnectFailed(f"{self.server} refused EHLO for now: {self._said(exc)}")
-        if not 500 <= exc.code < 600:
-            return self._protocol_error(exc, "in reply to EHLO")
-        return SMTPConfigError(
-            f"{self.server} refused our EHLO: {self._said(exc)} (check smtp.local_hostname)",
-            code=exc.code,
-            reply=self._scrub.from_text(exc.message),
-        )
-
-    async def _hello(self, client: aiosmtplib.SMTP) -> None:
-        if not client.is_ehlo_or_helo_needed:
-            return
-        try:
-            try:
-                await client.ehlo()
-            except aiosmtplib.SMTPHeloError as exc:
-                if 400 <= exc.code < 500 or not client.is_connected:
-                    raise ConnectFailed(f"{self.server} refused EHLO: {self._said(exc)}") from None
-                await client.helo()
-        except aiosmtplib.SMTPHeloError as exc:
-            if not 500 <= exc.code < 600:
-                raise self._protocol_error(exc, "in reply to HELO") from None
-            raise SMTPConfigError(
-                f"{self.server} refused HELO: {self._said(exc)}",
-                code=exc.code,
-                reply=self._scrub.from_text(exc.message),
-            ) from None
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-            message = self._scrub.from_text(exc.message)
-            raise ConnectFailed(f"{self.server}: {message} after EHLO") from None
-        except aiosmtplib.SMTPResponseException as exc:
-            raise self._protocol_error(exc, "in reply to EHLO") from None
-
-    async def _login(self, client: aiosmtplib.SMTP, username: str) -> None:
+    async def _connect(self, implicit: ssl.SSLContext | None) -> SMTPClient:
         where = self.server
-        if self._password is None:
-            raise SMTPAuthError(
-                f"smtp.username is set but the environment variable {self._cfg.password_env}"
-                " is empty or unset"
+        cfg = self._cfg
+        try:
+            client, greeting = await SMTPClient.connect(
+                cfg.host, cfg.port, timeout=cfg.timeout, tls=implicit, scrub=self._scrub
             )
-        # aiosmtplib's login() does not check this; the password must never cross in clear.
-        if client.get_transport_info("sslcontext") is None:
+        except TLSFailed as exc:
+            raise SMTPSecurityError(f"{where}: TLS failed: {exc}") from None
+        except Unreadable as exc:
+            raise ConnectFailed(f"{where}: protocol error in the greeting: {exc}") from None
+        except Lost as exc:
+            raise ConnectFailed(f"cannot connect to {where}: {_lost(exc)}") from None
+        self._wires = [w for w in self._wires if not w.closed.done()] + [client.wire]
+        if greeting.code == 220:
+            return client
+        client.abort()
+        if greeting.transient:
+            raise ConnectFailed(
+                f"{where} is not accepting connections: {greeting}", code=greeting.code
+            )
+        if greeting.permanent:
+            raise SMTPConnectionError(
+                f"{where} refused the session: {greeting}",
+                code=greeting.code,
+                reply=greeting.text,
+            )
+        raise self._protocol_error(greeting, "in the greeting")
+
+    async def _hello(self, client: SMTPClient, name: str) -> None:
+        """EHLO; HELO when EHLO is refused for good (not with STARTTLS, which needs EHLO)."""
+        where, timeout = self.server, self._cfg.timeout
+        try:
+            reply = await client.ehlo(name, timeout)
+        except Unreadable as exc:
+            raise ConnectFailed(f"{where}: protocol error in reply to EHLO: {exc}") from None
+        if reply.positive:
+            return
+        if reply.transient:
+            raise ConnectFailed(f"{where} refused EHLO for now: {reply}")
+        if not reply.permanent:
+            raise self._protocol_error(reply, "in reply to EHLO")
+        if self._cfg.security == "starttls":  # EHLO's list is needed (STARTTLS, AUTH)
+            raise SMTPConfigError(
+                f"{where} refused our EHLO: {reply} (check smtp.local_hostname)",
+                code=reply.code,
+                reply=reply.text,
+            )
+        try:
+            helo = await client.helo(name, timeout)
+        except Unreadable as exc:
+            raise ConnectFailed(f"{where}: protocol error in reply to HELO: {exc}") from None
+        if helo.positive:
+            return
+        if helo.transient:
+            raise ConnectFailed(f"{where} refused HELO for now: {helo}")
+        if not helo.permanent:
+            raise self._protocol_error(helo, "in reply to HELO")
+        raise SMTPConfigError(f"{where} refused HELO: {helo}", code=helo.code, reply=helo.text)
+
+    async def _starttls(self, client: SMTPClient, name: str) -> None:
+        """STARTTLS, required: never a fallback to plaintext; then EHLO again under TLS."""
+        where = self.server
+        if not client.extensions.supports("starttls"):
+            raise SMTPSecurityError(
+                f"{where} does not offer STARTTLS; distrib never falls back to"
+                ' plaintext: use security = "tls" if the relay speaks implicit TLS'
+            )
+        assert self._tls is not None
+        try:
+            reply = await client.starttls(self._tls, self._cfg.timeout)
+        except TLSFailed as exc:
+            raise SMTPSecurityError(f"{where}: TLS failed: {exc}") from None
+        except Unreadable as exc:
+            raise ConnectFailed(f"{where}: protocol error in reply to STARTTLS: {exc}") from None
+        if reply.code != 220:
+            if not (reply.transient or reply.permanent):
+                raise self._protocol_error(reply, "in reply to STARTTLS")
+            raise SMTPSecurityError(
+                f"{where} refused STARTTLS: {reply}; distrib never falls back to plaintext",
+                code=reply.code,
+                reply=reply.text,
+            )
+        await self._hello(client, name)
+
+    async def _login(self, client: SMTPClient, username: str) -> None:
+        where, cfg = self.server, self._cfg
+        if not client.encrypted:
             raise SMTPAuthError(
                 f"refusing to send the password to {where} over an unencrypted connection"
                 ' (set smtp.security to "starttls" or "tls")'
             )
+        if not client.extensions.supports("auth"):
+            raise SMTPAuthError(f"{where} does not offer AUTH, but smtp.username is set")
+        offered = client.extensions.auth
+        mechanism = auth.choose(
+            offered,
+            username,
+            password=self._password,
+            token=self._token,
+            host=cfg.host,
+            port=cfg.port,
+        )
+        if mechanism is None:
+            wanted = "XOAUTH2 or OAUTHBEARER" if self._token else "PLAIN, LOGIN or CRAM-MD5"
+            listed = " ".join(sorted(offered)) or "none"
+            raise SMTPAuthError(f"{where} offers no AUTH mechanism distrib can use with"
+                                f" these credentials ({wanted}; it offers {listed})")  # fmt: skip
         try:
-            await client.login(username, self._password)
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            if not 300 <= exc.code < 600:
-                raise self._protocol_error(exc, "in reply to AUTH") from None
-            text = self._scrub.from_text(exc.message)
+            reply = await client.authenticate(mechanism, cfg.timeout)
+        except InsecureAuth:
             raise SMTPAuthError(
-                f"{where} refused the credentials of {username!r}: {exc.code} {text}",
-                code=exc.code,
-                reply=text,
+                f"refusing to send the password to {where} over an unencrypted connection"
             ) from None
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError) as exc:
-            message = self._scrub.from_text(exc.message)
-            raise ConnectFailed(f"{where}: {message} during AUTH") from None
-        except aiosmtplib.SMTPResponseException as exc:
-            if not 300 <= exc.code < 600:
-                raise self._protocol_error(exc, "in reply to AUTH") from None
-            text = self._scrub.from_text(exc.message)
-            raise SMTPAuthError(
-                f"{where}: AUTH failed: {exc.code} {text}", code=exc.code, reply=text
-            ) from None
-        except aiosmtplib.SMTPException:
-            raise SMTPAuthError(f"{where} does not offer AUTH, but smtp.username is set") from None
+        except ValueError as exc:  # the mechanism refused its own credentials (never shown)
+            raise SMTPAuthError(f"{where}: cannot authenticate as {username!r}: {exc}") from None
+        except Unreadable as exc:
+            raise ConnectFailed(f"{where}: protocol error in reply to AUTH: {exc}") from None
+        except Lost as exc:
+            raise ConnectFailed(f"{where}: {_lost(exc)} during AUTH") from None
+        self._scrub = client.wire.scrub  # holds the token too, when one was fetched
+        if reply.positive:
+            return
+        if not (reply.transient or reply.permanent):
+            raise self._protocol_error(reply, "in reply to AUTH")
+        raise SMTPAuthError(
+            f"{where} refused the credentials of {username!r} ({mechanism.name}): {reply}",
+            code=reply.code,
+            reply=reply.text,
+        )
 
-    def _said(self, exc: aiosmtplib.SMTPResponseException) -> str:
-        """``code text`` of a reply aiosmtplib read, scrubbed (see `Scrubber`)."""
-        text = self._scrub.from_text(exc.message.strip())
-        return f"{exc.code} {text}".strip() if exc.code >= 0 else text
-
-    def _protocol_error(self, exc: aiosmtplib.SMTPResponseException, when: str) -> ConnectFailed:
-        """A reply that is not SMTP, or not one the command allows, while opening the session:
-        handled like a lost connection (retried, then the run stops)."""
-        said = self._said(exc)
+    def _protocol_error(self, reply: Reply, when: str) -> ConnectFailed:
+        """A reply that is not one the command allows, while opening the session: handled
+        like a lost connection (retried, then the run stops)."""
+        said = str(reply)
         if len(said) > _SHOWN:
             said = said[:_SHOWN] + "…"
         return ConnectFailed(f"{self.server}: protocol error {when}: {said}")
@@ -531,41 +553,26 @@ class Connection:
 
     async def close(self) -> None:
         """Say QUIT (briefly), close, and wait until the sockets this connection used are shut."""
-        wire = self._wire
-        if wire is not None and wire.usable:
-            with contextlib.suppress(Lost):
-                wire.send(b"QUIT\r\n", 1)
-                await wire.read(min(self._cfg.timeout, _QUIT_TIMEOUT))
+        client = self._client
+        if client is not None and self._wire is not None and self._wire.usable:
+            await client.quit(self._cfg.timeout)
         self.abort()
         await self._wait_closed()
 
     def abort(self) -> None:
         """Close the connection at once, without QUIT."""
-        wire, self._wire = self._wire, None
+        self._wire = None
         client, self._client = self._client, None
-        if wire is not None:
-            wire.abort()
-        if client is None:
-            return
-        transport = client.transport
-        if isinstance(transport, asyncio.Transport) and not transport.is_closing():
-            # abort(), not close(): a TLS close waits for the server's close_notify; the
-            # session is over either way.
-            transport.abort()
-        client.close()
+        if client is not None:
+            client.abort()
 
     async def _wait_closed(self) -> None:
-        # A socket is closed once its protocol's connection_lost has run (aiosmtplib's then
-        # drops its transport; ours marks itself closed): wait for that (briefly) so no socket
-        # outlives the event loop.
+        # A socket is closed once its protocol's connection_lost has run: wait for that
+        # (briefly) so no socket outlives the event loop.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _CLOSE_WAIT
-        while loop.time() < deadline and (
-            any(p.transport is not None for p in self._protocols)
-            or any(not w.closed.done() for w in self._wires)
-        ):
+        while loop.time() < deadline and any(not w.closed.done() for w in self._wires):
             await asyncio.sleep(0.005)
-        self._protocols = [p for p in self._protocols if p.transport is not None]
         self._wires = [w for w in self._wires if not w.closed.done()]
 
 

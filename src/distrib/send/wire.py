@@ -1,19 +1,16 @@
-"""The commands of a mail transaction, written and read on the socket directly.
+"""The replies of one SMTP session, read off the socket in order, for commands written in order.
 
-aiosmtplib opens every session (connection, STARTTLS, EHLO, AUTH: the policy lives there and
-in `distrib.send.transport`); then this protocol takes the transport over for the
-transactions themselves: MAIL FROM, RCPT TO, DATA, the body, RSET and QUIT.  Hand-written,
-because of two things aiosmtplib cannot do and that decide the speed of a send (issue 7,
-measured on 127.0.0.1 against Postfix's smtp-sink, 8 connections):
+`Wire` is the asyncio protocol of every connection distrib opens to a relay, from the first byte
+(the greeting) to the last (QUIT); `distrib.send.smtp_client` drives the session on it
+(EHLO, STARTTLS, AUTH) and `distrib.send.transport` the transactions.  Nothing here comes from
+another SMTP library.  Hand-written because of what decides the speed of a send:
 
-- **PIPELINING** (RFC 2920): MAIL FROM and RCPT TO leave in one write and their replies are
-  read together.  aiosmtplib reads exactly one reply per command and ignores replies that
-  arrive together (its documentation says so).  One round trip less per message: 2,300 →
-  4,000 messages per second with a bare loop;
-- **per-command cost**: aiosmtplib re-parses each address with ``email.utils.parseaddr`` at
-  every command, takes a lock and an ``asyncio.wait_for`` per reply; here an address is
-  checked once (`distrib.send.transport.check_address`), a reply waits on one future with one
-  timer, and the body needs no second copy.
+- **PIPELINING** (RFC 2920): MAIL FROM, RCPT TO and DATA leave in one write and their replies
+  are read together (`send` takes how many replies a write will get).  On a link with a real
+  round trip this halves the time of a message (`docs/benchmarks.md`, the delayed link: 1.96x
+  at 30 ms each way); on 127.0.0.1 it saves a write and a wake-up per command;
+- **per-command cost**: a reply waits on one future with one timer (no lock, no
+  ``asyncio.wait_for``), and an address is checked once per message, not at every command.
 
 The rules it keeps: a reply is a 3-digit code from 200 to 599 and text, possibly on several
 ``NNN-`` lines with the same code; a line over 8,192 bytes, a reply over 32 KB, a line without
@@ -22,14 +19,20 @@ guessed from).  The text of a reply is made by `distrib.send.replies.Scrubber` (
 valid text; credentials are redacted).  Replies nobody asked for are dropped, so they can never
 be taken for the reply to the next command, and counted (``strays``): the connection checks,
 before it writes a body, that none came during the transaction.  A command line never holds a
-control character: it is refused before anything is written.  Tested against the
-aiosmtpd test server with and without PIPELINING, and against smtp-sink when installed.
+control character: it is refused before anything is written.
+
+**STARTTLS** (`start_tls`): once the reply to STARTTLS is read, nothing more is read in
+plaintext: the rest of what arrived with it is discarded, reading stops, and the same protocol
+goes on under TLS (``loop.start_tls``).  A server (or a man in the middle) that sends replies
+ahead of the handshake can never have them taken for replies to commands sent under TLS (the
+STARTTLS response injection of CVE-2011-0411 and its kin).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 from collections import deque
 
 from distrib.send.policy import Reply
@@ -65,27 +68,39 @@ def command_line(verb: bytes, *args: bytes) -> bytes:
 
 
 class Wire(asyncio.Protocol):
-    """Replies in order, for commands written in order; one session's transactions."""
+    """Replies in order, for commands written in order: one session, from its greeting on.
 
-    def __init__(self, transport: asyncio.Transport, scrub: Scrubber | None = None) -> None:
-        self.transport: asyncio.Transport | None = transport
-        self._scrub = scrub or Scrubber()
+    Made before the connection (``loop.create_connection(lambda: wire, ...)``); the greeting
+    is the first reply owed.  ``scrub`` turns reply bytes into text (it may be replaced, e.g.
+    by one that knows an access token once it is known).
+    """
+
+    def __init__(self, scrub: Scrubber | None = None) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.scrub = scrub or Scrubber()
         self._loop = asyncio.get_running_loop()
         self._buffer = bytearray()
         self._lines: list[bytes] = []  # the lines of a reply being received
         self._code = 0
         self._size = 0
         self._replies: deque[Reply] = deque()
-        self._expected = 0  # replies owed for commands written
+        self._expected = 1  # replies owed for commands written: first, the greeting
         self._waiter: asyncio.Future[None] | None = None
         self._gone: Lost | None = None
+        self._then_tls = False  # the reply owed is STARTTLS's: read nothing after it
+        self._deaf = False  # between that reply and the TLS handshake: discard what comes
         self.strays = 0  # replies nobody asked for, since the caller last set it to 0
         self.closed = self._loop.create_future()  # done once the socket is closed
-        transport.set_protocol(self)
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
     def data_received(self, data: bytes) -> None:
+        if self._deaf:
+            return  # plaintext after the reply to STARTTLS: never read (see the module)
         self._buffer += data
         try:
             self._parse()
@@ -116,9 +131,17 @@ class Wire(asyncio.Protocol):
             self._gone is None and self.transport is not None and not (self.transport.is_closing())
         )
 
-    def send(self, data: bytes, replies: int) -> None:
+    @property
+    def encrypted(self) -> bool:
+        """Tell whether the connection runs over TLS."""
+        return (
+            self.transport is not None and self.transport.get_extra_info("sslcontext") is not None
+        )
+
+    def send(self, data: bytes, replies: int, *, then_tls: bool = False) -> None:
         """Write ``data`` (whole command lines, or a body and its final dot) that ``replies``
-        replies will answer.  Raises `Lost` when nothing could be written."""
+        replies will answer.  Raises `Lost` when nothing could be written.  ``then_tls``:
+        ``data`` is STARTTLS; nothing after its reply is read until `start_tls`."""
         if self._gone is not None:
             raise Lost(str(self._gone))
         if self.transport is None or self.transport.is_closing():
@@ -129,6 +152,7 @@ class Wire(asyncio.Protocol):
             self.abort()
             raise Lost("replies out of step with commands")
         self._expected = replies
+        self._then_tls = then_tls
         self.transport.write(data)
 
     async def read(self, timeout: float) -> Reply:
@@ -144,6 +168,38 @@ class Wire(asyncio.Protocol):
                 timer.cancel()
                 self._waiter = None
         return self._replies.popleft()
+
+    async def start_tls(
+        self, context: ssl.SSLContext, server_hostname: str, timeout: float
+    ) -> None:
+        """Go on under TLS after the reply to STARTTLS (sent with ``then_tls``) was read.
+
+        Whatever arrived in plaintext after that reply is discarded.  Raises `ssl.SSLError`
+        (certificate, protocol), `TimeoutError`, or `Lost`.
+        """
+        if self.transport is None or self._gone is not None:
+            raise Lost(str(self._gone or "connection lost"))
+        self._buffer.clear()
+        self._replies.clear()
+        self._lines, self._size = [], 0
+        self._expected = 0
+        self.strays = 0
+        self._then_tls = False
+        self._deaf = True
+        try:
+            secured = await self._loop.start_tls(
+                self.transport,
+                self,
+                context,
+                server_hostname=server_hostname,
+                ssl_handshake_timeout=timeout,
+            )
+        except ConnectionError as exc:
+            raise Lost(f"connection lost during the TLS handshake ({exc})") from None
+        if secured is None or self._gone is not None:
+            raise Lost(str(self._gone or "connection lost during the TLS handshake"))
+        self.transport = secured
+        self._deaf = False
 
     def abort(self) -> None:
         """Close at once, without QUIT."""
@@ -167,7 +223,7 @@ class Wire(asyncio.Protocol):
                 or line[3:4] not in {b" ", b"-", b"\r", b"\n"}
                 or head[:1] not in b"2345"
             ):
-                text = self._scrub.from_bytes(line.strip(b" \t\r\n"))
+                text = self.scrub.from_bytes(line.strip(b" \t\r\n"))
                 raise Unreadable(f"not an SMTP reply: {text[:80]!r}")
             code = int(head)
             if self._lines and code != self._code:
@@ -179,11 +235,18 @@ class Wire(asyncio.Protocol):
             self._lines.append(line[4:].strip(b" \t\r\n"))
             if line[3:4] == b"-":
                 continue
-            reply = Reply(code, self._scrub.from_bytes(b"\n".join(self._lines)))
+            reply = Reply(code, self.scrub.from_bytes(b"\n".join(self._lines)))
             self._lines, self._size = [], 0
             if self._expected > 0:
                 self._expected -= 1
                 self._replies.append(reply)
+                if self._then_tls and not self._expected:
+                    # The reply to STARTTLS: what follows it in plaintext is never read.
+                    self._deaf = True
+                    buffer.clear()
+                    if self.transport is not None:
+                        self.transport.pause_reading()
+                    return
             else:
                 # Nobody asked (a stray reply, or one reply too many): dropped, and counted.
                 self.strays += 1
