@@ -182,28 +182,39 @@ def test_auth_replies_to_mail_from_stop_the_run(
 
 
 @pytest.mark.parametrize(
-    ("reply", "suggested"),
+    ("reply", "suggested", "suppressed"),
     [
-        ("550 5.1.1 <x>: Recipient address rejected: User unknown", True),
-        ("551 5.1.6 User has moved; no forwarding", True),
-        ("553 5.1.3 Bad recipient address syntax", True),
-        ("550 5.7.1 Relaying denied", False),
-        ("554 5.7.1 Rejected by policy", False),
-        ("550 Mailbox unavailable", False),
+        # "No such user" (a code of [limits] suppress_codes): suppressed by the send itself.
+        ("550 5.1.1 <x>: Recipient address rejected: User unknown", False, True),
+        ("551 5.1.6 User has moved; no forwarding", True, False),
+        ("553 5.1.3 Bad recipient address syntax", True, False),
+        ("550 5.7.1 Relaying denied", False, False),
+        ("554 5.7.1 Rejected by policy", False, False),
+        ("550 Mailbox unavailable", False, False),
+        ("450 4.1.1 Mailbox unavailable, try later", False, False),  # soft: deferred only
     ],
 )
-def test_permanent_refusals_fail_the_message_and_suggest_suppression_when_it_does_not_exist(
-    smtp_server: SMTPTestServer, log: DeliveryLog, reply: str, suggested: bool
+def test_permanent_refusals_fail_the_message_and_suppress_or_suggest_when_it_does_not_exist(
+    smtp_server: SMTPTestServer, log: DeliveryLog, reply: str, suggested: bool, suppressed: bool
 ) -> None:
     bad = "journalist1@example.org"
     smtp_server.script("RCPT", reply, address=bad)
     run, outgoing = plan_messages(log, addresses(3))
-    report = send(outgoing, log, smtp_server.smtp_config())
-    assert (report.sent, report.failed) == (2, 1)
-    assert row(log, run.id, bad).status == "failed"
+    limits = FAST.model_copy(update={"retries": 0})
+    report = send(outgoing, log, smtp_server.smtp_config(), limits)
+    soft = reply.startswith("4")
+    assert (report.sent, report.deferred if soft else report.failed) == (2, 1)
+    assert row(log, run.id, bad).status == ("deferred" if soft else "failed")
     assert not smtp_server.received_for(bad)
     suggestions = suppression_suggestions(log, run.id)
     assert [s.message.address for s in suggestions] == ([bad] if suggested else [])
+    entries = log.suppressions()
+    assert [(e.address, e.reason) for e in entries] == (
+        [(bad, "no such user")] if suppressed else []
+    )
+    if suppressed:
+        assert entries[0].note == f"RCPT TO: {reply}"  # the reply, as the log keeps it
+        assert entries[0].message == row(log, run.id, bad).id
 
 
 def test_the_suppression_file_suppresses_exactly_the_suggested_addresses(
@@ -218,7 +229,8 @@ def test_the_suppression_file_suppresses_exactly_the_suggested_addresses(
         )
     smtp_server.script("RCPT", "550 5.7.1 Spam", address="journalist2@example.org")
     run, outgoing = plan_messages(log, addresses(4))
-    send(outgoing, log, smtp_server.smtp_config())
+    # With suppress_codes emptied, "no such user" is left to the officer (the file below).
+    send(outgoing, log, smtp_server.smtp_config(), FAST.model_copy(update={"suppress_codes": ()}))
     suggestions = suppression_suggestions(log, run.id)
     expected = "RCPT TO: 550 5.1.1 No such user\n5.1.1 see the FAQ"
     assert [s.reply for s in suggestions] == [expected] * 2  # a two-line reply

@@ -306,13 +306,17 @@ _BIG = 1_000_000_000  # a count no campaign reaches, well inside SQLite's 64-bit
 class LimitsConfig(_Frozen):
     """How fast to send.  ``rate`` is messages per second for the whole run (0 means no limit).
 
-    ``per_minute`` / ``per_hour``: relay quotas, never exceeded in any sliding window (0: none).
+    ``per_minute`` / ``per_hour`` / ``per_day``: relay quotas, never exceeded in any sliding
+    window (0: none), counting what the delivery log shows the same relay was handed by every
+    run and release (`distrib.send.quota`).
     ``burst``: how many messages may leave at once before ``rate`` spaces them.
     ``per_domain``: messages per second to one recipient domain (0: none), ``domain_burst`` its
     burst, ``domains`` a rate per domain overriding ``per_domain`` (e.g. a strict newsroom).
     ``messages_per_connection``: reconnect after this many messages (0: never).
     ``pause_after``: pause the run after this many policy rejections (5.7.x) or throttling
     replies (421, 4.7.x) in a row (0: never pause).
+    ``suppress_codes``: a permanent refusal of a recipient with one of these enhanced status
+    codes ("no such user") puts the address on the workspace's suppression list.
     """
 
     rate: Annotated[float, Field(ge=0, le=100_000)] = 10.0
@@ -323,11 +327,22 @@ class LimitsConfig(_Frozen):
     burst: Annotated[int, Field(ge=1, le=100_000)] = 1
     per_minute: Annotated[int, Field(ge=0, le=_BIG)] = 0
     per_hour: Annotated[int, Field(ge=0, le=_BIG)] = 0
+    per_day: Annotated[int, Field(ge=0, le=_BIG)] = 0
     per_domain: Annotated[float, Field(ge=0, le=100_000)] = 0.0
     domain_burst: Annotated[int, Field(ge=1, le=100_000)] = 1
     domains: dict[str, Annotated[float, Field(gt=0, le=100_000)]] = Field(default_factory=dict)
     messages_per_connection: Annotated[int, Field(ge=0, le=_BIG)] = 100
     pause_after: Annotated[int, Field(ge=0, le=_BIG)] = 10
+    suppress_codes: tuple[str, ...] = ("5.1.1", "5.1.0", "5.1.10")
+
+    @field_validator("suppress_codes")
+    @classmethod
+    def _suppress_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        codes = tuple(code.strip() for code in value)
+        for code in codes:
+            if not re.fullmatch(r"5\.\d{1,3}\.\d{1,3}", code):
+                raise ValueError(f'{code!r} is not a permanent enhanced status code (e.g. "5.1.1")')
+        return codes
 
     @field_validator("domains")
     @classmethod

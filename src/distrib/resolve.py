@@ -62,10 +62,13 @@ def unknown_messages(log: DeliveryLog, run_id: int) -> list[Unknown]:
 
 
 def suppression_suggestions(log: DeliveryLog, run_id: int) -> list[Suggestion]:
-    """Return the run's failed messages whose address does not exist (550/551/553 5.1.x)."""
+    """Return the run's failed messages whose address does not exist (550/551/553 5.1.x),
+    less those the send already put on the suppression list (``[limits] suppress_codes``)."""
     rows = {m.id: m for m in log.messages(run_id, states=[State.FAILED])}
     if not rows:
         return []
+    for entry in log.suppressions():
+        rows.pop(entry.message or 0, None)
     last = log.last_attempts(run_id, State.FAILED)
     return [
         Suggestion(rows[m], a.reply_code or 0, a.enhanced_code or "", a.reply_text or "")

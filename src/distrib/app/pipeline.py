@@ -25,11 +25,11 @@ import asyncio
 import gc
 import hashlib
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from distrib.app.audience import Selection, load_audience
 from distrib.config import Campaign, display_path, smtp_password
@@ -352,6 +352,7 @@ async def _outgoing(plan: Plan, worker: Worker, pool: RenderPool | None) -> Asyn
             data=rendered.data,
             message_id=rendered.message_id,
             retry_at=_not_before(row.status, row.next_attempt_at, log.now()),
+            address=row.address,
         )
 
     while True:
@@ -384,6 +385,9 @@ def send_run(
     lease: Lease | None = None,
     render_workers: int | None = None,
     join: bool = False,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+    wait_for_quota: bool = False,
 ) -> SendOutcome:
     """Send every pending message of ``run``; Ctrl-C stops cleanly (in-flight messages finish).
 
@@ -394,7 +398,8 @@ def send_run(
     Either way this process is one of the run's workers and sends only what it claims
     (`distrib.deliverylog.workers`).  ``render_workers``: processes that render (None: one
     per core for `MIN_PARALLEL` messages or more, else none; 0: render in the event loop's
-    process).
+    process).  ``wait_for_quota``: wait when a relay quota is reached, instead of pausing.
+    ``clock`` (a datetime clock, the log's) and ``sleep``: the engine's time (tests).
     """
     from distrib.deliverylog.lease import HEARTBEAT_EVERY, acquire_lease
     from distrib.deliverylog.workers import Worker
@@ -404,7 +409,8 @@ def send_run(
         with acquire_lease(log, plan.campaign.name, run_id=run.id) as held:
             return send_run(
                 plan, log, run, on_progress=on_progress, handle_signals=handle_signals,
-                lease=held, render_workers=render_workers,
+                lease=held, render_workers=render_workers, clock=clock, sleep=sleep,
+                wait_for_quota=wait_for_quota,
             )  # fmt: skip
     if lease is not None:
         lease.confirm()
@@ -424,6 +430,12 @@ def send_run(
     def beat() -> bool:
         return worker.renew() and (lease is None or lease.renew())
 
+    timing: dict[str, Any] = {"wait_for_quota": wait_for_quota}
+    if clock is not None:
+        timing["clock"] = lambda: clock().timestamp()
+    if sleep is not None:
+        timing["sleep"] = sleep
+
     async def _go() -> SendReport:
         stop, abandon = asyncio.Event(), asyncio.Event()
         with stop_signals(stop, abandon, enabled=handle_signals):
@@ -440,6 +452,7 @@ def send_run(
                 heartbeat=beat,
                 heartbeat_every=HEARTBEAT_EVERY,
                 log_worker=worker.id,
+                **timing,
             )
 
     # The plan's objects (contacts, planned messages) live until the end: keep the garbage

@@ -17,12 +17,12 @@ prints; errors are `DistribError`s; progress comes through callbacks.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from distrib.app.audience import Selection
 from distrib.app.pipeline import Plan, make_plan, send_run, start_run
@@ -111,6 +111,7 @@ class SendPreparation:
     start: datetime | None = None  # a scheduled start (send --at), None: at once
     resumption: Resumption | None = None
     joining: Joining | None = None
+    clock: Callable[[], datetime] | None = None  # the log's clock (None: the real one)
 
     @property
     def run(self) -> Run | None:
@@ -228,10 +229,18 @@ def _fallbacks(plan: Plan) -> tuple[Problem, ...]:
     return tuple(fallbacks[m.contact.key] for m in plan.messages if m.contact.key in fallbacks)
 
 
-def _open_log(campaign: Campaign, log: Path | str | None, *, create: bool) -> DeliveryLog:
+def _open_log(
+    campaign: Campaign,
+    log: Path | str | None,
+    *,
+    create: bool,
+    clock: Callable[[], datetime] | None = None,
+) -> DeliveryLog:
     from distrib.deliverylog import open_log
 
-    return open_log(log or campaign.log_target, create=create)
+    if clock is None:
+        return open_log(log or campaign.log_target, create=create)
+    return open_log(log or campaign.log_target, create=create, clock=clock)
 
 
 def _unknown_elsewhere(log: DeliveryLog, campaign: Campaign, besides: int | None) -> dict[int, int]:
@@ -305,6 +314,7 @@ def prepare_send(
     at: str | datetime | None = None,
     drop_embargo: bool = False,
     selection: Selection | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> SendPreparation:
     """Settle the runs a killed process left unfinished, plan every message, and schedule.
 
@@ -312,11 +322,12 @@ def prepare_send(
     after the embargo the send is refused (`EmbargoError`), unless ``drop_embargo``: then the
     messages go without the notice, and the run records it.  ``at``: start then (a time with
     its zone); refused before the release's ``hold_until``.  ``selection``: the
-    ``--only``/``--exclude`` audience rules.  The caller closes the preparation (``with``).
+    ``--only``/``--exclude`` audience rules.  ``clock``: the delivery log's clock (tests; the
+    relay quotas count by it).  The caller closes the preparation (``with``).
     """
     if drop_embargo:
         campaign = without_embargo_notice(campaign)
-    delivery_log = _open_log(campaign, log, create=True)
+    delivery_log = _open_log(campaign, log, create=True, clock=clock)
     try:
         # Runs a killed process left unfinished: settled before planning (sending → ready,
         # data → unknown), so that nothing stays "in data" for ever, counted as sent.
@@ -327,7 +338,7 @@ def prepare_send(
     except BaseException:
         delivery_log.close()
         raise
-    return SendPreparation(campaign, delivery_log, plan, settled, unknown, start)
+    return SendPreparation(campaign, delivery_log, plan, settled, unknown, start, clock=clock)
 
 
 def prepare_resume(
@@ -338,6 +349,7 @@ def prepare_resume(
     log: Path | str | None = None,
     drop_embargo: bool = False,
     selection: Selection | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> SendPreparation:
     """Take the campaign's lease, recover run ``run`` (an id or ``latest``) and check it (see
     `distrib.app.resuming`); the caller closes the preparation, which releases the lease.
@@ -349,7 +361,7 @@ def prepare_resume(
     """
     from distrib.app.resuming import prepare_resume as recover_and_check
 
-    delivery_log = _open_log(campaign, log, create=False)
+    delivery_log = _open_log(campaign, log, create=False, clock=clock)
     try:
         resumption = recover_and_check(
             campaign,
@@ -370,6 +382,7 @@ def prepare_resume(
         resumption.settled,
         unknown,
         resumption=resumption,
+        clock=clock,
     )
 
 
@@ -419,6 +432,8 @@ def send(
     on_started: Callable[[Run], None] | None = None,
     handle_signals: bool = True,
     render_workers: int | None = None,
+    wait_for_quota: bool = False,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> SendResult:
     """Send what ``prep`` planned; report how it went.
 
@@ -426,7 +441,14 @@ def send(
     without leaving a run behind), records the run (``on_started`` is told), sends, and
     releases the lease.  A resume sends under the lease it holds.  Ctrl-C stops cleanly
     (``handle_signals``).  An error that stops the run raises `RunStoppedError` naming it.
+
+    A relay quota (``[limits]`` ``per_minute``, ``per_hour``, ``per_day``, counted over every
+    run of the log) that leaves no room for more than a minute pauses the run (its
+    ``engine.resume_at`` says when there is room; resume it then), unless
+    ``wait_for_quota``: then the run waits for it.  ``sleep``: the engine's sleep (tests give
+    one that moves ``prep.clock`` on).
     """
+    options: dict[str, Any] = {"wait_for_quota": wait_for_quota, "sleep": sleep}
     from distrib.deliverylog.lease import acquire_lease
 
     if prep.joining is not None:
@@ -435,7 +457,7 @@ def send(
             on_started(run)
         return _send_run(
             prep, run, None, on_progress=on_progress, handle_signals=handle_signals,
-            render_workers=render_workers,
+            render_workers=render_workers, **options,
         )  # fmt: skip
     if prep.resumption is not None:
         run = prep.resumption.run
@@ -443,7 +465,7 @@ def send(
             on_started(run)
         return _send_run(
             prep, run, prep.resumption.lease, on_progress=on_progress,
-            handle_signals=handle_signals, render_workers=render_workers,
+            handle_signals=handle_signals, render_workers=render_workers, **options,
         )  # fmt: skip
     with acquire_lease(prep.log, prep.campaign.name) as lease:
         run = start_run(prep.plan, prep.log)
@@ -451,7 +473,7 @@ def send(
             on_started(run)
         return _send_run(
             prep, run, lease, on_progress=on_progress, handle_signals=handle_signals,
-            render_workers=render_workers,
+            render_workers=render_workers, **options,
         )  # fmt: skip
 
 
@@ -463,6 +485,8 @@ def _send_run(
     on_progress: Callable[[Progress], None] | None,
     handle_signals: bool,
     render_workers: int | None,
+    wait_for_quota: bool = False,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> SendResult:
     from distrib.audit import report
     from distrib.resolve import suppression_file, suppression_suggestions, unknown_messages
@@ -471,6 +495,7 @@ def _send_run(
         outcome = send_run(
             prep.plan, prep.log, run, on_progress=on_progress, handle_signals=handle_signals,
             lease=lease, render_workers=render_workers, join=lease is None,
+            clock=prep.clock, sleep=sleep, wait_for_quota=wait_for_quota,
         )  # fmt: skip
     except DistribError as exc:
         raise RunStoppedError(run, exc) from exc

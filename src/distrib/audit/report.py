@@ -20,6 +20,7 @@ from distrib.audit.queries import (
     subjects_by_language,
 )
 from distrib.deliverylog import DeliveryLog, LogEntry, Run, State
+from distrib.deliverylog.records import NO_SUCH_USER
 
 __all__ = [
     "MAX_BINS",
@@ -103,6 +104,9 @@ class Report:
     #: The release as the run recorded it, per language: title, subject, label, embargo
     #: (``runs.settings["release"]``; for older runs, only the subjects the messages had).
     release: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Addresses this run put on the suppression list: refused permanently as nonexistent
+    #: (``[limits] suppress_codes``, "no such user"), so that no later release writes to them.
+    no_such_user: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -139,6 +143,17 @@ def report(log: DeliveryLog, run: Run) -> Report:
         timeline=timeline(log, run),
         recipients=recipient_entries(log, run.id),
         release=_release(log, run),
+        no_such_user=_no_such_user(log, rows),
+    )
+
+
+def _no_such_user(log: DeliveryLog, rows: Iterable[LogEntry]) -> list[str]:
+    """The addresses the run's refusals put on the suppression list ("no such user")."""
+    failed = {m.id for m in rows if m.status == State.FAILED}
+    if not failed:
+        return []
+    return sorted(
+        {s.address for s in log.suppressions() if s.reason == NO_SUCH_USER and s.message in failed}
     )
 
 

@@ -359,6 +359,17 @@ def _print_release(rep: Report) -> None:
         )
 
 
+def _print_no_such_user(rep: Report) -> None:
+    if rep.no_such_user:
+        console.print(
+            _(
+                "{n} address(es) suppressed: no such user (refused as nonexistent; no later"
+                " release writes to them): {addresses}"
+            ).format(n=len(rep.no_such_user), addresses=", ".join(rep.no_such_user)),
+            markup=False,
+        )
+
+
 def print_report(rep: Report, zone: tzinfo | None = None) -> None:
     """Print a run report."""
     from rich.table import Table
@@ -382,6 +393,7 @@ def print_report(rep: Report, zone: tzinfo | None = None) -> None:
             counts=", ".join(f"{k} {v}" for k, v in rep.by_state.items()), total=rep.total
         )
     )
+    _print_no_such_user(rep)
     for title, column, groups in (
         (_("By language"), _("language"), rep.by_language),
         (_("By outlet"), _("outlet"), rep.by_outlet),

@@ -119,6 +119,14 @@ def send(
             "--as", help="With --test-to: send this contact's message.", show_default=False
         ),
     ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="When the relay's quota (per_minute, per_hour, per_day, counted over every"
+            " run of the log) is reached, wait for room instead of pausing the run.",
+        ),
+    ] = False,
 ) -> None:
     """Send the release: one message per journalist of its audience, in their language.
 
@@ -149,11 +157,12 @@ def send(
              " --drop-embargo: a worker sends the run as it was started)", Exit.USAGE)  # fmt: skip
     if resume is not None:
         if join:
-            _join(config, log, resume, force=force, yes=yes, chosen=chosen)
+            _join(config, log, resume, force=force, yes=yes, chosen=chosen, wait=wait)
         else:
             _resume(
-                config, log, resume, force=force, yes=yes, chosen=chosen, drop_embargo=drop_embargo
-            )
+                config, log, resume, force=force, yes=yes, chosen=chosen,
+                drop_embargo=drop_embargo, wait=wait,
+            )  # fmt: skip
         return
     if force:
         fail("--force only goes with --resume RUN", Exit.USAGE)
@@ -184,7 +193,7 @@ def send(
         confirm_send(question, yes=yes)
         if prep.start is not None:
             _wait(prep)
-        _send(prep)
+        _send(prep, wait=wait)
 
 
 def print_settled(settled: tuple[Settled, ...], file: str, prep: SendPreparation) -> None:
@@ -342,7 +351,7 @@ def _summarise(prep: SendPreparation) -> None:
         )
 
 
-def _send(prep: SendPreparation) -> None:
+def _send(prep: SendPreparation, *, wait: bool = False) -> None:
     """Send with a progress bar, then report and exit accordingly."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -370,7 +379,9 @@ def _send(prep: SendPreparation) -> None:
     file = prep.campaign.target
     try:
         with bar:
-            result = app.send(prep, on_progress=on_progress, on_started=started)
+            result = app.send(
+                prep, on_progress=on_progress, on_started=started, wait_for_quota=wait
+            )
     except RunStoppedError as exc:
         err.print(f"error: {exc}", markup=False)
         run = exc.run.id  # type: ignore[attr-defined]
@@ -432,6 +443,26 @@ def _report(result: SendResult, file: str) -> None:
             seconds=f"{r.elapsed:.1f}", n=r.connections
         )
     )
+    if result.status == "stopped" and r.resume_at is not None:
+        command = f"distrib send {file} --resume {result.run.id}"
+        console.print(
+            _(
+                "Paused: {reason}.\nThe relay's quota leaves no room before {time}: the other"
+                " messages of run {run} wait, ready, and nothing was sent twice."
+            ).format(
+                reason=r.stop_reason,
+                time=r.resume_at.astimezone().isoformat(timespec="minutes"),
+                run=result.run.id,
+            )
+            + "\n"
+            + _("To go on at that time: {command}").format(command=command)
+            + "\n"
+            + _("Or go on now, waiting for room each time: {command}").format(
+                command=f"{command} --wait"
+            ),
+            markup=False,
+        )
+        raise typer.Exit(int(Exit.STOPPED))
     if result.status == "stopped":
         what = _("Paused") if r.paused else _("Stopped")
         console.print(
@@ -534,7 +565,14 @@ def _wait(prep: SendPreparation) -> None:
 
 
 def _join(
-    config: Campaign, log: str | None, run: str, *, force: bool, yes: bool, chosen: app.Selection
+    config: Campaign,
+    log: str | None,
+    run: str,
+    *,
+    force: bool,
+    yes: bool,
+    chosen: app.Selection,
+    wait: bool,
 ) -> None:
     """``--resume RUN --join``: help the processes sending the run, as one more worker (with
     the run's own audience: ``chosen`` is not used)."""
@@ -557,7 +595,7 @@ def _join(
         confirm_send(
             f"Help send run {found.id} via {smtp.host}:{smtp.port} ({smtp.security})?", yes=yes
         )
-        _send(prep)
+        _send(prep, wait=wait)
 
 
 def _resume(
@@ -569,6 +607,7 @@ def _resume(
     yes: bool,
     chosen: app.Selection,
     drop_embargo: bool,
+    wait: bool,
 ) -> None:
     """``--resume RUN``: recover, check, confirm, and go on sending the run."""
     with user_errors():
@@ -603,7 +642,7 @@ def _resume(
             security=security_text(summary.security),
         )
         confirm_send(question, yes=yes)
-        _send(prep)
+        _send(prep, wait=wait)
 
 
 def _summarise_resume(prep: SendPreparation, campaign_file: str) -> None:

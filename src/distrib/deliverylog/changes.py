@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from distrib.deliverylog.records import NewSuppression
 from distrib.deliverylog.states import State
 from distrib.errors import DeliveryLogError
 
@@ -52,11 +53,15 @@ class Begin:
     """Take a pending message and mark it ``data`` (to commit before DATA): one new attempt.
 
     ``at`` is when its SMTP transaction began (MAIL FROM), the attempt's ``started_at``.
+    ``relay``: the relay's identity (`distrib.send.quota.relay_identity`): the relay accepted
+    the recipient, so the attempt counts against that relay's quotas
+    (`distrib.deliverylog.port.Quotas`).
     """
 
     message: int
     server: str | None
     at: str
+    relay: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +70,10 @@ class Outcome:
 
     ``attempt`` is None for a refusal before DATA (MAIL FROM or RCPT TO): the message was never
     taken, so it moves from ``ready``/``deferred`` and a closed attempt row is added, begun at
-    ``started``.  ``at`` is when the reply came.
+    ``started``.  ``at`` is when the reply came.  ``relay``: set on such a refusal when the
+    relay had accepted the recipient (a refusal of the DATA command): it counts against the
+    relay's quotas, as `Begin` does.  ``suppress``: put the address on the suppression list in
+    the same transaction (a permanent "no such user" refusal).
     """
 
     message: int
@@ -78,6 +86,8 @@ class Outcome:
     retry_at: str | None = None
     server: str | None = None
     started: str | None = None
+    relay: str | None = None
+    suppress: NewSuppression | None = None
 
 
 @dataclass(frozen=True, slots=True)

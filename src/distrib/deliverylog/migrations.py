@@ -38,6 +38,7 @@ SCHEMA: Final[Sequence[tuple[int, str]]] = (
     (2, "how unknown and failed messages were resolved by the officer"),
     (3, "one sending process per campaign: leases"),
     (4, "several workers drain one run"),
+    (7, "the relay each attempt was handed to, for quotas across runs"),
     (10, "suppression list: opt-outs and hard bounces"),
     (11, "bounces reported by delivery-status notifications"),
 )

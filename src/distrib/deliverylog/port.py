@@ -60,6 +60,7 @@ __all__ = [
     "Leases",
     "LogWriter",
     "Messages",
+    "Quotas",
     "Runs",
     "Suppressions",
     "Workers",
@@ -362,6 +363,16 @@ class Bounces(Protocol):
         ...
 
 
+class Quotas(Protocol):
+    """What a relay was handed, for its quotas across runs and releases."""
+
+    def relay_sends(self, relay: str, since: datetime) -> list[datetime]:
+        """When each attempt handed to ``relay`` (a `Begin`, or a refusal of DATA, naming it:
+        the relay accepted the recipient) began, for those at or after ``since``, oldest
+        first, whatever run or release they belong to."""
+        ...
+
+
 class Audit(Protocol):
     """The typed queries of the audit commands."""
 
@@ -395,7 +406,9 @@ class LogWriter(Changes, Protocol):
         ...
 
 
-class DeliveryLog(Runs, Messages, Changes, Leases, Workers, Suppressions, Bounces, Audit, Protocol):
+class DeliveryLog(
+    Runs, Messages, Changes, Leases, Workers, Suppressions, Bounces, Quotas, Audit, Protocol
+):
     """An open delivery log (`distrib.deliverylog.open_log`); a context manager.
 
     ``where`` names it for people (the file, or the URL without its password); ``read_only``:

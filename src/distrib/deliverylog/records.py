@@ -21,6 +21,7 @@ __all__ = [
     "HARD_BOUNCE",
     "INTERRUPTED_REPLY",
     "MESSAGE_COLUMNS",
+    "NO_SUCH_USER",
     "UNSUBSCRIBED",
     "Attempt",
     "AttemptEntry",
@@ -53,6 +54,8 @@ __all__ = [
 #: Suppression reasons.
 UNSUBSCRIBED: Final = "unsubscribed"
 HARD_BOUNCE: Final = "hard bounce"
+#: A permanent refusal of the recipient during a send ("550 5.1.1 no such user").
+NO_SUCH_USER: Final = "no such user"
 
 #: Bounce kinds, worst first: ``hard`` (the address is bad: suppressed), ``soft`` (not delivered
 #: this time: mailbox full, refused as spam…), ``delayed`` (a warning; still being retried).

@@ -28,7 +28,9 @@ from datetime import timedelta
 from typing import Protocol
 
 from distrib.config import LimitsConfig
+from distrib.contacts.normalize import suppression_key
 from distrib.deliverylog import Begin, DeliveryLog, Outcome, Release, State, Withdrawn, timestamp
+from distrib.deliverylog.records import NO_SUCH_USER, NewSuppression
 from distrib.errors import SMTPAuthError, SMTPConfigError
 from distrib.send.commits import GroupCommit
 from distrib.send.crash import crash_point
@@ -75,11 +77,14 @@ class Delivery:
         limits: LimitsConfig,
         dispatcher: Dispatcher,
         commits: GroupCommit,
+        *,
+        relay: str | None = None,
     ) -> None:
         self.log = log
         self.limits = limits
         self.dispatcher = dispatcher
         self.commits = commits
+        self.relay = relay  # the relay's identity: what it accepted counts against its quotas
 
     @staticmethod
     def _trouble(worker: Worker, what: str, *, throttled: bool = False) -> None:
@@ -121,6 +126,7 @@ class Delivery:
             return await self._refused(t, mail, "MAIL FROM")
         if not rcpt.positive:
             return await self._refused(t, rcpt, "RCPT TO")
+        t.accepted = True  # the relay took the recipient: it counts against its quotas
         crash_point("before-data")
         # Claim and `data` in one change, committed (with other workers' changes) before DATA.
         if not await self._begin(t):
@@ -152,6 +158,7 @@ class Delivery:
             if not mail.positive or rcpt is None:
                 return await self._refused(t, mail, "MAIL FROM")
             return await self._refused(t, rcpt, "RCPT TO")
+        t.accepted = True  # the relay took the recipient: it counts against its quotas
         if data is None or data.code != 354:
             return await self._refused(t, data or rcpt, "DATA")
         crash_point("before-data")
@@ -167,7 +174,9 @@ class Delivery:
     async def _begin(self, t: Transaction) -> bool:
         """Submit the claim-and-``data`` change and wait for its commit; False if the message
         left the queue meanwhile (suppressed while the run went on)."""
-        t.begin = self.commits.submit(Begin(t.item.out.message, t.worker.conn.server, t.started))
+        t.begin = self.commits.submit(
+            Begin(t.item.out.message, t.worker.conn.server, t.started, self.relay)
+        )
         try:
             t.attempt = await asyncio.shield(t.begin)
         except Withdrawn:
@@ -269,7 +278,24 @@ class Delivery:
             t.worker.troubles = 0
             self._defer(t, reply, text)
         else:
-            self._record(t, State.FAILED, reply, text)
+            self._record(t, State.FAILED, reply, text, self._no_such_user(t, reply, command, text))
+
+    def _no_such_user(
+        self, t: Transaction, reply: Reply, command: str, text: str
+    ) -> NewSuppression | None:
+        """The suppression a permanent refusal of the recipient calls for (its enhanced code
+        in ``limits.suppress_codes``: "no such user"), else None."""
+        if command not in {"RCPT TO", "DATA end"} or not reply.permanent:
+            return None
+        if reply.enhanced is None or reply.enhanced not in self.limits.suppress_codes:
+            return None
+        out = t.item.out
+        address = out.address or out.recipient
+        source = f"refused {reply.enhanced} by {self.relay or t.worker.conn.server}"
+        return NewSuppression(
+            address, suppression_key(address), NO_SUCH_USER, source, message=out.message,
+            note=text,
+        )  # fmt: skip
 
     def _after_body(self, t: Transaction, reply: Reply) -> None:
         """Record the reply to the final dot."""
@@ -285,7 +311,8 @@ class Delivery:
                 t.worker.troubles = 0
             self._defer(t, reply, text)
         elif reply.permanent:
-            self._record(t, State.FAILED, reply, text)
+            suppress = self._no_such_user(t, reply, "DATA end", text)
+            self._record(t, State.FAILED, reply, text, suppress)
         else:
             # Not a reply the protocol allows here: the server has the body, so do not guess.
             t.worker.conn.abort()
@@ -307,20 +334,32 @@ class Delivery:
         reply: Reply | None,
         text: str,
         retry_at: str | None = None,
+        *,
+        suppress: NewSuppression | None = None,
     ) -> asyncio.Future[int | None]:
+        # A refusal of DATA after the relay took the recipient counts against its quotas (a
+        # change after `Begin` needs nothing: `Begin` named the relay).
+        relay = self.relay if t.accepted and t.attempt is None else None
         future = self.commits.submit(
             Outcome(
                 t.item.out.message, t.attempt, state, reply.code if reply else None, text,
                 self.log.now(), reply.enhanced if reply else None, retry_at,
-                t.worker.conn.server, t.started,
+                t.worker.conn.server, t.started, relay, suppress,
             )
         )  # fmt: skip
         t.stage = "done"
         return future
 
-    def _record(self, t: Transaction, state: State, reply: Reply | None, text: str) -> None:
+    def _record(
+        self,
+        t: Transaction,
+        state: State,
+        reply: Reply | None,
+        text: str,
+        suppress: NewSuppression | None = None,
+    ) -> None:
         before_data = t.attempt is None
-        future = self._outcome(t, state, reply, text)
+        future = self._outcome(t, state, reply, text, suppress=suppress)
         if reply is not None and state is not State.UNKNOWN:
             t.worker.troubles = 0
         self.dispatcher.finished(str(state))

@@ -21,6 +21,7 @@ import time
 from collections import Counter, deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import replace
+from datetime import datetime
 
 from distrib.config import LimitsConfig, SMTPConfig
 from distrib.deliverylog import DeliveryLog
@@ -29,7 +30,8 @@ from distrib.send.commits import GroupCommit
 from distrib.send.delivery import Delivery
 from distrib.send.model import Item, Outgoing, Progress, SendReport, Worker
 from distrib.send.policy import Reply, backoff, storm_kind
-from distrib.send.ratelimit import Clock, Pacer, Sleep
+from distrib.send.quota import QUOTA_PAUSE, relay_identity, resume_time, seed_pacer
+from distrib.send.ratelimit import Clock, Pacer, Sleep, Window
 from distrib.send.transport import ConnectFailed, Connection, build_tls_context
 
 __all__ = ["ABANDON_REASON", "RECONNECT_ATTEMPTS", "STOP_REASON", "send_messages"]
@@ -63,6 +65,7 @@ async def send_messages(
     log_worker: int | None = None,
     clock: Clock = time.monotonic,
     sleep: Sleep = asyncio.sleep,
+    wait_for_quota: bool = False,
 ) -> SendReport:
     """Send every message of ``outgoing`` (consumed lazily) and record each outcome in ``log``.
 
@@ -73,6 +76,11 @@ async def send_messages(
     ``heartbeat_every`` seconds (to keep a lease); when it returns False the run stops.
     ``log_worker``: the run's worker (`distrib.deliverylog.workers`) that claimed the messages
     of ``outgoing``: the log applies the changes only to messages it holds.
+
+    The relay's quotas (``limits.per_minute``, ``per_hour``, ``per_day``) count what the log
+    shows the relay was handed by earlier runs too (`distrib.send.quota`).  When one holds the
+    next message more than `QUOTA_PAUSE` seconds, the run pauses (``paused``, with
+    ``resume_at``), unless ``wait_for_quota``: then it waits (``sleep``).
     """
     if smtp.username and password is None:
         raise SMTPAuthError(
@@ -94,6 +102,7 @@ async def send_messages(
         clock=clock,
         sleep=sleep,
         log_worker=log_worker,
+        wait_for_quota=wait_for_quota,
     )
     items = aiter(outgoing) if isinstance(outgoing, AsyncIterable) else iter(outgoing)
     return await dispatch.run(items, stop, abandon, heartbeat, heartbeat_every)
@@ -114,6 +123,7 @@ class _Dispatch:
         clock: Clock,
         sleep: Sleep,
         log_worker: int | None = None,
+        wait_for_quota: bool = False,
     ) -> None:
         self.log = log
         self.smtp = smtp
@@ -124,12 +134,14 @@ class _Dispatch:
         self.clock = clock
         self.sleep = sleep
         self.commits = GroupCommit(log, on_error=self._fail, worker=log_worker)
-        self.delivery = Delivery(log, limits, self, self.commits)
+        self.relay = relay_identity(smtp)
+        self.delivery = Delivery(log, limits, self, self.commits, relay=self.relay)
         self.pacer = Pacer(
             rate=limits.rate,
             burst=limits.burst,
             per_minute=limits.per_minute,
             per_hour=limits.per_hour,
+            per_day=limits.per_day,
             per_domain=limits.per_domain,
             domain_burst=limits.domain_burst,
             domains=limits.domains,
@@ -156,6 +168,10 @@ class _Dispatch:
         self.counts = Progress(0, 0, 0, 0, 0, total, 0.0)
         self.connections = 0
         self.started = clock()
+        self.wait_for_quota = wait_for_quota
+        self.resume_at: datetime | None = None  # paused by a quota: when it has room again
+        # What the relay was handed by earlier runs (any release) counts against its quotas.
+        seed_pacer(self.pacer, log, self.relay, self.started)
 
     # -- the Dispatcher protocol used by Delivery ---------------------------------------------
 
@@ -259,6 +275,7 @@ class _Dispatch:
             paused=self.paused,
             log_commits=self.commits.groups,
             suppressed=c.suppressed,
+            resume_at=self.resume_at,
         )
 
     async def _run(
@@ -340,6 +357,17 @@ class _Dispatch:
         if not self.halt.is_set():
             self.paused = True
         self._halt(reason)
+
+    def _pause_for_quota(self, window: Window, until: float, now: float) -> None:
+        """A relay quota is reached: pause, saying when the window has room again."""
+        if self.halt.is_set():
+            return
+        self.resume_at = resume_time(self.log, until, now)
+        self._pause(
+            f"the relay's quota is reached ({window.name} = {window.count} through"
+            f" {self.relay}, counting every run of the log): it has room again at"
+            f" {self.resume_at.isoformat(timespec='seconds')}"
+        )
 
     def _fail(self, exc: BaseException) -> None:
         if self.error is None:
@@ -425,6 +453,10 @@ class _Dispatch:
                 await self._changed()
                 continue
             now = self.clock()
+            held = None if self.wait_for_quota else self.pacer.quota_hold(now)
+            if held is not None and held[0] - now > QUOTA_PAUSE:
+                self._pause_for_quota(held[1], held[0], now)
+                return None
             picked = self.pacer.pick([item.domain for item in self.fresh], now)
             if isinstance(picked, tuple):
                 index, at = picked

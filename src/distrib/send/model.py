@@ -22,6 +22,7 @@ class Outgoing:
     data: bytes
     message_id: str
     retry_at: datetime | None = None
+    address: str = ""  # the contact's address as the lists have it (for a suppression)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,8 @@ class Progress:
 @dataclass(frozen=True, slots=True)
 class SendReport:
     """What a call to `send_messages` did.  ``paused``: stopped by an error storm (the relay
-    refused or throttled many messages in a row; ``stop_reason`` says which).  ``suppressed``:
+    refused or throttled many messages in a row; ``stop_reason`` says which), or by a relay
+    quota (``resume_at``: when it has room again).  ``suppressed``:
     messages skipped because their person was suppressed while the run went on."""
 
     sent: int
@@ -69,6 +71,7 @@ class SendReport:
     paused: bool = False
     log_commits: int = 0  # delivery-log transactions committed (changes are grouped)
     suppressed: int = 0
+    resume_at: datetime | None = None  # paused by a relay quota: when the quota has room
 
 
 @dataclass(slots=True)
@@ -104,4 +107,5 @@ class Transaction:
     started: str  # when MAIL FROM was about to be sent (the log's time)
     attempt: int | None = None  # the delivery-log attempt id, once `Begin` is committed
     begin: asyncio.Future[int | None] | None = None  # the `Begin` change, once submitted
+    accepted: bool = False  # the relay accepted the recipient (RCPT TO): counts in its quotas
     stage: str = "envelope"  # envelope → data (DATA sent) → body (a body byte may be out) → done

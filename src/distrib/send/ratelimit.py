@@ -1,5 +1,6 @@
-"""Rate limits shared by every sending worker: GCRA rates (token buckets), quota windows and
-the `Pacer` that combines them with a limit per recipient domain.
+"""Rate limits shared by every sending worker: GCRA rates (token buckets), quota windows (per
+minute, hour, day; seeded with earlier runs' sends by `distrib.send.quota`) and the `Pacer`
+that combines them with a limit per recipient domain.
 
 Times are floats from a monotonic clock (injectable), so limits are exact below one second.
 """
@@ -51,12 +52,18 @@ class Window:
     hours; memory is ``count`` floats.  Commits must come in time order (`Pacer` ensures it).
     """
 
-    def __init__(self, count: int, period: float) -> None:
+    def __init__(self, count: int, period: float, name: str = "") -> None:
         if count < 1 or period <= 0:
             raise ValueError("a window needs count >= 1 and period > 0")
         self.count = count
         self.period = period
+        self.name = name or f"{count} per {period:g} s"
         self.times: deque[float] = deque(maxlen=count)
+
+    def seed(self, times: Sequence[float], now: float) -> None:
+        """Record earlier sends (``times``, oldest first, before ``now``: e.g. earlier runs'
+        sends through the same relay); those older than the window are left out."""
+        self.times.extend(t for t in times if t > now - self.period)
 
     def ready_at(self, now: float) -> float:
         """Return the earliest time, not before ``now``, a message may go."""
@@ -86,6 +93,7 @@ class Pacer:
         burst: int = 1,
         per_minute: int = 0,
         per_hour: int = 0,
+        per_day: int = 0,
         per_domain: float = 0.0,
         domain_burst: int = 1,
         domains: Mapping[str, float] | None = None,
@@ -93,15 +101,38 @@ class Pacer:
         self.limits: list[Rate | Window] = []
         if rate > 0:
             self.limits.append(Rate(rate, burst))
-        if per_minute > 0:
-            self.limits.append(Window(per_minute, 60.0))
-        if per_hour > 0:
-            self.limits.append(Window(per_hour, 3600.0))
+        self.windows: list[Window] = []
+        for name, count, period in (
+            ("per_minute", per_minute, 60.0),
+            ("per_hour", per_hour, 3600.0),
+            ("per_day", per_day, 86_400.0),
+        ):
+            if count > 0:
+                self.windows.append(Window(count, period, name))
+        self.limits.extend(self.windows)
         self.per_domain = per_domain
         self.domain_burst = domain_burst
         self.domain_rates = {d.lower(): r for d, r in (domains or {}).items()}
         self._domains: dict[str, Rate | None] = {}
         self._last = float("-inf")  # the latest time reserved: reservations never go back
+
+    @property
+    def longest_window(self) -> float:
+        """The longest quota window, in seconds (0: no quota)."""
+        return max((w.period for w in self.windows), default=0.0)
+
+    def seed(self, times: Sequence[float], now: float) -> None:
+        """Record earlier sends in every quota window (see `Window.seed`)."""
+        for window in self.windows:
+            window.seed(times, now)
+
+    def quota_hold(self, now: float) -> tuple[float, Window] | None:
+        """The quota that holds the next message longest, and until when (None: none does)."""
+        held = max(((w.ready_at(now), w) for w in self.windows), default=None,
+                   key=lambda pair: pair[0])  # fmt: skip
+        if held is None or held[0] <= now:
+            return None
+        return held
 
     @property
     def by_domain(self) -> bool:

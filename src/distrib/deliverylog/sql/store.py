@@ -879,6 +879,18 @@ class SQLLog:
         rows = self._db.execute("SELECT notice, recipient FROM bounces")
         return {(str(notice), str(recipient)) for notice, recipient in rows}
 
+    # -- quotas -------------------------------------------------------------------------------
+
+    @_reads
+    def relay_sends(self, relay: str, since: datetime) -> list[datetime]:
+        """When each attempt handed to ``relay`` at or after ``since`` began, oldest first."""
+        rows = self._db.execute(
+            "SELECT started_at FROM attempts WHERE relay = ? AND started_at >= ?"
+            " ORDER BY started_at",
+            (relay, timestamp(since)),
+        )
+        return [datetime.fromisoformat(str(at)) for (at,) in rows]
+
     # -- audit --------------------------------------------------------------------------------
 
     @_reads
@@ -989,8 +1001,8 @@ def _write_change(db: Backend, change: Change, now: str, worker: int | None) -> 
     if isinstance(change, Begin):
         _move(db, change.message, BEGIN_FROM, State.DATA, now, bump=True, claim=worker)
         return db.insert(
-            "INSERT INTO attempts (message, started_at, server) VALUES (?, ?, ?)",
-            (change.message, change.at, change.server),
+            "INSERT INTO attempts (message, started_at, server, relay) VALUES (?, ?, ?, ?)",
+            (change.message, change.at, change.server, change.relay),
         )
     if isinstance(change, Outcome):
         text = valid_text(change.text)
@@ -1017,8 +1029,10 @@ def _write_change(db: Backend, change: Change, now: str, worker: int | None) -> 
         _closed_attempt(
             db, message=change.message, started=change.started or change.at,
             finished=change.at, server=change.server, outcome=str(change.state),
-            code=change.code, enhanced=change.enhanced, text=text,
+            code=change.code, enhanced=change.enhanced, text=text, relay=change.relay,
         )  # fmt: skip
+        if change.suppress is not None:
+            _suppress(db, change.suppress, change.at)
         return None
     reason = valid_text(change.reason)
     if change.attempt is not None:
@@ -1127,11 +1141,12 @@ def _closed_attempt(
     code: int | None,
     enhanced: str | None,
     text: str,
+    relay: str | None = None,
 ) -> None:
     db.execute(
         "INSERT INTO attempts (message, started_at, finished_at, server, outcome, reply_code,"
-        " enhanced_code, reply_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (message, started, finished, server, outcome, code, enhanced, text),
+        " enhanced_code, reply_text, relay) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (message, started, finished, server, outcome, code, enhanced, text, relay),
     )
 
 

@@ -144,6 +144,14 @@ MIGRATIONS: Sequence[Migration] = (
         CREATE INDEX messages_worker ON messages (worker);
         """,
     ),
+    Migration(
+        7,
+        "the relay each attempt was handed to, for quotas across runs",
+        """
+        ALTER TABLE attempts ADD COLUMN relay TEXT;
+        CREATE INDEX attempts_relay ON attempts (relay, started_at);
+        """,
+    ),
     # 10-19: the audit stage (suppressions, bounces).
     Migration(
         10,
