@@ -117,7 +117,8 @@ class _TextWriter:
             found = re.search(r"text-align:\s*(\w+)", str(token.attrs.get("style", "")))
             self.align = found.group(1) if found else ""
         elif kind == "inline" and self.table:
-            text = " ".join(_inline_text(token.children or []).split())
+            # One line per cell; non-breaking spaces stay (485 000 $ must not break).
+            text = re.sub(r"[ \t\r\n]+", " ", _inline_text(token.children or [])).strip(" ")
             self.table[-1].append((text, self.align))
         elif kind == "table_close":
             rows, self.table = self.table, None
