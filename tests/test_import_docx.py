@@ -20,8 +20,6 @@ title: 'Hiver en vitrine{NBSP}: 485{NBSP}000{NBSP}$ pour nos rues'
 subject: 'Hiver en vitrine{NBSP}: 485{NBSP}000{NBSP}$ pour nos rues'
 dateline: MONTRÉAL, le 4 novembre 2027 –
 summary: Un programme pour animer les rues commerciales
-attachments:
-- images/fr-1.png
 about: |-
   ### À propos de l’AGAPC
 
@@ -72,18 +70,21 @@ def test_french_docx_becomes_fr_md_with_its_parts(tmp_path: Path) -> None:
         "label line (distrib adds its own label): Pour diffusion immédiate",
         "end mark (distrib adds the language's own): – 30 –",
     ]
-    assert document.warnings == (
-        "1 table(s) written as Markdown pipe tables: distrib's renderer (CommonMark) shows them"
-        " as plain text today; check the preview, or turn a table into a list",
-    )
-    # What send will read: the title with its " : " intact, the image as an attachment.
-    release = read_release(target)
+    assert document.warnings == ()  # the table is a table in the message now
+    # What send will read: the title with its " : " intact, the subtitle as the summary (the
+    # inbox preheader), the image shown in place (an inline part), the table a table.
+    release = read_release(target, domain="agapc.example")
     fr = release.documents["fr"]
     assert fr.title == f"Hiver en vitrine{NBSP}: 485{NBSP}000{NBSP}$ pour nos rues"
     assert fr.subject == fr.title
-    assert [a.name for a in fr.attachments] == ["images/fr-1.png"]
+    assert fr.summary == "Un programme pour animer les rues commerciales"
+    assert fr.attachments == ()
+    [shown] = fr.images
+    assert shown.name == "images/fr-1.png" and shown.data == image
+    assert f'<img src="cid:{shown.content_id}" alt=""' in fr.body_html
     assert "<li>Six haltes chauffées</li>" in fr.body_html
-    assert '<img src="images/fr-1.png" alt="" />' in fr.body_html
+    assert "<td " in fr.body_html and f"120{NBSP}000{NBSP}$</td>" in fr.body_html
+    assert f"Haltes  120{NBSP}000{NBSP}$" in fr.body_text
     assert fr.about_text.startswith("À propos de l’AGAPC")
     assert not fr.has_end_mark  # distrib adds « – 30 » itself
 

@@ -1,18 +1,18 @@
 """From Word to the journalists' inboxes: import a .docx per language, preview, send, look.
 
 The received HTML is opened in headless Chromium and compared by content (headings, list items,
-images), not pixels.  distrib does not yet embed body images as ``multipart/related`` parts with
-``cid:`` references (issue 13): today an imported image travels as an attachment and the body's
-``<img src="images/en-1.png">`` names it.  The test resolves each ``src`` to the message's own
-attachment of that name — what a ``cid:`` reference will do — so the check is that the image
-arrives and is the one the body points at.
+table, images), not pixels.  An imported image travels as an inline part of the message's
+``multipart/related``: the HTML names it ``cid:<Content-ID>``, as a mail client reads it.  The
+test gives each ``cid:`` the bytes of the part with that Content-ID (as a ``data:`` URL, read
+from the parsed message), so the image Chromium decodes is the one the message carries.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,25 +38,27 @@ def distrib(*args: str, cwd: Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _open_received(data: bytes, folder: Path) -> Path:
-    """Write the received HTML part and, beside it, each attachment its <img> names."""
+def _open_received(data: bytes, folder: Path) -> tuple[Path, list[str]]:
+    """Write the received HTML part with each ``cid:`` resolved to its part's bytes; return it
+    and the Content-IDs the HTML names, in order."""
     message = parse(data)
     html_part = message.get_body(("html",))
     assert html_part is not None
     html = str(html_part.get_content())
-    for part in message.iter_attachments():
-        filename = part.get_filename()
-        assert filename is not None and "/" not in filename
-        for src in {s.split('"')[0] for s in html.split('src="')[1:]}:
-            if PurePosixPath(src).name == filename:
-                path = folder / PurePosixPath(src)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                payload = part.get_payload(decode=True)
-                assert isinstance(payload, bytes)
-                path.write_bytes(payload)
+    named = [s.split('"')[0].removeprefix("cid:") for s in html.split('src="')[1:]]
+    assert not list(message.iter_attachments())  # the image is not an attachment any more
+    for part in message.walk():
+        content_id = part["Content-ID"]
+        if content_id is None:
+            continue
+        assert part.get_content_disposition() == "inline"
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        url = f"data:{part.get_content_type()};base64,{base64.b64encode(payload).decode()}"
+        html = html.replace(f'src="cid:{content_id.strip("<>")}"', f'src="{url}"')
     page = folder / "message.html"
     page.write_text(html, encoding="utf-8")
-    return page
+    return page, named
 
 
 def _look(browser: Any, page_path: Path, screenshot: Path) -> dict[str, Any]:
@@ -70,8 +72,11 @@ def _look(browser: Any, page_path: Path, screenshot: Path) -> dict[str, Any]:
                 h1: [...document.querySelectorAll('h1')].map(e => e.innerText.trim()),
                 h2: [...document.querySelectorAll('h2')].map(e => e.innerText.trim()),
                 items: [...document.querySelectorAll('.content li')].map(e => e.innerText.trim()),
+                cells: [...document.querySelectorAll('.content td')].map(e => e.innerText.trim()),
+                preheader: (document.querySelector('.preheader') || {}).textContent || '',
                 images: [...document.querySelectorAll('img')].map(
-                    i => ({src: i.getAttribute('src'), width: i.naturalWidth})),
+                    i => ({data: i.getAttribute('src').startsWith('data:'),
+                           width: i.naturalWidth})),
             })"""
             )
         )
@@ -125,10 +130,15 @@ def test_from_word_to_the_inbox(
         (received,) = server.received_for(address)
         folder = tmp_path / "inbox" / address
         folder.mkdir(parents=True)
-        page = _open_received(received.data, folder)
+        page, named = _open_received(received.data, folder)
+        assert len(named) == 1 and named[0].startswith("img.")  # the imported image, by cid:
+        assert image in (files.folder / "release" / f"{image[7:9]}.md").read_text("utf-8")
         seen = _look(browser, page, screenshots_dir / f"import-e2e-{address.split('@')[0]}.png")
         assert seen["h1"] == [title]
         assert seen["h2"] == headings
         assert seen["items"][: len(items)] == items
-        assert [i["src"] for i in seen["images"]] == [image]
-        assert seen["images"][0]["width"] == 24  # the PNG decoded: it is the imported image
+        assert seen["images"] == [{"data": True, "width": 24}]  # decoded: the imported PNG
+        if address.startswith("zoe"):  # the Word table, a table in the message
+            assert seen["cells"][:2] == ["Haltes", "120\u00a0000\u00a0$"]
+            # Word's subtitle is the release's summary: the inbox preheader.
+            assert seen["preheader"].strip() == "Un programme pour animer les rues commerciales"

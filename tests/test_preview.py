@@ -171,7 +171,8 @@ def test_the_preview_writer_numbers_colliding_stems_without_rescanning(tmp_path:
     contact = SimpleNamespace(name="N", outlet="O")
     for i in range(1000):
         message = SimpleNamespace(recipient=f"{prefix}{i}@j.example", data=b"x", html="<p>",
-                                  contact=contact, language="fr", subject="s")  # fmt: skip
+                                  preview_html="<p>", contact=contact, language="fr",
+                                  subject="s")  # fmt: skip
         writer.add(message)  # type: ignore[arg-type]
     result = writer.finish()
     assert len({f.eml.name for f in result.files}) == 1000

@@ -15,6 +15,7 @@ import email.policy
 import hashlib
 import random
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, unquote
@@ -28,7 +29,8 @@ from hypothesis import strategies as st
 from distrib.errors import HeaderValueError
 from distrib.headers import is_header_safe
 from distrib.release_extras import Attachment, attachment_name_problem
-from distrib.render.fastmime import Body, MessageWriter, attachment_bytes, mailbox
+from distrib.release_images import InlineImage, content_id
+from distrib.render.fastmime import Body, MessageWriter, attachment_bytes, image_bytes, mailbox
 from distrib.render.mime import (
     HeaderValues,
     Mailbox,
@@ -36,6 +38,7 @@ from distrib.render.mime import (
     attachment_part,
     build_message,
     encode_words,
+    image_part,
     make_message_id,
 )
 from distrib.render.unsubscribe import list_unsubscribe_value, mailto_uri, token_url
@@ -75,6 +78,7 @@ def summary(data: bytes) -> tuple[list[tuple[str, Any]], list[tuple[Any, ...]]]:
             part.get("Content-Transfer-Encoding"),
             part.get_content_disposition(),
             part.get_filename(),
+            part.get("Content-ID"),
         )
         if not part.is_multipart():
             entry += (part.get_content(),)
@@ -97,7 +101,10 @@ def canonical(data: bytes) -> tuple[dict[str, str], list[tuple[Any, ...]]]:
         payload = None if part.is_multipart() else part.get_payload(decode=True)
         charset = part.get_param("charset")
         cte = part["Content-Transfer-Encoding"]
-        parts.append((part.get_content_type(), charset, cte, part.get_filename(), payload))
+        content_id = part["Content-ID"]
+        parts.append(
+            (part.get_content_type(), charset, cte, part.get_filename(), content_id, payload)
+        )
     return head, parts
 
 
@@ -160,14 +167,15 @@ def compare(
     writer: MessageWriter | None = None,
     *,
     full: bool = True,
+    images: Sequence[InlineImage] = (),
 ) -> bytes:
     """Write the message both ways, check they read the same; return the fast bytes.
 
     ``full=False`` skips the `summary` by the modern parser (5 ms a message), keeping the
     `canonical` comparison and the checks of the raw bytes.
     """
-    fast = (writer or MessageWriter()).write(headers, text, html, attachments)
-    reference = build_message(headers, text, html, attachments)
+    fast = (writer or MessageWriter()).write(headers, text, html, attachments, images)
+    reference = build_message(headers, text, html, attachments, images)
     check_raw(fast, headers)
     assert canonical(fast) == canonical(reference)
     if not full:
@@ -274,6 +282,25 @@ def attachments(draw: st.DrawFn) -> Attachment:
     )
 
 
+_IMAGE_STARTS = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"RIFF\x00\x00\x00\x00WEBP"]
+_IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"]
+
+
+@st.composite
+def inline_images(draw: st.DrawFn) -> InlineImage:
+    """An image as the release gives it: recognised bytes, a name a release may hold, its
+    Content-ID from its digest and the sender's domain."""
+    kind = draw(st.integers(0, 3))
+    data = _IMAGE_STARTS[kind] + draw(st.binary(max_size=300))
+    filename = draw(file_names)
+    digest = hashlib.sha256(data).hexdigest()
+    domain = draw(st.sampled_from(["agapc.example", "presse.agapc.example", "xn--agap-bsa.ca"]))
+    path = Path("/release") / digest
+    return InlineImage(
+        filename, path, filename, _IMAGE_TYPES[kind], data, digest, content_id(digest, domain), ""
+    )
+
+
 @st.composite
 def header_values(draw: st.DrawFn) -> HeaderValues:
     moment = datetime(2027, 11, 4, 9, tzinfo=UTC) + timedelta(seconds=draw(st.integers(0, 10**8)))
@@ -312,6 +339,46 @@ def test_fast_writer_reads_the_same_as_the_standard_library(
     headers: HeaderValues, text: str, html: str, files: list[Attachment]
 ) -> None:
     compare(headers, text, html, files)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    header_values(),
+    body_text,
+    body_text,
+    st.lists(attachments(), max_size=2),
+    st.lists(inline_images(), min_size=1, max_size=3, unique_by=lambda i: i.content_id),
+)
+def test_messages_with_inline_images_read_the_same(
+    headers: HeaderValues, text: str, html: str, files: list[Attachment], images: list[InlineImage]
+) -> None:
+    """With images, both writers give text/plain, then a multipart/related holding the HTML and
+    each image (its Content-ID, inline, its name), with or without attachments around."""
+    fast = compare(headers, text, html, files, images=images)
+    message = parse_any(fast)
+    related = [p for p in message.walk() if p.get_content_type() == "multipart/related"]
+    assert len(related) == 1
+    [html_part, *image_parts] = related[0].iter_parts()
+    assert html_part.get_content_type() == "text/html"
+    assert [p["Content-ID"] for p in image_parts] == [f"<{i.content_id}>" for i in images]
+    assert [p.get_payload(decode=True) for p in image_parts] == [i.data for i in images]
+    alternative = [p for p in message.walk() if p.get_content_type() == "multipart/alternative"]
+    assert [p.get_content_type() for p in alternative[0].iter_parts()] == [
+        "text/plain",
+        "multipart/related",
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(inline_images())
+def test_image_parts_are_the_standard_librarys_bytes(image: InlineImage) -> None:
+    fast = image_bytes(image)
+    assert fast == image_part(image).as_bytes()
+    part = email.message_from_bytes(fast, policy=email.policy.default)
+    assert part["Content-Disposition"].params["filename"] == image.filename
+    assert part.get_content_disposition() == "inline"
+    assert part["Content-ID"] == f"<{image.content_id}>"
+    assert fast.isascii()
 
 
 def _named(filename: str) -> Attachment:
@@ -567,3 +634,14 @@ def test_caches_start_again_past_their_budget(monkeypatch: pytest.MonkeyPatch) -
         fast = writer.write(headers, text, html)
         assert canonical(fast) == canonical(build_message(headers, text, html.text))
         assert writer._held <= 300 or len(writer._lines) + len(writer._pieces) <= 1
+
+
+# "inline;" is four characters shorter than "attachment;": the same edges, four characters on.
+@pytest.mark.parametrize("filename", [*EDGE_NAMES, *("0000" + name for name in EDGE_NAMES)])
+def test_image_names_at_the_line_length_fold_as_the_standard_library_does(filename: str) -> None:
+    data = b"GIF89a" + bytes(10)
+    digest = hashlib.sha256(data).hexdigest()
+    image = InlineImage(
+        filename, Path("/r/x"), filename, "image/gif", data, digest, content_id(digest, "a.ca")
+    )
+    assert image_bytes(image) == image_part(image).as_bytes()

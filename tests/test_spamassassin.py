@@ -3,7 +3,8 @@ only: ``spamassassin -t -L``): each scores below 1.0 (5.0 is its spam threshold)
 
 The example campaign as it is (its templates, its outlet override), one message per kind
 (French, English, bilingual, Radio Boréale's), and the same release under embargo with the
-built-in templates (the notice and the EMBARGO subject prefix).  One SpamAssassin run reads
+built-in templates (the notice and the EMBARGO subject prefix), the workspace's logo and a photo
+in the text (inline ``cid:`` parts).  One SpamAssassin run reads
 them all as an mbox, with Bayes off and no user preferences written (HOME is the test's own
 folder), so the scores do not depend on what ran before.
 """
@@ -21,6 +22,7 @@ import pytest
 
 from distrib.app import collect_preview, open_release
 from distrib.preview import PreviewSet
+from import_helpers import png_bytes
 from render_helpers import EXAMPLE_RELEASE, REPO
 
 SPAMASSASSIN = shutil.which("spamassassin")
@@ -50,13 +52,21 @@ def test_the_example_messages_score_below_one(tmp_path: Path) -> None:
     release = tmp_path / "example" / "releases" / FIRST
     campaign = open_release(release)
     messages = [(f"example {k}", m) for k, m in kinds(collect_preview(campaign))]
+    (release / "vitrine.png").write_bytes(png_bytes(600, 400, (180, 60, 40)))
+    (tmp_path / "example" / "logo.png").write_bytes(png_bytes(180, 60, (29, 79, 145)))
     for name in ("fr.md", "en.md"):
         text = (release / name).read_text(encoding="utf-8")
-        (release / name).write_text(
-            text.replace("---\n", "---\nembargo: 2099-03-01T09:00-05:00\n", 1)
-        )
-    builtin = campaign.model_copy(update={"templates": REPO / "templates"})
-    messages += [(f"embargoed {k}", m) for k, m in kinds(collect_preview(builtin))]
+        text = text.replace("---\n", "---\nembargo: 2099-03-01T09:00-05:00\n", 1)
+        head, _, body = text.partition("\n---\n")
+        first, _, rest = body.partition("\n\n")
+        photo = "![Une vitrine de la rue des Cèdres](vitrine.png)"
+        (release / name).write_text(f"{head}\n---\n{first}\n\n{photo}\n\n{rest}")
+    press = campaign.press.model_copy(update={"logo": tmp_path / "example" / "logo.png"})
+    builtin = campaign.model_copy(update={"templates": REPO / "templates", "press": press})
+    embargoed = kinds(collect_preview(builtin))
+    for _, data in embargoed:  # the logo and the photo, inline
+        assert data.count(b"Content-ID: <img.") == 2
+    messages += [(f"embargoed {k}", m) for k, m in embargoed]
     assert len(messages) == 8
 
     box = mailbox.mbox(tmp_path / "messages.mbox")

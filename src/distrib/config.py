@@ -398,6 +398,13 @@ class PressConfig(_Frozen):
     ``immediate_release``: a release without an embargo carries the label "Pour diffusion
     immédiate" / "For immediate release" (``immediate_release_fr``/``_en`` replace the text).
     ``time_zone`` defaults to the settings' ``timezone`` when that is given.
+
+    ``images``: the release's images (``![caption](photo.jpg)``) are shown in the HTML part
+    (``"inline"``, parts of a ``multipart/related``) or sent as attachments
+    (``"attachments"``); ``max_image_mb`` limits each image, ``max_images_mb`` all of a
+    message's images together.  ``logo``: an image file (relative to the workspace or campaign
+    file) shown at the top of the HTML part, ``logo_width`` pixels wide at most, with
+    ``logo_alt`` as its text (default: the sender's organisation).
     """
 
     time_zone: str = "America/Toronto"
@@ -405,9 +412,18 @@ class PressConfig(_Frozen):
     immediate_release: bool = True
     immediate_release_fr: str | None = None
     immediate_release_en: str | None = None
+    images: Literal["inline", "attachments"] = "inline"
+    max_image_mb: Annotated[float, Field(gt=0, le=20)] = 2.0
+    max_images_mb: Annotated[float, Field(gt=0, le=50)] = 5.0
+    logo: Path | None = None
+    logo_alt: str | None = None
+    logo_width: Annotated[int, Field(ge=16, le=640)] = 180
 
     _zone = field_validator("time_zone")(_check_zone)
-    _labels = field_validator("immediate_release_fr", "immediate_release_en")(_check_header_text)
+    _labels = field_validator("immediate_release_fr", "immediate_release_en", "logo_alt")(
+        _check_header_text
+    )
+    _resolve_logo = field_validator("logo", mode="before")(_resolve)
 
 
 Values = tuple[str, ...]
@@ -656,6 +672,7 @@ def missing_paths(campaign: Campaign, where: Path | None = None) -> list[Problem
         ("smtp.ca_file", campaign.smtp.ca_file, False),
         ("outlets", campaign.outlets, False),
         ("dkim.key_file", campaign.dkim.key_file if campaign.dkim else None, False),
+        ("press.logo", campaign.press.logo, False),
     ]
     checks += [(f"sources.{i}.path", s.path, False) for i, s in enumerate(campaign.sources)]
     checks += [(f"suppression.{i}", p, False) for i, p in enumerate(campaign.suppression)]

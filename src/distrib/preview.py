@@ -225,7 +225,7 @@ class PreviewWriter:
         stem = safe_stem(message.recipient, self._taken, self._numbers)
         eml, html = self.out_dir / f"{stem}.eml", self.out_dir / f"{stem}.html"
         _write(eml, message.data)
-        _write(html, message.html.encode("utf-8"))
+        _write(html, message.preview_html.encode("utf-8"))  # cid: images as data: URLs
         contact = message.contact
         written = PreviewFile(
             recipient=message.recipient,

@@ -30,7 +30,13 @@ unquoted; such a line is read as the whole rest of the line, as the officer mean
 `_quote_colon_values`).  Other YAML mistakes are reported with their line and column.
 
 The body becomes HTML with raw HTML disabled (the author is trusted, but a pasted ``<script>``
-must not reach 500 inboxes) and a plain-text version for the ``text/plain`` part.
+must not reach 500 inboxes) and a plain-text version for the ``text/plain`` part.  Tables (GFM
+pipe tables) become HTML tables with inline styles (borders, padding) in a box that scrolls
+sideways on a narrow screen, and aligned columns in the text.  Images (``![caption](photo.jpg)``,
+a path relative to the release folder) are read and checked by `distrib.release_images`; the
+HTML shows them by ``cid:`` (the message carries them as related parts) and the text part shows
+``[Image: caption]``; with ``[press] images = "attachments"`` they are attached instead, and both
+parts name the file.  A remote image is a problem: it is never fetched.
 `load_release` reports every problem of every document at once, each as
 ``path:line: key: reason``.
 """
@@ -40,16 +46,17 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote
 
 import yaml
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from distrib.config import display_path
 from distrib.errors import Location, Problem, ReleaseError
@@ -64,8 +71,11 @@ from distrib.release_extras import (
     parse_link,
     resolve_attachment,
 )
+from distrib.release_images import InlineImage, is_remote, read_image
 
 if TYPE_CHECKING:
+    from markdown_it.token import Token
+
     from distrib.config import Campaign, PressConfig
 
 __all__ = [
@@ -90,7 +100,47 @@ _TIME_KEYS = ("embargo", "hold_until")
 _KNOWN_KEYS = frozenset({*REQUIRED_KEYS, *LIST_KEYS, *_MARKDOWN_KEYS, *_TIME_KEYS, "summary"})
 
 # "commonmark" alone would pass raw HTML through: html=False turns it into visible text.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False})
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+# Inline styles for tables: mail clients drop <style> sheets.  The box scrolls sideways rather
+# than widen the message on a phone.
+_TABLE_BOX = '<div class="table-box" style="overflow-x:auto;max-width:100%;margin:0 0 12px 0">'
+_TABLE_STYLE = "border-collapse:collapse;margin:0;font-size:15px;line-height:1.4"
+_CELL_STYLE = "border:1px solid #c8c8c0;padding:4px 8px;vertical-align:top"
+_HEAD_STYLE = _CELL_STYLE + ";background-color:#f2f2ee"
+
+
+def _render_table_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    return _TABLE_BOX + "\n" + str(self.renderToken(tokens, idx, options, env))
+
+
+def _render_table_close(
+    self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any
+) -> str:
+    return str(self.renderToken(tokens, idx, options, env)) + "</div>\n"
+
+
+def _render_image(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    """An image of the release: ``<img src="cid:…">`` when it is inline, else its caption.
+
+    The author's ``src`` never reaches the HTML: an image that was not read and checked
+    (an About block's, a remote one) shows as its caption only.
+    """
+    token = tokens[idx]
+    alt = str(self.renderInlineAsText(token.children or [], options, env))
+    image = (env or {}).get("images", {}).get(str(token.attrs.get("src", "")))
+    if isinstance(image, InlineImage) and env.get("inline", True):
+        return (
+            f'<img src="{escape(image.src)}" alt="{escape(alt)}" class="release-image"'
+            ' style="display:block;max-width:100%;height:auto;border:0;margin:8px 0">'
+        )
+    caption = token.meta.get("caption") or alt
+    return f"<em>[Image: {escape(caption)}]</em>" if caption.strip() else "<em>[Image]</em>"
+
+
+_MARKDOWN.add_render_rule("table_open", _render_table_open)
+_MARKDOWN.add_render_rule("table_close", _render_table_close)
+_MARKDOWN.add_render_rule("image", _render_image)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +170,9 @@ class ReleaseDocument:
     press: PressConfig | None = None
     # `send --drop-embargo`: the embargo has passed and the messages carry no notice.
     embargo_dropped: bool = False
+    # The body's images shown in the HTML part (none when [press] images = "attachments":
+    # they are in `attachments` then).
+    images: tuple[InlineImage, ...] = ()
 
     @property
     def end_mark(self) -> str:
@@ -165,7 +218,12 @@ def load_release(campaign: Campaign) -> Release:
     The documents carry the campaign's ``[press]`` settings and, for a run sent with
     ``--drop-embargo``, the fact that their embargo is not to be shown.
     """
-    release = read_release(campaign.release, max_attachments_mb=campaign.max_attachments_mb)
+    release = read_release(
+        campaign.release,
+        max_attachments_mb=campaign.max_attachments_mb,
+        press=campaign.press,
+        domain=campaign.sender.domain,
+    )
     documents = {
         lang: replace(document, press=campaign.press, embargo_dropped=campaign.drop_embargo)
         for lang, document in release.documents.items()
@@ -173,8 +231,21 @@ def load_release(campaign: Campaign) -> Release:
     return Release(release.folder, MappingProxyType(documents))
 
 
-def read_release(folder: Path, *, max_attachments_mb: float = 10.0) -> Release:
-    """Load ``fr.md`` and ``en.md`` from ``folder``; raise `ReleaseError` listing every problem."""
+def read_release(
+    folder: Path,
+    *,
+    max_attachments_mb: float = 10.0,
+    press: PressConfig | None = None,
+    domain: str = "",
+) -> Release:
+    """Load ``fr.md`` and ``en.md`` from ``folder``; raise `ReleaseError` listing every problem.
+
+    ``press`` says how images are sent and how large they may be; ``domain`` (the sender's)
+    goes into their Content-IDs.
+    """
+    from distrib.config import PressConfig
+
+    press = press or PressConfig()
     where = Location(display_path(folder))
     if not folder.is_dir():
         raise ReleaseError([Problem("release folder not found", where, "release")])
@@ -186,7 +257,9 @@ def read_release(folder: Path, *, max_attachments_mb: float = 10.0) -> Release:
     problems: list[Problem] = []
     documents: dict[Language, ReleaseDocument] = {}
     for lang, path in present.items():
-        document = _read_document(lang, path, problems, max_attachments_mb)
+        document = _read_document(
+            lang, path, problems, max_attachments_mb, press=press, domain=domain
+        )
         if document is not None:
             documents[lang] = document
     if len(documents) == len(LANGUAGES) and not problems:
@@ -195,13 +268,23 @@ def read_release(folder: Path, *, max_attachments_mb: float = 10.0) -> Release:
         reason = check_total_size(both, max_attachments_mb)
         if reason is not None:
             problems.append(Problem(f"attachments (fr.md and en.md): {reason}", where, "size"))
+        images = [i for d in documents.values() for i in d.images]
+        reason = _images_size_problem(images, press.max_images_mb)
+        if reason is not None:
+            problems.append(Problem(f"images (fr.md and en.md): {reason}", where, "size"))
     if problems:
         raise ReleaseError(problems, f"the release in {display_path(folder)} cannot be used")
     return Release(folder, MappingProxyType(documents))
 
 
 def _read_document(
-    lang: Language, path: Path, problems: list[Problem], max_attachments_mb: float
+    lang: Language,
+    path: Path,
+    problems: list[Problem],
+    max_attachments_mb: float,
+    *,
+    press: PressConfig,
+    domain: str,
 ) -> ReleaseDocument | None:
     """Parse one document, appending its problems; return None if it had any."""
     shown = display_path(path)
@@ -217,6 +300,17 @@ def _read_document(
     if values is not None:
         _check_values(values, shown, found)
     extras = _extras(path.parent, lists, shown, found, max_attachments_mb)
+    # The body starts after the front matter and any blank lines (stripped below).
+    first_row = body_row + len(body) - len(body.lstrip("\n"))
+    tokens = _MARKDOWN.parse(body.strip("\n") + "\n")
+    images = _read_images(
+        tokens,
+        path.parent,
+        where=(shown, first_row),
+        problems=found,
+        press=press,
+        domain=domain,
+    )
     if not body.strip():
         found.append(
             Problem(
@@ -228,7 +322,92 @@ def _read_document(
     problems.extend(found)
     if found or values is None:
         return None
-    return _build_document(lang, path, values, body, extras)
+    if press.images == "attachments":
+        _caption_files(tokens, images, lang)
+        attached = {a.path: a for a in extras[0]}
+        for image in images.values():
+            attached.setdefault(image.path, image)
+        extras = (tuple(attached.values()), extras[1])
+        return _build_document(
+            lang, path, values, body, extras, parsed=tokens, images=images, inline=False
+        )
+    return _build_document(lang, path, values, body, extras, parsed=tokens, images=images)
+
+
+def _read_images(
+    tokens: Sequence[Token],
+    folder: Path,
+    *,
+    where: tuple[str, int],
+    problems: list[Problem],
+    press: PressConfig,
+    domain: str,
+) -> dict[str, InlineImage]:
+    """Read every image the body shows, by its ``src``; report each one that cannot be sent
+    with its line (a remote one, a missing file, one outside the folder, not an image by its
+    content, too large), and the images that are too large together."""
+    shown, first_row = where
+    images: dict[str, InlineImage] = {}
+    for block in tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        line = first_row + (block.map[0] if block.map else 0)
+        for child in _walk(block.children):
+            if child.type in {"softbreak", "hardbreak"}:
+                line += 1
+            if child.type != "image":
+                continue
+            src = str(child.attrs.get("src", ""))
+            if src in images:
+                continue
+            alt = "".join(c.content for c in _walk(child.children or []) if c.type == "text")
+            # markdown-it percent-encodes the destination (``<photo été.png>``): the file's
+            # name is the decoded text.
+            written = src if is_remote(src) else unquote(src)
+            found = read_image(folder, written, alt=alt, domain=domain, max_mb=press.max_image_mb)
+            if isinstance(found, str):
+                problems.append(Problem(f"image: {found}", Location(shown, line), "image"))
+            else:
+                images[src] = found
+    reason = _images_size_problem(list(images.values()), press.max_images_mb)
+    if reason is not None:
+        problems.append(Problem(f"images: {reason}", Location(shown), "size"))
+    return images
+
+
+def _walk(tokens: Sequence[Token]) -> list[Token]:
+    """The inline tokens in order, an image's caption tokens after the image."""
+    found: list[Token] = []
+    for token in tokens:
+        found.append(token)
+        if token.type != "image" and token.children:
+            found.extend(_walk(token.children))
+    return found
+
+
+def _images_size_problem(images: Sequence[InlineImage], limit_mb: float) -> str | None:
+    """Say why ``images`` are too large together (each counted once), or return None."""
+    from distrib.release_extras import format_size
+
+    total = sum(i.size for i in {i.content_id: i for i in images}.values())
+    limit = limit_mb * 1_000_000
+    if total <= limit:
+        return None
+    return (
+        f"the images add up to {format_size(total)}, over the {format_size(limit)} limit"
+        " ([press] max_images_mb); use fewer or smaller images, or link to a gallery"
+    )
+
+
+def _caption_files(tokens: Sequence[Token], images: Mapping[str, InlineImage], lang: str) -> None:
+    """With images sent as attachments, each image reads ``caption (photo.jpg, attached)``."""
+    attached = "pièce jointe" if lang == "fr" else "attached"
+    for block in tokens:
+        for child in _walk(block.children or []):
+            image = images.get(str(child.attrs.get("src", ""))) if child.type == "image" else None
+            if image is not None:
+                caption = image.alt or "Image"
+                child.meta["caption"] = f"{caption} ({image.filename}, {attached})"
 
 
 def _read_text(path: Path, shown: str, problems: list[Problem]) -> str | None:
@@ -464,8 +643,21 @@ def _embargo_problem(value: str) -> str | None:
 
 def _html(markdown: str) -> Markup:
     """Render Markdown as HTML (safe: see `_build_document`)."""
-    tokens = _MARKDOWN.parse(markdown)
+    tokens = _style_tables(_MARKDOWN.parse(markdown))
     return Markup(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}))  # noqa: S704
+
+
+def _style_tables(tokens: Sequence[Token]) -> Sequence[Token]:
+    """Give tables and their cells inline styles (kept with a column's alignment)."""
+    for token in tokens:
+        if token.type == "table_open":
+            token.attrSet("style", _TABLE_STYLE)
+            token.attrSet("class", "release-table")
+        elif token.type in ("th_open", "td_open"):
+            align = str(token.attrs.get("style", ""))
+            cell = _HEAD_STYLE if token.type == "th_open" else _CELL_STYLE
+            token.attrSet("style", f"{cell};{align}" if align else cell)
+    return tokens
 
 
 def _build_document(
@@ -474,11 +666,18 @@ def _build_document(
     values: Mapping[str, tuple[str, int]],
     body: str,
     extras: tuple[tuple[Attachment, ...], tuple[Link, ...]] = ((), ()),
+    *,
+    parsed: Sequence[Token] | None = None,
+    images: Mapping[str, InlineImage] | None = None,
+    inline: bool = True,
 ) -> ReleaseDocument:
-    """Assemble a checked document and render its body."""
+    """Assemble a checked document and render its body (``parsed``: its tokens, if the caller
+    has them; ``images``: the images read, by ``src``)."""
     plain = {key: value for key, (value, _row) in values.items()}
     body_markdown = body.strip("\n") + "\n"
-    tokens = _MARKDOWN.parse(body_markdown)
+    tokens = _style_tables(parsed if parsed is not None else _MARKDOWN.parse(body_markdown))
+    env = {"images": dict(images or {}), "inline": inline}
+    shown_images = tuple({i.content_id: i for i in (images or {}).values()}.values())
     embargo, hold_until = plain.get("embargo"), plain.get("hold_until")
     about, contact = plain.get("about", ""), plain.get("media_contact", "")
     return ReleaseDocument(
@@ -496,11 +695,12 @@ def _build_document(
         body_markdown=body_markdown,
         # Safe: html=False makes markdown-it escape every tag and markdown-it refuses
         # javascript:/vbscript:/file: links, so the output is ours, not the author's HTML.
-        body_html=Markup(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {})),  # noqa: S704
+        body_html=Markup(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, env)),  # noqa: S704
         body_text=markdown_to_text(tokens),
         path=path,
         summary=plain.get("summary", ""),
         embargo=datetime.fromisoformat(embargo) if embargo else None,
         hold_until=datetime.fromisoformat(hold_until) if hold_until else None,
         meta=MappingProxyType({k: v for k, v in plain.items() if k not in _KNOWN_KEYS}),
+        images=shown_images if inline else (),
     )

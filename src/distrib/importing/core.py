@@ -258,7 +258,12 @@ def _document(
     if parts.embargo is not None:
         front["embargo"] = parts.embargo.isoformat()
     if images:
-        front["attachments"] = tuple(image.name for image in images)
+        # An image of the text is shown in place (an inline part of the message); one that only
+        # the About or contact block shows is attached (those blocks show no images).
+        shown = [i for i in images if any(f"]({i.name})" in b.markdown for b in body)]
+        attached = tuple(i.name for i in images if i not in shown)
+        if attached:
+            front["attachments"] = attached
         understood.append(Note("images", ", ".join(image.name for image in images)))
     if about:
         front["about"] = "\n\n".join(b.markdown for b in about)
@@ -266,15 +271,6 @@ def _document(
         front["media_contact"] = _contact_markdown(contact)
     body_markdown = "\n\n".join(b.markdown for b in body)
     sections = tuple(b.text for b in body if b.kind == "heading")
-    tables = sum(1 for b in body if b.kind == "table")
-    table_warning = (
-        (
-            f"{tables} table(s) written as Markdown pipe tables: distrib's renderer (CommonMark)"
-            " shows them as plain text today; check the preview, or turn a table into a list",
-        )
-        if tables
-        else ()
-    )
     if sections:
         understood.append(Note("sections", " | ".join(sections)))
     return ImportedDocument(
@@ -287,7 +283,7 @@ def _document(
         images=images,
         understood=tuple(understood),
         dropped=(*converted.dropped, *found.dropped),
-        warnings=(*converted.warnings, *found.warnings, *table_warning),
+        warnings=(*converted.warnings, *found.warnings),
         sections=sections,
     )
 

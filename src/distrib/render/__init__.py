@@ -62,6 +62,10 @@ Template context
     or None).
 ``lang``
     ``"fr"``, ``"en"`` or ``"both"``; ``language_tag`` is the first language's ``fr-CA``/``en-CA``.
+``logo``
+    The workspace's logo (``[press] logo``), or None: ``src`` (``cid:…``, the image's part in
+    the message), ``alt`` (``logo_alt``, default the organisation) and ``width`` (``logo_width``
+    pixels).  ``body_html`` shows the release's own images the same way (``cid:``).
 
 Filters (`distrib.render.filters`): Babel's ``format_datetime``, ``format_date``,
 ``format_time``, ``format_number``, ``format_currency``, ``format_percent``, each with an

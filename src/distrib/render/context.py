@@ -429,6 +429,7 @@ class LanguageValues:
     releases: TemplateValues
     sender: TemplateValues
     language_tag: str
+    logo: TemplateValues | None = None
 
     @classmethod
     def build(
@@ -437,6 +438,7 @@ class LanguageValues:
         documents: Sequence[ReleaseDocument],
         sender: TemplateValues,
         inline: Callable[[Markup], Markup] | None = None,
+        logo: TemplateValues | None = None,
     ) -> LanguageValues:
         """Return the shared values of ``lang`` whose documents are ``documents``, in order."""
         values = tuple(release_values(d, inline) for d in documents)
@@ -449,6 +451,7 @@ class LanguageValues:
             ),
             sender=sender,
             language_tag=LANGUAGE_TAGS[documents[0].language],
+            logo=logo,
         )
 
 
@@ -471,4 +474,5 @@ def build_context(
         "outlet": TemplateValues("outlet", outlet),
         "lang": shared.lang,
         "language_tag": shared.language_tag,
+        "logo": shared.logo,
     }

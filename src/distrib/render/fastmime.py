@@ -9,6 +9,7 @@ the same shape of message::
     From, To, [Reply-To], Subject, Date, Message-ID, [List-Id], List-Unsubscribe,
     [List-Unsubscribe-Post], MIME-Version, Content-Type, Content-Language
     multipart/alternative (text/plain, text/html; utf-8, quoted-printable)
+    [the text/html inside multipart/related, followed by the inline images, base64]
     [inside multipart/mixed, followed by the attachments, base64]
 
 `MessageWriter.write` writes those bytes from a few pieces:
@@ -32,6 +33,9 @@ the same shape of message::
   the standard library has parsed again (that parse decodes encoded words, CVE-2024-6923);
   the name is checked first (`distrib.render.mime.check_attachment`).  Then base64, 76
   characters a line.
+* **Inline images**: each image's part is written once per campaign too, by `image_bytes`:
+  the attachment's headers with ``inline`` for ``attachment``, then ``Content-ID``, as the
+  standard library writes them (`distrib.render.mime.image_part`).
 * **Boundaries** are like the standard library's, ``===============<16 hex digits>==``:
   ``==`` never occurs in quoted-printable or base64 text, so no body can contain one.  The
   digits come from the Message-ID, so the same message always gives the same bytes.
@@ -60,6 +64,7 @@ from distrib.render.mime import (
     HeaderValues,
     Mailbox,
     check_attachment,
+    check_image,
     fold_list_id,
     fold_mailboxes,
     fold_unstructured,
@@ -68,8 +73,9 @@ from distrib.render.mime import (
 
 if TYPE_CHECKING:
     from distrib.release_extras import Attachment
+    from distrib.release_images import InlineImage
 
-__all__ = ["Body", "MessageWriter", "attachment_bytes", "mailbox"]
+__all__ = ["Body", "MessageWriter", "attachment_bytes", "image_bytes", "mailbox"]
 
 _CRLF = b"\r\n"
 _UTF8_LOCAL = re.compile(UTF8_DOT_ATOM)  # atext or any non-ASCII (RFC 6532)
@@ -116,6 +122,12 @@ def _boundaries(message_id: str) -> tuple[str, str]:
     return f"==============={digest[:16]}==", f"==============={digest[16:]}=="
 
 
+def _related_boundary(message_id: str) -> str:
+    """Return the boundary of the ``multipart/related`` part, drawn from the Message-ID too."""
+    digest = hashlib.blake2b(message_id.encode("utf-8"), digest_size=8, person=b"related")
+    return f"==============={digest.hexdigest()}=="
+
+
 _TEXT_HEAD = (
     b'Content-Type: text/plain; charset="utf-8"\r\n'
     b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
@@ -158,12 +170,30 @@ def attachment_bytes(attachment: Attachment) -> bytes:
         + _fold_filename(f"{disposition}: attachment;", attachment.filename)
         + "\r\n"
     )
-    data = attachment.data
-    body = b"".join(
+    return head.encode("ascii") + _base64_lines(attachment.data)
+
+
+def image_bytes(image: InlineImage) -> bytes:
+    """Return the MIME part of an inline image: its four headers, a blank line, base64.
+
+    Raise ValueError if its name, type or Content-ID cannot be written (`check_image`).
+    """
+    check_image(image)
+    content_type, encoding, disposition = ATTACHMENT_HEADERS
+    head = (
+        f"{content_type}: {image.content_type}\r\n{encoding}: base64\r\n"
+        + _fold_filename(f"{disposition}: inline;", image.filename)
+        + f"Content-ID: <{image.content_id}>\r\n\r\n"
+    )
+    return head.encode("ascii") + _base64_lines(image.data)
+
+
+def _base64_lines(data: bytes) -> bytes:
+    """Return ``data`` in base64, cut into lines as email.contentmanager cuts them."""
+    return b"".join(
         b2a_base64(data[i : i + _BASE64_CHUNK], newline=False) + _CRLF
         for i in range(0, len(data), _BASE64_CHUNK)
     )
-    return head.encode("ascii") + body
 
 
 def _fold_filename(start: str, filename: str) -> str:
@@ -211,6 +241,7 @@ class MessageWriter:
         self._pieces: dict[str, _Piece] = {}
         self._headers: dict[tuple[str, object], bytes] = {}
         self._attachments: dict[Attachment, bytes] = {}
+        self._images: dict[InlineImage, bytes] = {}
         self._held = 0  # bytes in the caches of lines, pieces and headers, about
 
     @staticmethod
@@ -224,8 +255,10 @@ class MessageWriter:
         text: str | Body,
         html: str | Body,
         attachments: Sequence[Attachment] = (),
+        images: Sequence[InlineImage] = (),
     ) -> bytes:
-        """Return the message as CRLF bytes."""
+        """Return the message as CRLF bytes (``images``: shown by the HTML, in a
+        ``multipart/related`` with it)."""
         recipient = headers.recipient
         name, spec = recipient.display_name, recipient.addr_spec
         checked = (
@@ -270,15 +303,19 @@ class MessageWriter:
         line += f"--{alternative}\r\n"
         head.append(line.encode("ascii"))
         delimiter = f"\r\n--{alternative}\r\n".encode("ascii")
-        parts = [
-            *head,
-            _TEXT_HEAD,
-            self._body(text),
-            delimiter,
-            _HTML_HEAD,
-            self._body(html),
-            f"\r\n--{alternative}--\r\n".encode("ascii"),
-        ]
+        parts = [*head, _TEXT_HEAD, self._body(text), delimiter]
+        if images:
+            related = _related_boundary(headers.message_id)
+            parts.append(
+                f'Content-Type: multipart/related;\r\n boundary="{related}"\r\n\r\n'
+                f"--{related}\r\n".encode("ascii")
+            )
+        parts += [_HTML_HEAD, self._body(html)]
+        if images:
+            for image in images:
+                parts += [f"\r\n--{related}\r\n".encode("ascii"), self._image(image)]
+            parts.append(f"\r\n--{related}--\r\n".encode("ascii"))
+        parts.append(f"\r\n--{alternative}--\r\n".encode("ascii"))
         for attachment in attachments:
             parts += [f"\r\n--{mixed}\r\n".encode("ascii"), self._attachment(attachment)]
         if attachments:
@@ -405,6 +442,14 @@ class MessageWriter:
         if data is None:
             data = attachment_bytes(attachment)
             self._attachments[attachment] = data
+        return data
+
+    def _image(self, image: InlineImage) -> bytes:
+        """Return an inline image's MIME part (headers, blank line, base64), written once."""
+        data = self._images.get(image)
+        if data is None:
+            data = image_bytes(image)
+            self._images[image] = data
         return data
 
     def _remember(self, cache: dict[_K, _V], key: _K, value: _V, size: int) -> None:

@@ -26,7 +26,18 @@ A recipient address with a non-ASCII local part (``zoé@exemple.ca``) is written
 To header (RFC 6532) with a clone of the policy that has ``utf8=True``; such a message can only
 be sent to a relay that offers SMTPUTF8, which the sending stage checks.  Attachments make the
 message ``multipart/mixed`` around the ``multipart/alternative`` text and HTML; each attachment's
-MIME part is built (base64) once and reused for every message.
+MIME part is built (base64) once and reused for every message.  Inline images (the release's and
+the logo) make the HTML a ``multipart/related``: the ``text/html`` part, then each image with its
+``Content-ID`` (which the HTML names as ``cid:…``) and ``Content-Disposition: inline`` with its
+file name, checked like an attachment's::
+
+    multipart/mixed                      (only with attachments)
+      multipart/alternative
+        text/plain
+        multipart/related                (only with images)
+          text/html
+          image/png, image/jpeg …        (Content-ID: <img.…@domain>)
+      application/pdf …                  (the attachments)
 
 Every value still goes through `distrib.headers.check_header` before it gets here (CVE-2024-6923).
 """
@@ -58,13 +69,16 @@ from distrib.release_extras import attachment_name_problem
 
 if TYPE_CHECKING:
     from distrib.release_extras import Attachment
+    from distrib.release_images import InlineImage
 
 __all__ = [
     "ATTACHMENT_HEADERS",
+    "IMAGE_HEADERS",
     "HeaderValues",
     "Mailbox",
     "build_message",
     "check_attachment",
+    "check_image",
     "content_hash",
     "content_hash_of",
     "encode_words",
@@ -72,6 +86,7 @@ __all__ = [
     "fold_mailboxes",
     "fold_unstructured",
     "fold_uri_list",
+    "image_part",
     "make_message_id",
     "mime_policy",
 ]
@@ -385,6 +400,10 @@ class HeaderValues:
 
 #: The headers of an attachment's MIME part, in the order both writers put them.
 ATTACHMENT_HEADERS = ("Content-Type", "Content-Transfer-Encoding", "Content-Disposition")
+#: The headers of an inline image's MIME part, in the order both writers put them.
+IMAGE_HEADERS = (*ATTACHMENT_HEADERS, "Content-ID")
+# An RFC 2392 Content-ID as distrib writes it: img.<hex>@<dot-atom>.
+_CONTENT_ID = re.compile(r"img\.[0-9a-f]{8,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 # RFC 2045 type "/" subtype, both tokens (what the mimetypes table gives).
 _MIME_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*")
 
@@ -421,7 +440,35 @@ def attachment_part(attachment: Attachment) -> EmailMessage:
     return part
 
 
-def _check_part(part: EmailMessage, attachment: Attachment) -> None:
+def check_image(image: InlineImage) -> None:
+    """Raise ValueError, naming the image, if its name, type or Content-ID cannot be written."""
+    check_attachment(image)
+    if image.maintype != "image" or not _CONTENT_ID.fullmatch(image.content_id):
+        raise ValueError(f"image {image.filename!r}: not an image with a Content-ID distrib made")
+
+
+@lru_cache(maxsize=64)
+def image_part(image: InlineImage) -> EmailMessage:
+    """Return the MIME part of an inline image (base64, ``inline``, its Content-ID), built once
+    and shared by messages; refused like `attachment_part`."""
+    check_image(image)
+    part = EmailMessage(policy=_POLICY)
+    raw_data_manager.set_content(
+        part,
+        image.data,
+        maintype=image.maintype,
+        subtype=image.subtype,
+        disposition="inline",
+        filename=image.filename,
+        cid=f"<{image.content_id}>",
+    )
+    _check_part(part, image, IMAGE_HEADERS)
+    return part
+
+
+def _check_part(
+    part: EmailMessage, attachment: Attachment, names: Sequence[str] = ATTACHMENT_HEADERS
+) -> None:
     """Parse the part's header block as a reader will and refuse any surprise: a header
     more or less, a control character in a decoded value or parameter, another file name."""
     # The header block exactly as the generator writes it (without the base64 body).
@@ -429,7 +476,7 @@ def _check_part(part: EmailMessage, attachment: Attachment) -> None:
     head += part.policy.linesep.encode("ascii")
     parsed = BytesHeaderParser(policy=default_policy).parsebytes(head)
     where = f"attachment {attachment.filename!r}"
-    if [name.lower() for name in parsed] != [name.lower() for name in ATTACHMENT_HEADERS]:
+    if [name.lower() for name in parsed] != [name.lower() for name in names]:
         raise ValueError(f"{where}: its MIME part would have the headers {parsed.keys()}")
     for name, value in parsed.items():
         params = dict(getattr(value, "params", {}))
@@ -443,10 +490,15 @@ def _check_part(part: EmailMessage, attachment: Attachment) -> None:
 
 
 def build_message(
-    headers: HeaderValues, text: str, html: str, attachments: Sequence[Attachment] = ()
+    headers: HeaderValues,
+    text: str,
+    html: str,
+    attachments: Sequence[Attachment] = (),
+    images: Sequence[InlineImage] = (),
 ) -> bytes:
-    """Return the message as CRLF bytes: ``multipart/alternative`` (text/plain, then text/html),
-    inside ``multipart/mixed`` with the attachments if there are any."""
+    """Return the message as CRLF bytes: ``multipart/alternative`` (text/plain, then text/html,
+    in a ``multipart/related`` with the images if there are any), inside ``multipart/mixed``
+    with the attachments if there are any."""
     utf8 = not headers.recipient.addr_spec.isascii()
     message = EmailMessage(policy=_POLICY_UTF8 if utf8 else _POLICY)
     message["From"] = _address(headers.sender)
@@ -464,6 +516,12 @@ def build_message(
     # Quoted-printable keeps the message 7-bit clean (no 8BITMIME needed) and lines short.
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if images:
+        *_, html_part = message.iter_parts()  # text/plain, then text/html
+        assert isinstance(html_part, EmailMessage)
+        html_part.make_related()
+        for image in images:
+            html_part.attach(image_part(image))
     if attachments:
         message.make_mixed()
         for attachment in attachments:

@@ -27,7 +27,13 @@ import distrib
 from distrib.config import display_path
 from distrib.errors import HeaderValueError, Location, Problem, RenderError
 from distrib.headers import check_header, is_header_safe
-from distrib.render.context import LANGUAGE_TAGS, LanguageValues, build_context, sender_values
+from distrib.render.context import (
+    LANGUAGE_TAGS,
+    LanguageValues,
+    TemplateValues,
+    build_context,
+    sender_values,
+)
 from distrib.render.css import inline_fragment
 from distrib.render.dkim import DKIMSigner, load_signer
 from distrib.render.fastmime import Body, MessageWriter, mailbox
@@ -37,6 +43,7 @@ from distrib.render.mime import (
     attachment_part,
     build_message,
     content_hash_of,
+    image_part,
 )
 from distrib.render.outlets import OutletSheet, read_outlets
 from distrib.render.skeleton import Skeletons
@@ -56,6 +63,7 @@ if TYPE_CHECKING:
     from distrib.contacts.model import Contact
     from distrib.release import Release, ReleaseDocument
     from distrib.release_extras import Attachment
+    from distrib.release_images import InlineImage
 
 __all__ = [
     "HTML_SIZE_WARNING",
@@ -105,11 +113,19 @@ class RenderedMessage:
     content_hash: str
     attachments: tuple[Attachment, ...] = ()
     warnings: tuple[Problem, ...] = ()
+    images: tuple[InlineImage, ...] = ()  # the logo and the release's images, by cid:
 
     @property
     def size(self) -> int:
         """The size of the message in bytes, as the SMTP server will count it."""
         return len(self.data)
+
+    @property
+    def preview_html(self) -> str:
+        """The HTML part with its ``cid:`` images as ``data:`` URLs: what a browser can show."""
+        from distrib.release_images import with_data_urls
+
+        return with_data_urls(self.html, self.images)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +155,7 @@ class _Prepared:
     text: Body
     html: Body
     attachments: tuple[Attachment, ...]
+    images: tuple[InlineImage, ...]
     fallback: str | None
     where: Location | None
 
@@ -148,6 +165,7 @@ class _Prepared:
             self.text.data,
             self.html.data,
             *(a.digest.encode("utf-8") for a in self.attachments),
+            *(f"image:{i.content_id}:{i.filename}".encode() for i in self.images),
         )
 
     def warnings(self) -> tuple[Problem, ...]:
@@ -205,6 +223,7 @@ class Renderer:
         self.signer: DKIMSigner | None = None
         self.outlet_sheet = OutletSheet()
         self._secret: bytes | None = None
+        self.logo: InlineImage | None = None
         problems = [*self._setup_sender(environ), *self.templates.problems]
         problems += self._setup_extras()
         if problems:
@@ -214,8 +233,9 @@ class Renderer:
         sender = sender_values(campaign.sender)
         css = self.templates.css
         inline = (lambda html: inline_fragment(html, css)) if css else None
+        logo = self._logo_values()
         self._shared = {
-            lang: LanguageValues.build(lang, documents, sender, inline)
+            lang: LanguageValues.build(lang, documents, sender, inline, logo)
             for lang, documents in self._language_documents().items()
         }
         self._outlets: dict[str, Mapping[str, str]] = {}
@@ -224,6 +244,7 @@ class Renderer:
             for lang, shared in self._shared.items()
         }
         self._attachments_by_language: dict[str, tuple[Attachment, ...]] = {}
+        self._images_by_language: dict[str, tuple[InlineImage, ...]] = {}
         self._last_date = ("", "")
         self.skeletons = Skeletons()
         self._writer = MessageWriter()
@@ -275,6 +296,13 @@ class Renderer:
                 except ValueError as exc:
                     where = Location(display_path(document.path))
                     problems.append(Problem(f"attachments: {exc}", where, "attachment"))
+            for image in document.images:
+                try:  # the same second defence for the images' names
+                    image_part(image)
+                except ValueError as exc:
+                    where = Location(display_path(document.path))
+                    problems.append(Problem(f"image: {exc}", where, "image"))
+        problems += self._setup_logo()
         if campaign.outlets is not None:
             try:
                 self.outlet_sheet = read_outlets(campaign.outlets)
@@ -287,6 +315,39 @@ class Renderer:
             else:
                 self.signer = signer
         return problems
+
+    def _setup_logo(self) -> list[Problem]:
+        """Read the logo of ``[press] logo``, if any: an image shown atop every HTML part."""
+        from distrib.release_images import read_logo
+
+        press = self.campaign.press
+        if press.logo is None:
+            return []
+        alt = press.logo_alt if press.logo_alt is not None else self.campaign.sender.organisation
+        found = read_logo(
+            press.logo, alt=alt, domain=self.campaign.sender.domain, max_mb=press.max_image_mb
+        )
+        if isinstance(found, str):
+            where = Location(display_path(self.campaign.workspace or self.campaign.file))
+            return [Problem(f"press.logo: {found}", where, "image")]
+        try:
+            image_part(found)
+        except ValueError as exc:
+            where = Location(display_path(self.campaign.workspace or self.campaign.file))
+            return [Problem(f"press.logo: {exc}", where, "image")]
+        self.logo = found
+        return []
+
+    def _logo_values(self) -> TemplateValues | None:
+        """What templates know of the logo (``logo.src``, ``logo.alt``, ``logo.width``)."""
+        if self.logo is None:
+            return None
+        values = {
+            "src": self.logo.src,
+            "alt": self.logo.alt,
+            "width": self.campaign.press.logo_width,
+        }
+        return TemplateValues("logo", values)
 
     def _language_documents(self) -> dict[str, list[ReleaseDocument]]:
         """Return the documents of each message language the release can make."""
@@ -350,11 +411,12 @@ class Renderer:
         ready = self._prepare(contact, message_id=message_id, date=date, test_to=test_to)
         headers, attachments = ready.headers, ready.attachments
         try:
+            images = ready.images
             if self.fast_path and self._writer.covers(headers):
-                data = self._writer.write(headers, ready.text, ready.html, attachments)
+                data = self._writer.write(headers, ready.text, ready.html, attachments, images)
             else:  # a Message-ID make_message_id never gives: the standard library writes it
                 self.stdlib_messages += 1
-                data = build_message(headers, ready.text.text, ready.html.text, attachments)
+                data = build_message(headers, ready.text.text, ready.html.text, attachments, images)
         except (ValueError, MessageError) as exc:
             raise RenderError(
                 [Problem(f"cannot build the message: {exc}", ready.where, "message")]
@@ -374,6 +436,7 @@ class Renderer:
             content_hash=ready.content_hash(),
             attachments=attachments,
             warnings=ready.warnings(),
+            images=ready.images,
         )
 
     def check(
@@ -388,7 +451,9 @@ class Renderer:
             subject=ready.subject,
             message_id=message_id,
             content_hash=ready.content_hash(),
-            content_size=size + sum(a.size for a in ready.attachments),
+            content_size=size
+            + sum(a.size for a in ready.attachments)
+            + sum(i.size for i in ready.images),
             warnings=ready.warnings(),
         )
 
@@ -436,7 +501,15 @@ class Renderer:
         if problems or headers is None:
             raise RenderError(problems)
         return _Prepared(
-            lang, subject, headers, text_body, html_body, self._attachments(lang), fallback, where
+            lang,
+            subject,
+            headers,
+            text_body,
+            html_body,
+            self._attachments(lang),
+            self._images(lang),
+            fallback,
+            where,
         )
 
     def _render_templates(
@@ -496,6 +569,21 @@ class Renderer:
                 found.setdefault(attachment.path, attachment)
         self._attachments_by_language[lang] = tuple(found.values())
         return self._attachments_by_language[lang]
+
+    def _images(self, lang: str) -> tuple[InlineImage, ...]:
+        """The inline images of ``lang``'s messages: the logo, then each document's, once."""
+        cached = self._images_by_language.get(lang)
+        if cached is not None:
+            return cached
+        found: dict[str, InlineImage] = {}
+        if self.logo is not None:
+            found[self.logo.content_id] = self.logo
+        for code in self._shared[lang].languages:
+            document = self.release.get(code)
+            for image in document.images if document else ():
+                found.setdefault(image.content_id, image)
+        self._images_by_language[lang] = tuple(found.values())
+        return self._images_by_language[lang]
 
     def _unsubscribe_url(self, contact: Contact) -> str | None:
         url = self.campaign.sender.unsubscribe_url

@@ -48,7 +48,7 @@ __all__ = ["PAGE_SIZE", "PreviewServer", "matches"]
 
 PAGE_SIZE = 500
 _PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; img-src 'self' data:"
-_PART_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:"
+_PART_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data: cid:"
 _MESSAGE_PATH = re.compile(r"/message/(\d+)(/html|\.eml|/attachment/(\d+))?")
 
 _STATUSES = (
@@ -302,7 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         rendered = app.message(entry)
         if kind == "/html":
-            body = rendered.html.encode("utf-8")
+            body = rendered.preview_html.encode("utf-8")  # cid: images as data: URLs
             self._send(HTTPStatus.OK, body, "text/html; charset=utf-8", csp=_PART_CSP)
         elif kind == ".eml":
             self._send(HTTPStatus.OK, rendered.data, "message/rfc822", download=f"{number}.eml")
