@@ -25,6 +25,7 @@ from dataclasses import replace
 from distrib.config import LimitsConfig, SMTPConfig
 from distrib.deliverylog import DeliveryLog
 from distrib.errors import DistribError, RunLockedError, SMTPAuthError, SMTPConnectionError
+from distrib.send.auth import Tokens
 from distrib.send.commits import GroupCommit
 from distrib.send.delivery import Delivery
 from distrib.send.model import Item, Outgoing, Progress, SendReport, Worker
@@ -54,6 +55,7 @@ async def send_messages(
     smtp: SMTPConfig,
     limits: LimitsConfig,
     password: str | None,
+    tokens: Tokens | None = None,
     total: int | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     stop: asyncio.Event | None = None,
@@ -72,9 +74,10 @@ async def send_messages(
     setting ``abandon`` also cancels in-flight messages.  ``heartbeat`` is called every
     ``heartbeat_every`` seconds (to keep a lease); when it returns False the run stops.
     ``log_worker``: the run's worker (`distrib.deliverylog.workers`) that claimed the messages
-    of ``outgoing``: the log applies the changes only to messages it holds.
+    of ``outgoing``: the log applies the changes only to messages it holds.  ``tokens``: with
+    ``smtp.auth = "oauth2"``, where the OAuth2 access tokens come from (instead of ``password``).
     """
-    if smtp.username and password is None:
+    if smtp.username and password is None and tokens is None:
         raise SMTPAuthError(
             f"smtp.username is set but the environment variable {smtp.password_env}"
             " is empty or unset"
@@ -89,6 +92,7 @@ async def send_messages(
         smtp=smtp,
         limits=limits,
         password=password,
+        tokens=tokens,
         total=total,
         on_progress=on_progress,
         clock=clock,
@@ -109,6 +113,7 @@ class _Dispatch:
         smtp: SMTPConfig,
         limits: LimitsConfig,
         password: str | None,
+        tokens: Tokens | None,
         total: int | None,
         on_progress: Callable[[Progress], None] | None,
         clock: Clock,
@@ -119,6 +124,7 @@ class _Dispatch:
         self.smtp = smtp
         self.limits = limits
         self.password = password
+        self.tokens = tokens
         self.tls = build_tls_context(smtp)
         self.on_progress = on_progress
         self.clock = clock
@@ -435,7 +441,9 @@ class _Dispatch:
             await self._changed(timeout=picked - now)
 
     async def _work(self) -> None:
-        worker = Worker(Connection(self.smtp, password=self.password, tls=self.tls))
+        worker = Worker(
+            Connection(self.smtp, password=self.password, tls=self.tls, tokens=self.tokens)
+        )
         self.workers.append(worker)
         try:
             while await self._wait_for_work(worker):
