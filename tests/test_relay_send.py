@@ -139,7 +139,7 @@ def test_a_token_refused_on_a_reconnect_is_refreshed_once(
     # is refused once, then accepted with a refreshed token: never twice refused in a row.
     assert attempts[0] == ("XOAUTH2", USER, True)
     later = attempts[1:]
-    assert len(later) >= 4 and later == [("XOAUTH2", USER, False), ("XOAUTH2", USER, True)] * (
+    assert len(later) == 6 and later == [("XOAUTH2", USER, False), ("XOAUTH2", USER, True)] * (
         len(later) // 2
     )
     assert token_server.grants().count("refresh_token") == len(later) // 2
@@ -168,3 +168,36 @@ def test_the_library_never_imports_aiosmtplib() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_token_refused_even_after_a_refresh_stops_before_the_run(
+    tmp_path: Path,
+    config_home: Path,
+    token_server: Any,
+    make_oauth_smtp_server: Callable[..., Any],
+) -> None:
+    sign_in(token_server)
+    server = make_oauth_smtp_server(lambda user, token: False)
+    files = oauth_campaign(tmp_path, server.port, token_server)
+    code, out = distrib("send", str(files.campaign), "--yes")
+    assert code == 1, out
+    assert "535 5.7.8" in out and "XOAUTH2" in out
+    assert len(server.attempts()) == 2  # the token, then one refreshed token
+    assert server.messages() == []
+    assert runs(files.log) == []  # stopped before "Run 1 started"
+    secrets = list(token_server.state.access) + list(token_server.state.refresh)
+    assert not any(s in out for s in secrets)
+
+
+def test_nobody_signed_in_is_said_before_the_run(
+    tmp_path: Path,
+    config_home: Path,
+    token_server: Any,
+    make_oauth_smtp_server: Callable[..., Any],
+) -> None:
+    server = make_oauth_smtp_server(lambda user, token: True)
+    files = oauth_campaign(tmp_path, server.port, token_server)
+    code, out = distrib("send", str(files.campaign), "--yes")
+    assert code == 1, out
+    assert "distrib relay login" in out and "Traceback" not in out
+    assert server.attempts() == [] and runs(files.log) == []

@@ -35,7 +35,8 @@ workspace (web)     `workspace_file`, `workspace_overview`, `uploads_folder`; te
                     `accounts_file`, `load_accounts`, `add_account`, `remove_account`,
                     `check_login`
 releases            `import_release` (Word, web page, plain text → fr.md / en.md)
-relay               `relay_account`, `relay_login`, `relay_logout`; `mailbox_location`,
+relay               `relay_account`, `relay_login`, `relay_logout`, `relay_check` (→
+                    `Preflight` of `Step`s; a send runs `check_before_send`); `mailbox_location`,
                     `imap_settings` (IMAP mailboxes for bounces and opt-outs)
 getting started     `load_campaign`, `capture_mail`
 for showing         `list_runs`, `log_entries`, `attempt_entries`, `format_time`, `in_zone`,
@@ -103,9 +104,14 @@ if TYPE_CHECKING:
     )
     from distrib.app.relay import (
         PROVIDERS,
+        Preflight,
+        RelayCheckError,
+        Step,
+        check_before_send,
         imap_settings,
         mailbox_location,
         relay_account,
+        relay_check,
         relay_login,
         relay_logout,
     )
@@ -226,7 +232,8 @@ _HOMES = {
     ),
     "distrib.app.releases": ("STDIN", "import_release"),
     "distrib.app.relay": (
-        "PROVIDERS", "imap_settings", "mailbox_location", "relay_account", "relay_login",
+        "PROVIDERS", "Preflight", "RelayCheckError", "Step", "check_before_send",
+        "imap_settings", "mailbox_location", "relay_account", "relay_check", "relay_login",
         "relay_logout",
     ),
     "distrib.app.setup": ("capture_mail",),
@@ -309,11 +316,13 @@ __all__ = [
     "NewRelease",
     "OneClickResult",
     "OptOutOutcome",
+    "Preflight",
     "PreviewEntry",
     "PreviewSet",
     "PreviewWritten",
     "ProblemGroup",
     "Progress",
+    "RelayCheckError",
     "ReleaseVersion",
     "RenderedMessage",
     "Report",
@@ -327,6 +336,7 @@ __all__ = [
     "Settled",
     "SignInPrompt",
     "SourceSummary",
+    "Step",
     "Target",
     "TemplatesCopied",
     "TestSendOutcome",
@@ -338,6 +348,7 @@ __all__ = [
     "attempt_entries",
     "audience_rules",
     "capture_mail",
+    "check_before_send",
     "check_contacts",
     "check_login",
     "clean",
@@ -385,6 +396,7 @@ __all__ = [
     "prepare_send",
     "read_bounces",
     "relay_account",
+    "relay_check",
     "relay_login",
     "relay_logout",
     "remove_account",
