@@ -285,9 +285,6 @@ class OAuthConfig(_Frozen):
         return value.rstrip("/")
 
 
-_IMAP_URL = re.compile(r"imaps?://[^\s/]+(/[^\s]*)?")
-
-
 class SMTPConfig(_Frozen):
     """The relay.  ``security`` is ``tls`` (implicit TLS, port 465), ``starttls`` (required, never
     optional) or ``none`` (only for a local capture server).
@@ -296,8 +293,6 @@ class SMTPConfig(_Frozen):
     ``[limits]`` quotas, see `Settings`) from what the provider documents; a key set here wins.
     ``region``: Amazon SES's region.  ``auth``: ``password`` (from ``password_env``) or
     ``oauth2`` (tokens from ``[smtp.oauth]``; ``username`` defaults to the sender's address).
-    ``mailbox``: the ``imap://user@host/INBOX`` that bounces, opt-outs and replies are read from
-    when a command names none.
     """
 
     preset: (
@@ -307,7 +302,6 @@ class SMTPConfig(_Frozen):
     region: str | None = None
     auth: Literal["password", "oauth2"] = "password"
     oauth: OAuthConfig | None = None
-    mailbox: str | None = None
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 587
     security: Literal["none", "starttls", "tls"] = "starttls"
@@ -357,7 +351,7 @@ class SMTPConfig(_Frozen):
         """Fill host, port and security from ``preset``; an explicit key wins."""
         if not isinstance(data, dict) or not isinstance(data.get("preset"), str):
             return data
-        from distrib.relay.errors import PresetError
+        from distrib.errors import DistribError
         from distrib.relay.presets import PRESETS, merge
 
         if data["preset"] not in PRESETS:
@@ -365,17 +359,9 @@ class SMTPConfig(_Frozen):
         given = {k: data[k] for k in ("host", "port", "security", "region") if k in data}
         try:
             merged = merge(data["preset"], given)
-        except (PresetError, ValueError, TypeError) as exc:
+        except (DistribError, ValueError, TypeError) as exc:  # PresetError, a bad port
             raise ValueError(str(exc).removeprefix("relay: ")) from None
         return {**data, "host": merged.host, "port": merged.port, "security": merged.security}
-
-    @field_validator("mailbox")
-    @classmethod
-    def _mailbox(cls, value: str | None) -> str | None:
-        if value is not None and (not _IMAP_URL.fullmatch(value) or find_forbidden(value)):
-            raise ValueError("must be an imap:// or imaps:// address, e.g."
-                             " imaps://presse@agapc.example@imap.agapc.example/INBOX")  # fmt: skip
-        return value
 
     @model_validator(mode="after")
     def _oauth_settings(self) -> SMTPConfig:

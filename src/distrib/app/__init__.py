@@ -104,16 +104,18 @@ if TYPE_CHECKING:
     )
     from distrib.app.relay import (
         PROVIDERS,
+        imap_settings,
+        mailbox_location,
+        relay_account,
+        relay_login,
+        relay_logout,
+    )
+    from distrib.app.relaycheck import (
         Preflight,
         RelayCheckError,
         Step,
         check_before_send,
-        imap_settings,
-        mailbox_location,
-        relay_account,
         relay_check,
-        relay_login,
-        relay_logout,
     )
     from distrib.app.releases import STDIN, import_release
 
@@ -232,9 +234,11 @@ _HOMES = {
     ),
     "distrib.app.releases": ("STDIN", "import_release"),
     "distrib.app.relay": (
-        "PROVIDERS", "Preflight", "RelayCheckError", "Step", "check_before_send",
-        "imap_settings", "mailbox_location", "relay_account", "relay_check", "relay_login",
+        "PROVIDERS", "imap_settings", "mailbox_location", "relay_account", "relay_login",
         "relay_logout",
+    ),
+    "distrib.app.relaycheck": (
+        "Preflight", "RelayCheckError", "Step", "check_before_send", "relay_check",
     ),
     "distrib.app.setup": ("capture_mail",),
     "distrib.app.testsend": ("TestSendOutcome",),

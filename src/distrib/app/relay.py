@@ -7,28 +7,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from distrib.errors import InvalidRequestError
-from distrib.relay.errors import RelayCheckError
-from distrib.relay.preflight import Preflight, Step
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from distrib.app.pipeline import Plan
-    from distrib.config import Campaign, SMTPConfig
+    from distrib.config import SMTPConfig
     from distrib.relay.cache import TokenStore
     from distrib.relay.imap import ImapSettings
     from distrib.relay.oauth import GoogleAccount, MicrosoftAccount, SignInPrompt, TokenProvider
 
 __all__ = [
     "PROVIDERS",
-    "Preflight",
-    "RelayCheckError",
-    "Step",
-    "check_before_send",
     "imap_settings",
     "mailbox_location",
     "relay_account",
-    "relay_check",
     "relay_login",
     "relay_logout",
     "relay_tokens",
@@ -141,88 +133,3 @@ def relay_tokens(smtp: SMTPConfig) -> TokenProvider | None:
     )
     verify: bool | str = str(oauth.ca_file) if oauth.ca_file is not None else True
     return token_provider(account, _store(oauth.keyring), verify=verify)
-
-
-def _message_facts(plan: Plan) -> tuple[int | None, bool]:
-    """The size of the largest message of ``plan`` (the one with the most content, rendered and
-    signed as it will leave) and whether an envelope address is not ASCII."""
-    from distrib.errors import DistribError
-
-    sender = plan.campaign.sender.address
-    needs_utf8 = not sender.isascii() or any(not m.contact.email.isascii() for m in plan.messages)
-    if not plan.messages:
-        return None, needs_utf8
-    biggest = max(plan.messages, key=lambda m: m.size)
-    try:
-        rendered = plan.renderer.render(biggest.contact, message_id=biggest.message_id)
-    except DistribError:
-        return None, needs_utf8  # the plan lists the problem; the send will not start
-    return len(rendered.data), needs_utf8 or not rendered.envelope_from.isascii()
-
-
-def _check(
-    campaign: Campaign,
-    plan: Plan | None,
-    *,
-    dns: bool,
-    nameservers: tuple[str, ...] = (),
-    dns_port: int = 53,
-    dns_timeout: float = 5.0,
-) -> Preflight:
-    import asyncio
-
-    from distrib.config import smtp_password
-    from distrib.relay.preflight import check_relay
-
-    largest, needs_utf8 = _message_facts(plan) if plan is not None else (None, False)
-    resolver = None
-    if dns and nameservers:
-        from distrib.relay.dns import resolver_for
-
-        resolver = resolver_for(nameservers, port=dns_port, timeout=dns_timeout)
-    elif dns:
-        from distrib.relay.dns import resolver_for
-
-        resolver = resolver_for(timeout=dns_timeout)
-    return asyncio.run(
-        check_relay(
-            campaign.smtp,
-            password=smtp_password(campaign.smtp),
-            tokens=relay_tokens(campaign.smtp),
-            largest=largest,
-            needs_utf8=needs_utf8,
-            sender_domain=campaign.sender.domain if dns else None,
-            dkim_selector=campaign.dkim.selector if campaign.dkim is not None else None,
-            resolver=resolver,
-        )
-    )
-
-
-def relay_check(
-    campaign: Campaign,
-    *,
-    dns: bool = True,
-    nameservers: tuple[str, ...] = (),
-    dns_port: int = 53,
-    dns_timeout: float = 5.0,
-) -> Preflight:
-    """`distrib relay check`: one session with the relay as a send opens it (connect,
-    STARTTLS, AUTH with the password or an OAuth2 token), what it offers against the release's
-    messages (SIZE against the largest, SMTPUTF8 when an address needs it, PIPELINING), and,
-    with ``dns``, the sender domain's SPF, DKIM and DMARC (warnings only; "could not check"
-    when DNS cannot be asked).  ``nameservers``/``dns_port``: ask those servers instead of the
-    system's.  Never raises for what the relay answers: every conclusion is a `Step`."""
-    from distrib.app.pipeline import make_plan
-
-    plan = make_plan(campaign, workers=0)
-    return _check(campaign, plan, dns=dns, nameservers=nameservers, dns_port=dns_port,
-                  dns_timeout=dns_timeout)  # fmt: skip
-
-
-def check_before_send(plan: Plan) -> Preflight:
-    """The relay check a send runs before its run is recorded (without DNS: those only warn;
-    `relay_check` shows them).  Raises `RelayCheckError` when a step failed."""
-    found = _check(plan.campaign, plan, dns=False)
-    if not found.ok:
-        raise RelayCheckError(found)
-    return found

@@ -427,7 +427,7 @@ def send(
     releases the lease.  A resume sends under the lease it holds.  Ctrl-C stops cleanly
     (``handle_signals``).  An error that stops the run raises `RunStoppedError` naming it.
     """
-    from distrib.app.relay import check_before_send
+    from distrib.app.relaycheck import check_before_send
     from distrib.deliverylog.lease import acquire_lease
 
     # The relay first (connect, TLS, AUTH, SIZE, SMTPUTF8): a failure stops here, before a

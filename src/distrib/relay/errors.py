@@ -7,7 +7,8 @@
         │   ├── LoginRequired      nobody signed in yet, or the sign-in was revoked or expired
         │   └── TokenCacheError    the token cache is unsafe (readable by others) or unreadable
         ├── SaslError              the server refused an OAuth2 SASL exchange (with its reason)
-        ├── RelayCheckError        the check before a run failed (nothing recorded, nothing sent)
+        ├── RelayCheckError        the check before a run failed (nothing recorded, nothing sent;
+        │                          in distrib.relay.preflight, beside what it holds)
         └── ImapError              the IMAP mailbox cannot be reached, logged into or changed
                                    (also a distrib.errors.MailboxError)
 
@@ -16,18 +17,12 @@ No message ever contains a token, a refresh token, a password or a client secret
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from distrib.errors import DistribError, MailboxError
-
-if TYPE_CHECKING:
-    from distrib.relay.preflight import Preflight
 
 __all__ = [
     "ImapError",
     "LoginRequired",
     "PresetError",
-    "RelayCheckError",
     "RelayError",
     "SaslError",
     "TokenCacheError",
@@ -62,16 +57,6 @@ class SaslError(RelayError):
         super().__init__(message)
         self.code = code
         self.status = status
-
-
-class RelayCheckError(RelayError):
-    """The relay check before a run failed: the run was not recorded and nothing was sent.
-    ``check`` holds every step (`distrib.relay.preflight.Preflight`)."""
-
-    def __init__(self, check: Preflight) -> None:
-        failed = "; ".join(f"{s.name}: {s.detail}" for s in check.failed)
-        super().__init__(f"the relay {check.relay} failed its check before the run: {failed}")
-        self.check = check
 
 
 class ImapError(RelayError, MailboxError):

@@ -27,6 +27,7 @@ from distrib.errors import (
     SMTPConnectionError,
     SMTPSecurityError,
 )
+from distrib.relay.errors import RelayError
 
 if TYPE_CHECKING:
     import dns.resolver
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Preflight",
+    "RelayCheckError",
     "Status",
     "Step",
     "StepName",
@@ -79,6 +81,16 @@ class Preflight:
     def ok(self) -> bool:
         """Tell whether nothing failed (warnings allowed)."""
         return not self.failed
+
+
+class RelayCheckError(RelayError):
+    """The relay check before a run failed: the run was not recorded and nothing was sent.
+    ``check`` holds every step."""
+
+    def __init__(self, check: Preflight) -> None:
+        failed = "; ".join(f"{s.name}: {s.detail}" for s in check.failed)
+        super().__init__(f"the relay {check.relay} failed its check before the run: {failed}")
+        self.check = check
 
 
 async def check_session(
