@@ -8,7 +8,7 @@ import re
 import pytest
 
 from distrib.relay.errors import PresetError
-from distrib.relay.presets import PRESETS, merge
+from distrib.relay.presets import PRESETS, merge, quotas
 
 
 def test_microsoft365_fills_host_security_oauth_and_limits() -> None:
@@ -17,8 +17,12 @@ def test_microsoft365_fills_host_security_oauth_and_limits() -> None:
     assert relay.auth == ("XOAUTH2",) and relay.oauth == "microsoft365"
     assert (relay.per_minute, relay.recipients_per_day, relay.per_day) == (30, 10_000, None)
     assert relay.imap_host == "outlook.office365.com"
-    assert relay.origin["per_minute"].startswith("preset microsoft365: 30 (Exchange Online")
-    assert "checked 2026-12" in relay.origin["per_minute"]
+    assert relay.origin["per_minute"].startswith("preset microsoft365: 30 (as documented")
+    assert "Exchange Online limits" in relay.origin["per_minute"]
+    assert (
+        "as documented by the provider, last reviewed 2026-12-03 — verify for your plan"
+        in relay.origin["per_minute"]
+    )
     assert relay.origin["host"] == "preset microsoft365"
 
 
@@ -64,5 +68,14 @@ def test_every_figure_has_a_source_and_a_date() -> None:
         for name in ("per_minute", "per_hour", "per_day", "recipients_per_day", "max_message_mb"):
             figure = getattr(preset, name)
             if figure is not None:
-                assert figure.source and re.fullmatch(r"\d{4}-\d{2}", figure.checked), preset.name
+                assert figure.source and re.fullmatch(r"\d{4}-\d{2}-\d{2}", figure.reviewed), (
+                    preset.name
+                )
         assert preset.security in ("starttls", "tls")
+
+
+def test_quotas_fill_the_limits_a_provider_documents() -> None:
+    # Microsoft 365: 30 messages a minute, 10,000 recipients a day (one recipient a message).
+    assert quotas("microsoft365") == {"per_minute": 30, "per_day": 10_000}
+    assert quotas("google-workspace") == {"per_day": 2_000}
+    assert quotas("amazon-ses") == {} and quotas("custom") == {} and quotas("nope") == {}

@@ -41,6 +41,7 @@ __all__ = [
     "ContactsConfig",
     "DKIMConfig",
     "LimitsConfig",
+    "OAuthConfig",
     "PressConfig",
     "SMTPConfig",
     "SenderConfig",
@@ -234,10 +235,73 @@ class SenderConfig(_Frozen):
         return self.unsubscribe_mailto or self.address
 
 
+class OAuthConfig(_Frozen):
+    """How distrib gets OAuth2 tokens for the relay (``[smtp.oauth]``, with ``auth = "oauth2"``).
+
+    ``provider``: whose sign-in (default: the preset's).  Microsoft 365: ``tenant`` and
+    ``client_id`` of the app registration (``client_secret_env`` for a service account,
+    client credentials).  Google Workspace: ``client_secrets`` (the Desktop app client's JSON
+    file) or ``service_account_key``.  ``authority_host`` (Microsoft's sign-in service, another
+    cloud) and ``ca_file`` (CA certificates for the sign-in service) are rarely needed.
+    ``keyring``: the sign-in is kept in the OS keyring rather than a 0600 file.
+    ``mechanism``: ``XOAUTH2`` (what both providers document) or ``OAUTHBEARER`` (RFC 7628),
+    each used only when the relay offers it.
+    """
+
+    provider: Literal["microsoft365", "google-workspace"] | None = None
+    tenant: str | None = None
+    client_id: str | None = None
+    client_secret_env: str | None = None
+    client_secrets: Path | None = None
+    service_account_key: Path | None = None
+    authority_host: str = "https://login.microsoftonline.com"
+    ca_file: Path | None = None
+    keyring: bool = False
+    mechanism: Literal["XOAUTH2", "OAUTHBEARER"] = "XOAUTH2"
+
+    _resolve_files = field_validator(
+        "client_secrets", "service_account_key", "ca_file", mode="before"
+    )(_resolve)
+
+    @field_validator("tenant", "client_id")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and (not value or find_forbidden(value) or " " in value):
+            raise ValueError("must be one word, without spaces or control characters")
+        return value
+
+    @field_validator("client_secret_env")
+    @classmethod
+    def _env(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError("must be the name of an environment variable")
+        return value
+
+    @field_validator("authority_host")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if not re.fullmatch(r"https://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?", value):
+            raise ValueError("must be an https:// address, e.g. https://login.microsoftonline.com")
+        return value.rstrip("/")
+
+
 class SMTPConfig(_Frozen):
     """The relay.  ``security`` is ``tls`` (implicit TLS, port 465), ``starttls`` (required, never
-    optional) or ``none`` (only for a local capture server)."""
+    optional) or ``none`` (only for a local capture server).
 
+    ``preset`` (`distrib.relay.presets`) fills ``host``, ``port`` and ``security`` (and the
+    ``[limits]`` quotas, see `Settings`) from what the provider documents; a key set here wins.
+    ``region``: Amazon SES's region.  ``auth``: ``password`` (from ``password_env``) or
+    ``oauth2`` (tokens from ``[smtp.oauth]``; ``username`` defaults to the sender's address).
+    """
+
+    preset: (
+        Literal["microsoft365", "google-workspace", "amazon-ses", "mailgun", "postmark", "custom"]
+        | None
+    ) = None
+    region: str | None = None
+    auth: Literal["password", "oauth2"] = "password"
+    oauth: OAuthConfig | None = None
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 587
     security: Literal["none", "starttls", "tls"] = "starttls"
@@ -280,6 +344,60 @@ class SMTPConfig(_Frozen):
                 "environment variable named by smtp.password_env"
             )
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_preset(cls, data: Any) -> Any:
+        """Fill host, port and security from ``preset``; an explicit key wins."""
+        if not isinstance(data, dict) or not isinstance(data.get("preset"), str):
+            return data
+        from distrib.errors import DistribError
+        from distrib.relay.presets import PRESETS, merge
+
+        if data["preset"] not in PRESETS:
+            return data  # reported by the field's own check
+        given = {k: data[k] for k in ("host", "port", "security", "region") if k in data}
+        try:
+            merged = merge(data["preset"], given)
+        except (DistribError, ValueError, TypeError) as exc:  # PresetError, a bad port
+            raise ValueError(str(exc).removeprefix("relay: ")) from None
+        return {**data, "host": merged.host, "port": merged.port, "security": merged.security}
+
+    @model_validator(mode="after")
+    def _oauth_settings(self) -> SMTPConfig:
+        if self.auth != "oauth2":
+            return self
+        if self.security == "none":
+            raise ValueError(
+                'auth = "oauth2" needs security = "starttls" or "tls": a token is never sent'
+                " over an unencrypted connection"
+            )
+        if self.oauth_provider is None:
+            raise ValueError(
+                'auth = "oauth2": say whose sign-in with preset = "microsoft365" or'
+                ' "google-workspace", or [smtp.oauth] provider'
+            )
+        oauth = self.oauth or OAuthConfig()
+        if self.oauth_provider == "microsoft365" and not (oauth.tenant and oauth.client_id):
+            raise ValueError(
+                "oauth: Microsoft 365 needs tenant and client_id (the app registration)"
+            )
+        if self.oauth_provider == "google-workspace" and (
+            (oauth.client_secrets is None) == (oauth.service_account_key is None)
+        ):
+            raise ValueError(
+                "oauth: Google Workspace needs client_secrets or service_account_key (one)"
+            )
+        return self
+
+    @property
+    def oauth_provider(self) -> Literal["microsoft365", "google-workspace"] | None:
+        """Whose OAuth2 sign-in: ``[smtp.oauth] provider``, else the preset's (if it has one)."""
+        if self.oauth is not None and self.oauth.provider is not None:
+            return self.oauth.provider
+        if self.preset in ("microsoft365", "google-workspace"):
+            return self.preset
+        return None
 
 
 class DKIMConfig(_Frozen):
@@ -506,6 +624,32 @@ class Settings(_Frozen):
 
     _resolve_paths = field_validator("templates", "log", "outlets", mode="before")(_resolve)
     _zone = field_validator("timezone")(_check_zone)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _relay_defaults(cls, data: Any) -> Any:
+        """The preset's documented quotas fill ``[limits]`` per_minute/per_hour/per_day where
+        the file sets none; with ``auth = "oauth2"``, ``smtp.username`` defaults to the
+        sender's address (the mailbox the tokens are for)."""
+        if not isinstance(data, dict) or not isinstance(data.get("smtp"), dict):
+            return data
+        smtp = data["smtp"]
+        sender = data.get("sender")
+        if (
+            smtp.get("auth") == "oauth2"
+            and smtp.get("username") is None
+            and isinstance(sender, dict)
+            and isinstance(sender.get("address"), str)
+        ):
+            data = {**data, "smtp": {**smtp, "username": sender["address"].strip()}}
+        limits = data.get("limits", {})
+        if isinstance(smtp.get("preset"), str) and isinstance(limits, dict):
+            from distrib.relay.presets import quotas
+
+            filled = {k: v for k, v in quotas(smtp["preset"]).items() if k not in limits}
+            if filled:
+                data = {**data, "limits": {**limits, **filled}}
+        return data
 
     @model_validator(mode="before")
     @classmethod

@@ -35,7 +35,8 @@ workspace (web)     `workspace_file`, `workspace_overview`, `uploads_folder`; te
                     `accounts_file`, `load_accounts`, `add_account`, `remove_account`,
                     `check_login`
 releases            `import_release` (Word, web page, plain text → fr.md / en.md)
-relay               `relay_account`, `relay_login`, `relay_logout`; `mailbox_location`,
+relay               `relay_account`, `relay_login`, `relay_logout`, `relay_check` (→
+                    `Preflight` of `Step`s; a send runs `check_before_send`); `mailbox_location`,
                     `imap_settings` (IMAP mailboxes for bounces and opt-outs)
 getting started     `load_campaign`, `capture_mail`
 for showing         `list_runs`, `log_entries`, `attempt_entries`, `format_time`, `in_zone`,
@@ -108,6 +109,13 @@ if TYPE_CHECKING:
         relay_account,
         relay_login,
         relay_logout,
+    )
+    from distrib.app.relaycheck import (
+        Preflight,
+        RelayCheckError,
+        Step,
+        check_before_send,
+        relay_check,
     )
     from distrib.app.releases import STDIN, import_release
 
@@ -229,6 +237,9 @@ _HOMES = {
         "PROVIDERS", "imap_settings", "mailbox_location", "relay_account", "relay_login",
         "relay_logout",
     ),
+    "distrib.app.relaycheck": (
+        "Preflight", "RelayCheckError", "Step", "check_before_send", "relay_check",
+    ),
     "distrib.app.setup": ("capture_mail",),
     "distrib.app.testsend": ("TestSendOutcome",),
     "distrib.app.workspace": (
@@ -309,11 +320,13 @@ __all__ = [
     "NewRelease",
     "OneClickResult",
     "OptOutOutcome",
+    "Preflight",
     "PreviewEntry",
     "PreviewSet",
     "PreviewWritten",
     "ProblemGroup",
     "Progress",
+    "RelayCheckError",
     "ReleaseVersion",
     "RenderedMessage",
     "Report",
@@ -327,6 +340,7 @@ __all__ = [
     "Settled",
     "SignInPrompt",
     "SourceSummary",
+    "Step",
     "Target",
     "TemplatesCopied",
     "TestSendOutcome",
@@ -338,6 +352,7 @@ __all__ = [
     "attempt_entries",
     "audience_rules",
     "capture_mail",
+    "check_before_send",
     "check_contacts",
     "check_login",
     "clean",
@@ -385,6 +400,7 @@ __all__ = [
     "prepare_send",
     "read_bounces",
     "relay_account",
+    "relay_check",
     "relay_login",
     "relay_logout",
     "remove_account",

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distrib.app.audience import Selection, load_audience
+from distrib.app.relay import relay_tokens
 from distrib.config import Campaign, display_path, smtp_password
 from distrib.contacts.model import Contact, ContactBook
 from distrib.deliverylog import DeliveryLog, NewMessage, Run, State, new_run_token
@@ -445,6 +446,7 @@ def send_run(
                 smtp=campaign.smtp,
                 limits=campaign.limits,
                 password=smtp_password(campaign.smtp),
+                tokens=relay_tokens(campaign.smtp),
                 total=total,
                 on_progress=on_progress,
                 stop=stop,

@@ -11,6 +11,7 @@ from distrib.errors import InvalidRequestError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from distrib.config import SMTPConfig
     from distrib.relay.cache import TokenStore
     from distrib.relay.imap import ImapSettings
     from distrib.relay.oauth import GoogleAccount, MicrosoftAccount, SignInPrompt, TokenProvider
@@ -22,6 +23,7 @@ __all__ = [
     "relay_account",
     "relay_login",
     "relay_logout",
+    "relay_tokens",
 ]
 
 Provider = Literal["microsoft365", "google-workspace"]
@@ -108,3 +110,26 @@ def imap_settings(password_env: str, ca_file: Path | None = None) -> ImapSetting
     from distrib.relay.imap import ImapSettings
 
     return ImapSettings(password_env=password_env, ca_file=ca_file)
+
+
+def relay_tokens(smtp: SMTPConfig) -> TokenProvider | None:
+    """Where a send gets its OAuth2 access tokens (``smtp.auth = "oauth2"``), from the kept
+    sign-in of `relay_login`: refreshed when expired, never shown.  None with a password."""
+    if smtp.auth != "oauth2" or smtp.oauth_provider is None:
+        return None
+    from distrib.config import OAuthConfig
+    from distrib.relay.oauth import token_provider
+
+    oauth = smtp.oauth or OAuthConfig()
+    account = relay_account(
+        smtp.oauth_provider,
+        smtp.username or "",
+        tenant=oauth.tenant,
+        client_id=oauth.client_id,
+        client_secret_env=oauth.client_secret_env,
+        client_secrets=oauth.client_secrets,
+        service_account_key=oauth.service_account_key,
+        authority_host=oauth.authority_host,
+    )
+    verify: bool | str = str(oauth.ca_file) if oauth.ca_file is not None else True
+    return token_provider(account, _store(oauth.keyring), verify=verify)

@@ -448,9 +448,14 @@ def send(
     ``wait_for_quota``: then the run waits for it.  ``sleep``: the engine's sleep (tests give
     one that moves ``prep.clock`` on).
     """
-    options: dict[str, Any] = {"wait_for_quota": wait_for_quota, "sleep": sleep}
+    from distrib.app.relaycheck import check_before_send
     from distrib.deliverylog.lease import acquire_lease
 
+    options: dict[str, Any] = {"wait_for_quota": wait_for_quota, "sleep": sleep}
+
+    # The relay first (connect, TLS, AUTH, SIZE, SMTPUTF8): a failure stops here, before a
+    # run is recorded or a lease taken (`RelayCheckError`).
+    check_before_send(prep.plan)
     if prep.joining is not None:
         run = prep.joining.run
         if on_started is not None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from distrib.app.relay import relay_tokens
 from distrib.config import display_path, smtp_password
 from distrib.deliverylog import NewMessage, State, new_run_token
 from distrib.errors import Location, Problem, RenderError, TestSendError
@@ -163,6 +164,7 @@ def send_tests(
                 smtp=campaign.smtp,
                 limits=campaign.limits,
                 password=smtp_password(campaign.smtp),
+                tokens=relay_tokens(campaign.smtp),
                 total=len(outgoing),
                 on_progress=on_progress,
             )

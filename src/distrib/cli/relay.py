@@ -1,8 +1,9 @@
-"""`distrib relay login|logout`: sign in to the organisation's relay with OAuth2, or forget it.
+"""`distrib relay login|logout|check`: sign in to the organisation's relay with OAuth2, forget
+the sign-in, or check the relay before a run.
 
-The account is named by options for now (`--provider microsoft365 --tenant … --client-id …
---user …`); the campaign file's relay section will name it later.  The options shared with the
-commands that read an IMAP mailbox live here too.
+login and logout name the account by options (`--provider microsoft365 --tenant … --client-id
+… --user …`, the same values as the ``[smtp.oauth]`` table); check reads the release's
+settings.  The options shared with the commands that read an IMAP mailbox live here too.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from distrib.cli._common import console, user_errors
+from distrib.app import gettext as _
+from distrib.cli._common import CampaignArg, Exit, ReleaseOpt, console, load, user_errors
 
 if TYPE_CHECKING:
-    from distrib.app import GoogleAccount, MicrosoftAccount, SignInPrompt
+    from distrib.app import GoogleAccount, MicrosoftAccount, Preflight, SignInPrompt
 
 app = typer.Typer(
-    help="Sign in to your organisation's relay (OAuth2), or forget the sign-in.",
+    help="Check your organisation's relay, sign in to it (OAuth2), or forget the sign-in.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -223,3 +225,71 @@ def logout(
         console.print(f"Forgot the sign-in of {user} ({where}).", markup=False)
     else:
         console.print(f"No sign-in of {user} was kept.", markup=False)
+
+
+_MARKS = {"ok": "ok", "note": "note", "warning": "warning", "failed": "FAILED", "skipped": "-"}
+
+
+def _step_label(name: str) -> str:
+    labels = {
+        "connect": _("connection"), "tls": _("encryption"), "auth": _("sign-in"),
+        "size": _("message size"), "pipelining": _("pipelining"), "smtputf8": _("UTF-8 addresses"),
+        "spf": "SPF", "dkim": "DKIM", "dmarc": "DMARC", "dns": "DNS",
+    }  # fmt: skip
+    return labels.get(name, name)
+
+
+def show_check(check: Preflight) -> None:
+    """One line per step: its status, what was checked, what was found."""
+    console.print(_("Relay {relay}:").format(relay=check.relay), markup=False)
+    for step in check.steps:
+        mark = _MARKS.get(step.status, step.status)
+        console.print(f"  {mark:<8} {_step_label(step.name):<16} {step.detail}", markup=False)
+    if check.failed:
+        console.print(_("A send would stop here: fix what FAILED, then check again."))
+    elif check.warnings:
+        console.print(_("The relay is ready; the warnings do not stop a send."))
+    else:
+        console.print(_("The relay is ready."))
+
+
+@app.command("check")
+def check(
+    campaign: CampaignArg = None,
+    release: ReleaseOpt = None,
+    dns: Annotated[
+        bool,
+        typer.Option(
+            "--dns/--no-dns",
+            help="Also look up the sender domain's SPF, DKIM and DMARC records (warnings only).",
+        ),
+    ] = True,
+    nameserver: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--nameserver",
+            help="Ask this DNS server (an IP address) instead of the system's; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    dns_port: Annotated[
+        int, typer.Option("--dns-port", help="The port of --nameserver.", min=1, max=65535)
+    ] = 53,
+) -> None:
+    """Check the relay as a send would, without sending: connect, STARTTLS, sign in (password or
+    OAuth2), and what the relay offers against the release's messages (SIZE against the largest
+    one, SMTPUTF8 when an address needs it, PIPELINING); then the sender domain's DNS records.
+
+    Every send runs the same check (without DNS) before its run is recorded, and stops there if
+    a step FAILED.  Exit code 1 when a step failed.
+    """
+    from distrib import app as distrib_app
+
+    config = load(campaign, release)
+    with user_errors():
+        found = distrib_app.relay_check(
+            config, dns=dns, nameservers=tuple(nameserver or ()), dns_port=dns_port
+        )
+    show_check(found)
+    if not found.ok:
+        raise typer.Exit(int(Exit.ERROR))

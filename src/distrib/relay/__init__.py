@@ -10,7 +10,8 @@ the CLI.  Importing this package is cheap: each module is imported where it is u
                  OS keyring
     oauth.py     TokenProvider: access tokens from MSAL (Microsoft 365) or google-auth (Google
                  Workspace), refreshed automatically; login() and logout()
-    sasl.py      the XOAUTH2 and OAUTHBEARER (RFC 7628) responses, and AUTH over aiosmtplib
+    sasl.py      the XOAUTH2 and OAUTHBEARER (RFC 7628) responses and error challenges (the
+                 exchange runs in distrib's own SMTP client, distrib.send.auth)
     dns.py       SPF, DKIM and DMARC records of the sender's domain (dnspython)
     imap.py      a mailbox on an IMAP server (imapclient): read, then flag what was recorded
 """

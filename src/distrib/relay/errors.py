@@ -7,6 +7,8 @@
         │   ├── LoginRequired      nobody signed in yet, or the sign-in was revoked or expired
         │   └── TokenCacheError    the token cache is unsafe (readable by others) or unreadable
         ├── SaslError              the server refused an OAuth2 SASL exchange (with its reason)
+        ├── RelayCheckError        the check before a run failed (nothing recorded, nothing sent;
+        │                          in distrib.relay.preflight, beside what it holds)
         └── ImapError              the IMAP mailbox cannot be reached, logged into or changed
                                    (also a distrib.errors.MailboxError)
 

@@ -2,10 +2,13 @@
 
 ``relay = "microsoft365"`` fills what the provider documents; every value can still be set
 explicitly, and the explicit value wins (`merge`).  Each limit carries where it comes from and
-when it was checked, because providers change them: `Figure.source` and `Figure.checked` are
-shown by ``distrib relay check`` and in docs/relays.md.  A limit that is an *account setting*
-(Amazon SES quotas, Mailgun and Postmark plans) has no value here: the officer reads it in the
-provider's console and sets it.
+when the project last reviewed it, because providers change them: every figure reads "as
+documented by the provider, last reviewed <date> — verify for your plan" (`Figure.describe`,
+shown by ``distrib relay check`` and in docs/relays.md).  The review was of the figures the
+providers' documentation gives as quoted in the project's issue 15, not a fresh visit to the
+providers' pages: nothing here claims a check that was not made.  A limit that is an *account
+setting* (Amazon SES quotas, Mailgun and Postmark plans) has no value here: the officer reads it
+in the provider's console and sets it.
 
 This module is data and one pure function; it reads no file and imports nothing heavy.
 """
@@ -25,13 +28,15 @@ __all__ = [
     "RelaySettings",
     "merge",
     "preset",
+    "quotas",
 ]
 
 Security = Literal["starttls", "tls", "none"]
 PresetName = Literal[
     "microsoft365", "google-workspace", "amazon-ses", "mailgun", "postmark", "custom"
 ]
-CHECKED = "2026-12"
+#: When the project last reviewed the figures below (see the module's docstring).
+REVIEWED = "2026-12-03"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +45,18 @@ class Figure:
 
     value: int | None
     source: str
-    checked: str = CHECKED
+    reviewed: str = REVIEWED
     note: str = ""
 
     def describe(self) -> str:
-        """ "30 (Exchange Online limits, checked 2026-12)" or "account setting (…)"."""
+        """ "30 (as documented by the provider, last reviewed 2026-12-03 — verify for your plan;
+        …)" or "an account setting (…)"."""
         shown = f"{self.value:,}" if self.value is not None else "an account setting"
         note = f"; {self.note}" if self.note else ""
-        return f"{shown} ({self.source}, checked {self.checked}{note})"
+        return (
+            f"{shown} (as documented by the provider, last reviewed {self.reviewed} — verify for"
+            f" your plan; {self.source}{note})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,3 +291,22 @@ def merge(name: str, overrides: Mapping[str, Any] | None = None) -> RelaySetting
         imap_host=pick("imap_host", base.imap_host),
     )
     return replace(settings, origin=origin)
+
+
+def quotas(name: str) -> dict[str, int]:
+    """The ``[limits]`` a preset fills: ``per_minute``, ``per_hour`` and ``per_day`` (messages;
+    distrib sends one recipient per message, so a daily *recipient* limit is a daily message
+    limit too), only those the provider documents a number for.  Unknown preset: nothing."""
+    found = PRESETS.get(name)
+    if found is None:
+        return {}
+    limits: dict[str, int] = {}
+    for key, figure in (("per_minute", found.per_minute), ("per_hour", found.per_hour)):
+        if figure is not None and figure.value is not None:
+            limits[key] = figure.value
+    daily = [
+        f.value for f in (found.per_day, found.recipients_per_day) if f is not None and f.value
+    ]
+    if daily:
+        limits["per_day"] = min(daily)
+    return limits

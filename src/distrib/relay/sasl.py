@@ -10,35 +10,26 @@ When the server refuses the token it sends a ``334`` challenge holding base64 JS
 the client must answer it (an empty line for XOAUTH2, ``^A`` for OAUTHBEARER) to get the final
 ``535``.  `parse_error_challenge` reads that JSON as the untrusted text it is.
 
-`authenticate` runs the exchange on an `aiosmtplib.SMTP` client with its public API only
-(``execute_command``), after EHLO and only on an encrypted connection.  Nothing here logs,
-prints or puts a token in an error message; a server reply that echoes the token has it
-replaced by ``[token]``.
+These are pure functions: the exchange itself runs in distrib's own SMTP client
+(`distrib.send.smtp_client`, with the mechanisms of `distrib.send.auth`, only on an encrypted
+connection) and in the IMAP client (`distrib.relay.imap`).  Nothing here logs, prints or puts
+a token in an error message.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from distrib.relay.errors import SaslError, TokenError
-
-if TYPE_CHECKING:
-    from aiosmtplib import SMTP, SMTPResponse
-
-    from distrib.relay.oauth import TokenProvider
+from distrib.relay.errors import TokenError
 
 __all__ = [
     "Mechanism",
     "OAuthChallenge",
-    "authenticate",
-    "authenticate_with_tokens",
-    "authenticate_xoauth2",
     "choose_mechanism",
     "oauthbearer_initial_response",
     "parse_error_challenge",
@@ -147,89 +138,3 @@ def choose_mechanism(offered: list[str] | tuple[str, ...]) -> Mechanism | None:
     if "OAUTHBEARER" in names:
         return "OAUTHBEARER"
     return None
-
-
-def _reply(response: SMTPResponse, token: str) -> str:
-    message = response.message.replace(token, "[token]") if token else response.message
-    return f"{response.code} {_clean(message)}"
-
-
-async def authenticate(
-    client: SMTP,
-    user: str,
-    token: str,
-    *,
-    mechanism: Mechanism | None = None,
-    host: str | None = None,
-    port: int | None = None,
-) -> Mechanism:
-    """Authenticate ``client`` (connected, encrypted) as ``user`` with an OAuth2 access token.
-
-    ``mechanism`` None: the one `choose_mechanism` picks from the server's EHLO.  Returns the
-    mechanism used.  Raises `SaslError` (``code``: the final SMTP reply code; ``status``: the
-    challenge's status, e.g. ``invalid_token`` so the caller may refresh the token and try once
-    more) when the server refuses, or when the connection is not encrypted.
-    """
-    if client.get_transport_info("sslcontext") is None:
-        raise SaslError("refusing to send an access token over an unencrypted connection")
-    if client.is_ehlo_or_helo_needed:
-        await client.ehlo()
-    offered = [m.upper() for m in client.server_auth_methods]
-    chosen = mechanism or choose_mechanism(offered)
-    if chosen is None or chosen not in offered:
-        listed = " ".join(offered) or "no AUTH mechanism"
-        wanted = chosen or "XOAUTH2 or OAUTHBEARER"
-        raise SaslError(f"the relay does not offer {wanted} (it offers {listed})")
-    if chosen == "XOAUTH2":
-        initial = xoauth2_initial_response(user, token)
-    else:
-        initial = oauthbearer_initial_response(user, token, host=host, port=port)
-    response = await client.execute_command(b"AUTH", chosen.encode(), initial.encode("ascii"))
-    challenge = None
-    if response.code == 334:
-        challenge = parse_error_challenge(response.message)
-        # RFC 7628 3.2.3: answer the error challenge with ^A (XOAUTH2: an empty line).
-        answer = b"" if chosen == "XOAUTH2" else base64.b64encode(b"\x01")
-        response = await client.execute_command(answer)
-    if response.code == 235:
-        return chosen
-    reason = challenge.explain() if challenge is not None else "the server refused the token"
-    raise SaslError(
-        f"{chosen} authentication as {_clean(user, 320)} failed: {reason}"
-        f" (server: {_reply(response, token)})",
-        code=response.code,
-        status=challenge.status if challenge is not None else None,
-    )
-
-
-async def authenticate_xoauth2(client: SMTP, user: str, token: str) -> None:
-    """``AUTH XOAUTH2`` as ``user`` with ``token`` (see `authenticate`)."""
-    await authenticate(client, user, token, mechanism="XOAUTH2")
-
-
-async def authenticate_with_tokens(
-    client: SMTP,
-    tokens: TokenProvider,
-    *,
-    mechanism: Mechanism | None = None,
-    host: str | None = None,
-    port: int | None = None,
-) -> Mechanism:
-    """Authenticate with a token from ``tokens``; if the server refuses *the token*, refresh it
-    once and try again on the same connection (RFC 4954 allows a new AUTH after a 535).
-
-    The token service is called in a worker thread: a refresh is an HTTPS round trip that must
-    not stall the other connections of the event loop.  `LoginRequired` and `TokenError` come
-    from the token layer; `SaslError` from the server.
-    """
-    token = await asyncio.to_thread(tokens.access_token)
-    try:
-        return await authenticate(client, tokens.user, token, mechanism=mechanism,
-                                  host=host, port=port)  # fmt: skip
-    except SaslError as exc:
-        challenge = OAuthChallenge(exc.status) if exc.status is not None else None
-        if exc.code != 535 or (challenge is not None and not challenge.token_rejected):
-            raise
-    fresh = await asyncio.to_thread(lambda: tokens.access_token(force_refresh=True))
-    return await authenticate(client, tokens.user, fresh, mechanism=mechanism,
-                              host=host, port=port)  # fmt: skip

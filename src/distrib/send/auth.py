@@ -31,6 +31,7 @@ __all__ = [
     "OAuthBearer",
     "Plain",
     "TokenSource",
+    "Tokens",
     "XOAuth2",
     "choose",
 ]
@@ -45,6 +46,16 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 PASSWORD_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
 #: With an OAuth2 token: XOAUTH2 (what Microsoft and Google document), else RFC 7628.
 TOKEN_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
+
+
+class Tokens(Protocol):
+    """Where OAuth2 access tokens come from (`distrib.relay.oauth.TokenProvider` is one): a
+    token valid now, or a new one with ``force_refresh`` (the server refused the last one).
+    Called in a worker thread: a refresh is an HTTPS round trip."""
+
+    def access_token(self, *, force_refresh: bool = False) -> str:
+        """A valid access token (never logged, printed or stored by the caller)."""
+        ...
 
 
 class Mechanism(Protocol):
@@ -245,15 +256,18 @@ def choose(
     token: TokenSource | None = None,
     host: str | None = None,
     port: int | None = None,
+    prefer: str | None = None,
 ) -> Mechanism | None:
     """The mechanism to use among ``offered`` (upper-case names): with a ``token``, XOAUTH2 or
-    OAUTHBEARER; with a ``password``, PLAIN, LOGIN or CRAM-MD5.  None: nothing fits."""
+    OAUTHBEARER (``prefer = "OAUTHBEARER"``: that one first when offered); with a
+    ``password``, PLAIN, LOGIN or CRAM-MD5.  None: nothing fits."""
     found: list[Mechanism] = []
     if token is not None:
         if "XOAUTH2" in offered:
             found.append(XOAuth2(user, token))
         if "OAUTHBEARER" in offered:
-            found.append(OAuthBearer(user, token, host=host, port=port))
+            bearer = OAuthBearer(user, token, host=host, port=port)
+            found.insert(0 if prefer == "OAUTHBEARER" else len(found), bearer)
     elif password is not None:
         kinds: dict[str, Callable[[str, str], Mechanism]] = {
             "PLAIN": Plain, "LOGIN": Login, "CRAM-MD5": CramMD5

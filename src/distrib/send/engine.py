@@ -26,6 +26,7 @@ from datetime import datetime
 from distrib.config import LimitsConfig, SMTPConfig
 from distrib.deliverylog import DeliveryLog
 from distrib.errors import DistribError, RunLockedError, SMTPAuthError, SMTPConnectionError
+from distrib.send.auth import Tokens
 from distrib.send.commits import GroupCommit
 from distrib.send.delivery import Delivery
 from distrib.send.model import Item, Outgoing, Progress, SendReport, Worker
@@ -56,6 +57,7 @@ async def send_messages(
     smtp: SMTPConfig,
     limits: LimitsConfig,
     password: str | None,
+    tokens: Tokens | None = None,
     total: int | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     stop: asyncio.Event | None = None,
@@ -75,14 +77,15 @@ async def send_messages(
     setting ``abandon`` also cancels in-flight messages.  ``heartbeat`` is called every
     ``heartbeat_every`` seconds (to keep a lease); when it returns False the run stops.
     ``log_worker``: the run's worker (`distrib.deliverylog.workers`) that claimed the messages
-    of ``outgoing``: the log applies the changes only to messages it holds.
+    of ``outgoing``: the log applies the changes only to messages it holds.  ``tokens``: with
+    ``smtp.auth = "oauth2"``, where the OAuth2 access tokens come from (instead of ``password``).
 
     The relay's quotas (``limits.per_minute``, ``per_hour``, ``per_day``) count what the log
     shows the relay was handed by earlier runs too (`distrib.send.quota`).  When one holds the
     next message more than `QUOTA_PAUSE` seconds, the run pauses (``paused``, with
     ``resume_at``), unless ``wait_for_quota``: then it waits (``sleep``).
     """
-    if smtp.username and password is None:
+    if smtp.username and password is None and tokens is None:
         raise SMTPAuthError(
             f"smtp.username is set but the environment variable {smtp.password_env}"
             " is empty or unset"
@@ -97,6 +100,7 @@ async def send_messages(
         smtp=smtp,
         limits=limits,
         password=password,
+        tokens=tokens,
         total=total,
         on_progress=on_progress,
         clock=clock,
@@ -118,6 +122,7 @@ class _Dispatch:
         smtp: SMTPConfig,
         limits: LimitsConfig,
         password: str | None,
+        tokens: Tokens | None,
         total: int | None,
         on_progress: Callable[[Progress], None] | None,
         clock: Clock,
@@ -129,6 +134,7 @@ class _Dispatch:
         self.smtp = smtp
         self.limits = limits
         self.password = password
+        self.tokens = tokens
         self.tls = build_tls_context(smtp)
         self.on_progress = on_progress
         self.clock = clock
@@ -467,7 +473,9 @@ class _Dispatch:
             await self._changed(timeout=picked - now)
 
     async def _work(self) -> None:
-        worker = Worker(Connection(self.smtp, password=self.password, tls=self.tls))
+        worker = Worker(
+            Connection(self.smtp, password=self.password, tls=self.tls, tokens=self.tokens)
+        )
         self.workers.append(worker)
         try:
             while await self._wait_for_work(worker):

@@ -168,6 +168,9 @@ class Connection:
 
     ``token``: an OAuth2 access token source (`distrib.send.auth.TokenSource`); with
     ``smtp.username`` it authenticates with XOAUTH2 or OAUTHBEARER instead of a password.
+    ``tokens``: an OAuth2 token provider (`distrib.send.auth.Tokens`, asked in a worker
+    thread); when the relay refuses its token (``535``/``454``: it expired or was revoked since
+    it was issued), a fresh one is asked for and AUTH is tried once more on the same session.
     """
 
     def __init__(
@@ -177,10 +180,15 @@ class Connection:
         password: str | None,
         tls: ssl.SSLContext | None,
         token: auth.TokenSource | None = None,
+        tokens: auth.Tokens | None = None,
     ) -> None:
         self._cfg = smtp
         self._password = password
         self._token = token
+        self._refresh: auth.TokenSource | None = None
+        if tokens is not None:
+            self._token = lambda: asyncio.to_thread(tokens.access_token)
+            self._refresh = lambda: asyncio.to_thread(tokens.access_token, force_refresh=True)
         self._tls = tls
         # The one place where what this server says becomes text (see the module docstring).
         self._scrub = Scrubber(smtp.username, [password])
@@ -350,7 +358,7 @@ class Connection:
         await self._hello(client, name)
 
     async def _login(self, client: SMTPClient, username: str) -> None:
-        where, cfg = self.server, self._cfg
+        where = self.server
         if not client.encrypted:
             raise SMTPAuthError(
                 f"refusing to send the password to {where} over an unencrypted connection"
@@ -358,17 +366,39 @@ class Connection:
             )
         if not client.extensions.supports("auth"):
             raise SMTPAuthError(f"{where} does not offer AUTH, but smtp.username is set")
+        reply, mechanism = await self._auth_once(client, username, self._token)
+        if self._refresh is not None and reply.code in (454, 535):
+            # The token was refused: expired or revoked since it was issued.  Once, with a
+            # fresh one (RFC 4954 §4 allows another AUTH after a failed one).
+            reply, mechanism = await self._auth_once(client, username, self._refresh)
+        self._scrub = client.wire.scrub  # holds the token too, when one was fetched
+        if reply.positive:
+            return
+        if not (reply.transient or reply.permanent):
+            raise self._protocol_error(reply, "in reply to AUTH")
+        raise SMTPAuthError(
+            f"{where} refused the credentials of {username!r} ({mechanism.name}): {reply}",
+            code=reply.code,
+            reply=reply.text,
+        )
+
+    async def _auth_once(
+        self, client: SMTPClient, username: str, token: auth.TokenSource | None
+    ) -> tuple[Reply, auth.Mechanism]:
+        """One AUTH exchange; the final reply and the mechanism used."""
+        where, cfg = self.server, self._cfg
         offered = client.extensions.auth
         mechanism = auth.choose(
             offered,
             username,
             password=self._password,
-            token=self._token,
+            token=token,
             host=cfg.host,
             port=cfg.port,
+            prefer=cfg.oauth.mechanism if cfg.oauth is not None else None,
         )
         if mechanism is None:
-            wanted = "XOAUTH2 or OAUTHBEARER" if self._token else "PLAIN, LOGIN or CRAM-MD5"
+            wanted = "XOAUTH2 or OAUTHBEARER" if token else "PLAIN, LOGIN or CRAM-MD5"
             listed = " ".join(sorted(offered)) or "none"
             raise SMTPAuthError(f"{where} offers no AUTH mechanism distrib can use with"
                                 f" these credentials ({wanted}; it offers {listed})")  # fmt: skip
@@ -384,16 +414,7 @@ class Connection:
             raise ConnectFailed(f"{where}: protocol error in reply to AUTH: {exc}") from None
         except Lost as exc:
             raise ConnectFailed(f"{where}: {_lost(exc)} during AUTH") from None
-        self._scrub = client.wire.scrub  # holds the token too, when one was fetched
-        if reply.positive:
-            return
-        if not (reply.transient or reply.permanent):
-            raise self._protocol_error(reply, "in reply to AUTH")
-        raise SMTPAuthError(
-            f"{where} refused the credentials of {username!r} ({mechanism.name}): {reply}",
-            code=reply.code,
-            reply=reply.text,
-        )
+        return reply, mechanism
 
     def _protocol_error(self, reply: Reply, when: str) -> ConnectFailed:
         """A reply that is not one the command allows, while opening the session: handled
