@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from distrib.deliverylog import MessageRow
     from distrib.deliverylog.lease import Lease
     from distrib.deliverylog.workers import Worker
+    from distrib.send.stopping import StopSwitch
 
 __all__ = [
     "Plan",
@@ -384,6 +385,7 @@ def send_run(
     lease: Lease | None = None,
     render_workers: int | None = None,
     join: bool = False,
+    stop: StopSwitch | None = None,
 ) -> SendOutcome:
     """Send every pending message of ``run``; Ctrl-C stops cleanly (in-flight messages finish).
 
@@ -394,8 +396,11 @@ def send_run(
     Either way this process is one of the run's workers and sends only what it claims
     (`distrib.deliverylog.workers`).  ``render_workers``: processes that render (None: one
     per core for `MIN_PARALLEL` messages or more, else none; 0: render in the event loop's
-    process).
+    process).  ``stop``: a stop asked from another thread (`StopSwitch.request`) ends the run as
+    Ctrl-C does: cleanly, resumable.
     """
+    from contextlib import AbstractContextManager, nullcontext
+
     from distrib.deliverylog.lease import HEARTBEAT_EVERY, acquire_lease
     from distrib.deliverylog.workers import Worker
     from distrib.send.stopping import stop_signals
@@ -404,7 +409,7 @@ def send_run(
         with acquire_lease(log, plan.campaign.name, run_id=run.id) as held:
             return send_run(
                 plan, log, run, on_progress=on_progress, handle_signals=handle_signals,
-                lease=held, render_workers=render_workers,
+                lease=held, render_workers=render_workers, stop=stop,
             )  # fmt: skip
     if lease is not None:
         lease.confirm()
@@ -425,8 +430,11 @@ def send_run(
         return worker.renew() and (lease is None or lease.renew())
 
     async def _go() -> SendReport:
-        stop, abandon = asyncio.Event(), asyncio.Event()
-        with stop_signals(stop, abandon, enabled=handle_signals):
+        halt, abandon = asyncio.Event(), asyncio.Event()
+        switch: AbstractContextManager[None] = (
+            stop.attached(halt) if stop is not None else nullcontext()
+        )
+        with stop_signals(halt, abandon, enabled=handle_signals), switch:
             return await send_messages(
                 _outgoing(plan, worker, pool),
                 log=log,
@@ -435,7 +443,7 @@ def send_run(
                 password=smtp_password(campaign.smtp),
                 total=total,
                 on_progress=on_progress,
-                stop=stop,
+                stop=halt,
                 abandon=abandon,
                 heartbeat=beat,
                 heartbeat_every=HEARTBEAT_EVERY,

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from distrib.resolve import Suggestion, Unknown
     from distrib.schedule import Schedule
     from distrib.send import Progress, SendReport
+    from distrib.send.stopping import StopSwitch
 
 __all__ = [
     "Followup",
@@ -419,13 +420,16 @@ def send(
     on_started: Callable[[Run], None] | None = None,
     handle_signals: bool = True,
     render_workers: int | None = None,
+    stop: StopSwitch | None = None,
 ) -> SendResult:
     """Send what ``prep`` planned; report how it went.
 
     A new send takes the campaign's lease before its run exists (a second process is refused
     without leaving a run behind), records the run (``on_started`` is told), sends, and
     releases the lease.  A resume sends under the lease it holds.  Ctrl-C stops cleanly
-    (``handle_signals``).  An error that stops the run raises `RunStoppedError` naming it.
+    (``handle_signals``), and so does ``stop`` (`StopSwitch.request`, from any thread: an
+    interface's Stop button; the run can be resumed).  An error that stops the run raises
+    `RunStoppedError` naming it.
     """
     from distrib.deliverylog.lease import acquire_lease
 
@@ -435,7 +439,7 @@ def send(
             on_started(run)
         return _send_run(
             prep, run, None, on_progress=on_progress, handle_signals=handle_signals,
-            render_workers=render_workers,
+            render_workers=render_workers, stop=stop,
         )  # fmt: skip
     if prep.resumption is not None:
         run = prep.resumption.run
@@ -443,7 +447,7 @@ def send(
             on_started(run)
         return _send_run(
             prep, run, prep.resumption.lease, on_progress=on_progress,
-            handle_signals=handle_signals, render_workers=render_workers,
+            handle_signals=handle_signals, render_workers=render_workers, stop=stop,
         )  # fmt: skip
     with acquire_lease(prep.log, prep.campaign.name) as lease:
         run = start_run(prep.plan, prep.log)
@@ -451,7 +455,7 @@ def send(
             on_started(run)
         return _send_run(
             prep, run, lease, on_progress=on_progress, handle_signals=handle_signals,
-            render_workers=render_workers,
+            render_workers=render_workers, stop=stop,
         )  # fmt: skip
 
 
@@ -463,6 +467,7 @@ def _send_run(
     on_progress: Callable[[Progress], None] | None,
     handle_signals: bool,
     render_workers: int | None,
+    stop: StopSwitch | None = None,
 ) -> SendResult:
     from distrib.audit import report
     from distrib.resolve import suppression_file, suppression_suggestions, unknown_messages
@@ -470,7 +475,7 @@ def _send_run(
     try:
         outcome = send_run(
             prep.plan, prep.log, run, on_progress=on_progress, handle_signals=handle_signals,
-            lease=lease, render_workers=render_workers, join=lease is None,
+            lease=lease, render_workers=render_workers, join=lease is None, stop=stop,
         )  # fmt: skip
     except DistribError as exc:
         raise RunStoppedError(run, exc) from exc
