@@ -75,4 +75,7 @@ Where to look:
                    (or: cd $W && ../../.venv/bin/distrib preview --release $FIRST --serve)
   HTML report      $W/report.html
   delivery log     $W/distrib-log.sqlite  (cd $W && ../../.venv/bin/distrib runs / log / report)
+
+Open the interface (preview, send, runs and reports, in a browser):
+  cd $OUT && ../.venv/bin/distrib ui example/
 TXT

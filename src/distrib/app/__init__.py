@@ -23,11 +23,15 @@ audience            `Selection` (--only/--exclude), `load_audience`, `audience_r
 contacts            `check_contacts`, `merge_contacts`, `contact_history`
 preview             `collect_preview`, `collect_and_write_preview`, `write_preview`,
                     `live_preview` (a `LivePreview`, served by
-                    `distrib.web.preview_server`)
+                    `distrib.web.preview_server`); `preview_session` (a `PreviewSession`:
+                    the audience at once, `render_one` on demand, `check_all` in the
+                    background; the web interface)
 test send           `test_send`
 send                `prepare_send` (plan, settle interrupted runs, schedule), `wait_for_start`,
-                    `send`; `prepare_resume` then `send` to resume a run
+                    `send` (``stop=`` a `StopSwitch`: a Stop button); `prepare_resume` then
+                    `send` to resume a run
 audit               `open_log`, `find_run`, `make_filter`, `run_report`, `write_html_report`,
+                    `html_report`, `export_run` (CSV/XLSX bytes to download),
                     `unknown_messages`, `resolve_unknown`, `suppression_list`
 feedback            `unsubscribe`, `unsubscribe_from_mailbox`, `read_bounces`;
                     `token_index`, `unsubscribe_by_token` (one-click links, RFC 8058)
@@ -69,7 +73,9 @@ if TYPE_CHECKING:
     from distrib.app.audience import Selection, audience_rules, load_audience
     from distrib.app.audit import (
         ACTIONS,
+        export_run,
         find_run,
+        html_report,
         make_filter,
         read_bounces,
         resolve_unknown,
@@ -90,16 +96,21 @@ if TYPE_CHECKING:
     from distrib.app.logs import load_campaign, locate_log, log_name, open_log
     from distrib.app.overview import (
         WorkspaceOverview,
+        release_named,
         uploads_folder,
         workspace_file,
         workspace_overview,
     )
     from distrib.app.previewing import (
+        CheckProgress,
         LivePreview,
+        PreviewMessage,
+        PreviewSession,
         PreviewWritten,
         collect_and_write_preview,
         collect_preview,
         live_preview,
+        preview_session,
         write_preview,
     )
     from distrib.app.relay import (
@@ -200,6 +211,7 @@ if TYPE_CHECKING:
     from distrib.safetext import for_terminal
     from distrib.schedule import format_countdown
     from distrib.send import ABANDON_REASON, STOP_REASON, Progress
+    from distrib.send.stopping import StopSwitch
     from distrib.workspace import Migrated
 
 #: Where each name lives: imported when first asked for.
@@ -210,23 +222,25 @@ _HOMES = {
         "check_login", "load_accounts", "remove_account",
     ),
     "distrib.app.overview": (
-        "WorkspaceOverview", "uploads_folder", "workspace_file", "workspace_overview",
+        "WorkspaceOverview", "release_named", "uploads_folder", "workspace_file",
+        "workspace_overview",
     ),
     "distrib.app.unsubscribing": (
         "OneClickResult", "TokenIndex", "token_index", "token_known", "unsubscribe_by_token",
     ),
     "distrib.app.audit": (
-        "ACTIONS", "find_run", "make_filter", "read_bounces", "resolve_unknown", "run_report",
-        "suppression_list", "unknown_messages", "unsubscribe", "unsubscribe_from_mailbox",
-        "write_html_report",
+        "ACTIONS", "export_run", "find_run", "html_report", "make_filter", "read_bounces",
+        "resolve_unknown", "run_report", "suppression_list", "unknown_messages", "unsubscribe",
+        "unsubscribe_from_mailbox", "write_html_report",
     ),
     "distrib.app.contacts": (
         "MERGE_FORMATS", "Merged", "check_contacts", "contact_history", "merge_contacts",
     ),
     "distrib.app.logs": ("load_campaign", "locate_log", "log_name", "open_log"),
     "distrib.app.previewing": (
-        "LivePreview", "PreviewWritten", "collect_and_write_preview", "collect_preview",
-        "live_preview", "write_preview",
+        "CheckProgress", "LivePreview", "PreviewMessage", "PreviewSession", "PreviewWritten",
+        "collect_and_write_preview", "collect_preview", "live_preview", "preview_session",
+        "write_preview",
     ),
     "distrib.app.sending": (
         "Followup", "ReleaseVersion", "SendPreparation", "SendResult", "SendSummary",
@@ -263,6 +277,7 @@ _HOMES = {
     "distrib.safetext": ("for_terminal",),
     "distrib.schedule": ("format_countdown",),
     "distrib.send": ("ABANDON_REASON", "STOP_REASON", "Progress"),
+    "distrib.send.stopping": ("StopSwitch",),
     # Types of the values the verbs return, for interfaces to name.
     "distrib.app.resuming": ("Joining", "Resumption", "Settled"),
     "distrib.bounces": ("BounceOutcome",),
@@ -302,6 +317,7 @@ __all__ = [
     "AudienceSummary",
     "BounceOutcome",
     "Campaign",
+    "CheckProgress",
     "ContactBook",
     "DeliveryLog",
     "Followup",
@@ -322,6 +338,8 @@ __all__ = [
     "OptOutOutcome",
     "Preflight",
     "PreviewEntry",
+    "PreviewMessage",
+    "PreviewSession",
     "PreviewSet",
     "PreviewWritten",
     "ProblemGroup",
@@ -341,6 +359,7 @@ __all__ = [
     "SignInPrompt",
     "SourceSummary",
     "Step",
+    "StopSwitch",
     "Target",
     "TemplatesCopied",
     "TestSendOutcome",
@@ -364,6 +383,7 @@ __all__ = [
     "current_language",
     "display_path",
     "export_rows",
+    "export_run",
     "export_table",
     "find_run",
     "for_terminal",
@@ -372,6 +392,7 @@ __all__ = [
     "format_time",
     "gettext",
     "group_problems",
+    "html_report",
     "imap_settings",
     "import_release",
     "in_zone",
@@ -398,11 +419,13 @@ __all__ = [
     "prepare_join",
     "prepare_resume",
     "prepare_send",
+    "preview_session",
     "read_bounces",
     "relay_account",
     "relay_check",
     "relay_login",
     "relay_logout",
+    "release_named",
     "remove_account",
     "resolve_commands",
     "resolve_unknown",

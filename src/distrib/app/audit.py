@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from distrib.resolve import Unknown
 
 __all__ = [
+    "export_run",
     "find_run",
+    "html_report",
     "make_filter",
     "read_bounces",
     "resolve_unknown",
@@ -109,6 +111,41 @@ def write_html_report(
         file.write_text(html, encoding="utf-8")
     except OSError as exc:
         raise DeliveryLogError(f"{file}: cannot write the report: {exc.strerror}") from None
+
+
+def html_report(
+    report: Report, *, zone: tzinfo | None, source: str, language: str | None = None
+) -> str:
+    """The self-contained HTML report of `write_html_report`, as text (to show it)."""
+    from distrib.audit.html import render_html
+    from distrib.i18n import current_language
+
+    return render_html(report, zone=zone, source=source, language=language or current_language())
+
+
+def export_run(
+    log: DeliveryLog,
+    run: Run,
+    fmt: Literal["csv", "xlsx"],
+    where: LogFilter | None = None,
+    *,
+    zone: tzinfo | None = None,
+) -> bytes:
+    """The messages of ``run`` that ``where`` keeps, as `distrib log --format csv|xlsx` writes
+    them (cells a spreadsheet would run as formulas neutralised), as bytes to download."""
+    import tempfile
+
+    from distrib.audit import in_zone, log_columns, log_entries, rows
+    from distrib.export import write_table
+
+    columns = log_columns(log)
+    table = in_zone(rows(log_entries(log, run.id, where), columns), zone)
+    if fmt == "csv":
+        return (write_table(None, columns, table, "csv") or "").encode("utf-8-sig")
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / "export.xlsx"
+        write_table(file, columns, table, "xlsx", sheet=f"run {run.id}")
+        return file.read_bytes()
 
 
 def unknown_messages(log: DeliveryLog, run: Run) -> list[Unknown]:

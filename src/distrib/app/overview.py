@@ -18,7 +18,13 @@ if TYPE_CHECKING:
     from distrib.config import Campaign
     from distrib.deliverylog.records import Suppressed
 
-__all__ = ["WorkspaceOverview", "uploads_folder", "workspace_file", "workspace_overview"]
+__all__ = [
+    "WorkspaceOverview",
+    "release_named",
+    "uploads_folder",
+    "workspace_file",
+    "workspace_overview",
+]
 
 #: The workspace file found in a folder: a workspace's, else a standalone campaign file.
 WORKSPACE_NAMES = ("distrib.toml", "campaign.toml")
@@ -84,3 +90,20 @@ def workspace_overview(file: Path, *, latest: int = 20) -> WorkspaceOverview:
         suppressions=tuple(reversed(suppressions[-latest:])),
         suppressed=len(suppressions),
     )
+
+
+def release_named(workspace: Path, slug: str) -> Campaign:
+    """The `Campaign` that sends release ``slug`` of ``workspace`` (a workspace's release
+    folder; for a standalone campaign file, its only release, named by the campaign's name);
+    `ConfigError` when there is no such release."""
+    from distrib.app.logs import load_campaign
+    from distrib.app.workspace import locate_target, open_release
+    from distrib.errors import ConfigError, Problem
+
+    found = locate_target(workspace)
+    if found.campaign is not None:
+        campaign = load_campaign(found.campaign)
+        if slug != campaign.name:
+            raise ConfigError([Problem(f"no release {slug!r} here", None, "target")])
+        return campaign
+    return open_release(workspace, slug)

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from distrib.deliverylog import MessageRow
     from distrib.deliverylog.lease import Lease
     from distrib.deliverylog.workers import Worker
+    from distrib.send.stopping import StopSwitch
 
 __all__ = [
     "Plan",
@@ -389,6 +390,7 @@ def send_run(
     clock: Callable[[], datetime] | None = None,
     sleep: Callable[[float], Awaitable[None]] | None = None,
     wait_for_quota: bool = False,
+    stop: StopSwitch | None = None,
 ) -> SendOutcome:
     """Send every pending message of ``run``; Ctrl-C stops cleanly (in-flight messages finish).
 
@@ -401,7 +403,11 @@ def send_run(
     per core for `MIN_PARALLEL` messages or more, else none; 0: render in the event loop's
     process).  ``wait_for_quota``: wait when a relay quota is reached, instead of pausing.
     ``clock`` (a datetime clock, the log's) and ``sleep``: the engine's time (tests).
+    process).  ``stop``: a stop asked from another thread (`StopSwitch.request`) ends the run as
+    Ctrl-C does: cleanly, resumable.
     """
+    from contextlib import AbstractContextManager, nullcontext
+
     from distrib.deliverylog.lease import HEARTBEAT_EVERY, acquire_lease
     from distrib.deliverylog.workers import Worker
     from distrib.send.stopping import stop_signals
@@ -411,7 +417,7 @@ def send_run(
             return send_run(
                 plan, log, run, on_progress=on_progress, handle_signals=handle_signals,
                 lease=held, render_workers=render_workers, clock=clock, sleep=sleep,
-                wait_for_quota=wait_for_quota,
+                wait_for_quota=wait_for_quota, stop=stop,
             )  # fmt: skip
     if lease is not None:
         lease.confirm()
@@ -438,8 +444,11 @@ def send_run(
         timing["sleep"] = sleep
 
     async def _go() -> SendReport:
-        stop, abandon = asyncio.Event(), asyncio.Event()
-        with stop_signals(stop, abandon, enabled=handle_signals):
+        halt, abandon = asyncio.Event(), asyncio.Event()
+        switch: AbstractContextManager[None] = (
+            stop.attached(halt) if stop is not None else nullcontext()
+        )
+        with stop_signals(halt, abandon, enabled=handle_signals), switch:
             return await send_messages(
                 _outgoing(plan, worker, pool),
                 log=log,
@@ -449,7 +458,7 @@ def send_run(
                 tokens=relay_tokens(campaign.smtp),
                 total=total,
                 on_progress=on_progress,
-                stop=stop,
+                stop=halt,
                 abandon=abandon,
                 heartbeat=beat,
                 heartbeat_every=HEARTBEAT_EVERY,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,14 +25,20 @@ from distrib.preview import PreviewEntry, PreviewSet, PreviewWriter
 if TYPE_CHECKING:
     from distrib.app.audience import Selection
     from distrib.config import Campaign
-    from distrib.render import RenderedMessage
+    from distrib.contacts.model import ContactBook
+    from distrib.errors import Problem
+    from distrib.render import RenderedMessage, Renderer
 
 __all__ = [
+    "CheckProgress",
     "LivePreview",
+    "PreviewMessage",
+    "PreviewSession",
     "PreviewWritten",
     "collect_and_write_preview",
     "collect_preview",
     "live_preview",
+    "preview_session",
     "write_preview",
 ]
 
@@ -241,3 +247,166 @@ def live_preview(campaign: Campaign, *, selection: Selection | None = None) -> L
     change): found again by its release folder in a workspace, else by its campaign file."""
     target = campaign.release if campaign.workspace is not None else campaign.file
     return LivePreview(target, selection=selection)
+
+
+# -- a preview rendered on demand (the web interface) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CheckProgress:
+    """How far the full check of a `PreviewSession` is: ``done`` of ``total`` messages rendered,
+    ``problems`` found so far."""
+
+    done: int
+    total: int
+    problems: int
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewMessage:
+    """One recipient's message, rendered when asked: the entry (problems, warnings), and the
+    message with its headers when it renders (None when it cannot)."""
+
+    entry: PreviewEntry
+    message: RenderedMessage | None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class PreviewSession:
+    """A release's preview, rendered on demand: the audience is read at once (`entries`: each
+    recipient with the language their message will be in, nothing rendered yet); `render_one`
+    renders one message when it is opened; `check_all` renders every message once (for the
+    problems, which block the send) and may run in a background thread, reporting progress.
+
+    Rendering is the same as `collect_preview`'s (same Message-IDs and Date for the session),
+    so a message opened and the same message checked are identical.
+    """
+
+    def __init__(
+        self,
+        campaign: Campaign,
+        book: ContactBook,
+        renderer: Renderer,
+        *,
+        token: str = "preview",  # noqa: S107
+    ) -> None:
+        from datetime import UTC
+
+        from distrib.errors import RenderError
+        from distrib.render import make_message_id
+
+        self.campaign = campaign
+        self.renderer = renderer
+        self.book = book
+        self.date = datetime.now(UTC).astimezone().replace(microsecond=0)
+        entries = []
+        domain = campaign.sender.domain
+        for number, contact in enumerate(book.contacts, start=1):
+            message_id = make_message_id(token, contact.key, domain)
+            try:
+                language: str = renderer.message_language(contact)[0]
+                problems: tuple[Problem, ...] = ()
+            except RenderError as exc:
+                language, problems = contact.language, exc.problems
+            fallback = book.fallbacks.get(contact.key)
+            warnings = () if fallback is None else (fallback,)
+            entries.append(
+                PreviewEntry(number, contact, language, "", 0, message_id, problems, warnings)
+            )
+        #: Every recipient, in audience order (``number`` is 1-based); subjects and sizes are
+        #: known once a message is rendered (`render_one`, `check_all`).
+        self.entries: tuple[PreviewEntry, ...] = tuple(entries)
+        self._lock = threading.Lock()
+        self._checked: PreviewSet | None = None
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def entry(self, number: int) -> PreviewEntry:
+        """Recipient ``number`` (1-based); `InvalidRequestError` when there is none."""
+        from distrib.errors import InvalidRequestError
+
+        if not 1 <= number <= len(self.entries):
+            raise InvalidRequestError(f"no message {number} (1 to {len(self.entries)})")
+        return self.entries[number - 1]
+
+    def render_one(self, number: int) -> PreviewMessage:
+        """Render recipient ``number``'s message now (unsigned, as the preview shows it)."""
+        import email
+        import email.policy
+
+        from distrib.errors import RenderError
+
+        entry = self.entry(number)
+        try:
+            rendered = self.renderer.render(
+                entry.contact, message_id=entry.message_id, date=self.date, sign=False
+            )
+        except RenderError as exc:
+            return PreviewMessage(replace(entry, problems=exc.problems), None)
+        done = replace(
+            entry,
+            language=rendered.language,
+            subject=rendered.subject,
+            size=rendered.size,
+            warnings=(*entry.warnings, *rendered.warnings),
+        )
+        parsed = email.message_from_bytes(rendered.data, policy=email.policy.default)
+        headers = tuple((name, str(value)) for name, value in parsed.items())
+        return PreviewMessage(done, rendered, headers)
+
+    def check_all(
+        self,
+        on_progress: Callable[[CheckProgress], None] | None = None,
+        *,
+        every: int = 100,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> PreviewSet | None:
+        """Render every message once and keep the outcomes (a `PreviewSet`, as `collect_preview`
+        gives); ``on_progress`` hears every ``every`` messages and at the end.  ``cancelled``
+        (asked between messages) abandons the check: None is returned.  A second call returns
+        the first one's result."""
+        if self._checked is not None:
+            return self._checked
+        total = len(self.entries)
+        entries: list[PreviewEntry] = []
+        problems = 0
+        for entry in self.entries:
+            if cancelled is not None and cancelled():
+                return None
+            outcome = self.render_one(entry.number).entry if entry.ok else entry
+            problems += len(outcome.problems)
+            entries.append(outcome)
+            if on_progress is not None and (len(entries) % every == 0):
+                on_progress(CheckProgress(len(entries), total, problems))
+        checked = PreviewSet(
+            campaign=self.campaign,
+            renderer=self.renderer,
+            entries=tuple(entries),
+            warnings=tuple(self.renderer.check_audience(self.book.accepted)),
+            date=self.date,
+            book_problems=self.book.rejected,
+            audience=self.book.audience,
+        )
+        with self._lock:
+            self._checked = checked
+        if on_progress is not None:
+            on_progress(CheckProgress(total, total, problems))
+        return checked
+
+    @property
+    def checked(self) -> PreviewSet | None:
+        """The full check's outcome, once `check_all` has finished (None before)."""
+        with self._lock:
+            return self._checked
+
+
+def preview_session(campaign: Campaign, *, selection: Selection | None = None) -> PreviewSession:
+    """A `PreviewSession` of ``campaign``'s release: the audience read now (the log only read,
+    as `collect_preview` does), every message rendered on demand."""
+    from distrib.app.audience import load_audience
+    from distrib.release import load_release
+    from distrib.render import Renderer
+
+    book = load_audience(campaign, selection)
+    return PreviewSession(campaign, book, Renderer(campaign, load_release(campaign)))

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from distrib.resolve import Suggestion, Unknown
     from distrib.schedule import Schedule
     from distrib.send import Progress, SendReport
+    from distrib.send.stopping import StopSwitch
 
 __all__ = [
     "Followup",
@@ -434,13 +435,16 @@ def send(
     render_workers: int | None = None,
     wait_for_quota: bool = False,
     sleep: Callable[[float], Awaitable[None]] | None = None,
+    stop: StopSwitch | None = None,
 ) -> SendResult:
     """Send what ``prep`` planned; report how it went.
 
     A new send takes the campaign's lease before its run exists (a second process is refused
     without leaving a run behind), records the run (``on_started`` is told), sends, and
     releases the lease.  A resume sends under the lease it holds.  Ctrl-C stops cleanly
-    (``handle_signals``).  An error that stops the run raises `RunStoppedError` naming it.
+    (``handle_signals``), and so does ``stop`` (`StopSwitch.request`, from any thread: an
+    interface's Stop button; the run can be resumed).  An error that stops the run raises
+    `RunStoppedError` naming it.
 
     A relay quota (``[limits]`` ``per_minute``, ``per_hour``, ``per_day``, counted over every
     run of the log) that leaves no room for more than a minute pauses the run (its
@@ -462,7 +466,7 @@ def send(
             on_started(run)
         return _send_run(
             prep, run, None, on_progress=on_progress, handle_signals=handle_signals,
-            render_workers=render_workers, **options,
+            render_workers=render_workers, stop=stop, **options,
         )  # fmt: skip
     if prep.resumption is not None:
         run = prep.resumption.run
@@ -470,7 +474,8 @@ def send(
             on_started(run)
         return _send_run(
             prep, run, prep.resumption.lease, on_progress=on_progress,
-            handle_signals=handle_signals, render_workers=render_workers, **options,
+            handle_signals=handle_signals, render_workers=render_workers, stop=stop,
+            **options,
         )  # fmt: skip
     with acquire_lease(prep.log, prep.campaign.name) as lease:
         run = start_run(prep.plan, prep.log)
@@ -478,7 +483,7 @@ def send(
             on_started(run)
         return _send_run(
             prep, run, lease, on_progress=on_progress, handle_signals=handle_signals,
-            render_workers=render_workers, **options,
+            render_workers=render_workers, stop=stop, **options,
         )  # fmt: skip
 
 
@@ -492,6 +497,7 @@ def _send_run(
     render_workers: int | None,
     wait_for_quota: bool = False,
     sleep: Callable[[float], Awaitable[None]] | None = None,
+    stop: StopSwitch | None = None,
 ) -> SendResult:
     from distrib.audit import report
     from distrib.resolve import suppression_file, suppression_suggestions, unknown_messages
@@ -499,7 +505,7 @@ def _send_run(
     try:
         outcome = send_run(
             prep.plan, prep.log, run, on_progress=on_progress, handle_signals=handle_signals,
-            lease=lease, render_workers=render_workers, join=lease is None,
+            lease=lease, render_workers=render_workers, join=lease is None, stop=stop,
             clock=prep.clock, sleep=sleep, wait_for_quota=wait_for_quota,
         )  # fmt: skip
     except DistribError as exc:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from distrib.web.french_sending import FRENCH as _SENDING_FRENCH
+
 __all__ = ["DEFAULT", "LANGUAGES", "negotiate", "translator"]
 
 #: The interface's languages, in the order the header shows them.
@@ -118,9 +120,12 @@ _FRENCH = {
 }
 
 
+_TABLE = {**_FRENCH, **_SENDING_FRENCH}
+
+
 def translator(lang: str) -> Callable[..., str]:
     """Return ``_``: the text in ``lang`` (English if none), with ``{name}`` fields filled."""
-    table = _FRENCH if lang == "fr" else {}
+    table = _TABLE if lang == "fr" else {}
 
     def translate(text: str, **values: object) -> str:
         found = table.get(text, text)

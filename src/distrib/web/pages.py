@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 
 from distrib.web.i18n import LANGUAGES, negotiate, translator
 
-__all__ = ["HERE", "STATIC", "language_of", "make_templates", "render_page"]
+__all__ = ["HERE", "STATIC", "PageHost", "language_of", "make_templates", "render_page"]
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
+
+
+class PageHost(Protocol):
+    """What the pages of `distrib.web.pages_preview`, `pages_sending` and `pages_runs` use of
+    the application's shared handlers (`distrib.web.workspace`)."""
+
+    settings: Any  # UiSettings
+    frames: Any  # FrameStore
+
+    def page(self, request: Request, name: str, status: int = 200, **values: Any) -> Response:
+        """Render page ``name`` in the visitor's language."""
+
+    def problems(self, request: Request, exc: Any) -> Response:
+        """The page of a `DistribError`."""
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        """The 404 page."""
 
 
 def make_templates() -> Jinja2Templates:

@@ -28,6 +28,9 @@ from distrib.errors import DistribError, ProblemsError
 from distrib.web.frames import FRAME_CSP, FrameStore
 from distrib.web.i18n import LANGUAGES, negotiate, translator
 from distrib.web.pages import STATIC, language_of, make_templates, render_page
+from distrib.web.pages_preview import PreviewPages
+from distrib.web.pages_runs import RunsPages
+from distrib.web.pages_sending import SendingPages
 from distrib.web.security import (
     LOOPBACK_HOSTS,
     GuardSettings,
@@ -67,6 +70,7 @@ class UiSettings:
     allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     max_upload: int = MAX_UPLOAD
     secure_cookies: bool = False
+    typed_confirmation: int = 50  # from this many recipients on, the count is typed to send
 
 
 class _Pages:
@@ -232,6 +236,9 @@ def create_app(settings: UiSettings) -> Starlette:
         Route("/lang", pages.language, methods=["POST"]),
         Route("/login", pages.login, methods=["GET", "POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
+        *PreviewPages(pages).routes(),
+        *SendingPages(pages).routes(),
+        *RunsPages(pages).routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     checks = Middleware(
