@@ -133,6 +133,10 @@ def test_a_test_send_reaches_the_officer_as_the_chosen_journalist(
 def test_send_confirm_watch_stop_resume_and_the_log_agrees(
     ws: WorkspaceFiles, smtp_server: SMTPTestServer
 ) -> None:
+    # One connection: while the third message is held, nothing else can leave, so the stop
+    # lands at a point the test chose (a second connection would race it to the end).
+    settings = ws.root / "distrib.toml"
+    settings.write_text(settings.read_text().replace("connections = 2", "connections = 1"))
     reached, go = threading.Event(), threading.Event()
     smtp_server.script("DOT", skip=2, times=1, action=lambda _: reached.set(), hold=go)
     send = f"/releases/{FIRST}/send"

@@ -46,6 +46,10 @@ def test_preview_test_send_send_reload_stop_resume_and_report(
     screenshots_dir: Path,
 ) -> None:
     words = WORDS[lang]
+    # One connection: while the third message is held nothing else leaves, so the Stop lands
+    # before the end whatever the machine's speed (a second connection would race it).
+    settings = ws.root / "distrib.toml"
+    settings.write_text(settings.read_text().replace("connections = 2", "connections = 1"))
     reached, go = threading.Event(), threading.Event()
     violations: dict[str, list[str]] = {}
     with ui_server(ws.root, typed_confirmation=5) as server:
