@@ -115,6 +115,159 @@ _FRENCH = {
     "Wrong account name or password.": "Nom de compte ou mot de passe incorrect.",
     "Not found": "Introuvable",
     "There is no such page.": "Cette page n’existe pas.",
+    # the workspace's own pages (settings, lists, releases, audience)
+    "Settings": "Paramètres",
+    "Lists": "Listes",
+    "Releases": "Communiqués",
+    "Preview": "Aperçu",
+    "Send": "Envoi",
+    ("Nothing was saved. Fix these problems:"): (
+        "Rien n’a été enregistré. Corrigez ces problèmes\xa0:"
+    ),
+    "(no header)": "(sans en-tête)",
+    "A Word file, a web page or a text file": "Un fichier Word, une page web ou un fichier texte",
+    (
+        "A blank line between paragraphs; **bold**, *italics*, [a link](https://…). The "
+        "preview follows as you type."
+    ): (
+        "Une ligne vide entre les paragraphes\xa0; **gras**, *italique*, [un "
+        "lien](https://…). L’aperçu suit la frappe."
+    ),
+    "Accepted": "Acceptées",
+    "Add a file (PDF, PNG, JPEG, GIF, WebP)": "Ajouter un fichier (PDF, PNG, JPEG, GIF, WebP)",
+    "Add a list": "Ajouter une liste",
+    "Add the list": "Ajouter la liste",
+    "Add to the suppression list": "Ajouter à la liste d’exclusion",
+    "An image (PNG, JPEG, GIF, WebP)": "Une image (PNG, JPEG, GIF, WebP)",
+    "At most per hour (0: no limit)": "Au plus par heure (0\xa0: sans limite)",
+    "At most per minute (0: no limit)": "Au plus par minute (0\xa0: sans limite)",
+    "Attach": "Joindre",
+    "Attachments and images": "Pièces jointes et images",
+    "Audience of {slug}": "Destinataires de {slug}",
+    "Audience": "Destinataires",
+    "Back to the text": "Retour au texte",
+    "Beat": "Rubrique",
+    "Choose to fill in the fields…": "Choisir pour remplir les champs…",
+    "Columns": "Colonnes",
+    "Conflicts": "Conflits",
+    "Connections at once": "Connexions simultanées",
+    "Contact (optional)": "Contact (facultatif)",
+    "Create the release": "Créer le communiqué",
+    "Dateline": "Lieu et date",
+    "Do not send before (optional)": "Ne pas envoyer avant (facultatif)",
+    ("Drop a file here, or choose one (CSV, XLSX, ODS, vCard)"): (
+        "Déposez un fichier ici, ou choisissez-en un (CSV, XLSX, ODS, vCard)"
+    ),
+    "Duplicates": "Doublons",
+    "Embargo (optional)": "Embargo (facultatif)",
+    "Folder name": "Nom du dossier",
+    "Footer of every message": "Pied de chaque message",
+    "History": "Historique",
+    "How each list was read": "Lecture de chaque liste",
+    "Import the text": "Importer le texte",
+    "Import": "Importer",
+    "Journalists": "Journalistes",
+    "Known relays": "Relais connus",
+    "Language of the message": "Langue du message",
+    "Left out": "Écartés",
+    (
+        "Letters, digits and dashes, e.g. 2027-11-hiver-en-vitrine. It names the release "
+        "in the delivery log."
+    ): (
+        "Lettres, chiffres et tirets, p. ex. 2027-11-hiver-en-vitrine. Il nomme le "
+        "communiqué dans le journal d’envoi."
+    ),
+    "Limits": "Limites",
+    "List": "Liste",
+    "Listed": "Inscrits",
+    "Logo": "Logo",
+    "Messages per second": "Messages par seconde",
+    "Never send to": "Ne jamais envoyer à",
+    "Never: {column}": "Jamais\xa0: {column}",
+    "New release": "Nouveau communiqué",
+    "No attachment.": "Aucune pièce jointe.",
+    "No release yet.": "Aucun communiqué pour l’instant.",
+    "No row was set aside.": "Aucune ligne écartée.",
+    "Not those who received {release}.": "Pas ceux qui ont reçu {release}.",
+    "Note (optional)": "Note (facultative)",
+    "Nothing was sent to this address yet.": "Rien n’a encore été envoyé à cette adresse.",
+    "On the suppression list.": "Sur la liste d’exclusion.",
+    "Only those who received {release}.": "Seulement ceux qui ont reçu {release}.",
+    "Only: {column}": "Seulement\xa0: {column}",
+    "Outlet": "Média",
+    "Port": "Port",
+    "Postal address": "Adresse postale",
+    "Preview of the text": "Aperçu du texte",
+    "Read as": "Lu comme",
+    "Region": "Région",
+    "Rejected": "Rejetées",
+    "Relay (outgoing mail server)": "Relais (serveur d’envoi)",
+    "Release {slug}": "Communiqué {slug}",
+    "Release": "Communiqué",
+    "Replace the text I edited here": "Remplacer le texte que j’ai modifié ici",
+    "Replies go to (optional)": "Réponses à (facultatif)",
+    "Rows read": "Lignes lues",
+    "Rows set aside": "Lignes écartées",
+    "Rule": "Règle",
+    "Save the audience": "Enregistrer les destinataires",
+    "Save the columns": "Enregistrer les colonnes",
+    "Save the settings": "Enregistrer les paramètres",
+    "Save": "Enregistrer",
+    "Saved segments": "Segments enregistrés",
+    "Saved.": "Enregistré.",
+    "Security": "Sécurité",
+    "Sender's address": "Adresse de l’expéditeur",
+    "Sender's name": "Nom de l’expéditeur",
+    "Server": "Serveur",
+    "Subject of the email": "Objet du courriel",
+    "Subject": "Objet",
+    "Summary (optional)": "Résumé (facultatif)",
+    "Suppressed": "Exclues",
+    "Suppression list": "Liste d’exclusion",
+    "Text (Markdown)": "Texte (Markdown)",
+    "Text in {language}": "Texte en {language}",
+    "The lists cannot be read": "Les listes ne peuvent pas être lues",
+    (
+        "The password is never stored here: it stays in the environment variable or the "
+        "system's keyring."
+    ): (
+        "Le mot de passe n’est jamais enregistré ici\xa0: il reste dans la variable "
+        "d’environnement ou le trousseau du système."
+    ),
+    "The suppression list": "La liste d’exclusion",
+    "The workspace's releases": "Les communiqués de l’espace de travail",
+    ("This release has no text in this language yet: write it below, or import it."): (
+        "Ce communiqué n’a pas encore de texte dans cette langue\xa0: écrivez-le "
+        "ci-dessous, ou importez-le."
+    ),
+    "Time zone of embargoes and dates": "Fuseau des embargos et des dates",
+    "Time zone of reports (optional)": "Fuseau des rapports (facultatif)",
+    "Time zone": "Fuseau horaire",
+    ("Times are in the workspace's time zone: {zone}."): (
+        "Les heures sont dans le fuseau de l’espace de travail\xa0: {zone}."
+    ),
+    "Title (English)": "Titre (anglais)",
+    "Title (French)": "Titre (français)",
+    "Title": "Titre",
+    "Upload the logo": "Déposer le logo",
+    "User name (optional)": "Nom d’utilisateur (facultatif)",
+    "Website (optional)": "Site web (facultatif)",
+    "Who gets it": "Qui le reçoit",
+    "Workspace settings": "Paramètres de l’espace de travail",
+    ("contacts in the lists (after opt-outs and bounces)"): (
+        "contacts dans les listes (après désabonnements et rebonds)"
+    ),
+    "delimiter": "séparateur",
+    "e.g. America/Toronto, Europe/Paris": "p. ex. America/Toronto, Europe/Paris",
+    "e.g. MONTRÉAL, le 4 novembre 2027 –": "p. ex. MONTRÉAL, le 4 novembre 2027 –",
+    "in the audience": "destinataires",
+    "none (local test server only)": "aucune (serveur de test local seulement)",
+    "recognised: {field}": "reconnue\xa0: {field}",
+    "sheet": "feuille",
+    "{count} contacts in all.": "{count} contacts en tout.",
+    "{count} message(s) delivered.": "{count} message(s) remis.",
+    "Language of the text": "Langue du texte",
+    "a PDF document": "un document PDF",
 }
 
 

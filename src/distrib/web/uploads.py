@@ -48,6 +48,7 @@ KINDS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "jpeg": ((".jpg", ".jpeg"), ".jpg", "a JPEG image"),
     "gif": ((".gif",), ".gif", "a GIF image"),
     "webp": ((".webp",), ".webp", "a WebP image"),
+    "pdf": ((".pdf",), ".pdf", "a PDF document"),
 }
 _BY_EXTENSION = {ext: kind for kind, (exts, _, _) in KINDS.items() for ext in exts}
 _TEXT_KINDS = ("csv", "txt", "vcf", "html")
@@ -129,6 +130,7 @@ _MAGIC: tuple[tuple[str, tuple[tuple[int, bytes], ...]], ...] = (
     ("jpeg", ((0, b"\xff\xd8\xff"),)),
     ("gif", ((0, b"GIF8"), (5, b"a"))),
     ("webp", ((0, b"RIFF"), (8, b"WEBP"))),
+    ("pdf", ((0, b"%PDF-"),)),
 )
 
 

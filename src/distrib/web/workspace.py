@@ -28,6 +28,9 @@ from distrib.errors import DistribError, ProblemsError
 from distrib.web.frames import FRAME_CSP, FrameStore
 from distrib.web.i18n import LANGUAGES, negotiate, translator
 from distrib.web.pages import STATIC, language_of, make_templates, render_page
+from distrib.web.pages_lists import list_routes
+from distrib.web.pages_releases import release_routes
+from distrib.web.pages_settings import settings_routes
 from distrib.web.security import (
     LOOPBACK_HOSTS,
     GuardSettings,
@@ -232,6 +235,9 @@ def create_app(settings: UiSettings) -> Starlette:
         Route("/lang", pages.language, methods=["POST"]),
         Route("/login", pages.login, methods=["GET", "POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
+        *settings_routes(pages),
+        *list_routes(pages),
+        *release_routes(pages),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     checks = Middleware(
