@@ -18,7 +18,7 @@ from distrib.errors import DistribError, ProblemsError
 from distrib.web.uploads import UploadRefused, store_upload
 
 if TYPE_CHECKING:
-    from distrib.web.workspace import _Pages
+    from distrib.web.host import PageHost
 
 __all__ = ["list_routes"]
 
@@ -32,7 +32,7 @@ def _problems(exc: DistribError) -> list[str]:
 
 
 class _Lists:
-    def __init__(self, host: _Pages) -> None:
+    def __init__(self, host: PageHost) -> None:
         self.host = host
 
     @property
@@ -159,7 +159,7 @@ class _Lists:
         return self.host.page(request, "journalist.html", history=history, address=address)
 
 
-def list_routes(host: _Pages) -> list[Route]:
+def list_routes(host: PageHost) -> list[Route]:
     """The routes of the media lists pages."""
     pages = _Lists(host)
     return [

@@ -21,7 +21,7 @@ from distrib.errors import DistribError, ProblemsError
 from distrib.web.uploads import UploadRefused, store_upload
 
 if TYPE_CHECKING:
-    from distrib.web.workspace import _Pages
+    from distrib.web.host import PageHost
 
 __all__ = ["release_routes"]
 
@@ -43,7 +43,7 @@ def _problems(exc: DistribError) -> list[str]:
 
 
 class _Releases:
-    def __init__(self, host: _Pages) -> None:
+    def __init__(self, host: PageHost) -> None:
         self.host = host
 
     @property
@@ -258,7 +258,7 @@ class _Releases:
         )
 
 
-def release_routes(host: _Pages) -> list[Route]:
+def release_routes(host: PageHost) -> list[Route]:
     """The routes of the releases pages."""
     pages = _Releases(host)
     return [

@@ -19,7 +19,7 @@ from distrib.errors import DistribError, ProblemsError
 from distrib.web.uploads import UploadRefused, store_upload
 
 if TYPE_CHECKING:
-    from distrib.web.workspace import _Pages
+    from distrib.web.host import PageHost
 
 __all__ = ["settings_routes"]
 
@@ -44,7 +44,7 @@ def _current(file: Path) -> dict[str, str]:
 
 
 class _Settings:
-    def __init__(self, host: _Pages) -> None:
+    def __init__(self, host: PageHost) -> None:
         self.host = host
 
     @property
@@ -111,7 +111,7 @@ class _Settings:
         return RedirectResponse(f"/settings?logo={stored.name}", status_code=303)
 
 
-def settings_routes(host: _Pages) -> list[Route]:
+def settings_routes(host: PageHost) -> list[Route]:
     """The routes of the settings page."""
     pages = _Settings(host)
     return [
