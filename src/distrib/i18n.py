@@ -127,6 +127,7 @@ SOURCES: tuple[tuple[str, str], ...] = (
     ("cli/send.py", "python"),
     ("cli/preview.py", "python"),
     ("cli/audit.py", "python"),
+    ("cli/ui.py", "python"),
     ("audit/html.py", "python"),
     ("audit/report.html.j2", "jinja2.ext:babel_extract"),
 )

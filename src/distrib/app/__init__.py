@@ -31,13 +31,13 @@ audit               `open_log`, `find_run`, `make_filter`, `run_report`, `write_
                     `unknown_messages`, `resolve_unknown`, `suppression_list`
 feedback            `unsubscribe`, `unsubscribe_from_mailbox`, `read_bounces`;
                     `token_index`, `unsubscribe_by_token` (one-click links, RFC 8058)
-workspace (web)     `workspace_file`, `workspace_overview`, `uploads_folder`; team accounts:
-                    `accounts_file`, `load_accounts`, `add_account`, `remove_account`,
-                    `check_login`
+workspace (web)     `workspace_file`, `workspace_to_create`, `workspace_overview`,
+                    `uploads_folder`; team accounts: `accounts_file`, `load_accounts`,
+                    `add_account`, `remove_account`, `check_login`
 releases            `import_release` (Word, web page, plain text → fr.md / en.md)
-editing (web)       `update_workspace_settings`, `relay_presets`; `add_media_list`,
-                    `list_columns`, `map_list_columns`; `list_releases`, `read_release_text`,
-                    `save_release_text`, `markdown_html`, `attach_to_release`;
+editing (web)       `update_workspace_settings`, `relay_presets`, `WorkspaceIdentity`;
+                    `add_media_list`, `list_columns`, `map_list_columns`; `list_releases`,
+                    `read_release_text`, `save_release_text`, `markdown_html`, `attach_to_release`;
                     `audience_options`, `count_audience`, `save_audience`
 relay               `relay_account`, `relay_login`, `relay_logout`; `mailbox_location`,
                     `imap_settings` (IMAP mailboxes for bounces and opt-outs)
@@ -99,6 +99,7 @@ if TYPE_CHECKING:
         RelayPreset,
         ReleaseListing,
         ReleaseText,
+        WorkspaceIdentity,
         add_media_list,
         attach_to_release,
         audience_options,
@@ -120,6 +121,7 @@ if TYPE_CHECKING:
         uploads_folder,
         workspace_file,
         workspace_overview,
+        workspace_to_create,
     )
     from distrib.app.previewing import (
         LivePreview,
@@ -248,6 +250,7 @@ _HOMES = {
         "save_audience",
         "save_release_text",
         "update_workspace_settings",
+        "WorkspaceIdentity",
     ),
     "distrib.app.accounts": (
         "MIN_PASSWORD", "USERS_FILE", "Account", "Accounts", "accounts_file", "add_account",
@@ -255,6 +258,7 @@ _HOMES = {
     ),
     "distrib.app.overview": (
         "WorkspaceOverview", "uploads_folder", "workspace_file", "workspace_overview",
+        "workspace_to_create",
     ),
     "distrib.app.unsubscribing": (
         "OneClickResult", "TokenIndex", "token_index", "token_known", "unsubscribe_by_token",
@@ -392,6 +396,7 @@ __all__ = [
     "TestSendOutcome",
     "TokenIndex",
     "Translator",
+    "WorkspaceIdentity",
     "WorkspaceOverview",
     "accounts_file",
     "add_account",
@@ -481,6 +486,7 @@ __all__ = [
     "wait_for_start",
     "workspace_file",
     "workspace_overview",
+    "workspace_to_create",
     "write_html_report",
     "write_preview",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "RelayPreset",
     "ReleaseListing",
     "ReleaseText",
+    "WorkspaceIdentity",
     "add_media_list",
     "attach_to_release",
     "audience_options",
@@ -45,6 +46,7 @@ __all__ = [
     "list_releases",
     "map_list_columns",
     "markdown_html",
+    "new_workspace_text",
     "read_release_text",
     "relay_presets",
     "release_path",
@@ -148,8 +150,7 @@ def _edit_toml(path: Path, edit: Any, check: Any) -> None:
 # -- settings ---------------------------------------------------------------------------------
 
 
-def _typed(key: str, value: str) -> Any:
-    kind = EDITABLE_SETTINGS[key]
+def _typed(key: str, value: str, kind: type) -> Any:
     if kind is str:
         return value
     try:
@@ -161,14 +162,9 @@ def _typed(key: str, value: str) -> Any:
         ) from None
 
 
-def update_workspace_settings(file: Path, changes: Mapping[str, str]) -> None:
-    """Write ``changes`` (`EDITABLE_SETTINGS` keys → the text typed; blank removes an optional
-    key) into the workspace file, comments and order kept.  `ConfigError` names every field
-    that is not valid; nothing is written then."""
-    import tomlkit
-
-    _workspace_of(file)
-    unknown = sorted(set(changes) - set(EDITABLE_SETTINGS))
+def _typed_changes(changes: Mapping[str, str], kinds: Mapping[str, type]) -> dict[str, Any]:
+    """``changes`` as TOML values (None: remove the key); `ConfigError` naming every field."""
+    unknown = sorted(set(changes) - set(kinds))
     if unknown:
         raise InvalidRequestError(f"not a setting this page edits: {', '.join(unknown)}")
     problems: list[Problem] = []
@@ -181,29 +177,83 @@ def update_workspace_settings(file: Path, changes: Mapping[str, str]) -> None:
             typed[key] = None
             continue
         try:
-            typed[key] = _typed(key, value)
+            typed[key] = _typed(key, value, kinds[key])
         except ConfigError as exc:
             problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems, "the settings were not saved")
+    return typed
 
-    def edit(document: Any) -> None:
-        for key, value in typed.items():
-            *tables, name = key.split(".")
-            container = document
-            for table in tables:
-                if table not in container:
-                    if value is None:
-                        break
-                    container[table] = tomlkit.table()
-                container = container[table]
-            else:
+
+def _set_keys(document: Any, typed: Mapping[str, Any]) -> None:
+    """Write dotted keys into a tomlkit ``document`` (None removes the key)."""
+    import tomlkit
+
+    for key, value in typed.items():
+        *tables, name = key.split(".")
+        container = document
+        for table in tables:
+            if table not in container:
                 if value is None:
-                    container.pop(name, None)
-                else:
-                    container[name] = value
+                    break
+                container[table] = tomlkit.table()
+            container = container[table]
+        else:
+            if value is None:
+                container.pop(name, None)
+            else:
+                container[name] = value
 
-    _edit_toml(file, edit, _check_workspace_text)
+
+def update_workspace_settings(file: Path, changes: Mapping[str, str]) -> None:
+    """Write ``changes`` (`EDITABLE_SETTINGS` keys → the text typed; blank removes an optional
+    key) into the workspace file, comments and order kept.  `ConfigError` names every field
+    that is not valid; nothing is written then."""
+    _workspace_of(file)
+    typed = _typed_changes(changes, EDITABLE_SETTINGS)
+    _edit_toml(file, lambda document: _set_keys(document, typed), _check_workspace_text)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceIdentity:
+    """Who a new workspace speaks for (`start_workspace`): the organisation, the sender's name
+    and address, the office's time zone, and the language of contacts that name none."""
+
+    organisation: str
+    name: str
+    address: str
+    time_zone: str
+    language: str = "fr"
+
+
+def new_workspace_text(folder: Path, identity: WorkspaceIdentity) -> str:
+    """The starter ``distrib.toml`` with ``identity`` written in (its comments kept), checked
+    as loading would; `ConfigError` names every field that is not valid."""
+    import tomlkit
+
+    from distrib.starter import starter_settings
+
+    changes = {
+        "sender.organisation": identity.organisation,
+        "sender.name": identity.name,
+        "sender.address": identity.address,
+        "sender.reply_to": "",  # the starter's example address is nobody's
+        "timezone": identity.time_zone,
+        "default_language": identity.language,
+    }
+    blank = [key for key, value in changes.items() if not value.strip() and key not in _OPTIONAL]
+    typed = {key: value.strip() or None for key, value in changes.items() if key not in blank}
+    document = tomlkit.parse(starter_settings())
+    _set_keys(document, typed)
+    text = tomlkit.dumps(document)
+    problems = [Problem(f"{key}: must not be blank", None, "config") for key in blank]
+    try:
+        _check_workspace_text(folder / "distrib.toml", text)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if problems:  # every field at once
+        raise ConfigError(problems, "the workspace was not created")
+    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,7 @@ __all__ = ["PageHost"]
 class PageHost(Protocol):
     """The handlers' shared state and rendering (`distrib.web.workspace._Pages`)."""
 
-    @property
-    def settings(self) -> Any: ...  # a UiSettings
+    settings: Any  # a UiSettings; replaced once `/setup` has created the workspace
 
     @property
     def frames(self) -> FrameStore: ...

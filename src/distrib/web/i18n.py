@@ -218,6 +218,16 @@ _FRENCH = {
     "Security": "Sécurité",
     "Sender's address": "Adresse de l’expéditeur",
     "Sender's name": "Nom de l’expéditeur",
+    # a new workspace
+    "New workspace": "Nouvel espace de travail",
+    "There is no workspace in {folder} yet. Say who the releases come from, and distrib"
+    " creates it there (a distrib.toml, an example list and a first release).": "Il n’y a pas"
+    " encore d’espace de travail dans {folder}. Dites de qui viennent les communiqués, et"
+    " distrib l’y crée (un distrib.toml, une liste d’exemple et un premier communiqué).",
+    "Time zone and language": "Fuseau horaire et langue",
+    "Time zone of the office": "Fuseau horaire du bureau",
+    "Language of contacts who name none": "Langue des contacts qui n’en indiquent pas",
+    "Create the workspace": "Créer l’espace de travail",
     "Server": "Serveur",
     "Subject of the email": "Objet du courriel",
     "Subject": "Objet",

@@ -31,6 +31,7 @@ from distrib.web.pages import STATIC, language_of, make_templates, render_page
 from distrib.web.pages_lists import list_routes
 from distrib.web.pages_releases import release_routes
 from distrib.web.pages_settings import settings_routes
+from distrib.web.pages_setup import SetupFirst, setup_routes
 from distrib.web.security import (
     LOOPBACK_HOSTS,
     GuardSettings,
@@ -59,6 +60,7 @@ def new_access_token() -> str:
 class UiSettings:
     """How `distrib ui` serves one workspace.
 
+    ``workspace``: the workspace's file (with ``setup``: the folder to create it in).
     ``access_token``: the key of a local server; None on a team server (``team``), which signs
     officers in with the accounts of ``users.toml``.  ``allowed_hosts``: the names the Host
     header may hold.  ``secure_cookies``: only over HTTPS (a team server behind its proxy).
@@ -70,6 +72,7 @@ class UiSettings:
     allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     max_upload: int = MAX_UPLOAD
     secure_cookies: bool = False
+    setup: bool = False  # ``workspace`` is a folder with no workspace yet: offer to create it
 
 
 class _Pages:
@@ -83,7 +86,15 @@ class _Pages:
         self.uploads: dict[str, StoredUpload] = {}
 
     def page(self, request: Request, name: str, status: int = 200, **values: Any) -> Response:
-        return render_page(self.templates, request, name, status, team=self.settings.team, **values)
+        return render_page(
+            self.templates,
+            request,
+            name,
+            status,
+            team=self.settings.team,
+            setup=self.settings.setup,
+            **values,
+        )
 
     def denied(self, scope: Scope, status: int, reason: str) -> bytes:
         """The page of a request the guard refuses, in the browser's language."""
@@ -235,6 +246,7 @@ def create_app(settings: UiSettings) -> Starlette:
         Route("/lang", pages.language, methods=["POST"]),
         Route("/login", pages.login, methods=["GET", "POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
+        *setup_routes(pages),
         *settings_routes(pages),
         *list_routes(pages),
         *release_routes(pages),
@@ -245,7 +257,7 @@ def create_app(settings: UiSettings) -> Starlette:
     )
     return Starlette(
         routes=routes,
-        middleware=[checks],
+        middleware=[checks, Middleware(SetupFirst, host=pages)],
         exception_handlers={404: pages.not_found, 405: pages.not_found},
     )
 
