@@ -12,7 +12,13 @@ import httpx
 import pytest
 
 from audit_helpers import Clock, open_log
-from distrib.app import collect_preview, list_releases, open_release, suppression_list
+from distrib.app import (
+    collect_preview,
+    list_releases,
+    open_release,
+    suppression_list,
+    unsubscribe,
+)
 from web_helpers import csrf_of, signed_in, ui_server
 from workspace_helpers import FIRST, WorkspaceFiles, write_workspace
 
@@ -233,6 +239,39 @@ def test_suppression_add_is_recorded_in_the_log(ws: WorkspaceFiles) -> None:
         assert "&lt;script&gt;" in page and "<script>alert" not in page
 
 
+def test_suppression_removal_asks_a_reason_and_is_logged_and_shown(ws: WorkspaceFiles) -> None:
+    import getpass
+
+    with open_log(ws.log, Clock()) as log:
+        unsubscribe(log, ["Zoe@Fleuve.example"], note=None)
+    with ui_server(ws.file) as server:
+        client = signed_in(server)
+        client.post("/lang", data={"csrf": _csrf(client), "lang": "en", "next": "/"})
+        page = client.get("/journalists/zoe@fleuve.example").text
+        assert 'action="/suppression/remove"' in page and "CASL" in page
+        blank = {"csrf": csrf_of(page), "address": "zoe@fleuve.example", "reason": "  "}
+        refused = client.post("/suppression/remove", data=blank)
+        assert refused.status_code == 400 and "reason" in refused.text
+        with open_log(ws.log, Clock()) as log:
+            assert len(suppression_list(log)) == 1  # nothing removed without a reason
+
+        why = f"asked to be put back by email on 3 March {HOSTILE}"
+        answer = client.post("/suppression/remove", data={**blank, "reason": why})
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/suppression?done=removed-opt-out"
+        warned = client.get(answer.headers["location"]).text
+        assert "consent" in warned and "CASL" in warned  # an opt-out: consent to document
+        with open_log(ws.log, Clock()) as log:
+            assert suppression_list(log) == []
+            (removal,) = log.suppression_removals()
+        assert removal.why == why and removal.removed_by == getpass.getuser()
+        history = client.get("/journalists/zoe@fleuve.example").text
+        assert "asked to be put back" in history and "&lt;script&gt;" in history
+        assert "<script>alert" not in history
+        again = client.post("/suppression/remove", data={**blank, "reason": "again"})
+        assert again.status_code == 400 and "not on the suppression list" in again.text
+
+
 @pytest.mark.parametrize(
     ("path", "data"),
     [
@@ -244,6 +283,8 @@ def test_suppression_add_is_recorded_in_the_log(ws: WorkspaceFiles) -> None:
         (f"/releases/{FIRST}/body-preview", {"body": "x"}),
         ("/lists/0/columns", {"header": "Courriel", "field": "email"}),
         ("/suppression", {"address": "zoe@fleuve.example"}),
+        ("/suppression/remove", {"address": "zoe@fleuve.example", "reason": "x"}),
+        ("/setup", {"organisation": "x"}),
     ],
 )
 def test_every_new_form_refuses_a_missing_csrf_token(

@@ -28,7 +28,8 @@ test send           `test_send`
 send                `prepare_send` (plan, settle interrupted runs, schedule), `wait_for_start`,
                     `send`; `prepare_resume` then `send` to resume a run
 audit               `open_log`, `find_run`, `make_filter`, `run_report`, `write_html_report`,
-                    `unknown_messages`, `resolve_unknown`, `suppression_list`
+                    `unknown_messages`, `resolve_unknown`, `suppression_list`,
+                    `remove_suppression`
 feedback            `unsubscribe`, `unsubscribe_from_mailbox`, `read_bounces`;
                     `token_index`, `unsubscribe_by_token` (one-click links, RFC 8058)
 workspace (web)     `workspace_file`, `workspace_to_create`, `workspace_overview`,
@@ -72,9 +73,11 @@ if TYPE_CHECKING:
     from distrib.app.audience import Selection, audience_rules, load_audience
     from distrib.app.audit import (
         ACTIONS,
+        SuppressionRemoved,
         find_run,
         make_filter,
         read_bounces,
+        remove_suppression,
         resolve_unknown,
         run_report,
         suppression_list,
@@ -266,7 +269,7 @@ _HOMES = {
     "distrib.app.audit": (
         "ACTIONS", "find_run", "make_filter", "read_bounces", "resolve_unknown", "run_report",
         "suppression_list", "unknown_messages", "unsubscribe", "unsubscribe_from_mailbox",
-        "write_html_report",
+        "write_html_report", "SuppressionRemoved", "remove_suppression",
     ),
     "distrib.app.contacts": (
         "MERGE_FORMATS", "Merged", "check_contacts", "contact_history", "merge_contacts",
@@ -391,6 +394,7 @@ __all__ = [
     "Settled",
     "SignInPrompt",
     "SourceSummary",
+    "SuppressionRemoved",
     "Target",
     "TemplatesCopied",
     "TestSendOutcome",
@@ -464,6 +468,7 @@ __all__ = [
     "relay_presets",
     "release_path",
     "remove_account",
+    "remove_suppression",
     "resolve_commands",
     "resolve_unknown",
     "run_report",

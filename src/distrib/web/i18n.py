@@ -218,6 +218,20 @@ _FRENCH = {
     "Security": "Sécurité",
     "Sender's address": "Adresse de l’expéditeur",
     "Sender's name": "Nom de l’expéditeur",
+    # taking an address off the suppression list
+    "This address had opted out: write to it again only with the person's consent, and keep"
+    " proof of that consent (CASL).": "Cette adresse s’était désabonnée\u00a0: ne lui écrivez"
+    " de nouveau qu’avec le consentement de la personne, et gardez-en la preuve (LCAP).",
+    "Take an address off the list": "Retirer une adresse de la liste",
+    "Reason (kept in the log with your name and the date)": "Motif (gardé dans le journal avec"
+    " votre nom et la date)",
+    "Taking off an opt-out means the person agreed to be written to again: keep proof of that"
+    " consent (CASL).": "Retirer un désabonnement suppose que la personne a accepté qu’on lui"
+    " écrive de nouveau\u00a0: gardez la preuve de ce consentement (LCAP).",
+    "Take off the suppression list": "Retirer de la liste d’exclusion",
+    "Taken off the suppression list": "Retiré de la liste d’exclusion",
+    "{reason} ({source}), listed {listed}: taken off on {removed} by {by}: {why}": "{reason}"
+    " ({source}), inscrit le {listed}\u00a0: retiré le {removed} par {by}\u00a0: {why}",
     # a new workspace
     "New workspace": "Nouvel espace de travail",
     "There is no workspace in {folder} yet. Say who the releases come from, and distrib"

@@ -1,6 +1,6 @@
 """The media lists pages of `distrib ui`: adding a list (drag and drop, or choose a file), how
 each list was read, mapping its columns, the accounting of every row and every row set aside,
-conflicts, the suppression list (add), and a journalist's history."""
+conflicts, the suppression list (add, and remove with a reason), and a journalist's history."""
 
 from __future__ import annotations
 
@@ -144,6 +144,33 @@ class _Lists:
             )
         return RedirectResponse("/suppression?done=added", status_code=303)
 
+    async def unsuppress(self, request: Request) -> Response:
+        async with request.form(max_files=0, max_fields=4) as form:
+            address = str(form.get("address", "")).strip()
+            why = str(form.get("reason", "")).strip()
+        user = getattr(request.state.session, "user", None)
+        by = None if user in (None, "local") else str(user)  # local: this system's user
+
+        def record() -> object:
+            campaign = verbs.load_campaign(self.file)
+            with verbs.open_log(campaign.file, create=True) as log:
+                return verbs.remove_suppression(log, address, why=why, by=by)
+
+        try:
+            removed = await run_in_threadpool(record)
+        except DistribError as exc:
+            overview = await run_in_threadpool(verbs.workspace_overview, self.file)
+            return self.host.page(
+                request,
+                "suppression.html",
+                400,
+                overview=overview,
+                notice=None,
+                problems=_problems(exc),
+            )
+        done = "removed-opt-out" if getattr(removed, "opt_out", False) else "removed"
+        return RedirectResponse(f"/suppression?done={done}", status_code=303)
+
     async def journalist(self, request: Request) -> Response:
         address = request.path_params["address"]
 
@@ -168,5 +195,6 @@ def list_routes(host: PageHost) -> list[Route]:
         Route("/lists/{index:int}/columns", pages.map_columns, methods=["POST"]),
         Route("/suppression", pages.suppression, methods=["GET"]),
         Route("/suppression", pages.suppress, methods=["POST"]),
+        Route("/suppression/remove", pages.unsuppress, methods=["POST"]),
         Route("/journalists/{address}", pages.journalist, methods=["GET"]),
     ]
