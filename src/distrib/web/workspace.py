@@ -41,7 +41,7 @@ from distrib.web.security import (
     WorkspaceGuard,
     session_cookie,
 )
-from distrib.web.uploads import KINDS, StoredUpload, UploadRefused, store_upload
+from distrib.web.uploads import KINDS, N_, StoredUpload, UploadRefused, store_upload
 
 __all__ = ["MAX_UPLOAD", "UiSettings", "create_app", "new_access_token"]
 
@@ -212,7 +212,11 @@ class _Pages:
     async def not_found(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         return self.page(
-            request, "message.html", status, title="Not found", text="There is no such page."
+            request,
+            "message.html",
+            status,
+            title=N_("Not found"),
+            text=N_("There is no such page."),
         )
 
     def refused(self, request: Request, refused: UploadRefused) -> Response:
