@@ -44,7 +44,8 @@ def main() -> None:
         last_translator="distrib",
     )
     catalog.header_comment = (
-        "# distrib's own messages in French (the command line and the HTML report).\n"
+        "# distrib's own messages in French (the command line, the HTML report and the web\n"
+        "# pages).\n"
         "# Updated by scripts/update-catalogue.py; translate every empty msgstr."
     )
     for name, line, key in extract_messages():

@@ -1,6 +1,6 @@
-"""distrib speaks French and English: every message the command line and the HTML report mark
-is in the French catalogue, with the same placeholders; `--lang`, DISTRIB_LANG and the locale
-choose; the report and the send summary really come out in French."""
+"""distrib speaks French and English: every message the command line, the HTML report and the web
+pages mark is in the one French catalogue, with the same placeholders; `--lang`, DISTRIB_LANG
+and the locale choose; the report and the send summary really come out in French."""
 
 from __future__ import annotations
 
@@ -51,6 +51,20 @@ def test_a_translator_falls_back_to_english_and_spaces_french() -> None:
     assert translator("de").gettext("Nothing to send.") == "Nothing to send."
     # French typography in the catalogue too: a non-breaking space before the colon.
     assert french.gettext("relay: {relay}, {security}") == "relais\u00a0: {relay}, {security}"
+
+
+def test_the_web_pages_and_the_command_line_share_one_catalogue() -> None:
+    from distrib.web import i18n as web
+
+    marked = {name for name, _, _ in extract_messages()}
+    assert "web/templates/base.html" in marked and "web/pages_setup.py" not in marked
+    assert "cli/ui.py" in marked and "web/uploads.py" in marked  # refusals, kinds of file
+    words, page = translator("fr"), web.translator("fr")
+    assert page("Settings") == words.gettext("Settings") == "Paramètres"
+    assert page("Status") == words.gettext("Status")  # a word both say: translated once
+    assert page("The file is larger than {size}.", size="2 MB") == "Le fichier dépasse 2 MB."
+    assert web.translator("en")("Settings") == "Settings"
+    assert not [n for n in vars(web) if n.isupper() and isinstance(getattr(web, n), dict)]
 
 
 @pytest.mark.parametrize(

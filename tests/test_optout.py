@@ -229,3 +229,26 @@ def test_unsubscribe_command_mistakes(tmp_path: Path) -> None:
     assert code == 1 and "address 1: 'bad@@x'" in out and "Nothing was recorded" in out
     code, out = distrib("suppressions", "--log", str(tmp_path / "l.sqlite"))
     assert code == 0 and "The suppression list is empty." in out
+
+
+def test_suppress_remove_needs_a_reason_keeps_it_and_history_shows_it(tmp_path: Path) -> None:
+    log = str(tmp_path / "l.sqlite")
+    assert distrib("unsubscribe", "Zoe@Fleuve.example", "--log", log)[0] == 0
+    code, out = distrib("suppress", "remove", "zoe@fleuve.example", "--log", log)
+    assert code == 2 and "--reason" in out  # required
+    code, out = distrib("suppress", "remove", "zoe@fleuve.example", "--reason", " ", "--log", log)
+    assert code != 0 and "give the reason" in out
+    code, out = distrib(
+        "suppress", "remove", "ZOE+press@fleuve.example", "--reason", "asked back on 3 March",
+        "--log", log,
+    )  # fmt: skip
+    assert code == 0, out
+    assert "Removed Zoe@fleuve.example from the suppression list" in out
+    assert "consent" in out and "CASL" in out  # an opt-out: consent must be documented
+    code, out = distrib("suppressions", "--log", log)
+    assert "The suppression list is empty." in out
+    code, out = distrib("contacts", "history", "zoe@fleuve.example", "--log", log)
+    assert code == 0, out
+    assert "Taken off the suppression list (unsubscribed)" in out and "asked back on 3 March" in out
+    code, out = distrib("suppress", "remove", "zoe@fleuve.example", "--reason", "x", "--log", log)
+    assert code != 0 and "not on the suppression list" in out

@@ -161,7 +161,7 @@ def test_the_keyboard_reaches_everything_with_a_visible_focus(
         assert page.evaluate("document.activeElement.id") == "main"
         reached = []
         visit.go("/")  # from the top of the page again
-        for _ in range(8):
+        for _ in range(12):
             page.keyboard.press("Tab")
             reached.append(page.evaluate("document.activeElement.textContent.trim()"))
         assert {"Accueil", "Fichiers reçus", "Français", "English"} <= set(reached)

@@ -13,9 +13,10 @@ command line sets it once (`set_language`); the HTML report and the web pages ta
 `Translator` of their own (`translator`), so two languages can be served at once.
 
 What is translated: the command line's own summaries, headings, questions and advice of
-``send``, ``preview`` and ``report``, and the whole HTML report.  Problem texts from the
-stages (a rejected row, a template error, an SMTP reply) stay as they are: English, or the
-server's words.
+``send``, ``preview``, ``report`` and ``ui``, the whole HTML report, and the web pages of
+``distrib ui`` (one catalogue: a word the command line and the pages share is translated
+once).  Problem texts from the stages (a rejected row, a template error, an SMTP reply) stay as
+they are: English, or the server's words.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def pick_language(explicit: str | None = None, environ: Mapping[str, str] | None
     return "en"
 
 
-#: The files whose messages the catalogue translates (relative to the package), and how to
+#: The files whose messages the catalogue translates (relative to the package; a ``*`` pattern
+#: names several), and how to
 #: read them: `extract_messages` finds every ``_("…")``, ``gettext``, ``ngettext`` and ``N_``.
 SOURCES: tuple[tuple[str, str], ...] = (
     ("cli/__init__.py", "python"),
@@ -128,10 +130,15 @@ SOURCES: tuple[tuple[str, str], ...] = (
     ("cli/preview.py", "python"),
     ("cli/audit.py", "python"),
     ("cli/relay.py", "python"),
+    ("cli/ui.py", "python"),
     ("audit/html.py", "python"),
     ("audit/report.html.j2", "jinja2.ext:babel_extract"),
+    ("web/*.py", "python"),
+    ("web/templates/*.html", "jinja2.ext:babel_extract"),
 )
-_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+#: The calls whose literal argument is a message (``UploadRefused(status, message, …)``: the
+#: web pages translate a refused upload's text when they show it).
+_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "UploadRefused": (2,)}
 
 
 def extract_messages() -> list[tuple[str, int, str | tuple[str, str]]]:
@@ -144,13 +151,15 @@ def extract_messages() -> list[tuple[str, int, str | tuple[str, str]]]:
 
     package = Path(__file__).parent
     found: list[tuple[str, int, str | tuple[str, str]]] = []
-    for name, method in SOURCES:
+    for pattern, method in SOURCES:
         options = {"extensions": "jinja2.ext.i18n"} if method != "python" else None
-        for line, message, _comments, _context in extract_from_file(
-            method, package / name, keywords=_KEYWORDS, options=options
-        ):
-            key = (str(message[0]), str(message[1])) if isinstance(message, tuple) else message
-            found.append((name, line, key))
+        for path in sorted(package.glob(pattern)):
+            name = path.relative_to(package).as_posix()
+            for line, message, _comments, _context in extract_from_file(
+                method, path, keywords=_KEYWORDS, options=options
+            ):
+                key = (str(message[0]), str(message[1])) if isinstance(message, tuple) else message
+                found.append((name, line, key))
     return found
 
 

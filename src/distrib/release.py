@@ -83,7 +83,9 @@ __all__ = [
     "Language",
     "Release",
     "ReleaseDocument",
+    "check_document",
     "load_release",
+    "markdown_html",
     "markdown_to_text",
     "read_release",
 ]
@@ -275,6 +277,25 @@ def read_release(
     if problems:
         raise ReleaseError(problems, f"the release in {display_path(folder)} cannot be used")
     return Release(folder, MappingProxyType(documents))
+
+
+def check_document(
+    lang: Language,
+    path: Path,
+    *,
+    max_attachments_mb: float = 10.0,
+    press: PressConfig | None = None,
+    domain: str = "",
+) -> list[Problem]:
+    """Every problem of one release document (``fr.md`` or ``en.md``), as a send reads it
+    (``press``: how images are sent and how large they may be)."""
+    from distrib.config import PressConfig
+
+    problems: list[Problem] = []
+    _read_document(
+        lang, path, problems, max_attachments_mb, press=press or PressConfig(), domain=domain
+    )
+    return problems
 
 
 def _read_document(
@@ -639,6 +660,11 @@ def _embargo_problem(value: str) -> str | None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         return f"{value!r} has no UTC offset, so the moment is ambiguous ({example}, or Z for UTC)"
     return None
+
+
+def markdown_html(markdown: str) -> Markup:
+    """Render a release's Markdown as HTML, as messages show it (raw HTML is not kept)."""
+    return _html(markdown)
 
 
 def _html(markdown: str) -> Markup:

@@ -21,7 +21,8 @@ from log_helpers import Clock
 
 #: Every table distrib creates, emptied between PostgreSQL tests.
 TABLES = (
-    "bounces", "suppressions", "resolutions", "leases", "attempts", "messages", "workers", "runs",
+    "bounces", "suppression_removals", "suppressions", "resolutions", "leases", "attempts",
+    "messages", "workers", "runs",
 )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ the open log.  Rows for tables and exports come from `distrib.audit`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -18,18 +19,20 @@ if TYPE_CHECKING:
     from distrib.audit import LogFilter, Report
     from distrib.bounces import BounceOutcome
     from distrib.deliverylog import DeliveryLog, MessageRow, Run
-    from distrib.deliverylog.records import Suppressed
+    from distrib.deliverylog.records import Suppressed, SuppressionRemoval
     from distrib.deliverylog.runs import Action
     from distrib.optout import OptOutOutcome
     from distrib.relay.imap import ImapSettings
     from distrib.resolve import Unknown
 
 __all__ = [
+    "SuppressionRemoved",
     "export_run",
     "find_run",
     "html_report",
     "make_filter",
     "read_bounces",
+    "remove_suppression",
     "resolve_unknown",
     "run_report",
     "suppression_list",
@@ -210,6 +213,53 @@ def read_bounces(
 def suppression_list(log: DeliveryLog) -> list[Suppressed]:
     """The log's suppression list, oldest entry first."""
     return log.suppressions()
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionRemoved:
+    """What `remove_suppression` took off the list.  ``opt_out``: one entry was the person's
+    own opt-out, so writing to them again needs their consent, documented (CASL)."""
+
+    address: str
+    removals: tuple[SuppressionRemoval, ...]
+
+    @property
+    def opt_out(self) -> bool:
+        """Whether an opt-out (not only a bounce) was removed."""
+        from distrib.deliverylog.records import UNSUBSCRIBED
+
+        return any(r.reason == UNSUBSCRIBED for r in self.removals)
+
+
+def remove_suppression(
+    log: DeliveryLog, address: str, *, why: str, by: str | None = None
+) -> SuppressionRemoved:
+    """Take ``address`` (and its case and ``+tag`` variants) off the suppression list: an
+    officer's decision, recorded with ``why`` (required) and ``by`` (default: this system's
+    user name) and shown in the journalist's history.  `InvalidRequestError` when the reason
+    is blank, the address is not valid, or it is not on the list."""
+    import getpass
+
+    from distrib.contacts.normalize import AddressError, normalize_address
+
+    if not why.strip():
+        raise InvalidRequestError(
+            "give the reason for taking this address off the suppression list"
+        )
+    try:
+        checked = normalize_address(address)
+    except AddressError as exc:
+        raise InvalidRequestError(f"{address!r}: {exc.reason}") from None
+    who = by
+    if not who:
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):
+            who = "unknown"
+    removals = log.remove_suppressions(checked.suppression_key, why=why, by=who)
+    if not removals:
+        raise InvalidRequestError(f"{checked.address}: not on the suppression list")
+    return SuppressionRemoved(checked.address, tuple(removals))
 
 
 #: How `distrib resolve` can settle a message.

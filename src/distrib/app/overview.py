@@ -59,6 +59,21 @@ def workspace_file(workspace: Path | None) -> Path:
     return candidate
 
 
+def workspace_to_create(workspace: Path | None) -> Path | None:
+    """The folder where `distrib ui` may offer to create a workspace: ``workspace`` (default:
+    this folder) when it is a folder without a workspace file, or does not exist and is not
+    named like a ``.toml`` file; None when there is a workspace to open (or a mistake to
+    report: `workspace_file` names it)."""
+    candidate = Path.cwd() if workspace is None else workspace
+    if candidate.is_dir():
+        if any((candidate / name).is_file() for name in WORKSPACE_NAMES):
+            return None
+        return candidate
+    if candidate.exists() or candidate.suffix.lower() == ".toml":
+        return None
+    return candidate
+
+
 def uploads_folder(campaign: Campaign) -> Path:
     """The folder inside the workspace where files sent from a browser are stored."""
     return campaign.folder / UPLOADS

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from distrib.errors import ConfigError, InvalidRequestError, Problem
 
 if TYPE_CHECKING:
+    from distrib.app.editing import WorkspaceIdentity
     from distrib.config import Campaign
     from distrib.workspace import Migrated, Workspace
 
@@ -183,14 +184,18 @@ def workspace_settings(file: Path) -> Campaign:
         raise ConfigError(config_problems(workspace.file, exc)) from None
 
 
-def start_workspace(folder: Path) -> list[Path]:
-    """Write a starter workspace into ``folder`` (`distrib init`); return the files written.
+def start_workspace(folder: Path, identity: WorkspaceIdentity | None = None) -> list[Path]:
+    """Write a starter workspace into ``folder`` (`distrib init`; ``identity``: the
+    organisation, sender, time zone and language to write in, checked first: `ConfigError`
+    names every field that is not valid, and nothing is written); return the files written.
 
     `FileExistsError` when a file would be overwritten (nothing is).
     """
+    from distrib.app.editing import new_workspace_text
     from distrib.starter import write_workspace
 
-    return write_workspace(folder)
+    settings = None if identity is None else new_workspace_text(folder, identity)
+    return write_workspace(folder, settings=settings)
 
 
 @dataclass(frozen=True, slots=True)

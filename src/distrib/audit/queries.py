@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from distrib.deliverylog.records import (
     LogEntry,
     StatusCount,
     Suppressed,
+    SuppressionRemoval,
 )
 from distrib.errors import RunNotFoundError
 
@@ -295,6 +296,7 @@ class History:
     address: str
     entries: list[LogEntry]
     suppressions: list[Suppressed]
+    removals: list[SuppressionRemoval] = field(default_factory=list)  # taken off the list
 
     @property
     def received(self) -> int:
@@ -315,4 +317,5 @@ def history(log: DeliveryLog, address: str, *, key: str, domain: str) -> History
         e for e in log.log_entries(EntryQuery(domain=domain)) if suppression_key(e.address) == key
     ]
     listed = [s for s in log.suppressions() if s.key == key]
-    return History(address, entries, listed)
+    removed = [r for r in log.suppression_removals() if r.key == key]
+    return History(address, entries, listed, removed)

@@ -94,6 +94,12 @@ def history_command(
     for s in found.suppressions:
         asked = format_time(s.requested_at or s.created_at, zone, seconds=False)
         console.print(f"On the suppression list: {s.reason} on {asked} ({s.source})", markup=False)
+    for r in found.removals:
+        when = format_time(r.removed_at, zone, seconds=False)
+        console.print(
+            f"Taken off the suppression list ({r.reason}) on {when} by {r.removed_by}: {r.why}",
+            markup=False,
+        )
 
 
 def _detail(entry: LogEntry) -> str:

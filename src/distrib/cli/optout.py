@@ -1,4 +1,5 @@
-"""`distrib unsubscribe` and `distrib suppressions`: the delivery log's suppression list."""
+"""`distrib unsubscribe`, `distrib suppressions` and `distrib suppress remove`: the delivery
+log's suppression list."""
 
 from __future__ import annotations
 
@@ -15,10 +16,55 @@ if TYPE_CHECKING:
     from distrib.app import OptOutOutcome
 
 
+suppress_app = typer.Typer(
+    help="Change the delivery log's suppression list (`distrib suppressions` lists it).",
+    no_args_is_help=True,
+)
+
+
 def register(app: typer.Typer) -> None:
     """Add the opt-out commands to ``app``."""
     app.command("unsubscribe")(unsubscribe)
     app.command("suppressions")(suppressions)
+    app.add_typer(suppress_app, name="suppress")
+
+
+@suppress_app.command("remove")
+def suppress_remove(
+    address: Annotated[str, typer.Argument(help="The address to write to again.")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            help="Why, kept in the log with your name and the date, e.g. 'asked to be put"
+            " back by email on 3 March'.",
+        ),
+    ],
+    campaign: CampaignOpt = None,
+    log: LogOpt = None,
+) -> None:
+    """Take an address (and its case and +tag variants) off the suppression list.
+
+    An officer's decision: the reason is required and kept in the log (who, when, why) and in
+    `distrib history`.  Taking off an opt-out means the person agreed to be written to again:
+    keep proof of that consent (CASL).
+    """
+    from distrib import app
+
+    with open_log(campaign, log) as delivery_log, user_errors():
+        removed = app.remove_suppression(delivery_log, address, why=reason)
+    for r in removed.removals:
+        console.print(
+            f"Removed {r.address} from the suppression list ({r.reason}, {r.source});"
+            f" recorded: {r.removed_by}, {r.removed_at}: {r.why}",
+            markup=False,
+        )
+    if removed.opt_out:
+        err.print(
+            "warning: this address had opted out.  Write to it again only with its consent,"
+            " and keep proof of that consent (CASL).",
+            markup=False,
+        )
 
 
 def unsubscribe(

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from distrib.app import gettext as _
 from distrib.cli._common import Exit, console, err, fail, user_errors
 
 WorkspaceArg = Annotated[
@@ -84,13 +85,24 @@ def ui(
     The address printed holds the key (as Jupyter's does): open it, and the browser keeps a
     session cookie.  On a team server (--host other than the loopback, or --team) officers sign
     in with the accounts of users.toml instead; put an HTTPS reverse proxy in front of it.
+    On a folder without a workspace (or one not made yet), the page offers to create it.
     """
     from distrib import app
     from distrib.web.serving import Server, is_loopback
     from distrib.web.workspace import UiSettings, create_app, new_access_token
 
-    file = _workspace(workspace)
     team = team or not is_loopback(host)
+    to_create = app.workspace_to_create(workspace)
+    if to_create is not None and team:
+        fail(
+            _(
+                "{folder}: no workspace here.  A team server opens an existing workspace:"
+                " create it first (`distrib init {folder}`, or `distrib ui {folder}` on this"
+                " machine)."
+            ).format(folder=to_create),
+            Exit.USAGE,
+        )
+    file = to_create or _workspace(workspace)
     allowed = {"127.0.0.1", "localhost", "[::1]", "::1"}
     allowed.update(name.strip().lower() for name in allow_host or ())
     if team:
@@ -98,10 +110,12 @@ def ui(
             accounts = app.load_accounts(app.accounts_file(file))
         if not accounts:
             fail(
-                f"refusing to serve on {host} without accounts: anyone who can reach it would"
-                f" see the workspace.  Add one with `distrib users add NAME {file}` (accounts"
-                f" are kept in {app.accounts_file(file)}), and put an HTTPS reverse proxy in"
-                " front of the server.",
+                _(
+                    "refusing to serve on {host} without accounts: anyone who can reach it"
+                    " would see the workspace.  Add one with `distrib users add NAME {file}`"
+                    " (accounts are kept in {accounts}), and put an HTTPS reverse proxy in"
+                    " front of the server."
+                ).format(host=host, file=file, accounts=app.accounts_file(file)),
                 Exit.USAGE,
             )
     settings = UiSettings(
@@ -111,23 +125,41 @@ def ui(
         allowed_hosts=frozenset(allowed),
         max_upload=max_upload_mb * 1024 * 1024,
         secure_cookies=team and not is_loopback(host),
+        setup=to_create is not None,
     )
     with user_errors():
         server = Server(create_app(settings), host, port)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (compared, not bound)
     if team:
-        console.print(f"distrib ui: team server for {file} on {server.url(shown)}", markup=False)
         console.print(
-            "TLS: this server speaks plain HTTP.  Put an HTTPS reverse proxy in front of it"
-            " (see docs/web.md) and let people reach it only through the proxy; officers sign"
-            " in with their accounts (`distrib users list`).",
+            _("distrib ui: team server for {file} on {url}").format(
+                file=file, url=server.url(shown)
+            ),
+            markup=False,
+        )
+        console.print(
+            _(
+                "TLS: this server speaks plain HTTP.  Put an HTTPS reverse proxy in front of it"
+                " (see docs/web.md) and let people reach it only through the proxy; officers"
+                " sign in with their accounts (`distrib users list`)."
+            ),
             markup=False,
         )
     else:
         url = f"{server.url(shown)}?token={settings.access_token}"
-        console.print(f"distrib ui: {file}", markup=False)
-        console.print(f"Open {url}", markup=False, soft_wrap=True)
-        console.print("(the address holds this session's access key; Ctrl-C stops)", markup=False)
+        if to_create is not None:
+            console.print(
+                _("distrib ui: no workspace in {folder} yet; the page offers to create it").format(
+                    folder=to_create
+                ),
+                markup=False,
+            )
+        else:
+            console.print(_("distrib ui: {file}").format(file=file), markup=False)
+        console.print(_("Open {url}").format(url=url), markup=False, soft_wrap=True)
+        console.print(
+            _("(the address holds this session's access key; Ctrl-C stops)"), markup=False
+        )
         if not no_browser:
             _open_browser(url)
     sys.stdout.flush()
@@ -140,7 +172,7 @@ def _open_browser(url: str) -> None:
     try:
         webbrowser.open(url)
     except webbrowser.Error:
-        err.print("(no browser could be opened: open the address yourself)", markup=False)
+        err.print(_("(no browser could be opened: open the address yourself)"), markup=False)
 
 
 @users_app.command("add")

@@ -46,6 +46,7 @@ from distrib.deliverylog.records import (
     Run,
     StatusCount,
     Suppressed,
+    SuppressionRemoval,
     TimedAttempt,
     WorkerRow,
 )
@@ -337,6 +338,15 @@ class Suppressions(Protocol):
 
     def suppression_entries(self) -> list[tuple[str, Location]]:
         """(address, where) for every entry, as `load_contacts` takes extra suppressions."""
+        ...
+
+    def remove_suppressions(self, key: str, *, why: str, by: str) -> list[SuppressionRemoval]:
+        """Take every entry matched on ``key`` off the list (an officer's decision: ``by``,
+        ``why``, never blank) and record each removal, in one transaction; [] if none."""
+        ...
+
+    def suppression_removals(self) -> list[SuppressionRemoval]:
+        """Every entry ever taken off the list, oldest removal first."""
         ...
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "Run",
     "StatusCount",
     "Suppressed",
+    "SuppressionRemoval",
     "TimedAttempt",
     "WorkerRow",
     "maybe_sent_note",
@@ -285,6 +286,22 @@ class Suppressed:
     created_at: str
     message: int | None
     note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionRemoval:
+    """An entry taken off the suppression list: what it was (address, reason, source, when it
+    was listed) and the officer's decision (who, when, why)."""
+
+    id: int
+    address: str
+    key: str
+    reason: str
+    source: str
+    listed_at: str
+    removed_at: str
+    removed_by: str
+    why: str
 
 
 def sent_note(run: int) -> str:

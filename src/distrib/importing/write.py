@@ -27,7 +27,13 @@ from distrib.errors import Location, Problem
 from distrib.importing.errors import Conflict, ReleaseOverwriteError
 from distrib.importing.model import ImportedDocument, WrittenFile
 
-__all__ = ["STATE_FILE", "front_matter_text", "render_document", "write_documents"]
+__all__ = [
+    "STATE_FILE",
+    "front_matter_text",
+    "render_document",
+    "split_document",
+    "write_documents",
+]
 
 STATE_FILE = ".distrib-import.json"
 
@@ -79,7 +85,7 @@ def _read_state(folder: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in files.items()}
 
 
-def _split(text: str) -> tuple[str, str]:
+def split_document(text: str) -> tuple[str, str]:
     """(front matter, body) of a release document; ("", text) when it has none."""
     lines = text.split("\n")
     if lines and lines[0].rstrip() == "---":
@@ -92,8 +98,8 @@ def _split(text: str) -> tuple[str, str]:
 def _conflict(path: Path, old: bytes, new: bytes) -> Conflict:
     if path.suffix != ".md":
         return Conflict(path, "", body_changed=True)
-    old_front, old_body = _split(old.decode("utf-8", "replace"))
-    new_front, new_body = _split(new.decode("utf-8", "replace"))
+    old_front, old_body = split_document(old.decode("utf-8", "replace"))
+    new_front, new_body = split_document(new.decode("utf-8", "replace"))
     diff = "".join(
         difflib.unified_diff(
             old_front.splitlines(keepends=True),

@@ -6,7 +6,13 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["FIRST_RELEASE", "copy_templates", "write_release", "write_workspace"]
+__all__ = [
+    "FIRST_RELEASE",
+    "copy_templates",
+    "starter_settings",
+    "write_release",
+    "write_workspace",
+]
 
 #: The release `distrib init` starts the workspace with.
 FIRST_RELEASE = "premier-communique"
@@ -33,10 +39,19 @@ def _release_plan(folder: Path) -> list[tuple[Path, bytes]]:
     return [(folder / Path(name).name, _starter(name)) for name in _RELEASE_FILES]
 
 
-def write_workspace(folder: Path, release: str = FIRST_RELEASE) -> list[Path]:
-    """Write a starter workspace into ``folder``: ``distrib.toml``, ``contacts.csv`` and
-    ``releases/<release>/`` (never overwriting); return the files written."""
-    plan = [(folder / name, _starter(name)) for name in ("distrib.toml", "contacts.csv")]
+def starter_settings() -> str:
+    """The starter ``distrib.toml``'s text."""
+    return _starter("distrib.toml").decode("utf-8")
+
+
+def write_workspace(
+    folder: Path, release: str = FIRST_RELEASE, settings: str | None = None
+) -> list[Path]:
+    """Write a starter workspace into ``folder``: ``distrib.toml`` (``settings``: its text,
+    else the starter's), ``contacts.csv`` and ``releases/<release>/`` (never overwriting);
+    return the files written."""
+    first = _starter("distrib.toml") if settings is None else settings.encode("utf-8")
+    plan = [(folder / "distrib.toml", first), (folder / "contacts.csv", _starter("contacts.csv"))]
     plan += _release_plan(folder / "releases" / release)
     return _write_all(plan)
 

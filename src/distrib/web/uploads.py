@@ -27,6 +27,7 @@ from pathlib import Path
 
 __all__ = [
     "KINDS",
+    "N_",
     "StoredUpload",
     "UploadRefused",
     "check_upload",
@@ -35,19 +36,26 @@ __all__ = [
     "store_upload",
 ]
 
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue; it is translated when shown."""
+    return message
+
+
 #: Each kind: the extensions that name it, the extension it is stored with, how to call it.
 KINDS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "csv": ((".csv", ".tsv"), ".csv", "CSV text"),
-    "txt": ((".txt", ".md"), ".txt", "text"),
-    "vcf": ((".vcf", ".vcard"), ".vcf", "a vCard file"),
-    "html": ((".html", ".htm"), ".html", "an HTML page"),
-    "xlsx": ((".xlsx",), ".xlsx", "an Excel workbook"),
-    "ods": ((".ods",), ".ods", "an OpenDocument spreadsheet"),
-    "docx": ((".docx",), ".docx", "a Word document"),
-    "png": ((".png",), ".png", "a PNG image"),
-    "jpeg": ((".jpg", ".jpeg"), ".jpg", "a JPEG image"),
-    "gif": ((".gif",), ".gif", "a GIF image"),
-    "webp": ((".webp",), ".webp", "a WebP image"),
+    "csv": ((".csv", ".tsv"), ".csv", N_("CSV text")),
+    "txt": ((".txt", ".md"), ".txt", N_("text")),
+    "vcf": ((".vcf", ".vcard"), ".vcf", N_("a vCard file")),
+    "html": ((".html", ".htm"), ".html", N_("an HTML page")),
+    "xlsx": ((".xlsx",), ".xlsx", N_("an Excel workbook")),
+    "ods": ((".ods",), ".ods", N_("an OpenDocument spreadsheet")),
+    "docx": ((".docx",), ".docx", N_("a Word document")),
+    "png": ((".png",), ".png", N_("a PNG image")),
+    "jpeg": ((".jpg", ".jpeg"), ".jpg", N_("a JPEG image")),
+    "gif": ((".gif",), ".gif", N_("a GIF image")),
+    "webp": ((".webp",), ".webp", N_("a WebP image")),
+    "pdf": ((".pdf",), ".pdf", N_("a PDF document")),
 }
 _BY_EXTENSION = {ext: kind for kind, (exts, _, _) in KINDS.items() for ext in exts}
 _TEXT_KINDS = ("csv", "txt", "vcf", "html")
@@ -129,6 +137,7 @@ _MAGIC: tuple[tuple[str, tuple[tuple[int, bytes], ...]], ...] = (
     ("jpeg", ((0, b"\xff\xd8\xff"),)),
     ("gif", ((0, b"GIF8"), (5, b"a"))),
     ("webp", ((0, b"RIFF"), (8, b"WEBP"))),
+    ("pdf", ((0, b"%PDF-"),)),
 )
 
 
@@ -160,8 +169,8 @@ def sniff(data: bytes, claimed: str | None = None) -> str:
     return _text_kind(data, claimed)
 
 
-_FOUND = {"zip": "a ZIP archive", "zip?": "a damaged ZIP archive", "binary": "binary data",
-          "text": "plain text"}  # fmt: skip
+_FOUND = {"zip": N_("a ZIP archive"), "zip?": N_("a damaged ZIP archive"),
+          "binary": N_("binary data"), "text": N_("plain text")}  # fmt: skip
 
 
 def check_upload(given_name: str, data: bytes, *, limit: int, kinds: tuple[str, ...]) -> str:

@@ -28,9 +28,13 @@ from distrib.errors import DistribError, ProblemsError
 from distrib.web.frames import FRAME_CSP, FrameStore
 from distrib.web.i18n import LANGUAGES, negotiate, translator
 from distrib.web.pages import STATIC, language_of, make_templates, render_page
+from distrib.web.pages_lists import list_routes
 from distrib.web.pages_preview import PreviewPages
+from distrib.web.pages_releases import release_routes
 from distrib.web.pages_runs import RunsPages
 from distrib.web.pages_sending import SendingPages
+from distrib.web.pages_settings import settings_routes
+from distrib.web.pages_setup import SetupFirst, setup_routes
 from distrib.web.security import (
     LOOPBACK_HOSTS,
     GuardSettings,
@@ -40,7 +44,7 @@ from distrib.web.security import (
     WorkspaceGuard,
     session_cookie,
 )
-from distrib.web.uploads import KINDS, StoredUpload, UploadRefused, store_upload
+from distrib.web.uploads import KINDS, N_, StoredUpload, UploadRefused, store_upload
 
 __all__ = ["MAX_UPLOAD", "UiSettings", "create_app", "new_access_token"]
 
@@ -59,6 +63,7 @@ def new_access_token() -> str:
 class UiSettings:
     """How `distrib ui` serves one workspace.
 
+    ``workspace``: the workspace's file (with ``setup``: the folder to create it in).
     ``access_token``: the key of a local server; None on a team server (``team``), which signs
     officers in with the accounts of ``users.toml``.  ``allowed_hosts``: the names the Host
     header may hold.  ``secure_cookies``: only over HTTPS (a team server behind its proxy).
@@ -71,6 +76,7 @@ class UiSettings:
     max_upload: int = MAX_UPLOAD
     secure_cookies: bool = False
     typed_confirmation: int = 50  # from this many recipients on, the count is typed to send
+    setup: bool = False  # ``workspace`` is a folder with no workspace yet: offer to create it
 
 
 class _Pages:
@@ -84,7 +90,15 @@ class _Pages:
         self.uploads: dict[str, StoredUpload] = {}
 
     def page(self, request: Request, name: str, status: int = 200, **values: Any) -> Response:
-        return render_page(self.templates, request, name, status, team=self.settings.team, **values)
+        return render_page(
+            self.templates,
+            request,
+            name,
+            status,
+            team=self.settings.team,
+            setup=self.settings.setup,
+            **values,
+        )
 
     def denied(self, scope: Scope, status: int, reason: str) -> bytes:
         """The page of a request the guard refuses, in the browser's language."""
@@ -202,7 +216,11 @@ class _Pages:
     async def not_found(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         return self.page(
-            request, "message.html", status, title="Not found", text="There is no such page."
+            request,
+            "message.html",
+            status,
+            title=N_("Not found"),
+            text=N_("There is no such page."),
         )
 
     def refused(self, request: Request, refused: UploadRefused) -> Response:
@@ -239,6 +257,10 @@ def create_app(settings: UiSettings) -> Starlette:
         *PreviewPages(pages).routes(),
         *SendingPages(pages).routes(),
         *RunsPages(pages).routes(),
+        *setup_routes(pages),
+        *settings_routes(pages),
+        *list_routes(pages),
+        *release_routes(pages),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     checks = Middleware(
@@ -246,7 +268,7 @@ def create_app(settings: UiSettings) -> Starlette:
     )
     return Starlette(
         routes=routes,
-        middleware=[checks],
+        middleware=[checks, Middleware(SetupFirst, host=pages)],
         exception_handlers={404: pages.not_found, 405: pages.not_found},
     )
 

@@ -38,6 +38,7 @@ from distrib.deliverylog.records import (
     Run,
     StatusCount,
     Suppressed,
+    SuppressionRemoval,
     TimedAttempt,
     WorkerRow,
     maybe_sent_note,
@@ -63,7 +64,7 @@ from distrib.deliverylog.states import (
     State,
     names,
 )
-from distrib.errors import DeliveryLogError, Location, RunNotFoundError
+from distrib.errors import DeliveryLogError, InvalidRequestError, Location, RunNotFoundError
 
 __all__ = ["SQLLog", "SQLWriter"]
 
@@ -842,6 +843,44 @@ class SQLLog:
     def suppression_entries(self) -> list[tuple[str, Location]]:
         """(address, where) for every entry, as `load_contacts` takes extra suppressions."""
         return suppression_entries(self.suppressions())
+
+    def remove_suppressions(self, key: str, *, why: str, by: str) -> list[SuppressionRemoval]:
+        """Take every entry matched on ``key`` off the list and record each removal (who,
+        when, why) in the same transaction; [] if none.  ``why`` and ``by`` must not be
+        blank: a removal is an officer's decision, kept with its reason."""
+        why, by = valid_text(why).strip(), valid_text(by).strip()
+        if not why or not by:
+            raise InvalidRequestError("a suppression removal needs its reason and who decided it")
+        now = self.now()
+        removed: list[SuppressionRemoval] = []
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT id, address, key, reason, source, created_at FROM suppressions"
+                " WHERE key = ? ORDER BY id",
+                (key,),
+            ).fetchall()
+            for entry, address, found, reason, source, listed_at in rows:
+                removal = db.insert(
+                    "INSERT INTO suppression_removals (address, key, reason, source, listed_at,"
+                    " removed_at, removed_by, why) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (address, found, reason, source, listed_at, now, by, why),
+                )
+                db.execute("DELETE FROM suppressions WHERE id = ?", (entry,))
+                removed.append(
+                    SuppressionRemoval(
+                        removal, address, found, reason, source, listed_at, now, by, why
+                    )
+                )
+        return removed
+
+    @_reads
+    def suppression_removals(self) -> list[SuppressionRemoval]:
+        """Every entry ever taken off the list, oldest removal first."""
+        rows = self._db.execute(
+            "SELECT id, address, key, reason, source, listed_at, removed_at, removed_by, why"
+            " FROM suppression_removals ORDER BY id"
+        )
+        return [SuppressionRemoval(*r) for r in rows]
 
     def record_bounce(self, bounce: NewBounce) -> bool:
         """Record a bounce once (False if already recorded)."""

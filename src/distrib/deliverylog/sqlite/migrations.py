@@ -152,6 +152,24 @@ MIGRATIONS: Sequence[Migration] = (
         CREATE INDEX attempts_relay ON attempts (relay, started_at);
         """,
     ),
+    Migration(
+        9,
+        "suppression removals: who took an address off the list, when and why",
+        """
+        CREATE TABLE suppression_removals (
+            id         INTEGER PRIMARY KEY,
+            address    TEXT NOT NULL,
+            key        TEXT NOT NULL,
+            reason     TEXT NOT NULL,
+            source     TEXT NOT NULL,
+            listed_at  TEXT NOT NULL,
+            removed_at TEXT NOT NULL,
+            removed_by TEXT NOT NULL,
+            why        TEXT NOT NULL
+        );
+        CREATE INDEX suppression_removals_key ON suppression_removals (key);
+        """,
+    ),
     # 10-19: the audit stage (suppressions, bounces).
     Migration(
         10,

@@ -1,0 +1,121 @@
+"""The workspace settings page of `distrib ui`: organisation, sender, footer, time zone, logo,
+relay (with presets) and limits, saved into ``distrib.toml`` by `distrib.app.
+update_workspace_settings`.  No password is shown or asked for: it stays in the environment or
+the keyring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from distrib import app as verbs
+from distrib.errors import DistribError, ProblemsError
+from distrib.web.uploads import UploadRefused, store_upload
+
+if TYPE_CHECKING:
+    from distrib.web.host import PageHost
+
+__all__ = ["settings_routes"]
+
+_IMAGES = ("png", "jpeg", "gif", "webp")
+
+
+def _current(file: Path) -> dict[str, str]:
+    """Each editable setting's value as the form shows it."""
+    workspace = verbs.open_workspace(file)
+    values: dict[str, str] = {}
+    for key in verbs.EDITABLE_SETTINGS:
+        found: Any = workspace.raw
+        for part in key.split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+        if found is None:  # not in the file: the default
+            model: Any = workspace.settings
+            for part in key.split("."):
+                model = getattr(model, part, None)
+            found = model
+        values[key] = "" if found is None else str(found)
+    return values
+
+
+class _Settings:
+    def __init__(self, host: PageHost) -> None:
+        self.host = host
+
+    @property
+    def file(self) -> Path:
+        return verbs.workspace_file(self.host.settings.workspace)
+
+    async def show(
+        self,
+        request: Request,
+        values: dict[str, str] | None = None,
+        problems: list[str] | None = None,
+    ) -> Response:
+        try:
+            values = values or await run_in_threadpool(_current, self.file)
+        except DistribError as exc:
+            return self.host.problems(request, exc)
+        notice = request.query_params.get("saved")
+        return self.host.page(
+            request,
+            "settings.html",
+            400 if problems else 200,
+            values=values,
+            problems=problems or [],
+            presets=verbs.relay_presets(),
+            notice=notice,
+            logo=request.query_params.get("logo"),
+        )
+
+    async def save(self, request: Request) -> Response:
+        async with request.form(max_files=0, max_fields=64) as form:
+            values = {key: str(form.get(key, "")) for key in verbs.EDITABLE_SETTINGS}
+        try:
+            await run_in_threadpool(verbs.update_workspace_settings, self.file, values)
+        except DistribError as exc:
+            problems = (
+                [str(p) for p in exc.problems] if isinstance(exc, ProblemsError) else [str(exc)]
+            )
+            return await self.show(request, values, problems)
+        return RedirectResponse("/settings?saved=1", status_code=303)
+
+    async def logo(self, request: Request) -> Response:
+        limit = self.host.settings.max_upload
+        async with request.form(max_files=1, max_fields=4, max_part_size=64 * 1024) as form:
+            sent = form.get("file")
+            if not isinstance(sent, UploadFile) or not sent.filename:
+                return self.host.refused(request, UploadRefused(400, "Choose a file to upload."))
+            data = await sent.read(limit + 1)
+            given = sent.filename
+        try:
+            campaign = await run_in_threadpool(verbs.load_campaign, self.file)
+            stored = await run_in_threadpool(
+                store_upload,
+                verbs.uploads_folder(campaign),
+                given,
+                data,
+                limit=limit,
+                kinds=_IMAGES,
+            )
+        except UploadRefused as refused:
+            return self.host.refused(request, refused)
+        except DistribError as exc:
+            return self.host.problems(request, exc)
+        self.host.uploads[stored.name] = stored
+        return RedirectResponse(f"/settings?logo={stored.name}", status_code=303)
+
+
+def settings_routes(host: PageHost) -> list[Route]:
+    """The routes of the settings page."""
+    pages = _Settings(host)
+    return [
+        Route("/settings", pages.show, methods=["GET"]),
+        Route("/settings", pages.save, methods=["POST"]),
+        Route("/settings/logo", pages.logo, methods=["POST"]),
+    ]
