@@ -403,14 +403,12 @@ class SMTPConfig(_Frozen):
 class MailboxConfig(_Frozen):
     """The workspace's mailbox (``[mailbox]``): where bounces, opt-outs and replies arrive, read
     by `distrib bounces`, `distrib unsubscribe --mailbox` and `distrib replies` when no mailbox
-    is named on the command line; and where a copy of what was sent goes (``sent_copy``).
+    is named on the command line.
 
     ``url``: ``imaps://USER@HOST[:PORT]/FOLDER`` or ``imap://…`` (STARTTLS); without it, the
     ``[smtp] preset``'s IMAP host (Microsoft 365, Google Workspace), the relay's user name and
     ``folder``.  ``auth``: ``password`` (from ``password_env``) or ``oauth2`` (the relay's
-    sign-in, `distrib relay login --mailbox`); default: the relay's.  ``sent_copy``:
-    ``none``, ``first`` (the first message of each run) or ``each``, appended to
-    ``sent_folder`` marked as read.
+    sign-in, `distrib relay login --mailbox`); default: the relay's.
     """
 
     url: str | None = None
@@ -418,8 +416,6 @@ class MailboxConfig(_Frozen):
     auth: Literal["password", "oauth2"] | None = None
     password_env: str = "DISTRIB_IMAP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
     ca_file: Path | None = None
-    sent_copy: Literal["none", "first", "each"] = "none"
-    sent_folder: str = "Sent"
 
     _resolve_ca = field_validator("ca_file", mode="before")(_resolve)
 
@@ -437,7 +433,7 @@ class MailboxConfig(_Frozen):
             raise ValueError(str(exc).removeprefix("imap: ")) from None
         return value
 
-    @field_validator("folder", "sent_folder")
+    @field_validator("folder")
     @classmethod
     def _folder(cls, value: str) -> str:
         if not value.strip() or find_forbidden(value):
