@@ -199,6 +199,10 @@ def test_an_officer_goes_from_an_empty_folder_to_a_second_release_that_skips_an_
             "sender.unsubscribe_url": ACCENTED_URL,
         })  # fmt: skip
         me.shoot("settings")
+        me.submit("/settings/relay-check")  # "Test the connection"
+        page.locator("#relay-check").wait_for()
+        assert page.locator('#relay-check tr[data-step="connect"].step-ok').count() == 1
+        me.shoot("relay-check")
 
         # The two lists; the French one's address column is mapped from the drop-down.
         for file in (french_file, english_file):
