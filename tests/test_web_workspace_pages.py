@@ -305,3 +305,21 @@ def test_upload_forms_refuse_a_missing_csrf_token(ws: WorkspaceFiles, path: str)
         client = signed_in(server)
         answer = client.post(path, files={"file": ("a.csv", b"email\na@b.example\n")})
         assert answer.status_code == 403
+
+
+def test_audience_values_differing_only_by_case_are_one_box(ws: WorkspaceFiles) -> None:
+    # The French list writes the beat "Culture" twice and "CULTURE" once; rules compare them
+    # without case (as `--only beat=culture` on the command line does): one box.
+    settings = ws.release(FIRST) / "release.toml"
+    settings.write_text('[audience]\ninclude = { beat = "culture" }\n', encoding="utf-8")
+    with ui_server(ws.file) as server:
+        client = signed_in(server)
+        page = client.get(f"/releases/{FIRST}/audience").text
+        only = re.findall(r'name="only\.beat" value="([^"]+)"( checked)?', page)
+        assert [v for v, _ in only if v.casefold() == "culture"] == ["Culture"], only
+        assert ("Culture", " checked") in only  # the release's "culture", ticked
+        count = client.post(
+            f"/releases/{FIRST}/audience/count",
+            data={"csrf": csrf_of(page), "only.beat": ["Culture"]},
+        ).json()
+    assert count["kept"] == 4  # Zoé, Léa ("CULTURE"), Sam and Lucas
