@@ -141,6 +141,14 @@ def _check_address(value: str | None) -> str | None:
     return value
 
 
+def _env_variable_name(value: str, example: str = "") -> str:
+    """``value`` if it can name an environment variable (where a secret is read from)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        hint = f", e.g. {example}" if example else ""
+        raise ValueError(f"must be the name of an environment variable{hint}")
+    return value
+
+
 class SourceConfig(_Frozen):
     """One contact file.  Sources win in campaign order, unless ``priority`` says otherwise
     (1 before 2; sources without one come after those with one).  ``sheet``: a name, a list of
@@ -201,9 +209,7 @@ class SenderConfig(_Frozen):
     @field_validator("unsubscribe_secret_env")
     @classmethod
     def _secret_env_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError("must be the name of an environment variable")
-        return value
+        return _env_variable_name(value)
 
     @field_validator("list_id")
     @classmethod
@@ -273,9 +279,7 @@ class OAuthConfig(_Frozen):
     @field_validator("client_secret_env")
     @classmethod
     def _env(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError("must be the name of an environment variable")
-        return value
+        return None if value is None else _env_variable_name(value)
 
     @field_validator("authority_host")
     @classmethod
@@ -329,11 +333,7 @@ class SMTPConfig(_Frozen):
     @field_validator("password_env")
     @classmethod
     def _env_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError(
-                "must be the name of an environment variable, e.g. DISTRIB_SMTP_PASSWORD"
-            )
-        return value
+        return _env_variable_name(value, "DISTRIB_SMTP_PASSWORD")
 
     @model_validator(mode="before")
     @classmethod
@@ -448,11 +448,7 @@ class MailboxConfig(_Frozen):
     @field_validator("password_env")
     @classmethod
     def _env_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError(
-                "must be the name of an environment variable, e.g. DISTRIB_IMAP_PASSWORD"
-            )
-        return value
+        return _env_variable_name(value, "DISTRIB_IMAP_PASSWORD")
 
     @model_validator(mode="before")
     @classmethod
