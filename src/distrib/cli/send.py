@@ -437,6 +437,7 @@ def _report(result: SendResult, file: str) -> None:
     print_report(result.report)
     print_followup(result, file)
     print_unknown(result.unknown_elsewhere, file)
+    print_sent_copy(result)
     r = result.engine
     console.print(
         _("Elapsed {seconds} s over {n} connection(s).").format(
@@ -476,6 +477,27 @@ def _report(result: SendResult, file: str) -> None:
     if result.status == "failures":
         # The run as a whole, resumed or not; and unknown messages in any run of the campaign.
         raise typer.Exit(int(Exit.FAILURES))
+
+
+def print_sent_copy(result: SendResult) -> None:
+    """The copy in the mailbox's Sent folder ([mailbox] sent_copy): how many, or why not."""
+    copy = result.sent_copy
+    if copy is None:
+        return
+    if copy.warning:
+        console.print(
+            _(
+                "warning: the messages were sent, but no copy went to the Sent folder: {reason}"
+            ).format(reason=copy.warning),
+            markup=False,
+        )
+        return
+    console.print(
+        _("Copied {n} message(s) to the folder {folder!r} ({m} already there).").format(
+            n=copy.appended, folder=copy.folder, m=copy.already
+        ),
+        markup=False,
+    )
 
 
 def print_followup(result: SendResult, file: str) -> None:
