@@ -243,7 +243,7 @@ if TYPE_CHECKING:
     from distrib.render import RenderedMessage
     from distrib.safetext import for_terminal
     from distrib.schedule import format_countdown
-    from distrib.send import ABANDON_REASON, STOP_REASON, Progress
+    from distrib.send import ABANDON_REASON, STOP_REASON, Progress, QuotaWait
     from distrib.send.stopping import StopSwitch
     from distrib.workspace import Migrated
 
@@ -335,7 +335,7 @@ _HOMES = {
     "distrib.inbox": ("clean",),
     "distrib.safetext": ("for_terminal",),
     "distrib.schedule": ("format_countdown",),
-    "distrib.send": ("ABANDON_REASON", "STOP_REASON", "Progress"),
+    "distrib.send": ("ABANDON_REASON", "STOP_REASON", "Progress", "QuotaWait"),
     "distrib.send.stopping": ("StopSwitch",),
     # Types of the values the verbs return, for interfaces to name.
     "distrib.app.resuming": ("Joining", "Resumption", "Settled"),
@@ -408,6 +408,7 @@ __all__ = [
     "PreviewWritten",
     "ProblemGroup",
     "Progress",
+    "QuotaWait",
     "RelayCheckError",
     "RelayPreset",
     "ReleaseListing",
