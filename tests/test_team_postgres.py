@@ -18,6 +18,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from time import monotonic, sleep
 
 import pytest
 
@@ -96,9 +97,13 @@ class Machines:
 def machines(tmp_path: Path, smtp_server: SMTPTestServer, postgres_url: str) -> Machines:
     a = write_workspace(tmp_path / "machine-a" / "presse", port=smtp_server.port,
                         extra=f'log = "{postgres_url}"\n')  # fmt: skip
-    # One connection: a sender held at its first DATA sends nothing else meanwhile.
-    text = a.file.read_text(encoding="utf-8")
-    a.file.write_text(text.replace("connections = 2", "connections = 1"), encoding="utf-8")
+    # One connection: a sender held at its first DATA sends nothing else meanwhile; and the
+    # client's timeouts longer than any hold, so that how long the other machine takes never
+    # changes what happens (the guard below ends a hung test).
+    text = a.file.read_text(encoding="utf-8").replace("connections = 2", "connections = 1")
+    text = text.replace("timeout = 5\ndata_timeout = 5", "timeout = 3600\ndata_timeout = 3600")
+    assert "timeout = 3600" in text
+    a.file.write_text(text, encoding="utf-8")
     (tmp_path / "machine-b").mkdir()
     shutil.copytree(a.root, tmp_path / "machine-b" / "presse")
     b_root = tmp_path / "machine-b" / "presse"
@@ -151,19 +156,31 @@ def test_two_machines_sending_one_release_at_once_send_each_journalist_once(
 def test_a_second_machine_joining_the_run_drains_it_with_the_first(
     machines: Machines, smtp_server: SMTPTestServer
 ) -> None:
-    """`--join`: B helps with A's run while A is held; between them each journalist gets one
-    message (a log per machine would give B a run of its own and send everyone twice)."""
+    """`--join`: B becomes a second worker of A's run instead of starting one of its own, and
+    between them each journalist gets one message (a log per machine would give B a run of
+    its own and send everyone twice).  A's first claim takes all 8 messages of this small
+    list, so B, having nothing free to claim, waits for A to end before it ends too."""
     held, go = threading.Event(), threading.Event()
     smtp_server.script("DATA", hold=go, times=1, action=lambda _: held.set())
     a = start("send", machines.a.release(FIRST), "--yes")
+    b = None
     try:
         assert held.wait(GUARD), "machine A never reached DATA"
-        b = run("send", machines.b.release(FIRST), "--resume", "1", "--join", "--yes")
+        b = start("send", machines.b.release(FIRST), "--resume", "1", "--join", "--yes")
+        # An event, not a delay: A is released once B is registered as the run's 2nd worker.
+        with open_log(machines.log, read_only=True) as log:
+            deadline = monotonic() + GUARD
+            while len(log.workers(1)) < 2 and b.poll() is None and monotonic() < deadline:
+                sleep(0.05)
+            workers = log.workers(1)
     finally:
         go.set()
         first = finish(a)
+        second = finish(b) if b is not None else None
     assert first.code == 0, first.output
-    assert b.code == 0, b.output
+    assert second is not None and second.code == 0, second and second.output
+    assert len(workers) == 2, second.output
+    assert {w.pid for w in workers} == {a.pid, b.pid}
     assert envelopes(smtp_server) == Counter(dict.fromkeys(LANGUAGES, 1))
     with open_log(machines.log, read_only=True) as log:
         assert [r.id for r in log.runs()] == [1]
