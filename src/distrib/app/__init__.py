@@ -249,7 +249,7 @@ if TYPE_CHECKING:
     from distrib.replies import RecordedReply, ReplyOutcome
     from distrib.safetext import for_terminal
     from distrib.schedule import format_countdown
-    from distrib.send import ABANDON_REASON, STOP_REASON, Progress
+    from distrib.send import ABANDON_REASON, STOP_REASON, Progress, QuotaWait
     from distrib.send.stopping import StopSwitch
     from distrib.workspace import Migrated
 
@@ -341,7 +341,7 @@ _HOMES = {
     "distrib.inbox": ("clean",),
     "distrib.safetext": ("for_terminal",),
     "distrib.schedule": ("format_countdown",),
-    "distrib.send": ("ABANDON_REASON", "STOP_REASON", "Progress"),
+    "distrib.send": ("ABANDON_REASON", "STOP_REASON", "Progress", "QuotaWait"),
     "distrib.send.stopping": ("StopSwitch",),
     # Types of the values the verbs return, for interfaces to name.
     "distrib.app.resuming": ("Joining", "Resumption", "Settled"),
@@ -419,6 +419,7 @@ __all__ = [
     "PreviewWritten",
     "ProblemGroup",
     "Progress",
+    "QuotaWait",
     "RecordedReply",
     "RelayCheckError",
     "RelayPreset",
