@@ -663,6 +663,9 @@ class Settings(_Frozen):
 
     templates: Path | None = None
     default_language: Language = "fr"
+    # The language distrib's own messages and the HTML report use for this workspace, unless
+    # ``--lang`` or DISTRIB_LANG says otherwise (None: the machine's locale).
+    interface_language: Language | None = None
     sources: tuple[SourceConfig, ...]
     suppression: tuple[Path, ...] = ()
     sender: SenderConfig

@@ -125,7 +125,13 @@ if TYPE_CHECKING:
         save_release_text,
         update_workspace_settings,
     )
-    from distrib.app.logs import load_campaign, locate_log, log_name, open_log
+    from distrib.app.logs import (
+        interface_language,
+        load_campaign,
+        locate_log,
+        log_name,
+        open_log,
+    )
     from distrib.app.overview import (
         WorkspaceOverview,
         release_named,
@@ -301,7 +307,9 @@ _HOMES = {
     "distrib.app.contacts": (
         "MERGE_FORMATS", "Merged", "check_contacts", "contact_history", "merge_contacts",
     ),
-    "distrib.app.logs": ("load_campaign", "locate_log", "log_name", "open_log"),
+    "distrib.app.logs": (
+        "interface_language", "load_campaign", "locate_log", "log_name", "open_log",
+    ),
     "distrib.app.previewing": (
         "CheckProgress", "LivePreview", "PreviewMessage", "PreviewSession", "PreviewWritten",
         "collect_and_write_preview", "collect_preview", "live_preview", "preview_session",
@@ -484,6 +492,7 @@ __all__ = [
     "imap_settings",
     "import_release",
     "in_zone",
+    "interface_language",
     "list_columns",
     "list_releases",
     "list_runs",
