@@ -436,11 +436,16 @@ class MailboxConfig(_Frozen):
     ``url``: ``imaps://USER@HOST[:PORT]/FOLDER`` or ``imap://…`` (STARTTLS); without it, the
     ``[smtp] preset``'s IMAP host (Microsoft 365, Google Workspace), the relay's user name and
     ``folder``.  ``auth``: ``password`` (from ``password_env``) or ``oauth2`` (the relay's
-    sign-in, `distrib relay login --mailbox`); default: the relay's.
+    sign-in, `distrib relay login --mailbox`); default: the relay's.  ``sent_copy``: after a
+    send, append a copy of the run's first sent message (``first``) or of each (``each``) to
+    the mailbox's Sent folder (the server's SPECIAL-USE ``\\Sent`` folder, else
+    ``sent_folder``); ``none`` (the default) appends nothing.
     """
 
     url: str | None = None
     folder: str = "INBOX"
+    sent_copy: Literal["none", "first", "each"] = "none"
+    sent_folder: str = "Sent"
     auth: Literal["password", "oauth2"] | None = None
     password_env: str = "DISTRIB_IMAP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
     ca_file: Path | None = None
@@ -461,7 +466,7 @@ class MailboxConfig(_Frozen):
             raise ValueError(str(exc).removeprefix("imap: ")) from None
         return value
 
-    @field_validator("folder")
+    @field_validator("folder", "sent_folder")
     @classmethod
     def _folder(cls, value: str) -> str:
         if not value.strip() or find_forbidden(value):
@@ -686,6 +691,9 @@ class Settings(_Frozen):
 
     templates: Path | None = None
     default_language: Language = "fr"
+    # The language distrib's own messages and the HTML report use for this workspace, unless
+    # ``--lang`` or DISTRIB_LANG says otherwise (None: the machine's locale).
+    interface_language: Language | None = None
     sources: tuple[SourceConfig, ...]
     suppression: tuple[Path, ...] = ()
     sender: SenderConfig
