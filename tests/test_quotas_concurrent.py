@@ -106,3 +106,14 @@ def test_two_processes_sending_through_one_relay_at_once_send_exactly_the_quota(
         # The log's sends are the relay's: each sent message was received once.
         sent = sorted(m.recipient for run in runs for m in log.messages(run.id, states=["sent"]))
         assert sorted(r for m in accepted for r in m.rcpt_tos) == sent
+        # 10 places were believed free and 5 given: at least one process met the full quota in
+        # the log, sent nothing of that message, and the log says so.
+        full = [
+            a
+            for run in runs
+            for m in log.messages(run.id, states=["ready"])
+            for a in log.attempts(m.id)
+        ]
+        assert full and all(a.outcome == "requeued" for a in full)
+        assert all(f"per_hour = {PER_HOUR}" in (a.reply_text or "") for a in full)
+        assert all("nothing was sent" in (a.reply_text or "") for a in full)
