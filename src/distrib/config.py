@@ -20,6 +20,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -127,6 +128,33 @@ def _check_header_text(value: str | None) -> str | None:
     return value
 
 
+def unsubscribe_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the one-click unsubscribe link of List-Unsubscribe, or None.
+
+    The one rule for ``unsubscribe_url``: the settings refuse at load and save what the
+    renderer would refuse in every message (`distrib.render.unsubscribe.check_url`)."""
+    reason = find_forbidden(url)
+    if reason is not None:
+        return f"contains a {reason}; header text must be a single line"
+    if re.search(r"[\s<>\"]", url):
+        return "must not hold spaces, quotes or <> (percent-encode them, e.g. %20)"
+    if not url.isascii():
+        try:
+            host = urlsplit(url).hostname or ""
+            ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else ""
+        except (ValueError, UnicodeError):  # not a URL, or a host IDNA cannot encode
+            host = ascii_host = ""
+        if ascii_host:
+            return (
+                f"must be ASCII (a header holds it): write the host {host!r} as {ascii_host!r}"
+                " and percent-encode any other accent"
+            )
+        return "must be ASCII (a header holds it): percent-encode accents, e.g. %C3%A9"
+    if not url.startswith("https://"):
+        return "must be an https:// URL (RFC 8058 one-click unsubscribe)"
+    return None
+
+
 def _check_address(value: str | None) -> str | None:
     """Validate an email address with email-validator (no DNS), keeping it as written."""
     if value is None:
@@ -225,9 +253,9 @@ class SenderConfig(_Frozen):
     @classmethod
     def _https(cls, value: str | None) -> str | None:
         if value is not None:
-            _check_header_text(value)
-            if not value.startswith("https://"):
-                raise ValueError("must be an https:// URL (RFC 8058 one-click unsubscribe)")
+            reason = unsubscribe_url_problem(value)
+            if reason is not None:
+                raise ValueError(reason)
         return value
 
     @property

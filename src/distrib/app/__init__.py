@@ -149,6 +149,7 @@ if TYPE_CHECKING:
         collect_and_write_preview,
         collect_preview,
         live_preview,
+        load_preview_stages,
         preview_session,
         write_preview,
     )
@@ -312,8 +313,8 @@ _HOMES = {
     ),
     "distrib.app.previewing": (
         "CheckProgress", "LivePreview", "PreviewMessage", "PreviewSession", "PreviewWritten",
-        "collect_and_write_preview", "collect_preview", "live_preview", "preview_session",
-        "write_preview",
+        "collect_and_write_preview", "collect_preview", "live_preview", "load_preview_stages",
+        "preview_session", "write_preview",
     ),
     "distrib.app.sending": (
         "Followup", "ReleaseVersion", "SendPreparation", "SendResult", "SendSummary",
@@ -500,6 +501,7 @@ __all__ = [
     "load_accounts",
     "load_audience",
     "load_campaign",
+    "load_preview_stages",
     "locate_log",
     "locate_target",
     "log_columns",
