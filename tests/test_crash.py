@@ -14,8 +14,6 @@ import dataclasses
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -27,8 +25,8 @@ from typer.testing import CliRunner
 import crash_driver
 from campaign_helpers import EXPECTED, CampaignFiles, write_campaign
 from crash_helpers import (
+    DriverProcess,
     Killer,
-    Popen,
     distrib_process,
     environment,
     finish,
@@ -40,19 +38,14 @@ from distrib.deliverylog import MessageRow, open_log
 from distrib.send.crash import CRASH_EXIT, POINTS, CrashPoints
 from smtp_server import SMTPTestServer, plan_messages
 
-TESTS = Path(__file__).resolve().parent
-DRIVER = TESTS / "crash_driver.py"
 runner = CliRunner()
 
 
-def drive(log: str | Path, server: SMTPTestServer, connections: int = 1, **env: str) -> Popen:
-    return subprocess.Popen(
-        [sys.executable, str(DRIVER), str(log), str(server.port), str(connections)],
-        env=environment(**env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def drive(
+    log: str | Path, server: SMTPTestServer, connections: int = 1, **env: str
+) -> DriverProcess:
+    """Start a sending process (the crash driver) on ``log``; ``env`` adds to its environment."""
+    return DriverProcess([str(log), str(server.port), str(connections)], environment(**env))
 
 
 def rows(log: str | Path) -> dict[str, MessageRow]:
