@@ -10,12 +10,10 @@ therefore killed at exactly that point of its conversation, however fast or slow
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -23,11 +21,14 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from forked import ForkedProcess
+
 TESTS = Path(__file__).resolve().parent
 
 
 class Process(Protocol):
-    """What the crash tests use of a child process: a `subprocess.Popen` or a `DriverProcess`."""
+    """What the crash tests use of a child process: a `subprocess.Popen` or a
+    `forked.ForkedProcess`."""
 
     pid: int
     returncode: int | None
@@ -123,76 +124,19 @@ class Killer:
 
 # -- the crash driver, forked from a process that has already imported it --------------------
 
-#: A fork server (multiprocessing's ``forkserver``, one per test process, started on first use)
-#: that imports `crash_driver`, and so the sending stage, once; each `DriverProcess` is a fork of
-#: it.  A fresh interpreter would spend a second or more importing the same modules for each of
-#: the dozens of sending processes a crash test starts and kills: the fork starts in
-#: milliseconds.  It is still a separate process with its own pid, killed by a real SIGKILL or
-#: ending by a crash point's ``os._exit``; it starts with no open file, socket or log (the
-#: server only imports), and `distrib.send.crash` reads its environment on first use, in the
-#: child.
-_FORKSERVER = multiprocessing.get_context("forkserver")
-_FORKSERVER.set_forkserver_preload(
-    [
-        "__main__",  # pytest's (imported once here, not again in each child)
-        # What `crash_driver` imports, by names found without the tests' folder on the path
-        # (the fork server imports these before it takes the test process's sys.path).
-        "distrib.config",
-        "distrib.send",
-        "distrib.deliverylog",
-        "distrib.deliverylog.lease",
-        "distrib.deliverylog.sqlite",
-        "distrib.deliverylog.postgres",
-    ]
-)
 
-
-def _run_driver(argv: list[str], env: dict[str, str], output: str) -> None:
-    """In the forked child: write stdout and stderr to ``output``, take ``env`` as the whole
-    environment, and run the crash driver."""
-    fd = os.open(output, os.O_WRONLY | os.O_APPEND)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-    os.environ.clear()
-    os.environ.update(env)
-    import crash_driver  # already imported by the fork server
+def _drive(argv: list[str]) -> None:
+    import crash_driver
 
     sys.exit(crash_driver.main(["crash_driver", *argv]))
 
 
-class DriverProcess:
-    """``python crash_driver.py ARGV`` with ``env`` as its environment, forked from the fork
-    server; its exit code as `subprocess.Popen` gives it (negative: killed by that signal)."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        fd, self._output = tempfile.mkstemp(prefix="distrib-crash-driver-", suffix=".out")
-        os.close(fd)
-        self._process = _FORKSERVER.Process(target=_run_driver, args=(argv, env, self._output))
-        self._process.start()
-        assert self._process.pid is not None
-        self.pid: int = self._process.pid
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        if self.returncode is None:
-            self.returncode = self._process.exitcode
-        return self.returncode
-
-    def kill(self) -> None:
-        self._process.kill()
-
-    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
-        """Wait for the process to end; return its output (stdout and stderr together)."""
-        self._process.join(timeout)
-        if self.poll() is None:
-            raise subprocess.TimeoutExpired(["crash_driver"], timeout or 0)
-        output = Path(self._output)
-        try:
-            return output.read_text(encoding="utf-8", errors="backslashreplace"), ""
-        finally:
-            output.unlink(missing_ok=True)
-            self._process.close()
+def driver_process(argv: list[str], env: dict[str, str]) -> ForkedProcess:
+    """``python crash_driver.py ARGV`` with ``env`` as its whole environment, forked from the
+    fork server that has imported the sending stage (`forked`): a fresh interpreter would
+    spend a second or more importing it for each of the dozens of sending processes a crash
+    test starts and kills.  Standard output and error together, as `finish` reads them."""
+    return ForkedProcess(_drive, [argv], env=env)
 
 
 # -- processes, as /proc shows them (Linux) ---------------------------------------------------

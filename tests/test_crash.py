@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 import crash_driver
 from campaign_helpers import EXPECTED, CampaignFiles, write_campaign
 from crash_helpers import (
-    DriverProcess,
     Killer,
     distrib_process,
+    driver_process,
     environment,
     finish,
     read_until,
@@ -36,6 +36,7 @@ from crash_helpers import (
 from distrib.cli import app
 from distrib.deliverylog import MessageRow, open_log
 from distrib.send.crash import CRASH_EXIT, POINTS, CrashPoints
+from forked import ForkedProcess
 from smtp_server import SMTPTestServer, plan_messages
 
 runner = CliRunner()
@@ -43,9 +44,9 @@ runner = CliRunner()
 
 def drive(
     log: str | Path, server: SMTPTestServer, connections: int = 1, **env: str
-) -> DriverProcess:
+) -> ForkedProcess:
     """Start a sending process (the crash driver) on ``log``; ``env`` adds to its environment."""
-    return DriverProcess([str(log), str(server.port), str(connections)], environment(**env))
+    return driver_process([str(log), str(server.port), str(connections)], environment(**env))
 
 
 def rows(log: str | Path) -> dict[str, MessageRow]:
