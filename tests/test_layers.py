@@ -93,7 +93,8 @@ def test_the_library_never_imports_an_interface_toolkit() -> None:
             (
                 "distrib.contacts", "distrib.release", "distrib.render", "distrib.send",
                 "distrib.audit", "distrib.deliverylog", "distrib.preview", "distrib.bounces",
-                "distrib.optout", "distrib.inbox", "distrib.resolve", "distrib.schedule",
+                "distrib.optout", "distrib.inbox", "distrib.replies", "distrib.resolve",
+                "distrib.schedule",
                 "distrib.renderpool", "distrib.config", "distrib.export", "distrib.workspace",
                 "distrib.starter",
             ),

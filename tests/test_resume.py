@@ -219,6 +219,23 @@ def test_resume_refuses_changed_contacts_unless_forced(
     assert "no longer in the contact lists" in note[0]
 
 
+def test_an_opt_out_recorded_while_a_run_is_paused_does_not_block_its_resume(
+    campaign: CampaignFiles, smtp_server: SMTPTestServer
+) -> None:
+    """The log's suppression list changes the audience, not the lists: a run paused, then an
+    opt-out (`distrib unsubscribe`) resumes without --force and skips that journalist."""
+    pause_run_1(campaign, smtp_server)
+    code, out = distrib("unsubscribe", SAM, "--campaign", str(campaign.campaign))
+    assert code == 0, out
+    assert states(campaign)[SAM] == "suppressed"  # the waiting message is stopped at once
+
+    code, out = distrib("send", str(campaign.campaign), "--resume", "1", "--yes")
+    assert code == 3, out  # finished, with Alice failed
+    assert "changed since" not in out
+    assert SAM not in copies(smtp_server) and copies(smtp_server)[NOEMIE] == 1
+    assert states(campaign)[SAM] == "suppressed"
+
+
 def test_resume_refuses_changed_templates_unless_forced_then_sends_the_new_text(
     campaign: CampaignFiles, smtp_server: SMTPTestServer
 ) -> None:

@@ -252,3 +252,51 @@ def test_axe_is_the_vendored_release() -> None:
     digest = hashlib.sha256(AXE.read_bytes()).hexdigest()
     assert f"sha256 of axe.min.js: {digest}" in version
     assert AXE.read_text(encoding="utf-8").startswith("/*! axe v4.14.1")
+
+
+def _workspace_with_link(root: Path, port: int, address: str = "presse@quais.example") -> Path:
+    """A workspace (two releases) whose messages carry one-click links; returns distrib.toml."""
+    from workspace_helpers import write_workspace
+
+    files = write_workspace(root, port=port)
+    text = files.file.read_text(encoding="utf-8").replace(
+        '[sender]\nname = "Service de presse"\naddress = "presse@quais.example"\n',
+        f'[sender]\nname = "Service de presse"\naddress = "{address}"\n'
+        'unsubscribe_url = "https://desabonnement.quais.example/u/{token}"\n',
+    )
+    assert "unsubscribe_url" in text
+    files.file.write_text(text, encoding="utf-8")
+    return files.file
+
+
+def test_a_release_1_token_is_honoured_by_release_2_and_another_workspace_refuses_it(
+    tmp_path: Path, smtp_server: SMTPTestServer, secret: str
+) -> None:
+    from workspace_helpers import FIRST, LANGUAGES, SECOND
+
+    ours = _workspace_with_link(tmp_path / "ours", smtp_server.port)
+    # Another workspace, same secret, its own sender domain.
+    theirs = _workspace_with_link(tmp_path / "theirs", smtp_server.port, "presse@autre.example")
+    distrib("send", str(ours), "--release", FIRST, "--yes")
+    first = tokens_by_recipient(smtp_server)
+    since = len(smtp_server.messages)
+    distrib("send", str(theirs), "--release", FIRST, "--yes")
+    their_tokens = tokens_by_recipient(smtp_server, since)
+    zoe = "zoe@fleuve.example"
+    assert first[zoe] != their_tokens[zoe]
+
+    def server_of(file: Path) -> Any:
+        return served(create_unsubscribe_app(file, token_index(load_campaign(file))))
+
+    with server_of(theirs) as server, httpx.Client(base_url=server.url()) as client:
+        assert client.post(f"/u/{first[zoe]}", data=ONE_CLICK).status_code == 404
+    with server_of(ours) as server, httpx.Client(base_url=server.url()) as client:
+        assert client.post(f"/u/{their_tokens[zoe]}", data=ONE_CLICK).status_code == 404
+        assert client.post(f"/u/{first[zoe]}", data=ONE_CLICK).status_code == 200
+    with open_log(theirs.parent / "distrib-log.sqlite", read_only=True) as log:
+        assert list(log.suppressions()) == []  # the refused token recorded nothing there
+
+    since = len(smtp_server.messages)
+    distrib("send", str(ours), "--release", SECOND, "--yes")
+    second = {m.rcpt_tos[0].lower() for m in smtp_server.messages[since:]}
+    assert second == set(LANGUAGES) - {zoe}  # release 2 skips who left from release 1

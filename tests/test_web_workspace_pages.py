@@ -305,3 +305,46 @@ def test_upload_forms_refuse_a_missing_csrf_token(ws: WorkspaceFiles, path: str)
         client = signed_in(server)
         answer = client.post(path, files={"file": ("a.csv", b"email\na@b.example\n")})
         assert answer.status_code == 403
+
+
+def test_audience_values_differing_only_by_case_are_one_box(ws: WorkspaceFiles) -> None:
+    # The French list writes the beat "Culture" twice and "CULTURE" once; rules compare them
+    # without case (as `--only beat=culture` on the command line does): one box.
+    settings = ws.release(FIRST) / "release.toml"
+    settings.write_text('[audience]\ninclude = { beat = "culture" }\n', encoding="utf-8")
+    with ui_server(ws.file) as server:
+        client = signed_in(server)
+        page = client.get(f"/releases/{FIRST}/audience").text
+        only = re.findall(r'name="only\.beat" value="([^"]+)"( checked)?', page)
+        assert [v for v, _ in only if v.casefold() == "culture"] == ["Culture"], only
+        assert ("Culture", " checked") in only  # the release's "culture", ticked
+        count = client.post(
+            f"/releases/{FIRST}/audience/count",
+            data={"csrf": csrf_of(page), "only.beat": ["Culture"]},
+        ).json()
+    assert count["kept"] == 4  # Zoé, Léa ("CULTURE"), Sam and Lucas
+
+
+def test_importing_a_word_file_becomes_the_release_text(ws: WorkspaceFiles) -> None:
+    from distrib.app import read_release_text
+    from import_helpers import french_docx
+
+    form = f"/releases/{FIRST}/text/fr"
+    word = ("../Communiqué final.docx", french_docx().to_bytes(), "application/octet-stream")
+    with ui_server(ws.file) as server:
+        client = signed_in(server)
+        token = _csrf(client, form)
+        kept = client.post(f"{form}/import", data={"csrf": token}, files={"file": word})
+        assert kept.status_code == 400  # the text there is not replaced unless asked
+        assert "Hiver en vitrine" not in read_release_text(ws.file, FIRST, "fr").title
+        answer = client.post(
+            f"{form}/import", data={"csrf": token, "replace": "1"}, files={"file": word}
+        )
+        assert answer.status_code == 303, answer.text
+        shown = client.get(form).text
+    text = read_release_text(ws.file, FIRST, "fr")
+    assert "Hiver en vitrine" in text.title
+    assert text.dateline.startswith("MONTRÉAL, le 4 novembre 2027")
+    assert "Six haltes chauffées" in text.body
+    assert "240 commerces" in str(text.others.get("about"))  # the boilerplate, kept apart
+    assert "Hiver en vitrine" in shown  # the form shows the imported text

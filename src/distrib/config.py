@@ -141,6 +141,14 @@ def _check_address(value: str | None) -> str | None:
     return value
 
 
+def _env_variable_name(value: str, example: str = "") -> str:
+    """``value`` if it can name an environment variable (where a secret is read from)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        hint = f", e.g. {example}" if example else ""
+        raise ValueError(f"must be the name of an environment variable{hint}")
+    return value
+
+
 class SourceConfig(_Frozen):
     """One contact file.  Sources win in campaign order, unless ``priority`` says otherwise
     (1 before 2; sources without one come after those with one).  ``sheet``: a name, a list of
@@ -201,9 +209,7 @@ class SenderConfig(_Frozen):
     @field_validator("unsubscribe_secret_env")
     @classmethod
     def _secret_env_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError("must be the name of an environment variable")
-        return value
+        return _env_variable_name(value)
 
     @field_validator("list_id")
     @classmethod
@@ -273,9 +279,7 @@ class OAuthConfig(_Frozen):
     @field_validator("client_secret_env")
     @classmethod
     def _env(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError("must be the name of an environment variable")
-        return value
+        return None if value is None else _env_variable_name(value)
 
     @field_validator("authority_host")
     @classmethod
@@ -329,11 +333,7 @@ class SMTPConfig(_Frozen):
     @field_validator("password_env")
     @classmethod
     def _env_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError(
-                "must be the name of an environment variable, e.g. DISTRIB_SMTP_PASSWORD"
-            )
-        return value
+        return _env_variable_name(value, "DISTRIB_SMTP_PASSWORD")
 
     @model_validator(mode="before")
     @classmethod
@@ -398,6 +398,62 @@ class SMTPConfig(_Frozen):
         if self.preset in ("microsoft365", "google-workspace"):
             return self.preset
         return None
+
+
+class MailboxConfig(_Frozen):
+    """The workspace's mailbox (``[mailbox]``): where bounces, opt-outs and replies arrive, read
+    by `distrib bounces`, `distrib unsubscribe --mailbox` and `distrib replies` when no mailbox
+    is named on the command line.
+
+    ``url``: ``imaps://USER@HOST[:PORT]/FOLDER`` or ``imap://…`` (STARTTLS); without it, the
+    ``[smtp] preset``'s IMAP host (Microsoft 365, Google Workspace), the relay's user name and
+    ``folder``.  ``auth``: ``password`` (from ``password_env``) or ``oauth2`` (the relay's
+    sign-in, `distrib relay login --mailbox`); default: the relay's.
+    """
+
+    url: str | None = None
+    folder: str = "INBOX"
+    auth: Literal["password", "oauth2"] | None = None
+    password_env: str = "DISTRIB_IMAP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
+    ca_file: Path | None = None
+
+    _resolve_ca = field_validator("ca_file", mode="before")(_resolve)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from distrib.errors import DistribError
+        from distrib.relay.imap import MailboxURL
+
+        try:
+            MailboxURL.parse(value)
+        except DistribError as exc:  # ImapError: says what is wrong, never a password
+            raise ValueError(str(exc).removeprefix("imap: ")) from None
+        return value
+
+    @field_validator("folder")
+    @classmethod
+    def _folder(cls, value: str) -> str:
+        if not value.strip() or find_forbidden(value):
+            raise ValueError("must be a folder name on one line")
+        return value
+
+    @field_validator("password_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        return _env_variable_name(value, "DISTRIB_IMAP_PASSWORD")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password_in_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError(
+                "'password' is not read from the settings; put the mailbox's password in the "
+                "environment variable named by mailbox.password_env"
+            )
+        return data
 
 
 class DKIMConfig(_Frozen):
@@ -606,6 +662,7 @@ class Settings(_Frozen):
     suppression: tuple[Path, ...] = ()
     sender: SenderConfig
     smtp: SMTPConfig = SMTPConfig()
+    mailbox: MailboxConfig | None = None
     limits: LimitsConfig = LimitsConfig()
     log: Path | str | None = None  # a file, or a postgresql:// URL
     # Rendering (issue 4): bilingual order, fallback language, outlets sheet, attachments, DKIM.
@@ -664,6 +721,52 @@ class Settings(_Frozen):
                     return data  # reported once, as `timezone`
                 data = {**data, "press": {**press, "time_zone": zone}}
         return data
+
+    @model_validator(mode="after")
+    def _mailbox_reachable(self) -> Settings:
+        box = self.mailbox
+        if box is None:
+            return self
+        if box.url is None and self._preset_imap_host() is None:
+            raise ValueError(
+                'mailbox: give url = "imaps://USER@HOST/INBOX" (only the Microsoft 365 and'
+                " Google Workspace presets know their IMAP host)"
+            )
+        if self.mailbox_auth == "oauth2" and self.smtp.oauth_provider is None:
+            raise ValueError(
+                'mailbox: auth = "oauth2" uses the relay\'s sign-in: set [smtp] auth = "oauth2"'
+                " with its preset or [smtp.oauth]"
+            )
+        return self
+
+    def _preset_imap_host(self) -> str | None:
+        from distrib.relay.presets import PRESETS
+
+        preset = PRESETS.get(self.smtp.preset or "")
+        return preset.imap_host if preset is not None else None
+
+    @property
+    def mailbox_auth(self) -> Literal["password", "oauth2"]:
+        """How the mailbox is logged into: ``[mailbox] auth``, else the relay's."""
+        box = self.mailbox
+        if box is not None and box.auth is not None:
+            return box.auth
+        return self.smtp.auth
+
+    @property
+    def mailbox_url(self) -> str | None:
+        """The mailbox's address: ``[mailbox] url``, or the preset's IMAP host with the relay's
+        user name (else the sender's address) and ``folder``; None without ``[mailbox]``."""
+        box = self.mailbox
+        if box is None:
+            return None
+        if box.url is not None:
+            return box.url
+        from urllib.parse import quote
+
+        user = self.smtp.username or self.sender.address
+        host = self._preset_imap_host()
+        return f"imaps://{quote(user, safe='@')}@{host}/{quote(box.folder, safe='/')}"
 
     @field_validator("bilingual_order")
     @classmethod

@@ -130,6 +130,8 @@ SOURCES: tuple[tuple[str, str], ...] = (
     ("cli/preview.py", "python"),
     ("cli/audit.py", "python"),
     ("cli/relay.py", "python"),
+    ("cli/replies.py", "python"),
+    ("cli/history.py", "python"),
     ("cli/ui.py", "python"),
     ("audit/html.py", "python"),
     ("audit/report.html.j2", "jinja2.ext:babel_extract"),

@@ -21,8 +21,8 @@ from log_helpers import Clock
 
 #: Every table distrib creates, emptied between PostgreSQL tests.
 TABLES = (
-    "bounces", "suppression_removals", "suppressions", "resolutions", "leases", "attempts",
-    "messages", "workers", "runs",
+    "replies", "bounces", "suppression_removals", "suppressions", "resolutions", "leases",
+    "attempts", "messages", "workers", "runs",
 )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from distrib.audit import (
     log_entries,
 )
 from distrib.deliverylog import DeliveryLog, LogEntry, Run, State
-from distrib.deliverylog.records import NewBounce
+from distrib.deliverylog.records import NewBounce, NewReply
 from log_helpers import begin, outcome, raw_execute
 
 MONTREAL = ZoneInfo("America/Montreal")
@@ -172,6 +172,11 @@ def test_both_adapters_give_the_same_records(tmp_path: Path, postgres_url: str) 
             )  # fmt: skip
             log.add_suppression("sam.okafor@river.example", "sam.okafor@river.example",
                                 reason="unsubscribed", source="test")  # fmt: skip
+            log.record_replies([
+                NewReply(message=zoe.id, notice="<r@x>", sender=zoe.address, subject="Re: oui",
+                         kind="reply", reason="", matched_by="from", source="test",
+                         arrived_at=datetime(2027, 2, 2, 16, 0, tzinfo=UTC))
+            ])  # fmt: skip
             return {
                 "runs": [replace(r, token="") for r in log.runs()],  # tokens are random
                 "messages": [log.messages(r.id) for r in (run, second)],
@@ -181,6 +186,7 @@ def test_both_adapters_give_the_same_records(tmp_path: Path, postgres_url: str) 
                 "timeline": log.timed_attempts(run.id, ("sent", "failed", "deferred")),
                 "suppressions": log.suppressions(),
                 "bounces": log.bounces(),
+                "replies": log.replies(),
                 "history": log_entries(log, None, LogFilter(domains=("fleuve.example",))),
                 "earlier": log.earlier_outcomes("printemps"),
                 "to_send": log.to_send(run.id),

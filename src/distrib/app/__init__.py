@@ -147,12 +147,15 @@ if TYPE_CHECKING:
         write_preview,
     )
     from distrib.app.relay import (
+        IMAP_PASSWORD_ENV,
         PROVIDERS,
         imap_settings,
         mailbox_location,
         relay_account,
         relay_login,
         relay_logout,
+        settings_mailbox,
+        workspace_mailbox,
     )
     from distrib.app.relaycheck import (
         Preflight,
@@ -162,6 +165,7 @@ if TYPE_CHECKING:
         relay_check,
     )
     from distrib.app.releases import STDIN, import_release
+    from distrib.app.replies import RepliesScope, read_replies, replies_scope
 
     # For showing: shaping what the verbs return, no decisions.
     from distrib.app.resuming import Joining, Resumption, Settled
@@ -238,9 +242,11 @@ if TYPE_CHECKING:
     from distrib.optout import OptOutOutcome
     from distrib.preview import PreviewEntry, PreviewSet
     from distrib.problems import ProblemGroup, group_problems
+    from distrib.relay.imap import ImapSettings
     from distrib.relay.oauth import GoogleAccount, MicrosoftAccount, SignInPrompt
     from distrib.release_extras import format_size
     from distrib.render import RenderedMessage
+    from distrib.replies import RecordedReply, ReplyOutcome
     from distrib.safetext import for_terminal
     from distrib.schedule import format_countdown
     from distrib.send import ABANDON_REASON, STOP_REASON, Progress
@@ -306,7 +312,7 @@ _HOMES = {
         "prepare_join", "prepare_resume", "prepare_send", "send", "wait_for_start",
     ),
     "distrib.app.releases": ("STDIN", "import_release"),
-    "distrib.app.relay": (
+    "distrib.app.relay": ("IMAP_PASSWORD_ENV", "settings_mailbox", "workspace_mailbox",
         "PROVIDERS", "imap_settings", "mailbox_location", "relay_account", "relay_login",
         "relay_logout",
     ),
@@ -350,6 +356,9 @@ _HOMES = {
     "distrib.problems": ("ProblemGroup", "group_problems"),
     "distrib.release_extras": ("format_size",),
     "distrib.render": ("RenderedMessage",),
+    "distrib.relay.imap": ("ImapSettings",),
+    "distrib.app.replies": ("RepliesScope", "read_replies", "replies_scope",),
+    "distrib.replies": ("ReplyOutcome", "RecordedReply",),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _HOMES.items() for name in names}
 _ALIASES = {
@@ -364,6 +373,7 @@ __all__ = [
     "ACTIONS",
     "ATTEMPT_COLUMNS",
     "EDITABLE_SETTINGS",
+    "IMAP_PASSWORD_ENV",
     "LIST_FIELDS",
     "MERGE_FORMATS",
     "MIN_PASSWORD",
@@ -387,6 +397,7 @@ __all__ = [
     "Format",
     "GoogleAccount",
     "History",
+    "ImapSettings",
     "ImportReport",
     "Joining",
     "ListColumns",
@@ -408,12 +419,15 @@ __all__ = [
     "PreviewWritten",
     "ProblemGroup",
     "Progress",
+    "RecordedReply",
     "RelayCheckError",
     "RelayPreset",
     "ReleaseListing",
     "ReleaseText",
     "ReleaseVersion",
     "RenderedMessage",
+    "RepliesScope",
+    "ReplyOutcome",
     "Report",
     "Resumption",
     "Run",
@@ -499,6 +513,7 @@ __all__ = [
     "preview_session",
     "read_bounces",
     "read_release_text",
+    "read_replies",
     "relay_account",
     "relay_check",
     "relay_login",
@@ -508,6 +523,7 @@ __all__ = [
     "release_path",
     "remove_account",
     "remove_suppression",
+    "replies_scope",
     "resolve_commands",
     "resolve_unknown",
     "run_report",
@@ -515,6 +531,7 @@ __all__ = [
     "save_release_text",
     "send",
     "set_language",
+    "settings_mailbox",
     "start_workspace",
     "suppression_list",
     "test_send",
@@ -529,6 +546,7 @@ __all__ = [
     "uploads_folder",
     "wait_for_start",
     "workspace_file",
+    "workspace_mailbox",
     "workspace_overview",
     "workspace_to_create",
     "write_html_report",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -178,16 +179,25 @@ def load_audience(
     *,
     log: DeliveryLog | None = None,
     check_mx: bool | None = None,
+    suppressed_before: str | None = None,
 ) -> ContactBook:
     """The release's contacts: the merged lists, minus the suppression lists and the delivery
     log's opt-outs and hard bounces, narrowed to the audience.
 
     ``log``: the open delivery log (a send); None reads the campaign's log, if there is one,
-    without writing to it (check, preview).
+    without writing to it (check, preview).  ``suppressed_before`` (an ISO time, with ``log``):
+    apply only the log's entries recorded until then (the audience as a run planned then saw it).
     """
     from distrib.contacts import load_contacts
 
-    if log is not None:
+    if log is not None and suppressed_before is not None:
+        from distrib.deliverylog.records import suppression_entries
+
+        limit = datetime.fromisoformat(suppressed_before)
+        suppressed = suppression_entries(
+            [s for s in log.suppressions() if datetime.fromisoformat(s.created_at) <= limit]
+        )
+    elif log is not None:
         suppressed = log.suppression_entries()
     else:
         from distrib.deliverylog import logged_suppressions

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import tomllib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -65,8 +66,12 @@ EDITABLE_SETTINGS: dict[str, type] = {
     "sender.postal_address": str,
     "sender.contact": str,
     "sender.website": str,
+    "sender.unsubscribe_url": str,
     "timezone": str,
     "press.time_zone": str,
+    "press.logo": str,
+    "press.logo_alt": str,
+    "press.logo_width": int,
     "smtp.host": str,
     "smtp.port": int,
     "smtp.security": str,
@@ -82,8 +87,12 @@ _OPTIONAL = frozenset(
         "sender.reply_to",
         "sender.contact",
         "sender.website",
+        "sender.unsubscribe_url",
         "timezone",
         "press.time_zone",
+        "press.logo",
+        "press.logo_alt",
+        "press.logo_width",
         "smtp.username",
         "limits.per_minute",
         "limits.per_hour",
@@ -643,26 +652,46 @@ def _release_campaign(file: Path, slug: str) -> Campaign:
     return release_campaign(load_workspace(file), slug)
 
 
+def _one_per_fold(found: Counter[str]) -> tuple[str, ...]:
+    """One spelling per value as rules compare them (the most common; then the first in
+    order), sorted without case."""
+    from distrib.contacts.audience import fold
+
+    best: dict[str, str] = {}
+    for value in sorted(filter(None, found), key=lambda v: (-found[v], v)):
+        best.setdefault(fold(value), value)
+    return tuple(sorted(best.values(), key=str.casefold))
+
+
 def audience_options(file: Path, slug: str) -> AudienceOptions:
     """What the audience page of release ``slug`` offers (the lists are read, not the log)."""
     from distrib.contacts import load_contacts
+    from distrib.contacts.audience import fold
 
     campaign = _release_campaign(file, slug)
     book = load_contacts(campaign)
-    values: dict[str, set[str]] = {column: set() for column in AUDIENCE_COLUMNS}
+    # Rules compare values without case, accents or extra spaces (`contacts.audience.fold`):
+    # "CULTURE" and "Culture" are one box, shown as most contacts write it.
+    values: dict[str, Counter[str]] = {column: Counter() for column in AUDIENCE_COLUMNS}
     for contact in book.contacts:
-        values["outlet"].add(contact.outlet)
-        values["language"].add(contact.language)
+        values["outlet"][contact.outlet] += 1
+        values["language"][contact.language] += 1
         for column in ("beat", "region"):
-            values[column].add(contact.fields.get(column, ""))
+            values[column][contact.fields.get(column, "")] += 1
+    shown = {column: _one_per_fold(found) for column, found in values.items()}
+
+    def as_shown(column: str, chosen: Any) -> tuple[str, ...]:
+        spelling = {fold(value): value for value in shown.get(column, ())}
+        return tuple(dict.fromkeys(spelling.get(fold(v), v) for v in chosen))
+
     audience = campaign.audience
     current = AudienceChoice(
-        {k: tuple(v) for k, v in audience.include.items()},
-        {k: tuple(v) for k, v in audience.exclude.items()},
+        {k: as_shown(k, v) for k, v in audience.include.items()},
+        {k: as_shown(k, v) for k, v in audience.exclude.items()},
         tuple(audience.segment),
     )
     return AudienceOptions(
-        {k: tuple(sorted(filter(None, found), key=str.casefold)) for k, found in values.items()},
+        shown,
         tuple(sorted(campaign.segments)),
         current,
         audience.received,

@@ -11,12 +11,13 @@ from distrib.errors import InvalidRequestError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from distrib.config import SMTPConfig
+    from distrib.config import Settings, SMTPConfig
     from distrib.relay.cache import TokenStore
     from distrib.relay.imap import ImapSettings
     from distrib.relay.oauth import GoogleAccount, MicrosoftAccount, SignInPrompt, TokenProvider
 
 __all__ = [
+    "IMAP_PASSWORD_ENV",
     "PROVIDERS",
     "imap_settings",
     "mailbox_location",
@@ -24,12 +25,16 @@ __all__ = [
     "relay_login",
     "relay_logout",
     "relay_tokens",
+    "settings_mailbox",
+    "workspace_mailbox",
 ]
 
 Provider = Literal["microsoft365", "google-workspace"]
 #: The providers distrib signs in to with OAuth2.
 PROVIDERS: tuple[Provider, ...] = ("microsoft365", "google-workspace")
 MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
+#: Where an IMAP mailbox's password is, unless the settings or the command line say otherwise.
+IMAP_PASSWORD_ENV = "DISTRIB_IMAP_PASSWORD"  # noqa: S105  (a variable's name)
 
 
 def relay_account(
@@ -112,10 +117,11 @@ def imap_settings(password_env: str, ca_file: Path | None = None) -> ImapSetting
     return ImapSettings(password_env=password_env, ca_file=ca_file)
 
 
-def relay_tokens(smtp: SMTPConfig) -> TokenProvider | None:
+def relay_tokens(smtp: SMTPConfig, *, mailbox: bool = False) -> TokenProvider | None:
     """Where a send gets its OAuth2 access tokens (``smtp.auth = "oauth2"``), from the kept
-    sign-in of `relay_login`: refreshed when expired, never shown.  None with a password."""
-    if smtp.auth != "oauth2" or smtp.oauth_provider is None:
+    sign-in of `relay_login`: refreshed when expired, never shown.  None with a password.
+    ``mailbox``: tokens for the mailbox too (IMAP), from the same sign-in (``--mailbox``)."""
+    if smtp.oauth_provider is None or (smtp.auth != "oauth2" and not mailbox):
         return None
     from distrib.config import OAuthConfig
     from distrib.relay.oauth import token_provider
@@ -130,6 +136,60 @@ def relay_tokens(smtp: SMTPConfig) -> TokenProvider | None:
         client_secrets=oauth.client_secrets,
         service_account_key=oauth.service_account_key,
         authority_host=oauth.authority_host,
+        mailbox=mailbox,
     )
     verify: bool | str = str(oauth.ca_file) if oauth.ca_file is not None else True
     return token_provider(account, _store(oauth.keyring), verify=verify)
+
+
+_NO_MAILBOX = (
+    "name the mailbox (imaps://USER@HOST/FOLDER, or files), or set [mailbox] in the workspace's"
+    " settings"
+)
+
+
+def settings_mailbox(
+    settings: Settings,
+    *,
+    password_env: str | None = None,
+    ca_file: Path | None = None,
+) -> tuple[str, ImapSettings]:
+    """The mailbox ``[mailbox]`` names and how to log into it (``password_env`` and
+    ``ca_file``, given on the command line, win over the file's); `InvalidRequestError` when
+    the settings name no mailbox."""
+    from distrib.relay.imap import ImapSettings
+
+    box, url = settings.mailbox, settings.mailbox_url
+    if box is None or url is None:
+        raise InvalidRequestError(_NO_MAILBOX)
+    tokens = (
+        relay_tokens(settings.smtp, mailbox=True) if settings.mailbox_auth == "oauth2" else None
+    )
+    return url, ImapSettings(
+        password_env=password_env or box.password_env,
+        tokens=tokens,
+        ca_file=ca_file if ca_file is not None else box.ca_file,
+    )
+
+
+def workspace_mailbox(
+    target: Path | None,
+    *,
+    password_env: str | None = None,
+    ca_file: Path | None = None,
+) -> tuple[str, ImapSettings]:
+    """The mailbox of the workspace or campaign file ``target`` names (default: the one of
+    the current folder), see `settings_mailbox`."""
+    from distrib.app.logs import load_campaign
+    from distrib.app.workspace import locate_target
+    from distrib.errors import ConfigError
+
+    try:
+        found = locate_target(target)
+    except ConfigError:
+        if target is not None:
+            raise
+        raise InvalidRequestError(_NO_MAILBOX) from None
+    file = found.workspace if found.workspace is not None else found.campaign
+    assert file is not None
+    return settings_mailbox(load_campaign(file), password_env=password_env, ca_file=ca_file)

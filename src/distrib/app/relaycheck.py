@@ -79,16 +79,19 @@ def relay_check(
     nameservers: tuple[str, ...] = (),
     dns_port: int = 53,
     dns_timeout: float = 5.0,
+    messages: bool = True,
 ) -> Preflight:
     """`distrib relay check`: one session with the relay as a send opens it (connect,
     STARTTLS, AUTH with the password or an OAuth2 token), what it offers against the release's
     messages (SIZE against the largest, SMTPUTF8 when an address needs it, PIPELINING), and,
     with ``dns``, the sender domain's SPF, DKIM and DMARC (warnings only; "could not check"
     when DNS cannot be asked).  ``nameservers``/``dns_port``: ask those servers instead of the
-    system's.  Never raises for what the relay answers: every conclusion is a `Step`."""
+    system's.  ``messages=False`` checks the relay alone, without a release's messages (no
+    SIZE or SMTPUTF8 comparison): the settings page's "Test the connection", where there may
+    be no release yet.  Never raises for what the relay answers: every conclusion is a `Step`."""
     from distrib.app.pipeline import make_plan
 
-    plan = make_plan(campaign, workers=0)
+    plan = make_plan(campaign, workers=0) if messages else None
     return _check(campaign, plan, dns=dns, nameservers=nameservers, dns_port=dns_port,
                   dns_timeout=dns_timeout)  # fmt: skip
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from distrib.app.audience import Selection
-from distrib.app.pipeline import Plan, make_plan
+from distrib.app.audience import Selection, load_audience
+from distrib.app.pipeline import Plan, contacts_fingerprint, make_plan
 from distrib.config import Campaign
 from distrib.deliverylog import PENDING, DeliveryLog, MessageRow, Run, State, WorkerRow
 from distrib.deliverylog.lease import Lease, acquire_lease
@@ -185,7 +185,8 @@ def prepare_resume(
         ]
         in_run = {r.key for r in rows}
         new_contacts = sum(1 for key in planned if key not in in_run)
-        changes = _changes(found, plan, gone, changed, new_contacts)
+        same = _same_contacts(found, plan, log, selection)
+        changes = _changes(found, plan, gone, changed, new_contacts, same_contacts=same)
         if changes and not force:
             raise RunChangedError(
                 changes,
@@ -310,15 +311,32 @@ def _recorded_selection(run: Run) -> Selection:
     return Selection(strings("only"), strings("exclude"))
 
 
+def _same_contacts(run: Run, plan: Plan, log: DeliveryLog, selection: Selection) -> bool:
+    """Whether the contact lists are those ``run`` was planned with.
+
+    The log's suppression list grows while a run goes on (an opt-out, a "no such user" refusal
+    suppressed at once): that changes the audience, not the lists.  So when the audience differs,
+    it is read again with only the entries the log held when the run was planned, and compared.
+    """
+    if run.contacts_hash is None or run.contacts_hash == plan.contacts_hash:
+        return True
+    then = load_audience(plan.campaign, selection, log=log, suppressed_before=run.created_at)
+    return contacts_fingerprint(then.contacts) == run.contacts_hash
+
+
 def _changes(
     run: Run,
     plan: Plan,
     gone: list[MessageRow],
     changed: list[MessageRow],
     new_contacts: int,
+    *,
+    same_contacts: bool | None = None,
 ) -> tuple[Problem, ...]:
     problems: list[Problem] = []
-    if run.contacts_hash is not None and run.contacts_hash != plan.contacts_hash:
+    if same_contacts is None:
+        same_contacts = run.contacts_hash is None or run.contacts_hash == plan.contacts_hash
+    if not same_contacts:
         problems.append(Problem(f"the contact lists changed since run {run.id} was planned"))
     if run.templates_hash is not None and run.templates_hash != plan.templates_hash:
         problems.append(Problem(f"the templates or the release changed since run {run.id}"))

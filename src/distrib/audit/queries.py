@@ -19,6 +19,7 @@ from distrib.deliverylog.records import (
     AttemptEntry,
     EntryQuery,
     LogEntry,
+    ReplyRow,
     StatusCount,
     Suppressed,
     SuppressionRemoval,
@@ -297,6 +298,7 @@ class History:
     entries: list[LogEntry]
     suppressions: list[Suppressed]
     removals: list[SuppressionRemoval] = field(default_factory=list)  # taken off the list
+    replies: list[ReplyRow] = field(default_factory=list)  # to these messages, oldest first
 
     @property
     def received(self) -> int:
@@ -318,4 +320,5 @@ def history(log: DeliveryLog, address: str, *, key: str, domain: str) -> History
     ]
     listed = [s for s in log.suppressions() if s.key == key]
     removed = [r for r in log.suppression_removals() if r.key == key]
-    return History(address, entries, listed, removed)
+    replies = sorted((r for e in entries for r in log.replies(message=e.id)), key=lambda r: r.id)
+    return History(address, entries, listed, removed, replies)

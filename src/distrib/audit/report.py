@@ -107,6 +107,9 @@ class Report:
     #: Addresses this run put on the suppression list: refused permanently as nonexistent
     #: (``[limits] suppress_codes``, "no such user"), so that no later release writes to them.
     no_such_user: list[str] = field(default_factory=list)
+    #: Replies to the run's messages (`distrib replies`): all of them, and the automatic ones.
+    replies: int = 0
+    automatic_replies: int = 0
 
     @property
     def total(self) -> int:
@@ -144,6 +147,8 @@ def report(log: DeliveryLog, run: Run) -> Report:
         recipients=recipient_entries(log, run.id),
         release=_release(log, run),
         no_such_user=_no_such_user(log, rows),
+        replies=len(replies := log.replies(run_id=run.id)),
+        automatic_replies=sum(1 for r in replies if r.automatic),
     )
 
 

@@ -21,6 +21,7 @@ from distrib.cli import (
     preview,
     relay,
     release,
+    replies,
     resolve,
     send,
     setup,
@@ -48,6 +49,7 @@ send.register(app)
 audit.register(app)
 history.register(contacts.app)
 bounces.register(app)
+replies.register(app)
 optout.register(app)
 resolve.register(app)
 relay.register(app)

@@ -368,6 +368,13 @@ def _print_no_such_user(rep: Report) -> None:
             ).format(n=len(rep.no_such_user), addresses=", ".join(rep.no_such_user)),
             markup=False,
         )
+    if rep.replies:
+        console.print(
+            _("Replies: {n} replies, {m} automatic (`distrib replies`)").format(
+                n=rep.replies, m=rep.automatic_replies
+            ),
+            markup=False,
+        )
 
 
 def print_report(rep: Report, zone: tzinfo | None = None) -> None:

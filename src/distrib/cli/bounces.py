@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,13 +11,13 @@ from distrib.cli._common import CampaignOpt, LogOpt, console, open_log, user_err
 from distrib.cli.relay import ImapCaFileOpt, ImapPasswordEnvOpt
 
 if TYPE_CHECKING:
-    from distrib.app import BounceOutcome
+    from distrib.app import BounceOutcome, ImapSettings
 
 MailboxArg = Annotated[
-    str,
+    str | None,
     typer.Argument(
         help="A Maildir folder, an mbox file, a message file, a folder of .eml files, or an"
-        " IMAP folder: imaps://USER@HOST/FOLDER.",
+        " IMAP folder: imaps://USER@HOST/FOLDER (default: the settings' [mailbox]).",
         show_default=False,
     ),
 ]
@@ -31,11 +32,11 @@ def register(app: typer.Typer) -> None:
 
 
 def bounces(
-    mailbox: MailboxArg,
+    mailbox: MailboxArg = None,
     dry_run: DryRunOpt = False,
     campaign: CampaignOpt = None,
     log: LogOpt = None,
-    imap_password_env: ImapPasswordEnvOpt = "DISTRIB_IMAP_PASSWORD",  # noqa: S107  (a name)
+    imap_password_env: ImapPasswordEnvOpt = None,
     imap_ca_file: ImapCaFileOpt = None,
 ) -> None:
     """Read delivery-status notifications and mark the messages they report as bounced.
@@ -47,11 +48,30 @@ def bounces(
     """
     from distrib import app
 
-    settings = app.imap_settings(imap_password_env, imap_ca_file)
-    location = app.mailbox_location(mailbox)
+    with user_errors():
+        mailbox, location, settings = choose_mailbox(
+            mailbox, campaign, imap_password_env, imap_ca_file
+        )
     with open_log(campaign, log) as delivery_log, user_errors():
         outcome = app.read_bounces(delivery_log, location, dry_run=dry_run, imap=settings)
     print_outcome(outcome, mailbox, dry_run=dry_run)
+
+
+def choose_mailbox(
+    mailbox: str | None,
+    campaign: Path | None,
+    password_env: str | None,
+    ca_file: Path | None,
+) -> tuple[str, str | Path, ImapSettings]:
+    """The mailbox named on the command line, else the settings' ``[mailbox]``: its name as
+    shown, where it is, and how to log into it (`InvalidRequestError` when none is named)."""
+    from distrib import app
+
+    if mailbox is None:
+        url, settings = app.workspace_mailbox(campaign, password_env=password_env, ca_file=ca_file)
+        return url, url, settings
+    settings = app.imap_settings(password_env or app.IMAP_PASSWORD_ENV, ca_file)
+    return mailbox, app.mailbox_location(mailbox), settings
 
 
 def print_outcome(outcome: BounceOutcome, mailbox: str, *, dry_run: bool) -> None:

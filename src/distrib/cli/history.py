@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from distrib.app import gettext as _
 from distrib.cli._common import CampaignOpt, LogOpt, console, open_log, user_errors
 from distrib.cli.audit import FormatOpt, OutputOpt, TableFormat, ZoneOpt, emit_table, zone_option
 
@@ -89,6 +90,21 @@ def history_command(
                 e.subject,
             )
         console.print(table, markup=False)
+    if found.replies:
+        runs_of = {e.id: (e.run, e.campaign) for e in found.entries}
+        console.print(_("Replies ({n}):").format(n=len(found.replies)), markup=False)
+        for reply in found.replies:
+            run, release = runs_of.get(reply.message, (reply.run_id, ""))
+            kind = _("automatic reply") if reply.automatic else _("reply")
+            console.print(
+                "  "
+                + _("{when} {kind} to run {run} ({release}) from {sender}: {subject}").format(
+                    when=format_time(reply.arrived_at or reply.recorded_at, zone, seconds=False),
+                    kind=kind, run=run, release=release, sender=reply.sender,
+                    subject=reply.subject,
+                ),
+                markup=False,
+            )  # fmt: skip
     if not found.suppressions:
         console.print("Not on this log's suppression list.")
     for s in found.suppressions:

@@ -9,7 +9,7 @@ import typer
 
 from distrib.cli._common import CampaignOpt, Exit, LogOpt, console, err, fail, open_log, user_errors
 from distrib.cli.audit import FormatOpt, OutputOpt, TableFormat, ZoneOpt, emit_table, zone_option
-from distrib.cli.bounces import DryRunOpt
+from distrib.cli.bounces import DryRunOpt, choose_mailbox
 from distrib.cli.relay import ImapCaFileOpt, ImapPasswordEnvOpt
 
 if TYPE_CHECKING:
@@ -89,26 +89,40 @@ def unsubscribe(
     dry_run: DryRunOpt = False,
     campaign: CampaignOpt = None,
     log: LogOpt = None,
-    imap_password_env: ImapPasswordEnvOpt = "DISTRIB_IMAP_PASSWORD",  # noqa: S107  (a name)
+    imap_password_env: ImapPasswordEnvOpt = None,
     imap_ca_file: ImapCaFileOpt = None,
 ) -> None:
     """Put addresses on the delivery log's suppression list: no run will send to them again.
 
-    Typed addresses are checked first; if one is invalid nothing is recorded.  With --mailbox,
-    each request's sender is suppressed, and so is the recipient its token or In-Reply-To
-    names.  Messages to them still waiting in a run are stopped at once.
+    Typed addresses are checked first; if one is invalid nothing is recorded.  With --mailbox
+    (or with no address: the settings' [mailbox]), each request's sender is suppressed, and so
+    is the recipient its token or In-Reply-To names.  Messages to them still waiting in a run
+    are stopped at once.
     """
     from distrib import app
 
-    if not addresses and mailbox is None:
-        fail("name at least one address, or --mailbox PATH", Exit.USAGE)
+    read_mailbox = mailbox is not None or not addresses
+    if read_mailbox:
+        # No address and no --mailbox: the settings' [mailbox], if they name one.
+        from distrib.errors import DistribError, InvalidRequestError
+
+        try:
+            mailbox, location, settings = choose_mailbox(
+                mailbox, campaign, imap_password_env, imap_ca_file
+            )
+        except InvalidRequestError:
+            fail(
+                "name at least one address, or --mailbox PATH, or set [mailbox] in the"
+                " workspace's settings",
+                Exit.USAGE,
+            )
+        except DistribError as exc:
+            fail(str(exc))
     outcomes = []
     with open_log(campaign, log, create=True) as delivery_log, user_errors():
         if addresses:
             outcomes.append(app.unsubscribe(delivery_log, addresses, note=note, dry_run=dry_run))
-        if mailbox is not None:
-            location = app.mailbox_location(mailbox)
-            settings = app.imap_settings(imap_password_env, imap_ca_file)
+        if read_mailbox:
             outcomes.append(
                 app.unsubscribe_from_mailbox(delivery_log, location, dry_run=dry_run, imap=settings)
             )

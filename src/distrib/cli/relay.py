@@ -29,10 +29,12 @@ app = typer.Typer(
 # -- options shared with `bounces` and `unsubscribe --mailbox` (IMAP) ---------------------------
 
 ImapPasswordEnvOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--imap-password-env",
-        help="For an imap:// or imaps:// mailbox: the environment variable holding its password.",
+        help="For an imap:// or imaps:// mailbox: the environment variable holding its password"
+        " (default: [mailbox] password_env, else DISTRIB_IMAP_PASSWORD).",
+        show_default=False,
     ),
 ]
 ImapCaFileOpt = Annotated[

@@ -9,9 +9,9 @@ meaning.  Each migration applied is recorded with the distrib version that appli
 recording a migration this distrib does not know was written by a newer distrib: writing to it
 is refused (`NewerLogError`) before anything is written, reading it gives a warning.
 
-Numbers: 1-9 the sending stage (9: suppression removals, numbered when 7 and 8 were taken on
-other branches; a gap is harmless: every version not recorded is applied), 10-19 the audit
-stage.
+Numbers: 1-9 the sending stage and what comes back (8: replies; 9: suppression removals,
+numbered when 7 and 8 were taken on other branches; a log that has 9 but not 8 gets 8 when it
+is next opened: every version not recorded is applied), 10-19 the audit stage.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ SCHEMA: Final[Sequence[tuple[int, str]]] = (
     (3, "one sending process per campaign: leases"),
     (4, "several workers drain one run"),
     (7, "the relay each attempt was handed to, for quotas across runs"),
+    (8, "replies to sent messages, a person's or automatic"),
     (9, "suppression removals: who took an address off the list, when and why"),
     (10, "suppression list: opt-outs and hard bounces"),
     (11, "bounces reported by delivery-status notifications"),

@@ -40,8 +40,10 @@ from distrib.deliverylog.records import (
     MessageRow,
     NewBounce,
     NewMessage,
+    NewReply,
     NewSuppression,
     Recovered,
+    ReplyRow,
     Resolution,
     Run,
     StatusCount,
@@ -373,6 +375,18 @@ class Bounces(Protocol):
         ...
 
 
+class Replies(Protocol):
+    """Replies to sent messages (`distrib replies`): a person's answer or an automatic one."""
+
+    def record_replies(self, replies: Iterable[NewReply]) -> list[bool]:
+        """Record replies in one transaction, each once by its ``notice`` (True if new)."""
+        ...
+
+    def replies(self, *, message: int | None = None, run_id: int | None = None) -> list[ReplyRow]:
+        """Every recorded reply (or one message's, or one run's), oldest first."""
+        ...
+
+
 class Quotas(Protocol):
     """What a relay was handed, for its quotas across runs and releases."""
 
@@ -417,7 +431,17 @@ class LogWriter(Changes, Protocol):
 
 
 class DeliveryLog(
-    Runs, Messages, Changes, Leases, Workers, Suppressions, Bounces, Quotas, Audit, Protocol
+    Runs,
+    Messages,
+    Changes,
+    Leases,
+    Workers,
+    Suppressions,
+    Bounces,
+    Replies,
+    Quotas,
+    Audit,
+    Protocol,
 ):
     """An open delivery log (`distrib.deliverylog.open_log`); a context manager.
 

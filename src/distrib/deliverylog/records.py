@@ -22,6 +22,7 @@ __all__ = [
     "INTERRUPTED_REPLY",
     "MESSAGE_COLUMNS",
     "NO_SUCH_USER",
+    "REPLY_KINDS",
     "UNSUBSCRIBED",
     "Attempt",
     "AttemptEntry",
@@ -34,8 +35,10 @@ __all__ = [
     "MessageRow",
     "NewBounce",
     "NewMessage",
+    "NewReply",
     "NewSuppression",
     "Recovered",
+    "ReplyRow",
     "Resolution",
     "Run",
     "StatusCount",
@@ -382,6 +385,53 @@ class BounceRow:
     arrived_at: str | None
     recorded_at: str
     source: str
+
+
+#: What a recorded reply is: a person's answer, or an automatic one (out-of-office, RFC 3834).
+REPLY_KINDS: Final = ("reply", "auto-reply")
+
+
+@dataclass(frozen=True, slots=True)
+class NewReply:
+    """A reply matched to the message it answers, to record.
+
+    ``notice`` identifies the reply (its Message-ID, or a hash of its bytes): recorded once.
+    ``kind``: ``reply`` or ``auto-reply``; ``reason`` the evidence for an automatic one.
+    ``matched_by``: ``in-reply-to``, ``references`` or ``from``.
+    """
+
+    message: int
+    notice: str
+    sender: str
+    subject: str
+    kind: str
+    reason: str
+    matched_by: str
+    source: str
+    arrived_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRow:
+    """One recorded reply, with the run of the message it answers."""
+
+    id: int
+    message: int
+    run_id: int
+    notice: str
+    sender: str
+    subject: str
+    kind: str
+    reason: str
+    matched_by: str
+    arrived_at: str | None
+    recorded_at: str
+    source: str
+
+    @property
+    def automatic(self) -> bool:
+        """An out-of-office or another automatic reply."""
+        return self.kind == "auto-reply"
 
 
 # -- audit ------------------------------------------------------------------------------------

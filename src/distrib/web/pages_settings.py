@@ -56,6 +56,7 @@ class _Settings:
         request: Request,
         values: dict[str, str] | None = None,
         problems: list[str] | None = None,
+        check: verbs.Preflight | None = None,
     ) -> Response:
         try:
             values = values or await run_in_threadpool(_current, self.file)
@@ -71,21 +72,21 @@ class _Settings:
             presets=verbs.relay_presets(),
             notice=notice,
             logo=request.query_params.get("logo"),
+            check=check,
         )
 
     async def save(self, request: Request) -> Response:
         async with request.form(max_files=0, max_fields=64) as form:
-            values = {key: str(form.get(key, "")) for key in verbs.EDITABLE_SETTINGS}
+            # Only the fields the form holds: the logo's keys are the logo form's.
+            values = {key: str(form[key]) for key in verbs.EDITABLE_SETTINGS if key in form}
         try:
             await run_in_threadpool(verbs.update_workspace_settings, self.file, values)
         except DistribError as exc:
-            problems = (
-                [str(p) for p in exc.problems] if isinstance(exc, ProblemsError) else [str(exc)]
-            )
-            return await self.show(request, values, problems)
+            return await self.show(request, values, _problems(exc))
         return RedirectResponse("/settings?saved=1", status_code=303)
 
     async def logo(self, request: Request) -> Response:
+        """Store the image, then point ``[press] logo`` at it (with its text and width)."""
         limit = self.host.settings.max_upload
         async with request.form(max_files=1, max_fields=4, max_part_size=64 * 1024) as form:
             sent = form.get("file")
@@ -93,6 +94,7 @@ class _Settings:
                 return self.host.refused(request, UploadRefused(400, "Choose a file to upload."))
             data = await sent.read(limit + 1)
             given = sent.filename
+            alt, width = str(form.get("logo_alt", "")), str(form.get("logo_width", ""))
         try:
             campaign = await run_in_threadpool(verbs.load_campaign, self.file)
             stored = await run_in_threadpool(
@@ -107,8 +109,35 @@ class _Settings:
             return self.host.refused(request, refused)
         except DistribError as exc:
             return self.host.problems(request, exc)
+        where = stored.path.relative_to(self.file.parent).as_posix()
+        changes = {"press.logo": where, "press.logo_alt": alt, "press.logo_width": width}
+        try:
+            await run_in_threadpool(verbs.update_workspace_settings, self.file, changes)
+        except DistribError as exc:
+            stored.path.unlink(missing_ok=True)
+            return await self.show(request, problems=_problems(exc))
         self.host.uploads[stored.name] = stored
         return RedirectResponse(f"/settings?logo={stored.name}", status_code=303)
+
+    async def relay_check(self, request: Request) -> Response:
+        """ "Test the connection": the relay check with the saved settings (no DNS, no
+        release's messages), each step shown."""
+        async with request.form(max_files=0, max_fields=4):
+            pass  # the CSRF token is the guard's
+
+        def check() -> verbs.Preflight:
+            campaign = verbs.load_campaign(self.file)
+            return verbs.relay_check(campaign, dns=False, messages=False)
+
+        try:
+            found = await run_in_threadpool(check)
+        except DistribError as exc:
+            return await self.show(request, problems=_problems(exc))
+        return await self.show(request, check=found)
+
+
+def _problems(exc: DistribError) -> list[str]:
+    return [str(p) for p in exc.problems] if isinstance(exc, ProblemsError) else [str(exc)]
 
 
 def settings_routes(host: PageHost) -> list[Route]:
@@ -118,4 +147,5 @@ def settings_routes(host: PageHost) -> list[Route]:
         Route("/settings", pages.show, methods=["GET"]),
         Route("/settings", pages.save, methods=["POST"]),
         Route("/settings/logo", pages.logo, methods=["POST"]),
+        Route("/settings/relay-check", pages.relay_check, methods=["POST"]),
     ]

@@ -22,6 +22,7 @@ from distrib.deliverylog.changes import Begin, Change, Outcome, Result, Withdraw
 from distrib.deliverylog.records import (
     INTERRUPTED_REPLY,
     MESSAGE_COLUMNS,
+    REPLY_KINDS,
     Attempt,
     BounceRow,
     Earlier,
@@ -32,8 +33,10 @@ from distrib.deliverylog.records import (
     MessageRow,
     NewBounce,
     NewMessage,
+    NewReply,
     NewSuppression,
     Recovered,
+    ReplyRow,
     Resolution,
     Run,
     StatusCount,
@@ -917,6 +920,49 @@ class SQLLog:
         """(notice, recipient) of every recorded bounce."""
         rows = self._db.execute("SELECT notice, recipient FROM bounces")
         return {(str(notice), str(recipient)) for notice, recipient in rows}
+
+    # -- replies ------------------------------------------------------------------------------
+
+    def record_replies(self, replies: Iterable[NewReply]) -> list[bool]:
+        """Record replies in one transaction, each once by its notice (True if new)."""
+        now = self.now()
+        recorded = []
+        with self._write() as db:
+            for reply in replies:
+                if reply.kind not in REPLY_KINDS:
+                    raise ValueError(f"{reply.kind!r}: not a kind of reply ({REPLY_KINDS})")
+                arrived = timestamp(reply.arrived_at) if reply.arrived_at is not None else None
+                cursor = db.execute(
+                    "INSERT INTO replies (message, notice, sender, subject, kind, reason,"
+                    " matched_by, arrived_at, recorded_at, source)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (
+                        reply.message, reply.notice, valid_text(reply.sender),
+                        valid_text(reply.subject), reply.kind, valid_text(reply.reason),
+                        reply.matched_by, arrived, now, valid_text(reply.source),
+                    ),
+                )  # fmt: skip
+                recorded.append(cursor.rowcount == 1)
+        return recorded
+
+    @_reads
+    def replies(self, *, message: int | None = None, run_id: int | None = None) -> list[ReplyRow]:
+        """Every recorded reply (or one message's, or one run's), oldest first."""
+        sql = (
+            "SELECT r.id, r.message, m.run_id, r.notice, r.sender, r.subject, r.kind, r.reason,"
+            " r.matched_by, r.arrived_at, r.recorded_at, r.source"
+            " FROM replies r JOIN messages m ON m.id = r.message"
+        )
+        where, args = [], []
+        if message is not None:
+            where.append("r.message = ?")
+            args.append(message)
+        if run_id is not None:
+            where.append("m.run_id = ?")
+            args.append(run_id)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [ReplyRow(*r) for r in self._db.execute(sql + " ORDER BY r.id", tuple(args))]
 
     # -- quotas -------------------------------------------------------------------------------
 

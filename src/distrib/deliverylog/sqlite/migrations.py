@@ -153,6 +153,26 @@ MIGRATIONS: Sequence[Migration] = (
         """,
     ),
     Migration(
+        8,
+        "replies to sent messages, a person's or automatic",
+        """
+        CREATE TABLE replies (
+            id          INTEGER PRIMARY KEY,
+            message     INTEGER NOT NULL REFERENCES messages(id),
+            notice      TEXT NOT NULL UNIQUE,
+            sender      TEXT NOT NULL,
+            subject     TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            reason      TEXT NOT NULL,
+            matched_by  TEXT NOT NULL,
+            arrived_at  TEXT,
+            recorded_at TEXT NOT NULL,
+            source      TEXT NOT NULL
+        );
+        CREATE INDEX replies_message ON replies (message);
+        """,
+    ),
+    Migration(
         9,
         "suppression removals: who took an address off the list, when and why",
         """

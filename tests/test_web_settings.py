@@ -1,0 +1,117 @@
+"""The settings page's relay check ("Test the connection", `distrib.app.relay_check`) against
+real local SMTP servers, one that passes and one that refuses the sign-in, and the logo upload,
+which points ``[press] logo`` at the stored image so that every message (the preview's first)
+shows it."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from import_helpers import png_bytes
+from smtp_server import SMTPTestServer
+from web_helpers import csrf_of, signed_in, ui_server
+from workspace_helpers import FIRST, write_workspace
+
+PASSWORD = "wrong-secret-value-never-shown"
+
+
+def _steps(page: str) -> dict[str, tuple[str, str]]:
+    """The relay check's table: step name -> (status, detail)."""
+    row = r'<tr class="step-(\w+)" data-step="(\w+)"><td>[^<]*</td><td[^>]*>[^<]*</td>'
+    rows = re.findall(row + r"<td>([^<]*)</td>", page)
+    return {name: (status, detail) for status, name, detail in rows}
+
+
+def test_test_the_connection_shows_each_step_of_a_relay_that_passes(
+    tmp_path: Path, smtp_server: SMTPTestServer
+) -> None:
+    ws = write_workspace(tmp_path / "ws", port=smtp_server.port)
+    with ui_server(ws.file) as server:
+        client = signed_in(server)
+        page = client.get("/settings").text
+        assert 'action="/settings/relay-check"' in page
+        answer = client.post("/settings/relay-check", data={"csrf": csrf_of(page)})
+        assert answer.status_code == 200, answer.text
+        steps = _steps(answer.text)
+        assert steps["connect"][0] == "ok" and f"127.0.0.1:{smtp_server.port}" in answer.text
+        assert "failed" not in {status for status, _detail in steps.values()}
+        assert "The relay is ready" in answer.text or "Le relais est prêt" in answer.text
+        assert client.post("/settings/relay-check", data={}).status_code == 403  # CSRF
+    assert smtp_server.messages == []  # nothing was sent
+
+
+def test_test_the_connection_says_plainly_that_the_sign_in_was_refused(
+    tmp_path: Path,
+    make_smtp_server: Callable[..., SMTPTestServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    relay = make_smtp_server(tls="starttls", users={"presse": "right"}, auth_required=True)
+    ws = write_workspace(tmp_path / "ws", port=relay.port)
+    assert relay.tls_files is not None
+    text = ws.file.read_text(encoding="utf-8").replace(
+        'security = "none"',
+        f'security = "starttls"\nusername = "presse"\npassword_env = "QUAYS_PW"\n'
+        f'ca_file = "{relay.tls_files.ca_file}"',
+    )
+    ws.file.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("QUAYS_PW", PASSWORD)
+    with ui_server(ws.file) as server:
+        client = signed_in(server)
+        client.post("/lang", data={"csrf": csrf_of(client.get("/").text), "lang": "en"})
+        page = client.get("/settings").text
+        answer = client.post("/settings/relay-check", data={"csrf": csrf_of(page)})
+        assert answer.status_code == 200, answer.text
+        steps = _steps(answer.text)
+        assert steps["tls"][0] == "ok"
+        assert steps["auth"][0] == "failed" and "535" in steps["auth"][1], steps
+        assert "A send would stop here" in answer.text
+        assert PASSWORD not in answer.text
+    assert relay.messages == []
+
+
+def test_the_logo_upload_writes_the_settings_and_the_preview_shows_it(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path / "ws", port=25)
+    with ui_server(ws.file) as server:
+        client = signed_in(server)
+        page = client.get("/settings").text
+        answer = client.post(
+            "/settings/logo",
+            data={"csrf": csrf_of(page), "logo_alt": "Les Quais", "logo_width": "120"},
+            files={"file": ("../logo quais.png", png_bytes(40, 20), "image/png")},
+        )
+        assert answer.status_code == 303, answer.text
+        press = tomllib.loads(ws.file.read_text(encoding="utf-8"))["press"]
+        assert re.fullmatch(r"uploads/[0-9a-f]{32}\.png", press["logo"]), press
+        assert (press["logo_alt"], press["logo_width"]) == ("Les Quais", 120)
+        assert (ws.root / press["logo"]).read_bytes() == png_bytes(40, 20)
+        assert press["logo"] in client.get("/settings").text
+
+        # Saving the other settings keeps the logo (the form does not carry its keys).
+        form = {"csrf": csrf_of(page), "sender.name": "Presse des Quais"}
+        assert client.post("/settings", data=form).status_code == 303
+        assert tomllib.loads(ws.file.read_text(encoding="utf-8"))["press"]["logo"] == press["logo"]
+
+        message = client.get(f"/releases/{FIRST}/preview/1")
+        assert message.status_code == 200, message.text
+        frame = re.search(r'<iframe[^>]* src="(/frame/[^"]+)"', message.text)
+        assert frame is not None, message.text
+        html = client.get(frame.group(1)).text
+        logo = re.search(r"<img[^>]*>", html)
+        assert logo is not None and 'src="cid:' in logo.group(0), html[:2000]
+        assert 'alt="Les Quais"' in logo.group(0) and "120" in logo.group(0)
+
+        # A width out of bounds is refused with the key named; nothing is written.
+        before = ws.file.read_bytes()
+        wrong = client.post(
+            "/settings/logo",
+            data={"csrf": csrf_of(page), "logo_width": "5000"},
+            files={"file": ("logo.png", png_bytes(), "image/png")},
+        )
+        assert wrong.status_code == 400 and "logo_width" in wrong.text
+        assert ws.file.read_bytes() == before
+        assert len(list((ws.root / "uploads").glob("*.png"))) == 1  # the refused one removed
