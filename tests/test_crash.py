@@ -36,7 +36,7 @@ from crash_helpers import (
 from distrib.cli import app
 from distrib.deliverylog import MessageRow, open_log
 from distrib.send.crash import CRASH_EXIT, POINTS, CrashPoints
-from forked import ForkedProcess
+from forked import ForkedProcess, distrib_main
 from smtp_server import SMTPTestServer, plan_messages
 
 runner = CliRunner()
@@ -299,8 +299,12 @@ def test_distrib_send_killed_then_resumed(
     campaign_on: CampaignFiles, smtp_server: SMTPTestServer, point: str, third: str
 ) -> None:
     campaign = campaign_on
-    proc = distrib_process(
-        "send", str(campaign.campaign), "--yes", DISTRIB_CRASH_AT=point, DISTRIB_CRASH_AFTER="3"
+    # `distrib send` in its own process (forked from the fork server: `forked`), which the
+    # crash point ends as a kill would: no `finally`, no flush, no commit.
+    proc = ForkedProcess(
+        distrib_main,
+        ["send", str(campaign.campaign), "--yes"],
+        env=environment(DISTRIB_CRASH_AT=point, DISTRIB_CRASH_AFTER="3"),
     )
     code, out = finish(proc, timeout=60)
     assert code == CRASH_EXIT, out
