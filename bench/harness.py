@@ -21,7 +21,8 @@ everything) and the same synthetic campaign (`bench.campaigns`):
 Ratios (distrib ÷ mailmerge, distrib ÷ C ceiling) are computed within each round, then every
 figure is reported as min / median / max over the rounds.  Then: peak memory by number of
 recipients, rate-limit accuracy, ``distrib --help`` start-up time, ``distrib preview`` at
-5,000, 10,000 and 20,000 recipients (`bench.preview`), a py-spy profile, and the delayed-link
+5,000, 10,000 and 20,000 recipients (`bench.preview`), `distrib ui`'s preview over HTTP at
+20,000 (`bench.web_preview`), a py-spy profile, and the delayed-link
 comparison (`bench.delaylink`: one connection, 30 ms each way, with and without
 PIPELINING, and aiosmtplib's public API).
 Results go to ``bench/out/results.md`` and ``results.json``.
@@ -43,7 +44,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import delaylink, measure, peer, pg, profiling, ratelimit, startup, tools
+from bench import delaylink, measure, peer, pg, profiling, ratelimit, startup, tools, web_preview
 from bench import preview as preview_bench
 from bench.campaigns import write_campaign
 
@@ -288,6 +289,19 @@ def markdown(results: dict[str, Any]) -> str:
             f" {big['user_ms_per_message']:.3f} ms; {big['recipients']:,} in"
             f" {big['seconds']:.1f} s | {_met(preview_bench.linear(rows))} |"
         )
+    if results.get("web_preview"):
+        w = results["web_preview"]
+        page_ok, message_ok = web_preview.met(w)
+        lines.append(
+            f"| `distrib ui` preview, {w['recipients']:,} recipients: first page (cold) |"
+            f" < 1 s | {w['first_page_seconds'] * 1000:.0f} ms | {_met(page_ok)} |"
+        )
+        lines.append(
+            f"| … one message opened (page + frame), median during / after the background"
+            f" check | < 100 ms | {w['during_median_ms']:.0f} / {w['after_median_ms']:.0f} ms"
+            f" (max {w['during_max_ms']:.0f} / {w['after_max_ms']:.0f}); check"
+            f" {w['check_seconds']:.0f} s | {_met(message_ok)} |"
+        )
     if results.get("delaylink"):
         ratios = [r["vs_no_pipelining"] for r in results["delaylink"]["rounds"]]
         lines.append(
@@ -420,6 +434,12 @@ def main() -> None:
         help="recipients of the `distrib preview` runs, comma-separated ('' to skip)",
     )
     parser.add_argument(
+        "--web-preview",
+        type=int,
+        default=20000,
+        help="recipients of the `distrib ui` preview measurement (0 skips it)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="2,000 recipients, 2 rounds, 20-s rate runs, small memory runs",
@@ -443,6 +463,7 @@ def main() -> None:
         args.rate_seconds, args.rate_runs = 20.0, 1
         args.link_messages = min(args.link_messages, 20)
         args.preview = "1000,2000"
+        args.web_preview = min(args.web_preview, 2000)
     command = "make bench" if len(sys.argv) == 1 else "python -m bench " + " ".join(sys.argv[1:])
     started = time.strftime("%Y-%m-%d %H:%M")
     load_before = os.getloadavg()
@@ -489,6 +510,9 @@ def measure_all(args: argparse.Namespace, ctx: dict[str, Any], results: dict[str
         )
     previews = [int(s) for s in args.preview.split(",") if s.strip()]
     results["preview"] = preview_bench.run(previews, ctx["work"]) if previews else []
+    if args.web_preview:
+        messages = 50 if args.web_preview >= 20000 else 20
+        results["web_preview"] = web_preview.measure(args.web_preview, messages, ctx["work"])
     times, tool = startup.help_times(BIN / "distrib", tools.hyperfine())
     results["help"] = {"times": times, "tool": tool}
     spy = None if args.no_profile else tools.py_spy()

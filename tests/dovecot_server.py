@@ -116,16 +116,21 @@ class DovecotServer:
     user: str = USER
     password: str = PASSWORD
     introspection_url: str | None = None
+    extra_config: str = ""
     process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def start(cls, tls_files: TLSFiles, introspection_url: str | None = None) -> DovecotServer:
-        """Write the configuration and start Dovecot (ready when this returns)."""
+    def start(
+        cls, tls_files: TLSFiles, introspection_url: str | None = None, extra_config: str = ""
+    ) -> DovecotServer:
+        """Write the configuration (``extra_config`` appended: e.g. a namespace whose folders
+        have SPECIAL-USE flags) and start Dovecot (ready when this returns)."""
         # Not under pytest's tmp_path: that is private to root, and mail processes run as
         # another user under root.
         folder = Path(tempfile.mkdtemp(prefix="distrib-imap-"))
         folder.chmod(0o755)
         server = cls(folder, tls_files, introspection_url=introspection_url)
+        server.extra_config = extra_config
         for attempt in range(3):
             server.port, server.tls_port = _free_port(), _free_port()
             try:
@@ -176,7 +181,7 @@ class DovecotServer:
             internal_user=internal_user, internal_group=internal_group, login_user=login_user,
             uid=uid, gid=gid,
         )  # fmt: skip
-        (self.folder / "dovecot.conf").write_text(config)
+        (self.folder / "dovecot.conf").write_text(config + self.extra_config)
         self.process = subprocess.Popen(
             [str(DOVECOT), "-F", "-c", str(self.folder / "dovecot.conf")],
             stdout=subprocess.DEVNULL,

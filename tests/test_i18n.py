@@ -116,3 +116,27 @@ def test_send_and_the_html_report_in_french(
     assert "Delivery report: quays" in report.read_text(encoding="utf-8")
     result = runner.invoke(app, ["--lang", "de", "runs", "--log", str(campaign.log)])
     assert result.exit_code == 2 and "fr or en" in result.output
+
+
+def test_a_workspace_can_choose_the_language_distrib_speaks_in(
+    campaign: CampaignFiles, smtp_server: SMTPTestServer, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """``interface_language = "fr"`` in the settings: the send summary and the HTML report in
+    French without --lang; --lang and DISTRIB_LANG still choose for one person."""
+    text = campaign.campaign.read_text(encoding="utf-8")
+    campaign.campaign.write_text('interface_language = "fr"\n' + text, encoding="utf-8")
+    monkeypatch.delenv("DISTRIB_LANG", raising=False)
+    monkeypatch.setenv("LANG", "en_CA.UTF-8")
+    result = runner.invoke(app, ["send", str(campaign.campaign), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "Campagne quays\u00a0: 5 message(s) à envoyer" in result.output
+    report = tmp_path / "rapport.html"
+    args = ["report", "--campaign", str(campaign.campaign), "--html", str(report)]
+    assert runner.invoke(app, args).exit_code == 0
+    assert "Rapport d’envoi\u00a0: quays" in report.read_text(encoding="utf-8")
+    assert runner.invoke(app, ["--lang", "en", *args]).exit_code == 0
+    assert "Delivery report: quays" in report.read_text(encoding="utf-8")
+    monkeypatch.setenv("DISTRIB_LANG", "en")
+    assert runner.invoke(app, args).exit_code == 0
+    assert "Delivery report: quays" in report.read_text(encoding="utf-8")

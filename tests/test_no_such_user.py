@@ -4,12 +4,16 @@ report says so, and `contacts history` shows why."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from distrib.cli import app
-from smtp_server import SMTPTestServer
+from distrib.config import LimitsConfig
+from distrib.deliverylog import open_log
+from distrib.send import send_messages
+from smtp_server import SMTPTestServer, plan_messages
 from workspace_helpers import FIRST, LANGUAGES, SECOND, write_workspace
 
 runner = CliRunner()
@@ -51,3 +55,28 @@ def test_a_5_1_1_in_release_1_is_never_written_to_by_release_2(
     code, out = distrib("report", "1", "-c", ws.root, "--html", html)
     assert code == 0, out
     assert "suppressed: no such user" in html.read_text(encoding="utf-8")
+
+
+def test_a_5_1_1_stops_that_address_waiting_in_other_unfinished_runs(
+    empty_target: str | Path, smtp_server: SMTPTestServer
+) -> None:
+    """As an opt-out does: the refusal of run 2 turns that person's messages still waiting in
+    run 1 (another release, not finished) into ``suppressed`` (its ``+tag`` and case variants
+    too), so resuming run 1 never names the address; everyone else stays ``ready``."""
+    gone, other = "marc@fleuve.example", "zoe@fleuve.example"
+    smtp_server.script("RCPT", f"550 5.1.1 <{gone}>: no such user", address=gone)
+    with open_log(empty_target, create=True) as log:
+        run1, _ = plan_messages(log, [other, "Marc+presse@Fleuve.example"], campaign="release-1")
+        run2, outgoing = plan_messages(log, [gone, "luc@fleuve.example"], campaign="release-2")
+        limits = LimitsConfig(rate=0, connections=1, retries=1, retry_delay=0, pause_after=0)
+        report = asyncio.run(
+            send_messages(outgoing, log=log, smtp=smtp_server.smtp_config(), limits=limits,
+                          password=None)
+        )  # fmt: skip
+        assert (report.sent, report.failed) == (1, 1)
+        assert {m.address: m.status for m in log.messages(run1.id)} == {
+            other: "ready", "Marc+presse@Fleuve.example": "suppressed",
+        }  # fmt: skip
+        assert [m.status for m in log.messages(run2.id)] == ["failed", "sent"]
+        entries = [(s.key, s.reason) for s in log.suppressions()]
+        assert entries == [(gone, "no such user")]

@@ -157,3 +157,42 @@ def test_the_cli_says_when_a_paused_run_can_go_on(
     assert "quota" in out and "per_day = 3" in out
     assert "--resume 1" in out and "--wait" in out
     assert len(smtp_server.messages) == 3
+
+
+def test_a_quota_wait_is_shown_on_the_progress_line(
+    tmp_path: Path, smtp_server: SMTPTestServer
+) -> None:
+    """`--wait` on a quota: the progress callback says which quota holds the next message and
+    when it has room; the CLI's progress line says it, in English and in French."""
+    from distrib.cli.send import progress_text, quota_wait_text
+    from distrib.i18n import current_language, set_language
+
+    ws = workspace(tmp_path, smtp_server, "per_day = 5")
+    time = FakeTime()
+    seen: list[app.Progress] = []
+    prep = app.prepare_send(release(ws, FIRST), clock=time)
+    with prep:
+        result = app.send(prep, handle_signals=False, render_workers=0, wait_for_quota=True,
+                          sleep=time.sleep, on_progress=seen.append)  # fmt: skip
+    assert result.status == "done" and result.engine.sent == len(LANGUAGES)
+    assert time.slept == [DAY.total_seconds()]
+    waits = [p.waiting for p in seen]
+    # Nothing held the first 5; then the day quota held the 6th until the first was a day old,
+    # said once, and cleared when it went.
+    held = [w for w in waits if w is not None]
+    assert held == [app.QuotaWait("per_day", T0 + DAY, DAY.total_seconds())]
+    start = waits.index(held[0])
+    assert [p.sent for p in seen[:start] if p.waiting is None][-1] == 5
+    assert waits[start + 1] is None and seen[start + 1].sent == 5
+    assert seen[-1].waiting is None and seen[-1].sent == len(LANGUAGES)
+    # The words on the progress line, in the officer's time zone (the machine's).
+    local = (T0 + DAY).astimezone().strftime("%H:%M")
+    line = progress_text(seen[start], 0.0, None)
+    assert line.endswith(f"waiting for the relay's quota (per_day): room at {local}")
+    was = current_language()
+    set_language("fr")
+    try:
+        french = quota_wait_text(held[0])
+    finally:
+        set_language(was)
+    assert french == f"en attente du quota du relais (per_day) : place à {local}"

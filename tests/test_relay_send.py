@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -202,53 +201,3 @@ def test_nobody_signed_in_is_said_before_the_run(
     assert code == 1, out
     assert "distrib relay login" in out and "Traceback" not in out
     assert server.attempts() == [] and runs(files.log) == []
-
-
-def test_tokens_appear_in_no_output_log_row_report_or_workspace_file(
-    tmp_path: Path,
-    config_home: Path,
-    token_server: Any,
-    make_oauth_smtp_server: Callable[..., Any],
-) -> None:
-    """After login, check, send (a token refreshed on the way), report and exports: no access
-    token, refresh token or client secret in what the commands print, in any row of any table
-    of the delivery log, in the reports and exports, or in any file of the campaign folder.
-    (The token cache in the config folder holds the refresh token by design, 0600.)"""
-    token_server.state.expires_in = 60  # every token is "about to expire": MSAL refreshes
-    sign_in(token_server)
-    server = make_oauth_smtp_server(lambda user, token: token_server.user_of(token) == user)
-    files = oauth_campaign(tmp_path, server.port, token_server)
-    outputs = [distrib("relay", "check", str(files.campaign), "--no-dns")[1]]
-    code, out = distrib("send", str(files.campaign), "--yes")
-    assert code == 0, out
-    outputs.append(out)
-    log = str(files.log)
-    exports = files.folder / "exports"
-    exports.mkdir()
-    outputs.append(distrib("report", "--log", log, "--html", str(exports / "report.html"))[1])
-    for fmt in ("csv", "json", "xlsx"):
-        target = str(exports / f"log.{fmt}")
-        outputs.append(distrib("log", "--log", log, "-f", fmt, "-o", target)[1])
-        outputs.append(distrib("log", "--log", log, "--attempts", "-f", fmt, "-o", target)[1])
-    outputs.append(distrib("runs", "--log", log)[1])
-    assert len(server.messages()) == 5
-    with token_server.state.lock:
-        secrets = [*token_server.state.access, *token_server.state.refresh]
-    secrets += [token_server.state.client_secret, token_server.state.google_client_secret]
-    assert len(secrets) > 4  # the tokens issued: the sign-in's and the refreshed ones
-    for out in outputs:
-        assert not [s for s in secrets if s in out]
-    with sqlite3.connect(files.log) as db:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        dump = "\n".join(repr(row) for t in tables for row in db.execute(f'SELECT * FROM "{t}"'))
-    assert "attempts" in " ".join(tables) and dump
-    assert not [s for s in secrets if s in dump]
-    for path in files.folder.rglob("*"):
-        if not path.is_file():
-            continue
-        blobs = [path.read_bytes()]
-        if path.suffix == ".xlsx":
-            with zipfile.ZipFile(path) as book:
-                blobs += [book.read(name) for name in book.namelist()]
-        for blob in blobs:
-            assert not [s for s in secrets if s.encode() in blob], path

@@ -206,8 +206,13 @@ def test_missing_language_template_fails_only_those_contacts(tmp_path: Path) -> 
     assert message.startswith("template en/message.html not found in ")
 
 
-def test_bad_unsubscribe_url_is_reported_at_construction(tmp_path: Path) -> None:
-    campaign = make_campaign(tmp_path, unsubscribe_url="https://agapc.example/désabonnement")
+def test_bad_unsubscribe_url_is_refused_at_load_and_again_by_the_renderer(tmp_path: Path) -> None:
+    url = "https://agapc.example/désabonnement"
+    with pytest.raises(ValueError, match=r"unsubscribe_url[\s\S]*must be ASCII"):
+        make_campaign(tmp_path, unsubscribe_url=url)
+    campaign = make_campaign(tmp_path)  # a campaign built without the settings' check:
+    sender = campaign.sender.model_copy(update={"unsubscribe_url": url})
+    campaign = campaign.model_copy(update={"sender": sender})
     with pytest.raises(RenderError, match=r"sender: .* must be ASCII"):
         Renderer(campaign, load_release(campaign))
 

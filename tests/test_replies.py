@@ -191,7 +191,7 @@ def test_mailbox_settings_are_checked(tmp_path: Path) -> None:
         ('url = "imaps://imap.quais.example/INBOX"\n', "name the user"),
         ('url = "imaps://p@imap.quais.example"\npassword = "x"\n', "'password' is not read"),
         ('url = "imaps://p@imap.quais.example"\nauth = "oauth2"\n', "uses the relay's sign-in"),
-        ('url = "imaps://p@h.example"\nsent_copy = "each"\n', "sent_copy"),  # not yet
+        ('url = "imaps://p@h.example"\nsent_copy = "all"\n', "sent_copy"),
     ):
         shutil.rmtree(tmp_path / "c")
         with pytest.raises(ConfigError, match=expected) as raised:

@@ -340,3 +340,69 @@ def test_the_scrubber_redacts_the_password_in_every_encoding_it_could_be_quoted_
         scrub.from_bytes(b"2.0.0 Ok: queued as 4XyZ7A3B2C9D") == "2.0.0 Ok: queued as 4XyZ7A3B2C9D"
     )
     assert Scrubber().from_bytes(password.encode()) == password
+
+
+def _535_after_two_sessions(session: Session, line: bytes) -> bytes | None:
+    """Accept AUTH on the first two sessions (the relay check, the first sending session),
+    then answer AUTH on every later reconnect with a 535 quoting the blob and, decoded, the
+    credentials it carried."""
+    words = line.split()
+    if session.number < 3 or not words or words[0].upper() != b"AUTH":
+        return None
+    blob = words[2] if len(words) > 2 else b""
+    decoded = (_decoded(blob.decode()) or b"").replace(b"\0", b" ")
+    session.state["quoted"] = blob
+    return b"535 5.7.8 Authentication failed for AUTH PLAIN " + blob + b" (" + decoded + b")\r\n"
+
+
+@pytest.mark.parametrize("per_connection", [1, 2])
+def test_a_535_echoing_the_credentials_mid_run_stops_the_run_and_shows_none(
+    tmp_path: Path, tls_files: TLSFiles, per_connection: int
+) -> None:
+    """After the relay check and a first session that sent, a reconnect's AUTH is refused
+    with a 535 that quotes the AUTH PLAIN blob and the decoded user and password: the run
+    stops with a clear message, and neither the password nor the blob appears in the output,
+    the run's note, any row of the log or the report."""
+    user = "presse"
+    forms = credential_forms(user, PASSWORD)
+    with RawSMTPServer(
+        _535_after_two_sessions, ssl=tls_files.server_context(), users={user: PASSWORD}
+    ) as server:
+        files = write_campaign(
+            tmp_path / "c",
+            port=server.port,
+            smtp_extra=f'username = "{user}"\npassword_env = "QUAYS_PW"\n'
+            f'ca_file = "{tls_files.ca_file}"\n',
+        )
+        text = files.campaign.read_text().replace('security = "none"', 'security = "tls"')
+        text = text.replace(
+            "connections = 2\n", f"connections = 1\nmessages_per_connection = {per_connection}\n"
+        )
+        files.campaign.write_text(text)
+        result = distrib_cli("send", str(files.campaign), "--yes", env={"QUAYS_PW": PASSWORD})
+        sessions = server.sessions
+        report = distrib_cli("report", "--log", str(files.log), env={})
+        html_file = tmp_path / "report.html"
+        html = distrib_cli("report", "--log", str(files.log), "--html", str(html_file), env={})
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "Traceback" not in output
+    # The relay check and the first sending session logged in; the third session's AUTH
+    # got the echo, with the real blob in it (the test is not vacuous).
+    assert [s.user for s in sessions[:2]] == [user, user]
+    assert len(sessions) == 3 and sessions[2].state["quoted"]
+    assert sessions[2].state["quoted"].decode() in forms
+    assert len(server.messages) == per_connection  # what the first session sent
+    assert_shown_and_stored_nowhere(forms, result, files.log)
+    assert "535" in result.stderr and "[redacted]" in result.stderr
+    with sqlite3.connect(files.log) as conn:
+        notes = [n for (n,) in conn.execute("SELECT note FROM runs")]
+        states = sorted(s for (s,) in conn.execute("SELECT status FROM messages"))
+    assert len(notes) == 1 and "535" in (notes[0] or ""), notes  # the run exists, with why
+    assert states.count("sent") == per_connection and len(states) == 5
+    for done in (report, html):
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert_shown_and_stored_nowhere(forms, report, files.log)
+    page = html_file.read_text(encoding="utf-8")
+    assert not [f for f in forms if f in page or f in "".join(page.split())]

@@ -34,7 +34,8 @@ pytestmark = pytest.mark.browser
 
 SECRET = "journey-secret-for-one-click-unsubscribe-links"
 # The officer types the accented name of the unsubscribe host: a List-Unsubscribe header must
-# be ASCII, so the preview refuses it; the fix is the ASCII name.
+# be ASCII, so the settings page refuses it (naming the key and the host's xn-- form); the fix
+# is the ASCII name.
 ACCENTED_URL = "https://désabonnement.quais.example/u/{token}"
 ASCII_URL = "https://desabonnement.quais.example/u/{token}"
 
@@ -190,13 +191,20 @@ def test_an_officer_goes_from_an_empty_folder_to_a_second_release_that_skips_an_
         with starter.open(encoding="utf-8") as rows:
             examples = {row[0].lower() for row in list(csv.reader(rows))[1:]}
 
-        # The relay (a local test server), one connection, and the one-click link, typed with
-        # an accent.
+        # The one-click link typed with an accent: refused at save, the key named.
+        me.go("/settings")
+        me.field("sender.unsubscribe_url").fill(ACCENTED_URL)
+        me.submit("/settings")
+        page.locator("main .error").first.wait_for()
+        shown = page.inner_text("main")
+        assert "sender.unsubscribe_url" in shown and "xn--dsabonnement" in shown, shown
+        me.shoot("settings-problem")
+        # The relay (a local test server), one connection, and the link in ASCII.
         me.settings(**{
             "smtp.host": "127.0.0.1", "smtp.port": str(smtp_server.port),
             "smtp.security": "none", "limits.rate": "0", "limits.connections": "1",
             "sender.postal_address": "10, rue du Port, Montréal (Québec)  H2X 1A1",
-            "sender.unsubscribe_url": ACCENTED_URL,
+            "sender.unsubscribe_url": ASCII_URL,
         })  # fmt: skip
         me.shoot("settings")
         me.submit("/settings/relay-check")  # "Test the connection"
@@ -239,14 +247,6 @@ def test_an_officer_goes_from_an_empty_folder_to_a_second_release_that_skips_an_
         page.frame_locator("#body-preview").locator("strong").wait_for()
         me.shoot("release")
 
-        # The preview finds the problem; the officer fixes it in the settings.
-        me.go(f"/releases/{FIRST_SLUG}/preview")
-        shown = page.inner_text("main")
-        assert "désabonnement" in shown and "ASCII" in shown, shown
-        me.shoot("preview-problem")
-        me.go(f"/releases/{FIRST_SLUG}/send")  # nothing can be sent meanwhile
-        assert page.locator(f'form[action="/releases/{FIRST_SLUG}/send"]').count() == 0
-        me.settings(**{"sender.unsubscribe_url": ASCII_URL})
         me.go(f"/releases/{FIRST_SLUG}/preview")
         page.locator("p.notice").wait_for()  # the full check ended without a problem
         everyone = OURS | examples

@@ -115,3 +115,36 @@ def test_the_logo_upload_writes_the_settings_and_the_preview_shows_it(tmp_path: 
         assert wrong.status_code == 400 and "logo_width" in wrong.text
         assert ws.file.read_bytes() == before
         assert len(list((ws.root / "uploads").glob("*.png"))) == 1  # the refused one removed
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://désabonnement.quais.example/u/{token}", "xn--dsabonnement-beb.quais.example"),
+        ("https://quais.example/se désabonner/{token}", "spaces"),
+        ("https://quais.example/u/\x01{token}", "control character"),
+        ("https://quais.example/u/\u00e9{token}", "ASCII"),
+    ],
+)
+def test_the_settings_refuse_an_unsubscribe_link_that_no_message_could_carry(
+    tmp_path: Path, url: str, reason: str
+) -> None:
+    """What the renderer would refuse in every message's List-Unsubscribe is refused at save,
+    with the key named, by the same rule (`distrib.config.unsubscribe_url_problem`)."""
+    from distrib.render.unsubscribe import check_url
+
+    ws = write_workspace(tmp_path / "ws", port=25)
+    before = ws.file.read_bytes()
+    with ui_server(ws.file) as server:
+        client = signed_in(server)
+        form = {"csrf": csrf_of(client.get("/settings").text), "sender.unsubscribe_url": url}
+        answer = client.post("/settings", data=form)
+        assert answer.status_code == 400, answer.text
+        assert "unsubscribe_url" in answer.text and reason in answer.text, answer.text
+        assert ws.file.read_bytes() == before
+        fixed = url.replace("désabonnement", "desabonnement").replace("se désabonner", "stop")
+        fixed = fixed.replace("\x01", "").replace("\u00e9", "")
+        form["sender.unsubscribe_url"] = fixed
+        assert client.post("/settings", data=form).status_code == 303
+    assert tomllib.loads(ws.file.read_text(encoding="utf-8"))["sender"]["unsubscribe_url"] == fixed
+    assert check_url(url) is not None and check_url(fixed) is None  # the renderer's check

@@ -348,3 +348,30 @@ def test_importing_a_word_file_becomes_the_release_text(ws: WorkspaceFiles) -> N
     assert "Six haltes chauffées" in text.body
     assert "240 commerces" in str(text.others.get("about"))  # the boilerplate, kept apart
     assert "Hiver en vitrine" in shown  # the form shows the imported text
+
+
+def test_the_journalist_page_shows_the_replies_as_the_history_does(ws: WorkspaceFiles) -> None:
+    from audit_helpers import Person, add_run
+    from distrib.deliverylog.records import NewReply
+
+    clock = Clock()
+    with open_log(ws.log, clock) as log:
+        zoe = Person("zoe@fleuve.example", "Zoé", "Le Fleuve", "fr")
+        add_run(log, clock, [zoe], campaign=FIRST)
+        (message,) = log.messages(1)
+        replies = [
+            NewReply(message.id, "<r1@fleuve.example>", zoe.address, f"Re: {HOSTILE}", "reply",
+                     "", "in-reply-to", "tests"),
+            NewReply(message.id, "<r2@fleuve.example>", zoe.address, "Absente", "auto-reply",
+                     "Auto-Submitted: auto-replied", "in-reply-to", "tests"),
+        ]  # fmt: skip
+        assert log.record_replies(replies) == [True, True]
+    with ui_server(ws.file) as server:
+        client = signed_in(server)
+        client.post("/lang", data={"csrf": _csrf(client), "lang": "en", "next": "/"})
+        page = client.get("/journalists/zoe@fleuve.example").text
+    section = page.split('id="replies"')[1].split("</section>")[0]
+    assert section.startswith(">Replies (2)</h2>")
+    assert f"reply to run 1 ({FIRST}) from zoe@fleuve.example: Re: &lt;script&gt;" in section
+    assert f"automatic reply to run 1 ({FIRST}) from zoe@fleuve.example: Absente" in section
+    assert "<script>alert" not in page

@@ -20,6 +20,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -127,6 +128,33 @@ def _check_header_text(value: str | None) -> str | None:
     return value
 
 
+def unsubscribe_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the one-click unsubscribe link of List-Unsubscribe, or None.
+
+    The one rule for ``unsubscribe_url``: the settings refuse at load and save what the
+    renderer would refuse in every message (`distrib.render.unsubscribe.check_url`)."""
+    reason = find_forbidden(url)
+    if reason is not None:
+        return f"contains a {reason}; header text must be a single line"
+    if re.search(r"[\s<>\"]", url):
+        return "must not hold spaces, quotes or <> (percent-encode them, e.g. %20)"
+    if not url.isascii():
+        try:
+            host = urlsplit(url).hostname or ""
+            ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else ""
+        except (ValueError, UnicodeError):  # not a URL, or a host IDNA cannot encode
+            host = ascii_host = ""
+        if ascii_host:
+            return (
+                f"must be ASCII (a header holds it): write the host {host!r} as {ascii_host!r}"
+                " and percent-encode any other accent"
+            )
+        return "must be ASCII (a header holds it): percent-encode accents, e.g. %C3%A9"
+    if not url.startswith("https://"):
+        return "must be an https:// URL (RFC 8058 one-click unsubscribe)"
+    return None
+
+
 def _check_address(value: str | None) -> str | None:
     """Validate an email address with email-validator (no DNS), keeping it as written."""
     if value is None:
@@ -225,9 +253,9 @@ class SenderConfig(_Frozen):
     @classmethod
     def _https(cls, value: str | None) -> str | None:
         if value is not None:
-            _check_header_text(value)
-            if not value.startswith("https://"):
-                raise ValueError("must be an https:// URL (RFC 8058 one-click unsubscribe)")
+            reason = unsubscribe_url_problem(value)
+            if reason is not None:
+                raise ValueError(reason)
         return value
 
     @property
@@ -408,11 +436,16 @@ class MailboxConfig(_Frozen):
     ``url``: ``imaps://USER@HOST[:PORT]/FOLDER`` or ``imap://…`` (STARTTLS); without it, the
     ``[smtp] preset``'s IMAP host (Microsoft 365, Google Workspace), the relay's user name and
     ``folder``.  ``auth``: ``password`` (from ``password_env``) or ``oauth2`` (the relay's
-    sign-in, `distrib relay login --mailbox`); default: the relay's.
+    sign-in, `distrib relay login --mailbox`); default: the relay's.  ``sent_copy``: after a
+    send, append a copy of the run's first sent message (``first``) or of each (``each``) to
+    the mailbox's Sent folder (the server's SPECIAL-USE ``\\Sent`` folder, else
+    ``sent_folder``); ``none`` (the default) appends nothing.
     """
 
     url: str | None = None
     folder: str = "INBOX"
+    sent_copy: Literal["none", "first", "each"] = "none"
+    sent_folder: str = "Sent"
     auth: Literal["password", "oauth2"] | None = None
     password_env: str = "DISTRIB_IMAP_PASSWORD"  # noqa: S105 (a variable name, not a secret)
     ca_file: Path | None = None
@@ -433,7 +466,7 @@ class MailboxConfig(_Frozen):
             raise ValueError(str(exc).removeprefix("imap: ")) from None
         return value
 
-    @field_validator("folder")
+    @field_validator("folder", "sent_folder")
     @classmethod
     def _folder(cls, value: str) -> str:
         if not value.strip() or find_forbidden(value):
@@ -658,6 +691,9 @@ class Settings(_Frozen):
 
     templates: Path | None = None
     default_language: Language = "fr"
+    # The language distrib's own messages and the HTML report use for this workspace, unless
+    # ``--lang`` or DISTRIB_LANG says otherwise (None: the machine's locale).
+    interface_language: Language | None = None
     sources: tuple[SourceConfig, ...]
     suppression: tuple[Path, ...] = ()
     sender: SenderConfig

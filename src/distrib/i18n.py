@@ -107,11 +107,17 @@ def translator(language: str) -> Translator:
     return Translator(chosen, _catalogue(chosen))
 
 
-def pick_language(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+def pick_language(
+    explicit: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    workspace: str | None = None,
+) -> str:
     """Return ``fr`` or ``en``: ``explicit`` (``--lang``), else ``DISTRIB_LANG``, else the
-    locale's language (``LC_ALL``, ``LC_MESSAGES``, ``LANG``), else ``en``."""
+    workspace's ``interface_language``, else the locale's language (``LC_ALL``,
+    ``LC_MESSAGES``, ``LANG``), else ``en``."""
     env = os.environ if environ is None else environ
-    for value in (explicit, env.get(LANGUAGE_ENV)):
+    for value in (explicit, env.get(LANGUAGE_ENV), workspace):
         if value:
             return "fr" if value.strip().lower().startswith("fr") else "en"
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):

@@ -125,7 +125,13 @@ if TYPE_CHECKING:
         save_release_text,
         update_workspace_settings,
     )
-    from distrib.app.logs import load_campaign, locate_log, log_name, open_log
+    from distrib.app.logs import (
+        interface_language,
+        load_campaign,
+        locate_log,
+        log_name,
+        open_log,
+    )
     from distrib.app.overview import (
         WorkspaceOverview,
         release_named,
@@ -143,6 +149,7 @@ if TYPE_CHECKING:
         collect_and_write_preview,
         collect_preview,
         live_preview,
+        load_preview_stages,
         preview_session,
         write_preview,
     )
@@ -249,7 +256,7 @@ if TYPE_CHECKING:
     from distrib.replies import RecordedReply, ReplyOutcome
     from distrib.safetext import for_terminal
     from distrib.schedule import format_countdown
-    from distrib.send import ABANDON_REASON, STOP_REASON, Progress
+    from distrib.send import ABANDON_REASON, STOP_REASON, Progress, QuotaWait
     from distrib.send.stopping import StopSwitch
     from distrib.workspace import Migrated
 
@@ -301,11 +308,13 @@ _HOMES = {
     "distrib.app.contacts": (
         "MERGE_FORMATS", "Merged", "check_contacts", "contact_history", "merge_contacts",
     ),
-    "distrib.app.logs": ("load_campaign", "locate_log", "log_name", "open_log"),
+    "distrib.app.logs": (
+        "interface_language", "load_campaign", "locate_log", "log_name", "open_log",
+    ),
     "distrib.app.previewing": (
         "CheckProgress", "LivePreview", "PreviewMessage", "PreviewSession", "PreviewWritten",
-        "collect_and_write_preview", "collect_preview", "live_preview", "preview_session",
-        "write_preview",
+        "collect_and_write_preview", "collect_preview", "live_preview", "load_preview_stages",
+        "preview_session", "write_preview",
     ),
     "distrib.app.sending": (
         "Followup", "ReleaseVersion", "SendPreparation", "SendResult", "SendSummary",
@@ -341,7 +350,7 @@ _HOMES = {
     "distrib.inbox": ("clean",),
     "distrib.safetext": ("for_terminal",),
     "distrib.schedule": ("format_countdown",),
-    "distrib.send": ("ABANDON_REASON", "STOP_REASON", "Progress"),
+    "distrib.send": ("ABANDON_REASON", "STOP_REASON", "Progress", "QuotaWait"),
     "distrib.send.stopping": ("StopSwitch",),
     # Types of the values the verbs return, for interfaces to name.
     "distrib.app.resuming": ("Joining", "Resumption", "Settled"),
@@ -419,6 +428,7 @@ __all__ = [
     "PreviewWritten",
     "ProblemGroup",
     "Progress",
+    "QuotaWait",
     "RecordedReply",
     "RelayCheckError",
     "RelayPreset",
@@ -483,6 +493,7 @@ __all__ = [
     "imap_settings",
     "import_release",
     "in_zone",
+    "interface_language",
     "list_columns",
     "list_releases",
     "list_runs",
@@ -490,6 +501,7 @@ __all__ = [
     "load_accounts",
     "load_audience",
     "load_campaign",
+    "load_preview_stages",
     "locate_log",
     "locate_target",
     "log_columns",

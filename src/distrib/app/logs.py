@@ -17,7 +17,15 @@ if TYPE_CHECKING:
     from distrib.config import Campaign
     from distrib.deliverylog import DeliveryLog
 
-__all__ = ["DEFAULT_CAMPAIGN", "DEFAULT_LOG", "load_campaign", "locate_log", "log_name", "open_log"]
+__all__ = [
+    "DEFAULT_CAMPAIGN",
+    "DEFAULT_LOG",
+    "interface_language",
+    "load_campaign",
+    "locate_log",
+    "log_name",
+    "open_log",
+]
 
 DEFAULT_CAMPAIGN = Path("campaign.toml")
 DEFAULT_LOG = Path("distrib-log.sqlite")
@@ -57,6 +65,22 @@ def locate_log(campaign: Path | None = None, log: Path | str | None = None) -> P
         return load_workspace(found.workspace).log_target
     assert found.campaign is not None
     return load_campaign(found.campaign).log_target
+
+
+def interface_language(campaign: Path | None = None) -> str | None:
+    """The ``interface_language`` of the workspace (or campaign file) ``campaign`` names or
+    this folder holds; None when it sets none or there is none to read."""
+    from distrib.app.workspace import locate_target
+    from distrib.errors import ConfigError
+    from distrib.workspace import load_workspace
+
+    try:
+        found = locate_target(campaign)
+        if found.workspace is not None:
+            return load_workspace(found.workspace).settings.interface_language
+        return None if found.campaign is None else load_campaign(found.campaign).interface_language
+    except ConfigError:
+        return None  # the command itself says what is wrong with the file
 
 
 def open_log(

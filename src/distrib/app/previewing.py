@@ -401,6 +401,17 @@ class PreviewSession:
             return self._checked
 
 
+def load_preview_stages() -> None:
+    """Import the stages a preview uses (contacts and their table library, release, render,
+    workspace) now rather than on the first preview: a long-running server (`distrib ui`)
+    calls it before it gives its address, so the first page opened does not wait for them."""
+    import distrib.app.audience
+    import distrib.contacts
+    import distrib.release
+    import distrib.render
+    import distrib.workspace  # noqa: F401
+
+
 def preview_session(campaign: Campaign, *, selection: Selection | None = None) -> PreviewSession:
     """A `PreviewSession` of ``campaign``'s release: the audience read now (the log only read,
     as `collect_preview` does), every message rendered on demand."""

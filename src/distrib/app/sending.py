@@ -30,6 +30,7 @@ from distrib.app.resuming import Joining, Resumption, Settled, settle_interrupte
 from distrib.errors import DistribError, Problem, RunStoppedError
 
 if TYPE_CHECKING:
+    from distrib.app.sentcopy import SentCopy
     from distrib.audit import Report
     from distrib.config import Campaign
     from distrib.contacts.model import AudienceSummary
@@ -209,6 +210,7 @@ class SendResult:
     report: Report  # the run as the delivery log tells it
     followup: Followup
     unknown_elsewhere: Mapping[int, int]  # other runs of the campaign with unknown messages
+    sent_copy: SentCopy | None = None  # the copy in the Sent folder ([mailbox] sent_copy)
 
     @property
     def status(self) -> Literal["done", "failures", "stopped"]:
@@ -499,6 +501,7 @@ def _send_run(
     sleep: Callable[[float], Awaitable[None]] | None = None,
     stop: StopSwitch | None = None,
 ) -> SendResult:
+    from distrib.app.sentcopy import copy_to_sent
     from distrib.audit import report
     from distrib.resolve import suppression_file, suppression_suggestions, unknown_messages
 
@@ -510,6 +513,8 @@ def _send_run(
         )  # fmt: skip
     except DistribError as exc:
         raise RunStoppedError(run, exc) from exc
+    # After the send: a failure to copy is a warning, never a failed send.
+    sent_copy = copy_to_sent(prep.plan, prep.log, run.id)
     suggestions = tuple(suppression_suggestions(prep.log, run.id))
     title = f"run {run.id} of {run.campaign}: addresses refused as nonexistent"
     followup = Followup(
@@ -523,4 +528,5 @@ def _send_run(
         report=report(prep.log, outcome.run),
         followup=followup,
         unknown_elsewhere=_unknown_elsewhere(prep.log, prep.campaign, run.id),
+        sent_copy=sent_copy,
     )

@@ -71,7 +71,8 @@ def _root(
         None,
         "--lang",
         help="The language distrib speaks in, fr or en: its messages and the HTML report"
-        " (default: DISTRIB_LANG, else the locale's language, else en).",
+        " (default: DISTRIB_LANG, else the workspace's interface_language, else the"
+        " locale's language, else en).",
         show_default=False,
     ),
 ) -> None:
@@ -80,9 +81,11 @@ def _root(
     Typical session: contacts check → preview → send → report.
     """
     from distrib.app import pick_language, set_language
+    from distrib.cli._common import remember_language
 
     if lang is not None and lang not in ("fr", "en"):
         raise typer.BadParameter(f"{lang!r}: fr or en", param_hint="--lang")
+    remember_language(lang)
     set_language(pick_language(lang))
 
 

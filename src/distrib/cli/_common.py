@@ -147,13 +147,33 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(int(Exit.ERROR)) from None
 
 
+#: The ``--lang`` the command line was given (None: not given), for `load`.
+_explicit_language: list[str | None] = [None]
+
+
+def remember_language(lang: str | None) -> None:
+    """Keep the ``--lang`` option: a workspace's ``interface_language`` applies only without it."""
+    _explicit_language[0] = lang
+
+
 def load(target: Path | None, release: str | None = None) -> Campaign:
     """Open the release a command names (`distrib.app.open_release`; errors become a clean
-    exit)."""
+    exit); from then on distrib speaks the workspace's ``interface_language`` unless
+    ``--lang`` or DISTRIB_LANG chose another."""
     from distrib.app import open_release
 
     with user_errors():
-        return open_release(target, release)
+        campaign = open_release(target, release)
+    _speak_as(campaign.interface_language)
+    return campaign
+
+
+def _speak_as(workspace_language: str | None) -> None:
+    """Speak the workspace's ``interface_language``, unless ``--lang`` or DISTRIB_LANG chose."""
+    from distrib.app import pick_language, set_language
+
+    if workspace_language is not None:
+        set_language(pick_language(_explicit_language[0], workspace=workspace_language))
 
 
 def selection(only: list[str] | None, exclude: list[str] | None) -> Selection:
@@ -170,6 +190,8 @@ def open_log(
     (`distrib.app.open_log`); show its warnings (e.g. written by a newer distrib) on stderr."""
     from distrib import app
 
+    if log is None:
+        _speak_as(app.interface_language(campaign))
     with user_errors():
         opened = app.open_log(campaign, log, create=create, read_only=read_only)
     for warning in opened.warnings:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from distrib.app import (
         Campaign,
         ProblemGroup,
+        QuotaWait,
         Run,
         SendPreparation,
         SendResult,
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     )
     from distrib.app import Progress as SendProgress
     from distrib.errors import Problem
+
+#: A quota wait at least this long (seconds) is also printed on a line of its own.
+QUOTA_LINE = 60.0
 
 
 def register(app: typer.Typer) -> None:
@@ -403,14 +407,23 @@ def _progress_display(bar: Any, task: Any) -> Callable[[SendProgress], None]:
     meter = RateMeter()
     told: set[str] = set()
     shown = [-1.0]  # when the bar was last redrawn
+    waits: list[QuotaWait | None] = [None]  # the quota wait shown
 
     def on_progress(p: SendProgress) -> None:
-        # Thousands of outcomes a second: redraw ten times a second (and at the end).
-        if p.stopping is None and p.done != p.total and p.elapsed - shown[0] < 0.1:
+        # Thousands of outcomes a second: redraw ten times a second (and at the end, and when
+        # a quota wait starts or ends).
+        quiet = p.stopping is None and p.done != p.total and p.waiting == waits[0]
+        if quiet and p.elapsed - shown[0] < 0.1:
             return
         shown[0] = p.elapsed
         rate, left = meter.update(p.elapsed, p.done, p.total)
         bar.update(task, total=p.total, completed=p.done, detail=progress_text(p, rate, left))
+        if p.waiting != waits[0]:
+            waits[0] = p.waiting
+            bar.update(task, description=_("waiting") if p.waiting else _("sending"))
+            if p.waiting is not None and p.waiting.seconds >= QUOTA_LINE:
+                # A long wait is said on its own line too (also when not on a terminal).
+                bar.console.print(quota_wait_text(p.waiting), markup=False)
         if p.stopping is not None and p.stopping not in told:
             told.add(p.stopping)
             bar.update(task, description="stopping")
@@ -437,6 +450,7 @@ def _report(result: SendResult, file: str) -> None:
     print_report(result.report)
     print_followup(result, file)
     print_unknown(result.unknown_elsewhere, file)
+    print_sent_copy(result)
     r = result.engine
     console.print(
         _("Elapsed {seconds} s over {n} connection(s).").format(
@@ -476,6 +490,27 @@ def _report(result: SendResult, file: str) -> None:
     if result.status == "failures":
         # The run as a whole, resumed or not; and unknown messages in any run of the campaign.
         raise typer.Exit(int(Exit.FAILURES))
+
+
+def print_sent_copy(result: SendResult) -> None:
+    """The copy in the mailbox's Sent folder ([mailbox] sent_copy): how many, or why not."""
+    copy = result.sent_copy
+    if copy is None:
+        return
+    if copy.warning:
+        console.print(
+            _(
+                "warning: the messages were sent, but no copy went to the Sent folder: {reason}"
+            ).format(reason=copy.warning),
+            markup=False,
+        )
+        return
+    console.print(
+        _("Copied {n} message(s) to the folder {folder!r} ({m} already there).").format(
+            n=copy.appended, folder=copy.folder, m=copy.already
+        ),
+        markup=False,
+    )
 
 
 def print_followup(result: SendResult, file: str) -> None:
@@ -523,9 +558,18 @@ class RateMeter:
         return rate, left
 
 
+def quota_wait_text(wait: QuotaWait) -> str:
+    """What the progress line says while a relay quota holds the next message."""
+    return _("waiting for the relay's quota ({quota}): room at {time}").format(
+        quota=wait.quota, time=wait.until.astimezone().strftime("%H:%M")
+    )
+
+
 def progress_text(p: SendProgress, rate: float, left: float | None) -> str:
-    """The counts, pace and ETA shown beside the progress bar."""
+    """The counts, pace and ETA shown beside the progress bar (or the quota being waited for)."""
     counts = f"sent {p.sent} · deferred {p.deferred} · failed {p.failed} · unknown {p.unknown}"
+    if p.waiting is not None:
+        return f"{counts} · {quota_wait_text(p.waiting)}"
     eta = "ETA -" if left is None else f"ETA {int(left // 3600)}:{int(left % 3600 // 60):02d}"
     if left is not None:
         eta += f":{int(left % 60):02d}"

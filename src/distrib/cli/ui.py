@@ -129,6 +129,7 @@ def ui(
     )
     with user_errors():
         server = Server(create_app(settings), host, port)
+    app.load_preview_stages()  # before the address is given: the first preview is not slowed
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (compared, not bound)
     if team:
         console.print(

@@ -35,7 +35,7 @@ import os
 import re
 import socket
 import ssl
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -53,6 +53,8 @@ __all__ = [
     "ImapMailbox",
     "ImapSettings",
     "MailboxURL",
+    "SentCopies",
+    "append_to_sent",
     "is_imap_url",
 ]
 
@@ -173,8 +175,8 @@ class ImapMailbox:
             )
         return value
 
-    def open(self) -> None:
-        """Connect, secure the connection, log in, select the folder."""
+    def open(self, *, select: bool = True) -> None:
+        """Connect, secure the connection, log in, select the folder (unless not ``select``)."""
         from imapclient import IMAPClient
         from imapclient.exceptions import IMAPClientError, LoginError
 
@@ -205,7 +207,8 @@ class ImapMailbox:
                 client.login(self.url.user, password)
             else:
                 self._oauth_login(client)
-            self._select(client)
+            if select:
+                self._select(client)
         except LoginError:
             self.close()
             how = "the password" if password is not None else "the OAuth2 token"
@@ -303,6 +306,64 @@ class ImapMailbox:
                 " a second run will find them again (and record nothing twice)"
             ) from None
         return len(uids)
+
+
+@dataclass(frozen=True, slots=True)
+class SentCopies:
+    """What `append_to_sent` did: the folder, the copies appended, those already there."""
+
+    folder: str
+    appended: int
+    already: int
+
+
+def _sent_folder(client: Any, fallback: str) -> str:
+    """The folder the server marks ``\\Sent`` (RFC 6154 SPECIAL-USE), else ``fallback``."""
+    if client.has_capability("SPECIAL-USE"):
+        for flags, _delimiter, name in client.list_folders():
+            if b"\\Sent" in flags:
+                return str(name)
+    return fallback
+
+
+def append_to_sent(
+    url: MailboxURL | str,
+    settings: ImapSettings,
+    messages: Iterable[tuple[str, Callable[[], bytes]]],
+    *,
+    fallback_folder: str = "Sent",
+) -> SentCopies:
+    """Append a copy of each message (its Message-ID, and how to get its bytes) to the Sent
+    folder of the mailbox at ``url``, flagged ``\\Seen``, unless a message with that
+    Message-ID is there already (so a second call appends nothing twice).  The folder is the
+    server's SPECIAL-USE ``\\Sent`` one, else ``fallback_folder`` (created when missing).
+    `ImapError` when the mailbox cannot be reached or refuses; never a password in it."""
+    from imapclient.exceptions import IMAPClientError
+
+    box = ImapMailbox(url, settings)
+    box.open(select=False)
+    client = box._client
+    folder = fallback_folder
+    appended = already = 0
+    try:
+        folder = _sent_folder(client, fallback_folder)
+        if not client.folder_exists(folder):
+            client.create_folder(folder)
+        client.select_folder(folder)
+        for message_id, data in messages:
+            if client.search(["HEADER", "Message-ID", message_id]):
+                already += 1
+                continue
+            client.append(folder, data(), flags=[b"\\Seen"])
+            appended += 1
+    except (OSError, ssl.SSLError, IMAPClientError) as exc:
+        raise ImapError(
+            f"{box.url}: could not copy to the folder {_clean(folder, 80)!r}"
+            f" ({appended} copied): {_reason(exc)}"
+        ) from None
+    finally:
+        box.close()
+    return SentCopies(folder, appended, already)
 
 
 def _reason(exc: BaseException) -> str:

@@ -25,7 +25,6 @@ import base64
 import hmac
 import json
 import os
-import re
 from collections.abc import Mapping
 
 __all__ = [
@@ -89,10 +88,12 @@ def token_url(url: str, token: str) -> str:
 
 
 def check_url(url: str) -> str | None:
-    """Say why ``url`` cannot go into List-Unsubscribe, or return None."""
-    if not url.isascii() or re.search(r"[\s<>\"]", url):
-        return f"{url!r} must be ASCII without spaces, quotes or <>; percent-encode it"
-    return None
+    """Say why ``url`` cannot go into List-Unsubscribe, or return None (the settings' own rule,
+    `distrib.config.unsubscribe_url_problem`, checked again before any message is made)."""
+    from distrib.config import unsubscribe_url_problem
+
+    reason = unsubscribe_url_problem(url)
+    return None if reason is None else f"unsubscribe_url {url!r} {reason}"
 
 
 def mailto_uri(address: str) -> str:

@@ -1,7 +1,7 @@
 """Sending stage: SMTP transport, rate limiting and dispatch (the only async code in distrib)."""
 
 from distrib.send.engine import ABANDON_REASON, RECONNECT_ATTEMPTS, STOP_REASON, send_messages
-from distrib.send.model import Outgoing, Progress, SendReport
+from distrib.send.model import Outgoing, Progress, QuotaWait, SendReport
 from distrib.send.policy import Reply, backoff, enhanced_code
 from distrib.send.ratelimit import Pacer, Rate, Window
 from distrib.send.transport import build_tls_context
@@ -13,6 +13,7 @@ __all__ = [
     "Outgoing",
     "Pacer",
     "Progress",
+    "QuotaWait",
     "Rate",
     "Reply",
     "SendReport",

@@ -291,10 +291,17 @@ class Delivery:
             return None
         out = t.item.out
         address = out.address or out.recipient
+        key = suppression_key(address)
         source = f"refused {reply.enhanced} by {self.relay or t.worker.conn.server}"
+        # As an opt-out does: that person's messages still waiting in other runs (of any
+        # release) become ``suppressed`` in the same transaction as the refusal.
+        waiting = tuple(
+            ref.id
+            for ref in self.log.pending_refs()
+            if ref.id != out.message and suppression_key(ref.address) == key
+        )
         return NewSuppression(
-            address, suppression_key(address), NO_SUCH_USER, source, message=out.message,
-            note=text,
+            address, key, NO_SUCH_USER, source, message=out.message, note=text, pending=waiting,
         )  # fmt: skip
 
     def _after_body(self, t: Transaction, reply: Reply) -> None:

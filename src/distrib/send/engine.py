@@ -29,7 +29,7 @@ from distrib.errors import DistribError, RunLockedError, SMTPAuthError, SMTPConn
 from distrib.send.auth import Tokens
 from distrib.send.commits import GroupCommit
 from distrib.send.delivery import Delivery
-from distrib.send.model import Item, Outgoing, Progress, SendReport, Worker
+from distrib.send.model import Item, Outgoing, Progress, QuotaWait, SendReport, Worker
 from distrib.send.policy import Reply, backoff, storm_kind
 from distrib.send.quota import QUOTA_PAUSE, relay_identity, resume_time, seed_pacer
 from distrib.send.ratelimit import Clock, Pacer, Sleep, Window
@@ -375,6 +375,22 @@ class _Dispatch:
             f" {self.resume_at.isoformat(timespec='seconds')}"
         )
 
+    def _waiting(self, window: Window | None, until: float = 0.0, now: float = 0.0) -> None:
+        """Say (through ``on_progress``) that a relay quota holds the next message until
+        ``until`` (pacer time), or, with no ``window``, that nothing holds it any more."""
+        wait = None
+        if window is not None:
+            when = resume_time(self.log, until, now).replace(microsecond=0)
+            wait = QuotaWait(window.name, when, until - now)
+            shown = self.counts.waiting
+            if shown is not None and (shown.quota, shown.until) == (wait.quota, wait.until):
+                return
+        elif self.counts.waiting is None:
+            return
+        self.counts = replace(self.counts, waiting=wait, elapsed=self.clock() - self.started)
+        if self.on_progress is not None:
+            self.on_progress(self.counts)
+
     def _fail(self, exc: BaseException) -> None:
         if self.error is None:
             self.error = exc
@@ -459,10 +475,12 @@ class _Dispatch:
                 await self._changed()
                 continue
             now = self.clock()
-            held = None if self.wait_for_quota else self.pacer.quota_hold(now)
-            if held is not None and held[0] - now > QUOTA_PAUSE:
+            held = self.pacer.quota_hold(now)
+            if held is not None and held[0] - now > QUOTA_PAUSE and not self.wait_for_quota:
                 self._pause_for_quota(held[1], held[0], now)
                 return None
+            if held is not None:
+                self._waiting(held[1], held[0], now)
             picked = self.pacer.pick([item.domain for item in self.fresh], now)
             if isinstance(picked, tuple):
                 index, at = picked
@@ -517,6 +535,7 @@ class _Dispatch:
             return not self.halted
         item, delay = taken
         await self._sleep_unless_halted(delay)
+        self._waiting(None)
         if self.halted:
             # Not tried: it keeps its state in the log (ready, or deferred after a retry).
             self.outstanding -= 1

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from distrib.send.transport import Connection
 
-__all__ = ["Item", "Outgoing", "Progress", "SendReport", "Transaction", "Worker"]
+__all__ = ["Item", "Outgoing", "Progress", "QuotaWait", "SendReport", "Transaction", "Worker"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,16 @@ class Outgoing:
 
 
 @dataclass(frozen=True, slots=True)
+class QuotaWait:
+    """A relay quota holding the next message: which one (``per_minute``, ``per_hour``,
+    ``per_day``), when it has room again (the log's time, aware) and how long that is."""
+
+    quota: str
+    until: datetime
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     """Counts so far, passed to ``on_progress`` after every outcome.
 
@@ -34,7 +44,8 @@ class Progress:
     put back to be tried again within this run.  ``stopping`` is None while the run goes on,
     else why it is stopping (in-flight messages finish, nothing new starts).  ``suppressed``
     counts messages skipped because their person was suppressed (an opt-out, a hard bounce)
-    while the run went on: nothing was sent to them.
+    while the run went on: nothing was sent to them.  ``waiting``: a relay quota holds the
+    next message until then (None: none does).
     """
 
     sent: int
@@ -46,6 +57,7 @@ class Progress:
     elapsed: float
     stopping: str | None = None
     suppressed: int = 0
+    waiting: QuotaWait | None = None
 
     @property
     def done(self) -> int:

@@ -174,7 +174,7 @@ class _Lists:
     async def journalist(self, request: Request) -> Response:
         address = request.path_params["address"]
 
-        def read() -> object:
+        def read() -> verbs.History:
             campaign = verbs.load_campaign(self.file)
             with verbs.open_log(campaign.file, read_only=True) as log:
                 return verbs.contact_history(log, address)
@@ -183,7 +183,10 @@ class _Lists:
             history = await run_in_threadpool(read)
         except DistribError as exc:
             return self.host.problems(request, exc)
-        return self.host.page(request, "journalist.html", history=history, address=address)
+        releases = {e.id: e.campaign for e in history.entries}  # each reply's release
+        return self.host.page(
+            request, "journalist.html", history=history, address=address, releases=releases
+        )
 
 
 def list_routes(host: PageHost) -> list[Route]:
