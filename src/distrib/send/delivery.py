@@ -113,6 +113,7 @@ class Delivery:
         worker.troubles += 1
         worker.last_trouble = what
         worker.throttled = throttled
+        worker.connected = False
 
     async def send(self, worker: Worker, item: Item) -> None:
         """Try ``item`` once on ``worker``'s open connection and record what happened."""

@@ -522,8 +522,10 @@ class _Dispatch:
             raise
         except SMTPConnectionError as exc:
             # Relays often cap connections per client: while another worker is connected and
-            # sending, carry on with fewer connections rather than stopping the run.
-            others = any(w.conn.is_open for w in self.workers if w is not worker)
+            # sending, carry on with fewer connections rather than stopping the run.  A worker
+            # whose last connection succeeded counts, open at this instant or not (between two
+            # connections, or still greeting the relay): a moment must not decide the run.
+            others = any(w.conn.is_open or w.connected for w in self.workers if w is not worker)
             if not others or self.halt.is_set():
                 if worker.throttled:
                     self._pause(
@@ -584,9 +586,11 @@ class _Dispatch:
                 worker.troubles += 1
                 worker.last_trouble = str(exc)
                 worker.throttled = exc.code == 421
+                worker.connected = False
             else:
                 self.connections += 1
                 worker.used = 0
+                worker.connected = True
         return True
 
     async def _sleep_unless_halted(self, delay: float) -> None:

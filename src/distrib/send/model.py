@@ -106,6 +106,7 @@ class Worker:
     troubles: int = 0  # consecutive connection problems; reset by any reply-based outcome
     last_trouble: str = ""
     throttled: bool = False  # the last trouble was the server saying 421 (busy, slow down)
+    connected: bool = False  # its last connection attempt succeeded and no trouble came since
     used: int = 0  # transactions started on the current connection
     waiting: bool = False  # counted in the dispatcher's ``reserved`` (see `_wait_for_work`)
 
