@@ -15,7 +15,7 @@ once, and the content hash proves it is the message that was planned.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.errors import MessageError
@@ -73,7 +73,9 @@ __all__ = [
     "MessageLanguage",
     "RenderedMessage",
     "Renderer",
+    "choose_language",
     "default_templates_dir",
+    "release_languages",
 ]
 
 MessageLanguage = Literal["fr", "en", "both"]
@@ -191,6 +193,49 @@ def _list_id(campaign: Campaign) -> str:
     list_id = sender.list_id or f"{slugify(campaign.name) or 'communiques'}.{sender.domain}"
     list_id = list_id.encode("idna").decode("ascii") if not list_id.isascii() else list_id
     return f"{sender.organisation} <{list_id}>"
+
+
+def language_documents(campaign: Campaign, release: Release) -> dict[str, list[ReleaseDocument]]:
+    """Return the documents of each message language ``release`` can make (``fr``, ``en``, and
+    ``both`` when it has the two in ``campaign``'s bilingual order)."""
+    found: dict[str, list[ReleaseDocument]] = {}
+    for lang in ("fr", "en"):
+        document = release.get(lang)
+        if document is not None:
+            found[lang] = [document]
+    order = campaign.bilingual_order
+    if all(lang in found for lang in order):
+        found["both"] = [found[lang][0] for lang in order]
+    return found
+
+
+def release_languages(campaign: Campaign, release: Release) -> frozenset[str]:
+    """Return the message languages ``release`` can make: what `choose_language` chooses among,
+    known without compiling a template (the `Renderer` uses the same)."""
+    return frozenset(language_documents(campaign, release))
+
+
+def choose_language(
+    campaign: Campaign, available: Collection[str], contact: Contact
+) -> tuple[MessageLanguage, str | None]:
+    """Return the language of ``contact``'s message among the ``available`` ones (see
+    `release_languages`) and, if it falls back, why.
+
+    Raise `RenderError` if none of them serves the contact's language.
+    """
+    wanted = contact.language
+    if wanted in available:
+        return wanted, None
+    lacking = [f"{lang}.md" for lang in ("fr", "en") if lang not in available]
+    need = " and ".join(lacking)
+    who = "this bilingual contact" if wanted == "both" else f"this contact's language ({wanted})"
+    fallback = campaign.fallback_language
+    if fallback is not None and fallback in available:
+        note = f"the release has no {need} for {who}: sending the {fallback} version"
+        return fallback, f"{note} (fallback_language)"
+    where = contact.sources[0] if contact.sources else None
+    message = f"the release has no {need}, which {who} needs (or set fallback_language)"
+    raise RenderError([Problem(message, where, "language")])
 
 
 class Renderer:
@@ -351,15 +396,7 @@ class Renderer:
 
     def _language_documents(self) -> dict[str, list[ReleaseDocument]]:
         """Return the documents of each message language the release can make."""
-        found: dict[str, list[ReleaseDocument]] = {}
-        for lang in ("fr", "en"):
-            document = self.release.get(lang)
-            if document is not None:
-                found[lang] = [document]
-        order = self.campaign.bilingual_order
-        if all(lang in found for lang in order):
-            found["both"] = [found[lang][0] for lang in order]
-        return found
+        return language_documents(self.campaign, self.release)
 
     # -- per contact --------------------------------------------------------------------------
 
@@ -368,21 +405,7 @@ class Renderer:
 
         Raise `RenderError` if the release cannot serve the contact's language.
         """
-        wanted = contact.language
-        if wanted in self._shared:
-            return wanted, None
-        lacking = [f"{lang}.md" for lang in ("fr", "en") if lang not in self._shared]
-        need = " and ".join(lacking)
-        who = (
-            "this bilingual contact" if wanted == "both" else f"this contact's language ({wanted})"
-        )
-        fallback = self.campaign.fallback_language
-        if fallback is not None and fallback in self._shared:
-            note = f"the release has no {need} for {who}: sending the {fallback} version"
-            return fallback, f"{note} (fallback_language)"
-        where = contact.sources[0] if contact.sources else None
-        message = f"the release has no {need}, which {who} needs (or set fallback_language)"
-        raise RenderError([Problem(message, where, "language")])
+        return choose_language(self.campaign, self._shared, contact)
 
     def outlet_values(self, contact: Contact) -> Mapping[str, str]:
         """Return the outlets-sheet variables of ``contact``'s outlet (cached per outlet)."""
