@@ -54,3 +54,16 @@ def test_broken_templates_do_not_stop_the_list_only_the_messages(tmp_path: Path)
     with pytest.raises(RenderError) as checked:
         session.check_all()  # the same refusal, again: the templates are compiled once
     assert checked.value is opened.value
+
+
+def test_a_setup_problem_outside_the_templates_does_not_blame_them(tmp_path: Path) -> None:
+    key = tmp_path / "cle.pem"
+    key.write_text("not a private key\n", encoding="utf-8")
+    dkim = f'[dkim]\nselector = "s1"\ndomain = "quais.example"\nkey_file = "{key}"\n'
+    ws = write_workspace(tmp_path / "ws", port=9, extra=dkim)
+    session = verbs.preview_session(verbs.open_release(ws.file, FIRST))
+    with pytest.raises(RenderError) as refused:
+        session.render_one(1)
+    said = str(refused.value)
+    assert "the DKIM key" in said and "cle.pem" in said
+    assert "templates" not in said  # `distrib preview` and `distrib send` say the same

@@ -85,6 +85,13 @@ HTML_SIZE_WARNING = 100 * 1024
 #: Mail apps show 40 to 90 characters of a subject; past this, say so.
 SUBJECT_LENGTH_WARNING = 100
 TEST_PREFIX = "[TEST] "
+#: What a set-up problem is about, by its code (`Renderer._setup_summary`).
+_SETUP_PARTS = (
+    (frozenset({"sender", "unsubscribe", "header"}), "the sender settings"),
+    (frozenset({"attachment", "image"}), "the release's attachments or images (or the logo)"),
+    (frozenset({"outlets"}), "the outlets sheet"),
+    (frozenset({"dkim"}), "the DKIM key"),
+)
 
 
 def default_templates_dir() -> Path:
@@ -272,9 +279,7 @@ class Renderer:
         problems = [*self._setup_sender(environ), *self.templates.problems]
         problems += self._setup_extras()
         if problems:
-            raise RenderError(
-                problems, f"the templates in {display_path(self.templates_dir)} cannot be used"
-            )
+            raise RenderError(problems, self._setup_summary(problems))
         sender = sender_values(campaign.sender)
         css = self.templates.css
         inline = (lambda html: inline_fragment(html, css)) if css else None
@@ -296,6 +301,19 @@ class Renderer:
         self.stdlib_messages = 0  # messages written by build_message (fast_path=False, or rare)
 
     # -- set-up, once per campaign ------------------------------------------------------------
+
+    def _setup_summary(self, problems: list[Problem]) -> str:
+        """What the set-up ``problems`` are about: the templates only when they are the cause."""
+        parts = []
+        if self.templates.problems:
+            parts.append(f"the templates in {display_path(self.templates_dir)}")
+        others = {p.code for p in problems if p not in self.templates.problems}
+        for codes, what in _SETUP_PARTS:
+            if others & codes:
+                parts.append(what)
+        if len(parts) == 1 and self.templates.problems:
+            return f"{parts[0]} cannot be used"
+        return f"no message can be made: {', '.join(parts) or 'the settings'} cannot be used"
 
     def _setup_sender(self, environ: Mapping[str, str] | None) -> list[Problem]:
         """Check the sender values that become header values, once for the whole campaign."""
