@@ -306,6 +306,8 @@ class PreviewSession:
         self.release = release
         self.book = book
         self.token = token
+        self._paths = watched_paths(campaign)
+        self._seen = _fingerprint(self._paths)
         self.date = datetime.now(UTC).astimezone().replace(microsecond=0)
         self._make_renderer = make_renderer or (lambda: Renderer(campaign, release))
         self._renderer: Renderer | None = None
@@ -327,6 +329,12 @@ class PreviewSession:
         self.entries: tuple[PreviewEntry, ...] = tuple(entries)
         self._lock = threading.Lock()
         self._checked: PreviewSet | None = None
+
+    def changed(self) -> bool:
+        """Tell whether the files this preview was made of changed since (the campaign or
+        workspace file, the release, the templates, the lists, the outlets sheet): what
+        `LivePreview` watches."""
+        return _fingerprint(self._paths) != self._seen
 
     @property
     def renderer(self) -> Renderer:
