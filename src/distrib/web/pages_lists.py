@@ -35,10 +35,12 @@ def _problems(exc: DistribError, names: Mapping[str, str] | None = None) -> list
 
 def _named(problem: Problem, names: Mapping[str, str]) -> str:
     """``problem`` as text, its list named as the officer named it (never the stored path)."""
-    where = problem.where
+    where, message = problem.where, problem.message
     if where is not None and where.path in names:
-        problem = replace(problem, where=where._replace(path=names[where.path]))
-    return str(problem)
+        where = where._replace(path=names[where.path])
+    for path, name in names.items():  # a duplicate names the row it duplicates
+        message = message.replace(f"{path}:", f"{name}:")
+    return str(replace(problem, where=where, message=message))
 
 
 class _Lists:
