@@ -38,9 +38,10 @@ pytest: $(STAMP) system-deps
 
 test: lint types pytest
 
-# Property tests with fresh random examples (make test runs a fixed set).
+# Property tests with fresh random examples, and the seeded corpora at full size (make test runs
+# a fixed, smaller set).
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=explore $(BIN)/pytest -q -m "not slow" $$(grep -l "@given" tests/*.py)
+	HYPOTHESIS_PROFILE=explore $(BIN)/pytest -q -m "not slow" $$(grep -l -e "@given" -e "corpus_size(" tests/*.py)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

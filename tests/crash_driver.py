@@ -5,8 +5,8 @@
 Takes the campaign's lease, recovers the latest run of LOG (``sending`` → ready, ``data`` →
 unknown), and sends what is pending to 127.0.0.1:PORT.  Set ``DISTRIB_CRASH_AT`` to crash at a
 named point (`distrib.send.crash`), or have the test server SIGKILL it when it reads a chosen
-command (`crash_helpers.Killer`).  It imports the sending stage only (not pandas), so it starts
-in a fraction of the time the CLI needs.
+command (`crash_helpers.Killer`).  The tests fork it from a server that has imported the
+sending stage already (`crash_helpers.driver_process`), so each one starts in milliseconds.
 """
 
 from __future__ import annotations

@@ -19,10 +19,29 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Protocol, TypeVar
+
+from forked import ForkedProcess
 
 TESTS = Path(__file__).resolve().parent
 
+
+class Process(Protocol):
+    """What the crash tests use of a child process: a `subprocess.Popen` or a
+    `forked.ForkedProcess`."""
+
+    pid: int
+    returncode: int | None
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]: ...
+
+    def poll(self) -> int | None: ...
+
+    def kill(self) -> None: ...
+
+
 Popen = subprocess.Popen[str]
+_P = TypeVar("_P", bound=Process)
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -47,7 +66,7 @@ def distrib_process(*args: str, new_session: bool = False, **env: str) -> Popen:
     )
 
 
-def finish(proc: Popen, timeout: float = 60) -> tuple[int, str]:
+def finish(proc: Process, timeout: float = 60) -> tuple[int, str]:
     """Wait for ``proc`` (``timeout`` only guards against a hung test) and return its exit code
     and output."""
     out, errors = proc.communicate(timeout=timeout)
@@ -90,7 +109,7 @@ class Killer:
         self.fired = threading.Event()
         self.before: Callable[[int], object] | None = None  # called with the pid, first
 
-    def target(self, proc: Popen) -> Popen:
+    def target(self, proc: _P) -> _P:
         self._pid.set_result(proc.pid)
         return proc
 
@@ -101,6 +120,23 @@ class Killer:
         self.hit.append(address)
         os.kill(pid, signal.SIGKILL)
         self.fired.set()
+
+
+# -- the crash driver, forked from a process that has already imported it --------------------
+
+
+def _drive(argv: list[str]) -> None:
+    import crash_driver
+
+    sys.exit(crash_driver.main(["crash_driver", *argv]))
+
+
+def driver_process(argv: list[str], env: dict[str, str]) -> ForkedProcess:
+    """``python crash_driver.py ARGV`` with ``env`` as its whole environment, forked from the
+    fork server that has imported the sending stage (`forked`): a fresh interpreter would
+    spend a second or more importing it for each of the dozens of sending processes a crash
+    test starts and kills.  Standard output and error together, as `finish` reads them."""
+    return ForkedProcess(_drive, [argv], env=env)
 
 
 # -- processes, as /proc shows them (Linux) ---------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,6 +17,15 @@ from distrib.errors import Location
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_RELEASE = REPO / "example" / "releases" / "2027-11-hiver-en-vitrine"
 DATE = datetime(2027, 11, 4, 9, 0, tzinfo=UTC)
+
+
+def corpus_size(explore: int, ci: int) -> int:
+    """How many examples a seeded corpus test compares: ``ci`` in `make test` (Hypothesis's
+    default "ci" profile, a fixed set), ``explore`` in `make fuzz` (HYPOTHESIS_PROFILE=explore).
+    The first ``ci`` examples of a seed are the same in both: `make fuzz` goes on with more."""
+    return explore if os.environ.get("HYPOTHESIS_PROFILE") == "explore" else ci
+
+
 #: The unsubscribe-token secret tests put in DISTRIB_UNSUBSCRIBE_SECRET.
 SECRET = "test-secret-0123456789abcdef"
 

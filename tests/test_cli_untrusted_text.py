@@ -11,7 +11,6 @@ They are written as the same visible escapes, and formula neutralisation still a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,20 +39,28 @@ class Sent:
     result: Result
 
 
-@pytest.fixture
-def sent(tmp_path: Path, make_smtp_server: Callable[..., SMTPTestServer]) -> Sent:
-    """A campaign sent to a relay that refuses one address and defers another, in colour."""
-    server = make_smtp_server()
-    server.script("RCPT", REPLY, address="luc@fleuve.example")
-    server.script("RCPT", DEFERRAL, address="ana@fleuve.example")
-    (tmp_path / "list.csv").write_text(
-        "Courriel,Nom\nzoe@fleuve.example,Zoé\nluc@fleuve.example,Luc\nana@fleuve.example,Ana\n",
-        encoding="utf-8",
-    )
-    campaign = write_campaign(
-        tmp_path, ["list.csv"], smtp=f"port = {server.port}", limits="retries = 0"
-    )
-    result = run_distrib("send", campaign, "--yes", cwd=tmp_path)
+@pytest.fixture(scope="module")
+def sent(tmp_path_factory: pytest.TempPathFactory) -> Sent:
+    """A campaign sent to a relay that refuses one address and defers another, in colour.
+
+    Sent once for the module: the tests below only read its log and its report (the audit
+    commands are read-only: test_deliverylog_opening.py), each in a fresh process.
+    """
+    folder = tmp_path_factory.mktemp("sent")
+    server = SMTPTestServer().start()
+    try:
+        server.script("RCPT", REPLY, address="luc@fleuve.example")
+        server.script("RCPT", DEFERRAL, address="ana@fleuve.example")
+        (folder / "list.csv").write_text(
+            "Courriel,Nom\nzoe@fleuve.example,Zoé\nluc@fleuve.example,Luc\nana@fleuve.example,Ana\n",
+            encoding="utf-8",
+        )
+        campaign = write_campaign(
+            folder, ["list.csv"], smtp=f"port = {server.port}", limits="retries = 0"
+        )
+        result = run_distrib("send", campaign, "--yes", cwd=folder)
+    finally:
+        server.stop()
     assert result.code == 3, result.output  # the run finished with a failure and a deferral
     return Sent(campaign, result)
 

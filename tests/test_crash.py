@@ -14,8 +14,6 @@ import dataclasses
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -28,8 +26,8 @@ import crash_driver
 from campaign_helpers import EXPECTED, CampaignFiles, write_campaign
 from crash_helpers import (
     Killer,
-    Popen,
     distrib_process,
+    driver_process,
     environment,
     finish,
     read_until,
@@ -38,21 +36,17 @@ from crash_helpers import (
 from distrib.cli import app
 from distrib.deliverylog import MessageRow, open_log
 from distrib.send.crash import CRASH_EXIT, POINTS, CrashPoints
+from forked import ForkedProcess, distrib_main
 from smtp_server import SMTPTestServer, plan_messages
 
-TESTS = Path(__file__).resolve().parent
-DRIVER = TESTS / "crash_driver.py"
 runner = CliRunner()
 
 
-def drive(log: str | Path, server: SMTPTestServer, connections: int = 1, **env: str) -> Popen:
-    return subprocess.Popen(
-        [sys.executable, str(DRIVER), str(log), str(server.port), str(connections)],
-        env=environment(**env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def drive(
+    log: str | Path, server: SMTPTestServer, connections: int = 1, **env: str
+) -> ForkedProcess:
+    """Start a sending process (the crash driver) on ``log``; ``env`` adds to its environment."""
+    return driver_process([str(log), str(server.port), str(connections)], environment(**env))
 
 
 def rows(log: str | Path) -> dict[str, MessageRow]:
@@ -305,8 +299,12 @@ def test_distrib_send_killed_then_resumed(
     campaign_on: CampaignFiles, smtp_server: SMTPTestServer, point: str, third: str
 ) -> None:
     campaign = campaign_on
-    proc = distrib_process(
-        "send", str(campaign.campaign), "--yes", DISTRIB_CRASH_AT=point, DISTRIB_CRASH_AFTER="3"
+    # `distrib send` in its own process (forked from the fork server: `forked`), which the
+    # crash point ends as a kill would: no `finally`, no flush, no commit.
+    proc = ForkedProcess(
+        distrib_main,
+        ["send", str(campaign.campaign), "--yes"],
+        env=environment(DISTRIB_CRASH_AT=point, DISTRIB_CRASH_AFTER="3"),
     )
     code, out = finish(proc, timeout=60)
     assert code == CRASH_EXIT, out

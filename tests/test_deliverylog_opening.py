@@ -1,8 +1,9 @@
 """Opening the delivery log: read-only for the commands that only read, refusal of a log written by
 a newer distrib, a clear error for a damaged file (issue 10, items 11, 16 and 18).
 
-Every log here is a real SQLite file; the commands run as `python -m distrib` in a child process
-(their exit code, standard error and the files they leave are what a user sees).
+Every log here is a real SQLite file; the commands run in a child process (their exit code,
+standard error and the files they leave are what a user sees): `python -m distrib` where the
+child must lack write access, else forked from the tests' fork server (`forked`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from distrib.deliverylog import open_log as open_delivery_log
 from distrib.deliverylog.records import UNSUBSCRIBED
 from distrib.deliverylog.sqlite.migrations import MIGRATIONS
 from distrib.errors import DamagedLogError, DeliveryLogError, NewerLogError
+from forked import run_distrib_forked
 from smtp_server import SMTPTestServer
 
 TESTS = Path(__file__).resolve().parent
@@ -88,14 +90,21 @@ def as_reader() -> list[str]:
 
 
 def run_distrib(*args: str, reader: bool = False) -> subprocess.CompletedProcess[str]:
-    prefix = as_reader() if reader else []
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "distrib", *args],
-        capture_output=True,
-        text=True,
-        env=environment(),
-        timeout=120,
-        check=False,
+    """Run ``distrib ARGS`` in a child process: ``python -m distrib`` through `as_reader` for a
+    reader without write access; else forked from the tests' fork server (`forked`: the same
+    command in its own process, without its second of imports)."""
+    if reader:
+        return subprocess.run(
+            [*as_reader(), sys.executable, "-m", "distrib", *args],
+            capture_output=True,
+            text=True,
+            env=environment(),
+            timeout=120,
+            check=False,
+        )
+    code, out, err = run_distrib_forked(args, env=environment(), timeout=120)
+    return subprocess.CompletedProcess(
+        args, code, out.decode("utf-8", "backslashreplace"), err.decode("utf-8", "backslashreplace")
     )
 
 

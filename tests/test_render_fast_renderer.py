@@ -25,7 +25,7 @@ from distrib.release import load_release
 from distrib.render import Renderer, make_message_id
 from distrib.render.fastmime import _boundaries
 from distrib.render.renderer import RenderedMessage
-from render_helpers import DATE, REPO, SECRET, make_campaign, make_contact
+from render_helpers import DATE, REPO, SECRET, corpus_size, make_campaign, make_contact
 from test_render_fast_mime import canonical, check_raw, summary
 
 OUTLETS = [
@@ -109,7 +109,7 @@ def test_the_example_campaign_renders_the_same_on_both_paths(
         tmp_path, monkeypatch, unsubscribe_url=unsubscribe_url
     )
     rng = random.Random(11)
-    count = 300
+    count = corpus_size(explore=300, ci=120)  # every outlet and language, many times over
     for index in range(count):
         person = journalist(rng, index)
         message_id = make_message_id("run", person.key, "agapc.example")

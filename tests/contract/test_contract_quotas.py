@@ -1,18 +1,27 @@
-"""What a relay was handed, across runs and releases (`Quotas.relay_sends`), and a refusal
-that suppresses its address in the same transaction, on both adapters."""
+"""What a relay was handed, across runs and releases (`Quotas.relay_sends`); a `Begin` that
+reserves its place in the relay's quotas, refused once every connection together filled one;
+and a refusal that suppresses its address in the same transaction, on both adapters."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from distrib.deliverylog import (
     Begin,
     DeliveryLog,
     NewMessage,
     Outcome,
+    Quota,
+    QuotaFull,
     Release,
     State,
     apply_one,
+    open_log,
+    timestamp,
 )
 from distrib.deliverylog.records import NO_SUCH_USER, NewSuppression
 from log_helpers import T0, Clock
@@ -92,3 +101,89 @@ def test_a_refused_change_leaves_no_suppression(log: DeliveryLog) -> None:
     )
     assert isinstance(result, Exception)
     assert log.suppressions() == []
+
+
+# -- the reservation: a Begin that names its relay's quotas -----------------------------------
+
+PER_HOUR = (Quota("per_hour", 2, 3600.0),)
+
+
+def test_a_begin_with_quotas_is_refused_once_every_connection_together_filled_one(
+    log: DeliveryLog, other: DeliveryLog, clock: Clock
+) -> None:
+    messages = plan(log, "release-1", 3) + plan(log, "release-2", 3)
+    hour = timedelta(hours=1)
+    clock.now = T0
+    # One send through the relay on each connection (two processes): the window is full.
+    assert apply_one(log, Begin(messages[0], "relay", log.now(), RELAY, PER_HOUR)) is not None
+    clock.now = T0 + timedelta(minutes=10)
+    assert apply_one(other, Begin(messages[3], "relay", other.now(), RELAY, PER_HOUR)) is not None
+    # Another relay's sends and a Begin without quotas are not this check's business.
+    assert apply_one(log, Begin(messages[4], "relay", log.now(), "other:25", PER_HOUR))
+    clock.now = T0 + timedelta(minutes=20)
+    with pytest.raises(QuotaFull) as refused:
+        apply_one(log, Begin(messages[1], "relay", log.now(), RELAY, PER_HOUR))
+    assert refused.value.until == T0 + hour  # the oldest send leaves the window then
+    assert refused.value.quota.name == "per_hour" and refused.value.relay == RELAY
+    # Nothing of the refused change was written: still ready, no attempt, not counted.
+    assert log.message(messages[1]).status == "ready"
+    assert log.attempts(messages[1]) == []
+    assert log.relay_sends(RELAY, T0) == [T0, T0 + timedelta(minutes=10)]
+    # Once the oldest send is an hour old, there is room for one, not two.
+    clock.now = T0 + hour
+    assert apply_one(other, Begin(messages[1], "relay", other.now(), RELAY, PER_HOUR))
+    with pytest.raises(QuotaFull) as again:
+        apply_one(log, Begin(messages[2], "relay", log.now(), RELAY, PER_HOUR))
+    assert again.value.until == T0 + timedelta(minutes=10) + hour
+
+
+def test_a_group_counts_its_own_earlier_begins_and_a_later_start_already_committed(
+    log: DeliveryLog, other: DeliveryLog, clock: Clock
+) -> None:
+    messages = plan(log, "release-1", 4)
+    clock.now = T0 + timedelta(minutes=5)
+    # Another process began a send at T0+5 min and committed first; this one's transaction
+    # began at T0 (its MAIL FROM): the later send still counts in its window.
+    apply_one(other, Begin(messages[0], "relay", other.now(), RELAY, PER_HOUR))
+    at = timestamp(T0)
+    results = log.apply([Begin(m, "relay", at, RELAY, PER_HOUR) for m in messages[1:]])
+    assert isinstance(results[0], int)
+    assert isinstance(results[1], QuotaFull) and isinstance(results[2], QuotaFull)
+    assert [log.message(m).status for m in messages] == ["data", "data", "ready", "ready"]
+    assert len(log.relay_sends(RELAY, T0 - timedelta(hours=1))) == 2
+
+
+def test_two_connections_reserving_at_once_never_exceed_the_quota(
+    target: str | Path, log: DeliveryLog, clock: Clock
+) -> None:
+    """Two writers (as two processes' group commits) race to begin 6 messages each through
+    one relay with per_hour = 5: whatever the interleaving, exactly 5 begin."""
+    per_hour = (Quota("per_hour", 5, 3600.0),)
+    mine, theirs = plan(log, "release-1", 6), plan(log, "release-2", 6)
+    start = threading.Barrier(2)
+    begun: list[int] = []
+    full: list[QuotaFull] = []
+
+    def reserve(messages: list[int]) -> None:
+        with open_log(target, clock=clock) as own:
+            writer = own.writer()
+            try:
+                start.wait()
+                for message in messages:
+                    [result] = writer.apply([Begin(message, "relay", own.now(), RELAY, per_hour)])
+                    if isinstance(result, QuotaFull):
+                        full.append(result)
+                    else:
+                        assert isinstance(result, int), result
+                        begun.append(message)
+            finally:
+                writer.close()
+
+    threads = [threading.Thread(target=reserve, args=(m,)) for m in (mine, theirs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(begun) == 5 and len(full) == 7
+    assert len(log.relay_sends(RELAY, T0 - timedelta(hours=1))) == 5
+    assert sum(log.counts(run.id).get("data", 0) for run in log.runs()) == 5

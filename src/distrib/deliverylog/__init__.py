@@ -12,7 +12,16 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from distrib.deliverylog.changes import Begin, Change, Outcome, Release, Withdrawn, apply_one
+from distrib.deliverylog.changes import (
+    Begin,
+    Change,
+    Outcome,
+    Quota,
+    QuotaFull,
+    Release,
+    Withdrawn,
+    apply_one,
+)
 from distrib.deliverylog.port import DeliveryLog, LogWriter
 from distrib.deliverylog.records import (
     Attempt,
@@ -47,6 +56,8 @@ __all__ = [
     "MessageRow",
     "NewMessage",
     "Outcome",
+    "Quota",
+    "QuotaFull",
     "Recovered",
     "Release",
     "Run",

@@ -22,19 +22,35 @@ A message may leave the queue while the run goes on: an opt-out or a hard bounce
 meanwhile (`DeliveryLog.add_suppressions` with ``pending``) makes it ``suppressed``.  A change
 that would move it from there fails with `Withdrawn`: the engine skips that message, sends
 nothing to that person, and goes on with the others.
+
+A `Begin` naming a relay and its ``quotas`` is also a reservation: in the same transaction the
+log counts what that relay was handed in each quota's window, by every process, and refuses the
+change with `QuotaFull` (nothing written) when one is full.  Two processes sending through one
+relay at once therefore never exceed its quotas together (`distrib.send.quota`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import NamedTuple, Protocol
 
 from distrib.deliverylog.records import NewSuppression
 from distrib.deliverylog.states import State
 from distrib.errors import DeliveryLogError
 
-__all__ = ["Begin", "Change", "Outcome", "Release", "Result", "Withdrawn", "apply_one"]
+__all__ = [
+    "Begin",
+    "Change",
+    "Outcome",
+    "Quota",
+    "QuotaFull",
+    "Release",
+    "Result",
+    "Withdrawn",
+    "apply_one",
+]
 
 
 class Withdrawn(DeliveryLogError):
@@ -48,6 +64,31 @@ class Withdrawn(DeliveryLogError):
         super().__init__(f"message {message} became {status}{why} while the run was sending")
 
 
+class Quota(NamedTuple):
+    """A relay's quota: at most ``limit`` attempts in any window of ``seconds`` (``name``:
+    ``per_minute``, ``per_hour`` or ``per_day``)."""
+
+    name: str
+    limit: int
+    seconds: float
+
+
+class QuotaFull(DeliveryLogError):
+    """A `Begin` refused because its relay's ``quota`` is full: every process together was
+    handed ``quota.limit`` messages in its window.  Nothing was written; ``until`` (the log's
+    time) is when the window has room again."""
+
+    def __init__(self, message: int, relay: str, quota: Quota, until: datetime) -> None:
+        self.message = message
+        self.relay = relay
+        self.quota = quota
+        self.until = until
+        super().__init__(
+            f"message {message} not begun: the relay's quota is full ({quota.name} ="
+            f" {quota.limit} through {relay}); room at {until.isoformat(timespec='seconds')}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Begin:
     """Take a pending message and mark it ``data`` (to commit before DATA): one new attempt.
@@ -55,13 +96,17 @@ class Begin:
     ``at`` is when its SMTP transaction began (MAIL FROM), the attempt's ``started_at``.
     ``relay``: the relay's identity (`distrib.send.quota.relay_identity`): the relay accepted
     the recipient, so the attempt counts against that relay's quotas
-    (`distrib.deliverylog.port.Quotas`).
+    (`distrib.deliverylog.port.Quotas`).  ``quotas``: the relay's quotas, checked in the
+    same transaction: when the attempts through ``relay`` that began less than a quota's
+    window before ``at`` (any run, any process) already number its count, the change fails
+    with `QuotaFull` and nothing is written.
     """
 
     message: int
     server: str | None
     at: str
     relay: str | None = None
+    quotas: tuple[Quota, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

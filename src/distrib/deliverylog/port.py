@@ -231,9 +231,16 @@ class Changes(Protocol):
     ) -> list[Result]:
         """Write ``changes`` in one transaction and commit it durably; return one result per
         change: `Begin`'s attempt id, None, or the error that refused it (a
-        `DeliveryLogError`, `Withdrawn` for a message that left the queue; a `ValueError` for
-        a change that can never apply): nothing of that change is written, the others still
-        commit.  A transaction that fails as a whole fails every change.
+        `DeliveryLogError`, `Withdrawn` for a message that left the queue, `QuotaFull` for a
+        `Begin` whose relay's quota is full; a `ValueError` for a change that can never
+        apply): nothing of that change is written, the others still commit.  A transaction
+        that fails as a whole fails every change.
+
+        A `Begin` with ``quotas`` is a reservation: the count of attempts through its relay in
+        each quota's window (every process's, and the earlier changes of this group) is read
+        in this transaction, which excludes every other transaction checking the same relay
+        until it commits (SQLite: the write transaction; PostgreSQL: a lock on the relay's
+        name taken before the first change), so that writers never together exceed a quota.
 
         ``worker``: the worker these changes speak for; a change that takes a message from
         the queue applies only to a message that worker holds (None: one no worker holds).

@@ -18,7 +18,9 @@ transaction (`LogWriter.apply`) and commits it while the event loop goes on send
   own savepoint): the other workers' changes of its group still commit, and the run stops
   through ``on_error``.  A change on a message suppressed while the run went on
   (`distrib.deliverylog.changes.Withdrawn`) fails alone too, without stopping the run: the
-  worker skips that message.  A transaction that fails as a whole (disk full, I/O error)
+  worker skips that message.  A `Begin` refused because the relay's quota is full
+  (`distrib.deliverylog.changes.QuotaFull`) fails alone the same way: the message waits.  A
+  transaction that fails as a whole (disk full, I/O error)
   fails every change in it the same way.
 
 Crash points (`distrib.send.crash`): ``before-group-commit`` (a group's statements written,
@@ -33,7 +35,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-from distrib.deliverylog import Change, DeliveryLog, LogWriter, Outcome, State, Withdrawn
+from distrib.deliverylog import (
+    Change,
+    DeliveryLog,
+    LogWriter,
+    Outcome,
+    QuotaFull,
+    State,
+    Withdrawn,
+)
 from distrib.send.crash import crash_point
 
 __all__ = ["GroupCommit"]
@@ -127,7 +137,8 @@ class GroupCommit:
                 if not future.done():
                     future.set_exception(result)
                     future.exception()  # retrieved: only Begin's future is ever awaited
-                if not isinstance(result, Withdrawn):  # a suppressed message is only skipped
+                # A suppressed message is only skipped; a full quota waits for room.
+                if not isinstance(result, Withdrawn | QuotaFull):
                     self._on_error(result)
                 continue
             self.changes += 1

@@ -17,7 +17,13 @@ A person may be suppressed while the run goes on (an opt-out or a hard bounce re
 meanwhile: their pending message becomes ``suppressed``).  Their ``Begin`` then fails with
 `Withdrawn`: nothing of the message is sent (RSET; after a pipelined 354, where any byte would
 be the body, the session is dropped instead), the message stays ``suppressed``, it is counted
-as such, and the run goes on.  A refusal or a release of such a message changes nothing.  Crash
+as such, and the run goes on.  A refusal or a release of such a message changes nothing.
+
+``Begin`` is also the relay quotas' reservation (`distrib.deliverylog.changes.QuotaFull`): when
+other processes sending through the same relay filled a quota meanwhile, it fails, nothing of
+the message is sent (RSET, or the session dropped after a pipelined 354), the log keeps a
+``requeued`` attempt saying why, and the message goes back to the queue while the dispatcher
+learns from the log when the relay has room again.  Crash
 points (`distrib.send.crash`) mark where the crash tests kill the process.
 """
 
@@ -29,7 +35,17 @@ from typing import Protocol
 
 from distrib.config import LimitsConfig
 from distrib.contacts.normalize import suppression_key
-from distrib.deliverylog import Begin, DeliveryLog, Outcome, Release, State, Withdrawn, timestamp
+from distrib.deliverylog import (
+    Begin,
+    DeliveryLog,
+    Outcome,
+    Quota,
+    QuotaFull,
+    Release,
+    State,
+    Withdrawn,
+    timestamp,
+)
 from distrib.deliverylog.records import NO_SUCH_USER, NewSuppression
 from distrib.errors import SMTPAuthError, SMTPConfigError
 from distrib.send.commits import GroupCommit
@@ -67,6 +83,10 @@ class Dispatcher(Protocol):
     def cap_connection(self, worker: Worker) -> None:
         """The server refused more recipients on ``worker``'s connection: reconnect sooner."""
 
+    def quota_full(self, full: QuotaFull) -> None:
+        """The log refused a `Begin`: the relay's quota is full (other processes' sends
+        included); hold the next messages until it has room."""
+
 
 class Delivery:
     """Drive one message at a time through MAIL, RCPT, DATA and the delivery log."""
@@ -79,12 +99,14 @@ class Delivery:
         commits: GroupCommit,
         *,
         relay: str | None = None,
+        quotas: tuple[Quota, ...] = (),
     ) -> None:
         self.log = log
         self.limits = limits
         self.dispatcher = dispatcher
         self.commits = commits
         self.relay = relay  # the relay's identity: what it accepted counts against its quotas
+        self.quotas = quotas if relay is not None else ()  # checked by each Begin
 
     @staticmethod
     def _trouble(worker: Worker, what: str, *, throttled: bool = False) -> None:
@@ -129,8 +151,9 @@ class Delivery:
         t.accepted = True  # the relay took the recipient: it counts against its quotas
         crash_point("before-data")
         # Claim and `data` in one change, committed (with other workers' changes) before DATA.
-        if not await self._begin(t):
-            return await self._withdrawn(t, pipelined=False)
+        refused = await self._begin(t)
+        if refused is not None:
+            return await self._not_begun(t, refused, pipelined=False)
         t.stage = "data"
         crash_point("after-data-commit")
         reply = await conn.data_command()
@@ -162,8 +185,9 @@ class Delivery:
         if data is None or data.code != 354:
             return await self._refused(t, data or rcpt, "DATA")
         crash_point("before-data")
-        if not await self._begin(t):
-            return await self._withdrawn(t, pipelined=True)
+        refused = await self._begin(t)
+        if refused is not None:
+            return await self._not_begun(t, refused, pipelined=True)
         t.stage = "data"
         crash_point("after-data-commit")
         crash_point("after-354")
@@ -171,17 +195,36 @@ class Delivery:
         reply = await conn.data_body(out.data)
         return self._after_body(t, reply)
 
-    async def _begin(self, t: Transaction) -> bool:
-        """Submit the claim-and-``data`` change and wait for its commit; False if the message
-        left the queue meanwhile (suppressed while the run went on)."""
+    async def _begin(self, t: Transaction) -> Withdrawn | QuotaFull | None:
+        """Submit the claim-and-``data`` change and wait for its commit; None once committed,
+        else why it was not: the message left the queue meanwhile (suppressed while the run
+        went on), or the relay's quota is full."""
         t.begin = self.commits.submit(
-            Begin(t.item.out.message, t.worker.conn.server, t.started, self.relay)
+            Begin(t.item.out.message, t.worker.conn.server, t.started, self.relay, self.quotas)
         )
         try:
             t.attempt = await asyncio.shield(t.begin)
-        except Withdrawn:
-            return False
-        return True
+        except (Withdrawn, QuotaFull) as exc:
+            return exc
+        return None
+
+    async def _not_begun(
+        self, t: Transaction, refused: Withdrawn | QuotaFull, *, pipelined: bool
+    ) -> None:
+        if isinstance(refused, Withdrawn):
+            return await self._withdrawn(t, pipelined=pipelined)
+        return await self._quota_full(t, refused, pipelined=pipelined)
+
+    async def _quota_full(self, t: Transaction, full: QuotaFull, *, pipelined: bool) -> None:
+        """Other processes filled the relay's quota: send nothing of this message now (it is
+        still ``ready`` or ``deferred`` in the log) and put it back in the queue."""
+        self.dispatcher.quota_full(full)
+        if pipelined:
+            t.worker.conn.abort()  # the 354 is in: any byte written now would be the body
+        else:
+            await t.worker.conn.rset()  # (dropped meanwhile: `_dropped` requeues it)
+        self._release(t, f"{full} (nothing was sent)")
+        self.dispatcher.requeue(t.item)
 
     async def _withdrawn(self, t: Transaction, *, pipelined: bool) -> None:
         """The person was suppressed while the envelope was under way: send nothing of it."""

@@ -24,14 +24,21 @@ from dataclasses import replace
 from datetime import datetime
 
 from distrib.config import LimitsConfig, SMTPConfig
-from distrib.deliverylog import DeliveryLog
+from distrib.deliverylog import DeliveryLog, QuotaFull
 from distrib.errors import DistribError, RunLockedError, SMTPAuthError, SMTPConnectionError
 from distrib.send.auth import Tokens
 from distrib.send.commits import GroupCommit
 from distrib.send.delivery import Delivery
 from distrib.send.model import Item, Outgoing, Progress, QuotaWait, SendReport, Worker
 from distrib.send.policy import Reply, backoff, storm_kind
-from distrib.send.quota import QUOTA_PAUSE, relay_identity, resume_time, seed_pacer
+from distrib.send.quota import (
+    QUOTA_PAUSE,
+    hold_pacer,
+    relay_identity,
+    relay_quotas,
+    resume_time,
+    seed_pacer,
+)
 from distrib.send.ratelimit import Clock, Pacer, Sleep, Window
 from distrib.send.transport import ConnectFailed, Connection, build_tls_context
 
@@ -81,7 +88,8 @@ async def send_messages(
     ``smtp.auth = "oauth2"``, where the OAuth2 access tokens come from (instead of ``password``).
 
     The relay's quotas (``limits.per_minute``, ``per_hour``, ``per_day``) count what the log
-    shows the relay was handed by earlier runs too (`distrib.send.quota`).  When one holds the
+    shows the relay was handed by earlier runs too, and by other processes sending at the same
+    time (each message's ``Begin`` is checked by the log: `distrib.send.quota`).  When one holds the
     next message more than `QUOTA_PAUSE` seconds, the run pauses (``paused``, with
     ``resume_at``), unless ``wait_for_quota``: then it waits (``sleep``).
     """
@@ -141,7 +149,9 @@ class _Dispatch:
         self.sleep = sleep
         self.commits = GroupCommit(log, on_error=self._fail, worker=log_worker)
         self.relay = relay_identity(smtp)
-        self.delivery = Delivery(log, limits, self, self.commits, relay=self.relay)
+        self.delivery = Delivery(
+            log, limits, self, self.commits, relay=self.relay, quotas=relay_quotas(limits)
+        )
         self.pacer = Pacer(
             rate=limits.rate,
             burst=limits.burst,
@@ -249,6 +259,11 @@ class _Dispatch:
         learned = max(1, worker.used - 1)
         if not self.per_connection or learned < self.per_connection:
             self.per_connection = learned
+
+    def quota_full(self, full: QuotaFull) -> None:
+        """Other processes filled the relay's quota: learn from the log when it has room."""
+        hold_pacer(self.pacer, self.log, full, self.clock())
+        self._notify()
 
     # -- the run ------------------------------------------------------------------------------
 

@@ -59,17 +59,26 @@ class Window:
         self.period = period
         self.name = name or f"{count} per {period:g} s"
         self.times: deque[float] = deque(maxlen=count)
+        self.held = float("-inf")  # no message before this time (see `hold`)
 
-    def seed(self, times: Sequence[float], now: float) -> None:
+    def seed(self, times: Sequence[float], now: float, *, fresh: bool = False) -> None:
         """Record earlier sends (``times``, oldest first, before ``now``: e.g. earlier runs'
-        sends through the same relay); those older than the window are left out."""
+        sends through the same relay); those older than the window are left out.  ``fresh``:
+        ``times`` replace what the window held (they are the whole truth, e.g. every
+        process's sends as the delivery log has them)."""
+        if fresh:
+            self.times.clear()
         self.times.extend(t for t in times if t > now - self.period)
+
+    def hold(self, until: float) -> None:
+        """Let no message go before ``until`` (the delivery log says the quota is full)."""
+        self.held = max(self.held, until)
 
     def ready_at(self, now: float) -> float:
         """Return the earliest time, not before ``now``, a message may go."""
         if len(self.times) < self.count:
-            return now
-        return max(now, self.times[0] + self.period)
+            return max(now, self.held)
+        return max(now, self.held, self.times[0] + self.period)
 
     def commit(self, at: float) -> None:
         """Record a message sent at ``at``."""
@@ -121,10 +130,10 @@ class Pacer:
         """The longest quota window, in seconds (0: no quota)."""
         return max((w.period for w in self.windows), default=0.0)
 
-    def seed(self, times: Sequence[float], now: float) -> None:
+    def seed(self, times: Sequence[float], now: float, *, fresh: bool = False) -> None:
         """Record earlier sends in every quota window (see `Window.seed`)."""
         for window in self.windows:
-            window.seed(times, now)
+            window.seed(times, now, fresh=fresh)
 
     def quota_hold(self, now: float) -> tuple[float, Window] | None:
         """The quota that holds the next message longest, and until when (None: none does)."""

@@ -14,11 +14,11 @@ import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, Concatenate, Final, ParamSpec, Self, TypeVar
 
-from distrib.deliverylog.changes import Begin, Change, Outcome, Result, Withdrawn
+from distrib.deliverylog.changes import Begin, Change, Outcome, QuotaFull, Result, Withdrawn
 from distrib.deliverylog.records import (
     INTERRUPTED_REPLY,
     MESSAGE_COLUMNS,
@@ -1043,6 +1043,11 @@ def _apply_group(
     try:
         db.begin()
         now = timestamp(clock())
+        # Before any change: the relays whose quotas this group checks, locked in one order
+        # (two writers reserving through one relay take turns; no deadlock between them).
+        for relay in sorted({c.relay for c in changes if isinstance(c, Begin) and c.quotas
+                             and c.relay is not None}):  # fmt: skip
+            db.lock(f"relay quota {relay}")
         for change in changes:
             # Each change in a savepoint: one that cannot be written (it no longer applies, or
             # a bug) leaves nothing of itself, and the others of its group still commit.
@@ -1084,6 +1089,7 @@ def _apply(db: Backend, change: Change, now: str, worker: int | None) -> int | N
 
 def _write_change(db: Backend, change: Change, now: str, worker: int | None) -> int | None:
     if isinstance(change, Begin):
+        _check_quotas(db, change)
         _move(db, change.message, BEGIN_FROM, State.DATA, now, bump=True, claim=worker)
         return db.insert(
             "INSERT INTO attempts (message, started_at, server, relay) VALUES (?, ?, ?, ?)",
@@ -1134,6 +1140,30 @@ def _write_change(db: Backend, change: Change, now: str, worker: int | None) -> 
         server=change.server, outcome="requeued", code=None, enhanced=None, text=reason,
     )  # fmt: skip
     return None
+
+
+def _check_quotas(db: Backend, change: Begin) -> None:
+    """Raise `QuotaFull` when ``change.relay`` was already handed a quota's count in its
+    window.  The window of a new attempt beginning at ``at`` holds every attempt through the
+    relay that began after ``at`` minus the window, later ones included (another process may
+    have begun one after ``at`` and committed first): then, whatever order the writers commit
+    in, the last of any window's attempts to commit saw all the others, and no window ever
+    holds more than the count."""
+    relay = change.relay
+    if relay is None:
+        return
+    at = datetime.fromisoformat(change.at)
+    for quota in change.quotas:
+        # The count-th most recent attempt still in the window: while there is one, the window
+        # is full, until that attempt leaves it.
+        row = db.execute(
+            "SELECT started_at FROM attempts WHERE relay = ? AND started_at > ?"
+            " ORDER BY started_at DESC LIMIT 1 OFFSET ?",
+            (relay, timestamp(at - timedelta(seconds=quota.seconds)), quota.limit - 1),
+        ).fetchone()
+        if row is not None:
+            until = datetime.fromisoformat(str(row[0])) + timedelta(seconds=quota.seconds)
+            raise QuotaFull(change.message, relay, quota, until)
 
 
 def _move(
