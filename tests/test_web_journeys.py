@@ -229,12 +229,12 @@ def test_an_officer_goes_from_an_empty_folder_to_a_second_release_that_skips_an_
             for cells in (accounting.nth(i).locator("td").all_inner_texts()
                           for i in range(accounting.count()))
         }  # fmt: skip
-        (french_row,) = [v for k, v in rows.items() if "uploads" in k and k.endswith(".csv")]
-        (english_row,) = [v for k, v in rows.items() if "uploads" in k and k.endswith(".xlsx")]
-        assert french_row == [4, 3, 0, 1, 0]  # read = accepted + duplicates + rejected + supp.
-        assert english_row == [3, 2, 1, 0, 0]
+        # Each list by the name of the file the officer dropped, never the stored copy's path.
+        assert rows["medias-quebec.csv"] == [4, 3, 0, 1, 0]  # read = accepted + dup. + rej. + supp.
+        assert rows["english-media.xlsx"] == [3, 2, 1, 0, 0]
         aside = page.inner_text("section[aria-labelledby=aside]")
-        assert ":5" in aside and "pas-une-adresse" in aside  # the rejected row, by file and row
+        assert "medias-quebec.csv:5" in aside and "pas-une-adresse" in aside  # file and row
+        assert "uploads/" not in page.inner_text("main")
         me.shoot("lists")
 
         # A bilingual release, written in the form.
@@ -242,8 +242,28 @@ def test_an_officer_goes_from_an_empty_folder_to_a_second_release_that_skips_an_
         me.field("slug").fill(FIRST_SLUG)
         me.submit("/releases/new")
         page.wait_for_url(f"**/releases/{FIRST_SLUG}")
-        for text_lang, values in TEXTS.items():
-            me.write_text(FIRST_SLUG, text_lang, values)
+        me.write_text(FIRST_SLUG, "fr", TEXTS["fr"])
+
+        # A real problem: no English text for the English journalists (the officer, meaning
+        # to send in French only, deleted the starter's en.md from the release's folder; the
+        # pages offer no way to delete a text).  The preview's check finds it, the send page
+        # refuses; the officer writes the English text in the form, and the preview (made
+        # again: its files changed) checks clean.
+        (folder / "releases" / FIRST_SLUG / "en.md").unlink()
+        me.go(f"/releases/{FIRST_SLUG}/preview")
+        page.locator("#check ~ p.error").wait_for()  # the check ended with problems
+        problems = page.inner_text("section[aria-labelledby=check]")
+        assert "en.md" in problems, problems  # Sam and Mia (and any English example)
+        me.shoot("preview-problem")
+        refused = me.go(f"/releases/{FIRST_SLUG}/send")
+        assert refused.status == 409
+        assert "en.md" in page.inner_text("ul.problems")
+        assert page.locator(f'a[href="/releases/{FIRST_SLUG}/preview?problems=1"]').count() == 1
+        assert page.locator(f'form[action="/releases/{FIRST_SLUG}/send"]').count() == 0
+        me.shoot("send-refused")
+        me.go(f"/releases/{FIRST_SLUG}/text/en")
+        assert me.field("dateline").input_value() == ""  # a new text: no starter's dateline
+        me.write_text(FIRST_SLUG, "en", {**TEXTS["en"], "dateline": "MONTREAL, June 1, 2027 –"})
         page.frame_locator("#body-preview").locator("strong").wait_for()
         me.shoot("release")
 

@@ -107,6 +107,24 @@ def test_preview_groups_the_problems_and_the_send_page_refuses(ws: WorkspaceFile
         assert "/send" not in refused.text.split("<main")[1].split("action=")[-1][:40]
 
 
+def test_the_preview_follows_the_release_fixed_after_it_was_checked(ws: WorkspaceFiles) -> None:
+    english = ws.release(FIRST) / "en.md"
+    text = english.read_text(encoding="utf-8")
+    english.unlink()
+    with ui_server(ws.root) as server:
+        client = signed_in(server)
+        client.get(f"/releases/{FIRST}/preview")
+        english_journalists = sum(1 for lang in LANGUAGES.values() if lang == "en")
+        assert last_state(client, f"/releases/{FIRST}/preview/check")["problems"] == (
+            english_journalists
+        )
+        assert client.get(f"/releases/{FIRST}/send").status_code == 409
+        english.write_text(text, encoding="utf-8")  # the English text, written at last
+        assert client.get(f"/releases/{FIRST}/preview").status_code == 200  # the files changed
+        assert last_state(client, f"/releases/{FIRST}/preview/check")["problems"] == 0
+        assert client.get(f"/releases/{FIRST}/send").status_code == 200
+
+
 def test_forms_without_the_csrf_token_are_refused(ws: WorkspaceFiles) -> None:
     with ui_server(ws.root) as server:
         client = signed_in(server)

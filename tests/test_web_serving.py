@@ -38,3 +38,19 @@ def test_accepted_connections_send_at_once() -> None:
         assert asyncio.run(_accepted_nodelay(server)) != 0
     finally:
         server.socket.close()
+
+
+def test_a_warm_server_has_compiled_every_page_before_its_first_request() -> None:
+    """`distrib ui` warms its application (`create_app(..., warm=True)`) before it prints its
+    address: every page compiled in the application's own environment, once."""
+    from pathlib import Path
+
+    from distrib.web import pages
+
+    folder = Path(pages.__file__).with_name("templates")
+    every = {p.relative_to(folder).as_posix() for p in folder.rglob("*.html")}
+    templates = pages.make_templates()
+    assert templates.env.cache is not None and len(templates.env.cache) == 0
+    assert set(pages.warm_templates(templates)) == every
+    compiled = {name for _, name in templates.env.cache}
+    assert {"preview.html", "base.html"} <= compiled == every

@@ -117,6 +117,34 @@ def test_the_logo_upload_writes_the_settings_and_the_preview_shows_it(tmp_path: 
         assert len(list((ws.root / "uploads").glob("*.png"))) == 1  # the refused one removed
 
 
+def test_remove_the_logo_takes_its_keys_away_and_messages_go_without(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path / "ws", port=25)
+    with ui_server(ws.file) as server:
+        client = signed_in(server)
+        client.post("/lang", data={"csrf": csrf_of(client.get("/").text), "lang": "en"})
+        answer = client.post(
+            "/settings/logo",
+            data={"csrf": csrf_of(client.get("/settings").text), "logo_alt": "Les Quais"},
+            files={"file": ("logo.png", png_bytes(40, 20), "image/png")},
+        )
+        assert answer.status_code == 303, answer.text
+        page = client.get("/settings").text
+        assert 'action="/settings/logo/remove"' in page and "Remove the logo" in page
+        removed = client.post("/settings/logo/remove", data={"csrf": csrf_of(page)})
+        assert removed.status_code == 303, removed.text
+        settings = tomllib.loads(ws.file.read_text(encoding="utf-8"))
+        assert not {"logo", "logo_alt", "logo_width"} & set(settings.get("press", {}))
+        page = client.get(removed.headers["location"]).text
+        assert "The logo was removed" in page and "Remove the logo" not in page
+
+        message = client.get(f"/releases/{FIRST}/preview/1")
+        frame = re.search(r'<iframe[^>]* src="(/frame/[^"]+)"', message.text)
+        assert frame is not None, message.text
+        assert "<img" not in client.get(frame.group(1)).text
+        # Without its CSRF token the button's form is refused, as every form.
+        assert client.post("/settings/logo/remove").status_code == 403
+
+
 @pytest.mark.parametrize(
     ("url", "reason"),
     [

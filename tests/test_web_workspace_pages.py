@@ -299,6 +299,25 @@ def test_every_new_form_refuses_a_missing_csrf_token(
     assert after == before
 
 
+def test_the_lists_page_names_an_uploaded_list_as_the_officer_did(ws: WorkspaceFiles) -> None:
+    # The second row repeats the first: its duplicate names the row it repeats.
+    data = "Courriel;Nom\nnew@journal.example;Neuf\nnot-an-address;Faux\nnew@journal.example;N\n"
+    with ui_server(ws.file) as server:
+        client = signed_in(server)
+        added = client.post(
+            "/lists",
+            data={"csrf": _csrf(client, "/lists")},
+            files={"file": ("Médias régionaux.csv", data.encode("utf-8"), "text/csv")},
+        )
+        assert added.status_code == 303, added.text
+        page = client.get("/lists").text
+    accounting = page.split('id="accounting"')[1].split("</table>")[0]
+    assert "<td>Médias régionaux.csv</td>" in accounting  # the name it was given
+    assert "Médias régionaux.csv:3" in page  # its rejected row, named the same way
+    assert "Médias régionaux.csv:4" in page and "Médias régionaux.csv:2 (" in page
+    assert not re.search(r"uploads/\w+\.csv", page)  # never the stored file's path
+
+
 @pytest.mark.parametrize("path", ["/lists", f"/releases/{FIRST}/text/fr/attach", "/settings/logo"])
 def test_upload_forms_refuse_a_missing_csrf_token(ws: WorkspaceFiles, path: str) -> None:
     with ui_server(ws.file) as server:

@@ -41,8 +41,9 @@ workspace (web)     `workspace_file`, `workspace_to_create`, `workspace_overview
                     `add_account`, `remove_account`, `check_login`
 releases            `import_release` (Word, web page, plain text → fr.md / en.md)
 editing (web)       `update_workspace_settings`, `relay_presets`, `WorkspaceIdentity`;
-                    `add_media_list`, `list_columns`, `map_list_columns`; `list_releases`,
-                    `read_release_text`, `save_release_text`, `markdown_html`, `attach_to_release`;
+                    `add_media_list`, `list_columns`, `list_names`, `map_list_columns`;
+                    `list_releases`, `read_release_text`, `save_release_text`, `markdown_html`,
+                    `attach_to_release`;
                     `audience_options`, `count_audience`, `save_audience`
 relay               `relay_account`, `relay_login`, `relay_logout`, `relay_check` (→
                     `Preflight` of `Step`s; a send runs `check_before_send`); `mailbox_location`,
@@ -115,6 +116,7 @@ if TYPE_CHECKING:
         audience_options,
         count_audience,
         list_columns,
+        list_names,
         list_releases,
         map_list_columns,
         markdown_html,
@@ -277,6 +279,7 @@ _HOMES = {
         "audience_options",
         "count_audience",
         "list_columns",
+        "list_names",
         "list_releases",
         "map_list_columns",
         "markdown_html",
@@ -495,6 +498,7 @@ __all__ = [
     "in_zone",
     "interface_language",
     "list_columns",
+    "list_names",
     "list_releases",
     "list_runs",
     "live_preview",

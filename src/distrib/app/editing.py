@@ -44,6 +44,7 @@ __all__ = [
     "audience_options",
     "count_audience",
     "list_columns",
+    "list_names",
     "list_releases",
     "map_list_columns",
     "markdown_html",
@@ -337,6 +338,15 @@ def _raw_headers(source: Any) -> tuple[str, ...]:
         if any(cells):
             return cells
     return ()
+
+
+def list_names(campaign: Campaign) -> dict[str, str]:
+    """Each media list's name as the officer gave it (``name``, else the file's name), by the
+    path the contacts stage shows for it: what a page shows instead of the stored file's path
+    (an uploaded list is kept as ``uploads/<hash>.csv``)."""
+    from distrib.config import display_path
+
+    return {display_path(source.path): source.list_name for source in campaign.sources}
 
 
 def list_columns(campaign: Campaign) -> list[ListColumns]:

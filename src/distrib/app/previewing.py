@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from distrib.config import Campaign
     from distrib.contacts.model import ContactBook
     from distrib.errors import Problem
+    from distrib.release import Release
     from distrib.render import RenderedMessage, Renderer
 
 __all__ = [
@@ -278,46 +279,83 @@ class PreviewSession:
     renders one message when it is opened; `check_all` renders every message once (for the
     problems, which block the send) and may run in a background thread, reporting progress.
 
-    Rendering is the same as `collect_preview`'s (same Message-IDs and Date for the session),
-    so a message opened and the same message checked are identical.
+    Nothing waits for the templates before the list is shown: the `Renderer` (its templates
+    compiled and checked) is made on first use (`renderer`: by the first message opened or by
+    the check, whichever comes first, once), and each recipient's Message-ID is computed when
+    their message is rendered (`entries` hold ``message_id=""`` until then).  A Message-ID is
+    derived from the session's token and the recipient's key alone, so a message opened and the
+    same message checked carry the same one; rendering is `collect_preview`'s (same Message-IDs
+    and Date for the session): a message opened and the same message checked are identical.
     """
 
     def __init__(
         self,
         campaign: Campaign,
         book: ContactBook,
-        renderer: Renderer,
+        release: Release,
         *,
         token: str = "preview",  # noqa: S107
+        make_renderer: Callable[[], Renderer] | None = None,
     ) -> None:
         from datetime import UTC
 
         from distrib.errors import RenderError
-        from distrib.render import make_message_id
+        from distrib.render import Renderer, choose_language, release_languages
 
         self.campaign = campaign
-        self.renderer = renderer
+        self.release = release
         self.book = book
+        self.token = token
+        self._paths = watched_paths(campaign)
+        self._seen = _fingerprint(self._paths)
         self.date = datetime.now(UTC).astimezone().replace(microsecond=0)
+        self._make_renderer = make_renderer or (lambda: Renderer(campaign, release))
+        self._renderer: Renderer | None = None
+        self._renderer_error: DistribError | None = None
+        self._renderer_lock = threading.Lock()
+        available = release_languages(campaign, release)
         entries = []
-        domain = campaign.sender.domain
         for number, contact in enumerate(book.contacts, start=1):
-            message_id = make_message_id(token, contact.key, domain)
             try:
-                language: str = renderer.message_language(contact)[0]
+                language: str = choose_language(campaign, available, contact)[0]
                 problems: tuple[Problem, ...] = ()
             except RenderError as exc:
                 language, problems = contact.language, exc.problems
             fallback = book.fallbacks.get(contact.key)
             warnings = () if fallback is None else (fallback,)
-            entries.append(
-                PreviewEntry(number, contact, language, "", 0, message_id, problems, warnings)
-            )
-        #: Every recipient, in audience order (``number`` is 1-based); subjects and sizes are
-        #: known once a message is rendered (`render_one`, `check_all`).
+            entries.append(PreviewEntry(number, contact, language, "", 0, "", problems, warnings))
+        #: Every recipient, in audience order (``number`` is 1-based); subjects, sizes and
+        #: Message-IDs are known once a message is rendered (`render_one`, `check_all`).
         self.entries: tuple[PreviewEntry, ...] = tuple(entries)
         self._lock = threading.Lock()
         self._checked: PreviewSet | None = None
+
+    def changed(self) -> bool:
+        """Tell whether the files this preview was made of changed since (the campaign or
+        workspace file, the release, the templates, the lists, the outlets sheet): what
+        `LivePreview` watches."""
+        return _fingerprint(self._paths) != self._seen
+
+    @property
+    def renderer(self) -> Renderer:
+        """The release's `Renderer`, made on first use (its templates compiled and checked);
+        the `RenderError` that stops it is raised again at each use."""
+        with self._renderer_lock:
+            if self._renderer is None and self._renderer_error is None:
+                try:
+                    self._renderer = self._make_renderer()
+                except DistribError as exc:
+                    self._renderer_error = exc
+            if self._renderer_error is not None:
+                raise self._renderer_error
+            assert self._renderer is not None
+            return self._renderer
+
+    def message_id(self, entry: PreviewEntry) -> str:
+        """Recipient ``entry``'s Message-ID for this session (from the token and their key)."""
+        from distrib.render import make_message_id
+
+        return make_message_id(self.token, entry.contact.key, self.campaign.sender.domain)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -338,8 +376,10 @@ class PreviewSession:
         from distrib.errors import RenderError
 
         entry = self.entry(number)
+        entry = replace(entry, message_id=self.message_id(entry))
+        renderer = self.renderer
         try:
-            rendered = self.renderer.render(
+            rendered = renderer.render(
                 entry.contact, message_id=entry.message_id, date=self.date, sign=False
             )
         except RenderError as exc:
@@ -371,19 +411,23 @@ class PreviewSession:
         total = len(self.entries)
         entries: list[PreviewEntry] = []
         problems = 0
+        renderer = self.renderer  # made here, in the check's thread, if no message was opened
         for entry in self.entries:
             if cancelled is not None and cancelled():
                 return None
-            outcome = self.render_one(entry.number).entry if entry.ok else entry
+            if entry.ok:
+                outcome = self.render_one(entry.number).entry
+            else:
+                outcome = replace(entry, message_id=self.message_id(entry))
             problems += len(outcome.problems)
             entries.append(outcome)
             if on_progress is not None and (len(entries) % every == 0):
                 on_progress(CheckProgress(len(entries), total, problems))
         checked = PreviewSet(
             campaign=self.campaign,
-            renderer=self.renderer,
+            renderer=renderer,
             entries=tuple(entries),
-            warnings=tuple(self.renderer.check_audience(self.book.accepted)),
+            warnings=tuple(renderer.check_audience(self.book.accepted)),
             date=self.date,
             book_problems=self.book.rejected,
             audience=self.book.audience,
@@ -413,11 +457,11 @@ def load_preview_stages() -> None:
 
 
 def preview_session(campaign: Campaign, *, selection: Selection | None = None) -> PreviewSession:
-    """A `PreviewSession` of ``campaign``'s release: the audience read now (the log only read,
-    as `collect_preview` does), every message rendered on demand."""
+    """A `PreviewSession` of ``campaign``'s release: the audience and the release read now (the
+    log only read, as `collect_preview` does), the templates on first use, every message
+    rendered on demand."""
     from distrib.app.audience import load_audience
     from distrib.release import load_release
-    from distrib.render import Renderer
 
     book = load_audience(campaign, selection)
-    return PreviewSession(campaign, book, Renderer(campaign, load_release(campaign)))
+    return PreviewSession(campaign, book, load_release(campaign))

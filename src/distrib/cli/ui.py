@@ -128,7 +128,7 @@ def ui(
         setup=to_create is not None,
     )
     with user_errors():
-        server = Server(create_app(settings), host, port)
+        server = Server(create_app(settings, warm=True), host, port)
     app.load_preview_stages()  # before the address is given: the first preview is not slowed
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (compared, not bound)
     if team:

@@ -92,7 +92,9 @@ from distrib.render.renderer import (
     MessageLanguage,
     RenderedMessage,
     Renderer,
+    choose_language,
     default_templates_dir,
+    release_languages,
 )
 from distrib.render.unsubscribe import unsubscribe_token, verify_token, workspace_scope
 
@@ -103,8 +105,10 @@ __all__ = [
     "MessageLanguage",
     "RenderedMessage",
     "Renderer",
+    "choose_language",
     "default_templates_dir",
     "make_message_id",
+    "release_languages",
     "unsubscribe_token",
     "verify_token",
     "workspace_scope",

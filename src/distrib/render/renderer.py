@@ -15,7 +15,7 @@ once, and the content hash proves it is the message that was planned.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.errors import MessageError
@@ -73,7 +73,9 @@ __all__ = [
     "MessageLanguage",
     "RenderedMessage",
     "Renderer",
+    "choose_language",
     "default_templates_dir",
+    "release_languages",
 ]
 
 MessageLanguage = Literal["fr", "en", "both"]
@@ -83,6 +85,13 @@ HTML_SIZE_WARNING = 100 * 1024
 #: Mail apps show 40 to 90 characters of a subject; past this, say so.
 SUBJECT_LENGTH_WARNING = 100
 TEST_PREFIX = "[TEST] "
+#: What a set-up problem is about, by its code (`Renderer._setup_summary`).
+_SETUP_PARTS = (
+    (frozenset({"sender", "unsubscribe", "header"}), "the sender settings"),
+    (frozenset({"attachment", "image"}), "the release's attachments or images (or the logo)"),
+    (frozenset({"outlets"}), "the outlets sheet"),
+    (frozenset({"dkim"}), "the DKIM key"),
+)
 
 
 def default_templates_dir() -> Path:
@@ -193,6 +202,49 @@ def _list_id(campaign: Campaign) -> str:
     return f"{sender.organisation} <{list_id}>"
 
 
+def language_documents(campaign: Campaign, release: Release) -> dict[str, list[ReleaseDocument]]:
+    """Return the documents of each message language ``release`` can make (``fr``, ``en``, and
+    ``both`` when it has the two in ``campaign``'s bilingual order)."""
+    found: dict[str, list[ReleaseDocument]] = {}
+    for lang in ("fr", "en"):
+        document = release.get(lang)
+        if document is not None:
+            found[lang] = [document]
+    order = campaign.bilingual_order
+    if all(lang in found for lang in order):
+        found["both"] = [found[lang][0] for lang in order]
+    return found
+
+
+def release_languages(campaign: Campaign, release: Release) -> frozenset[str]:
+    """Return the message languages ``release`` can make: what `choose_language` chooses among,
+    known without compiling a template (the `Renderer` uses the same)."""
+    return frozenset(language_documents(campaign, release))
+
+
+def choose_language(
+    campaign: Campaign, available: Collection[str], contact: Contact
+) -> tuple[MessageLanguage, str | None]:
+    """Return the language of ``contact``'s message among the ``available`` ones (see
+    `release_languages`) and, if it falls back, why.
+
+    Raise `RenderError` if none of them serves the contact's language.
+    """
+    wanted = contact.language
+    if wanted in available:
+        return wanted, None
+    lacking = [f"{lang}.md" for lang in ("fr", "en") if lang not in available]
+    need = " and ".join(lacking)
+    who = "this bilingual contact" if wanted == "both" else f"this contact's language ({wanted})"
+    fallback = campaign.fallback_language
+    if fallback is not None and fallback in available:
+        note = f"the release has no {need} for {who}: sending the {fallback} version"
+        return fallback, f"{note} (fallback_language)"
+    where = contact.sources[0] if contact.sources else None
+    message = f"the release has no {need}, which {who} needs (or set fallback_language)"
+    raise RenderError([Problem(message, where, "language")])
+
+
 class Renderer:
     """Render every contact's message from one campaign's templates and release.
 
@@ -227,9 +279,7 @@ class Renderer:
         problems = [*self._setup_sender(environ), *self.templates.problems]
         problems += self._setup_extras()
         if problems:
-            raise RenderError(
-                problems, f"the templates in {display_path(self.templates_dir)} cannot be used"
-            )
+            raise RenderError(problems, self._setup_summary(problems))
         sender = sender_values(campaign.sender)
         css = self.templates.css
         inline = (lambda html: inline_fragment(html, css)) if css else None
@@ -251,6 +301,19 @@ class Renderer:
         self.stdlib_messages = 0  # messages written by build_message (fast_path=False, or rare)
 
     # -- set-up, once per campaign ------------------------------------------------------------
+
+    def _setup_summary(self, problems: list[Problem]) -> str:
+        """What the set-up ``problems`` are about: the templates only when they are the cause."""
+        parts = []
+        if self.templates.problems:
+            parts.append(f"the templates in {display_path(self.templates_dir)}")
+        others = {p.code for p in problems if p not in self.templates.problems}
+        for codes, what in _SETUP_PARTS:
+            if others & codes:
+                parts.append(what)
+        if len(parts) == 1 and self.templates.problems:
+            return f"{parts[0]} cannot be used"
+        return f"no message can be made: {', '.join(parts) or 'the settings'} cannot be used"
 
     def _setup_sender(self, environ: Mapping[str, str] | None) -> list[Problem]:
         """Check the sender values that become header values, once for the whole campaign."""
@@ -351,15 +414,7 @@ class Renderer:
 
     def _language_documents(self) -> dict[str, list[ReleaseDocument]]:
         """Return the documents of each message language the release can make."""
-        found: dict[str, list[ReleaseDocument]] = {}
-        for lang in ("fr", "en"):
-            document = self.release.get(lang)
-            if document is not None:
-                found[lang] = [document]
-        order = self.campaign.bilingual_order
-        if all(lang in found for lang in order):
-            found["both"] = [found[lang][0] for lang in order]
-        return found
+        return language_documents(self.campaign, self.release)
 
     # -- per contact --------------------------------------------------------------------------
 
@@ -368,21 +423,7 @@ class Renderer:
 
         Raise `RenderError` if the release cannot serve the contact's language.
         """
-        wanted = contact.language
-        if wanted in self._shared:
-            return wanted, None
-        lacking = [f"{lang}.md" for lang in ("fr", "en") if lang not in self._shared]
-        need = " and ".join(lacking)
-        who = (
-            "this bilingual contact" if wanted == "both" else f"this contact's language ({wanted})"
-        )
-        fallback = self.campaign.fallback_language
-        if fallback is not None and fallback in self._shared:
-            note = f"the release has no {need} for {who}: sending the {fallback} version"
-            return fallback, f"{note} (fallback_language)"
-        where = contact.sources[0] if contact.sources else None
-        message = f"the release has no {need}, which {who} needs (or set fallback_language)"
-        raise RenderError([Problem(message, where, "language")])
+        return choose_language(self.campaign, self._shared, contact)
 
     def outlet_values(self, contact: Contact) -> Mapping[str, str]:
         """Return the outlets-sheet variables of ``contact``'s outlet (cached per outlet)."""

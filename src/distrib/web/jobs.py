@@ -77,14 +77,19 @@ class CheckJob(Job):
         self.progress = verbs.CheckProgress(0, len(session), 0)
         self.groups: tuple[verbs.ProblemGroup, ...] = ()
         self.problem_count = 0
+        self._cancelled = threading.Event()
 
     def start(self) -> CheckJob:
         threading.Thread(target=self._run, name="distrib-preview-check", daemon=True).start()
         return self
 
+    def cancel(self) -> None:
+        """Abandon the check (its preview was replaced): it stops before its next message."""
+        self._cancelled.set()
+
     def _run(self) -> None:
         try:
-            checked = self.session.check_all(self._progress)
+            checked = self.session.check_all(self._progress, cancelled=self._cancelled.is_set)
         except DistribError as exc:
             self._end(str(exc))
             return

@@ -50,6 +50,18 @@ def make_templates() -> Jinja2Templates:
     return Jinja2Templates(env=environment)
 
 
+def warm_templates(templates: Jinja2Templates) -> list[str]:
+    """Compile every page of ``templates`` and read the interface's catalogues now (a server
+    does it before it gives its address: the first page opened, a preview's among them, does
+    not wait for them).  Return the pages compiled."""
+    names = templates.env.list_templates(extensions=["html"])
+    for name in names:
+        templates.get_template(name)
+    for language in LANGUAGES:
+        translator(language)
+    return names
+
+
 def language_of(request: Request) -> str:
     """The session's chosen language, else the browser's preference."""
     session = request.scope.get("state", {}).get("session")

@@ -4,6 +4,8 @@ conflicts, the suppression list (add, and remove with a reason), and a journalis
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from distrib import app as verbs
-from distrib.errors import DistribError, ProblemsError
+from distrib.errors import DistribError, Problem, ProblemsError
 from distrib.web.uploads import UploadRefused, store_upload
 
 if TYPE_CHECKING:
@@ -25,10 +27,20 @@ __all__ = ["list_routes"]
 _LIST_KINDS = ("csv", "xlsx", "ods", "vcf")
 
 
-def _problems(exc: DistribError) -> list[str]:
+def _problems(exc: DistribError, names: Mapping[str, str] | None = None) -> list[str]:
     if isinstance(exc, ProblemsError):
-        return [str(problem) for problem in exc.problems]
+        return [_named(problem, names or {}) for problem in exc.problems]
     return [str(exc)]
+
+
+def _named(problem: Problem, names: Mapping[str, str]) -> str:
+    """``problem`` as text, its list named as the officer named it (never the stored path)."""
+    where, message = problem.where, problem.message
+    if where is not None and where.path in names:
+        where = where._replace(path=names[where.path])
+    for path, name in names.items():  # a duplicate names the row it duplicates
+        message = message.replace(f"{path}:", f"{name}:")
+    return str(replace(problem, where=where, message=message))
 
 
 class _Lists:
@@ -39,28 +51,33 @@ class _Lists:
     def file(self) -> Path:
         return verbs.workspace_file(self.host.settings.workspace)
 
-    def _read(self) -> tuple[object, object, object]:
+    def _read(self) -> dict[str, object]:
         campaign = verbs.load_campaign(self.file)
-        columns = verbs.list_columns(campaign)
+        names = verbs.list_names(campaign)
+        found: dict[str, object] = {"columns": verbs.list_columns(campaign), "names": names}
         try:
-            book: object = verbs.check_contacts(campaign)
-            problems: object = []
+            book = verbs.check_contacts(campaign)
         except DistribError as exc:
-            book, problems = None, _problems(exc)
-        return book, columns, problems
+            return {**found, "book": None, "reading": _problems(exc, names)}
+        aside = (*book.rejected, *book.duplicates, *book.suppressed)
+        return {
+            **found,
+            "book": book,
+            "reading": [],
+            "aside": [_named(problem, names) for problem in aside],
+            "conflicts": [_named(problem, names) for problem in book.conflicts],
+        }
 
     async def index(self, request: Request, problems: list[str] | None = None) -> Response:
         try:
-            book, columns, reading = await run_in_threadpool(self._read)
+            read = await run_in_threadpool(self._read)
         except DistribError as exc:
             return self.host.problems(request, exc)
         return self.host.page(
             request,
             "lists.html",
             400 if problems else 200,
-            book=book,
-            columns=columns,
-            reading=reading,
+            **read,
             fields=verbs.LIST_FIELDS,
             problems=problems or [],
             notice=request.query_params.get("done"),

@@ -48,21 +48,27 @@ class PreviewPages:
             Route("/releases/{slug}/preview/{number:int}", self.message, methods=["GET"]),
         ]
 
-    async def check_of(self, slug: str, *, fresh: bool = False) -> CheckJob:
-        """The release's session and its running (or finished) check; made when first asked."""
+    async def check_of(self, slug: str, *, fresh: bool = False, follow: bool = False) -> CheckJob:
+        """The release's session and its running (or finished) check; made when first asked,
+        made again when ``fresh`` or (``follow``) when its files changed since (the release
+        edited in its form, a list added, the settings saved): the old check is abandoned."""
         job = self.checks.get(slug)
+        if job is not None and follow and not fresh:
+            fresh = await run_in_threadpool(job.session.changed)
         if job is None or fresh:
             campaign = await run_in_threadpool(
                 verbs.release_named, self.pages.settings.workspace, slug
             )
             session = await run_in_threadpool(verbs.preview_session, campaign)
+            if job is not None:
+                job.cancel()
             job = self.checks[slug] = CheckJob(session).start()
         return job
 
     async def listing(self, request: Request) -> Response:
         slug = request.path_params["slug"]
         try:
-            job = await self.check_of(slug)
+            job = await self.check_of(slug, follow=True)
         except DistribError as exc:
             return self.pages.problems(request, exc)
         session = job.session

@@ -72,6 +72,7 @@ class _Settings:
             presets=verbs.relay_presets(),
             notice=notice,
             logo=request.query_params.get("logo"),
+            logo_removed=request.query_params.get("logo-removed") == "1",
             check=check,
         )
 
@@ -119,6 +120,18 @@ class _Settings:
         self.host.uploads[stored.name] = stored
         return RedirectResponse(f"/settings?logo={stored.name}", status_code=303)
 
+    async def remove_logo(self, request: Request) -> Response:
+        """Take ``[press] logo`` and its text and width away: messages go without a logo (the
+        stored image stays among the uploads)."""
+        async with request.form(max_files=0, max_fields=4):
+            pass  # the CSRF token is the guard's
+        changes = {"press.logo": "", "press.logo_alt": "", "press.logo_width": ""}
+        try:
+            await run_in_threadpool(verbs.update_workspace_settings, self.file, changes)
+        except DistribError as exc:
+            return await self.show(request, problems=_problems(exc))
+        return RedirectResponse("/settings?logo-removed=1", status_code=303)
+
     async def relay_check(self, request: Request) -> Response:
         """ "Test the connection": the relay check with the saved settings (no DNS, no
         release's messages), each step shown."""
@@ -147,5 +160,6 @@ def settings_routes(host: PageHost) -> list[Route]:
         Route("/settings", pages.show, methods=["GET"]),
         Route("/settings", pages.save, methods=["POST"]),
         Route("/settings/logo", pages.logo, methods=["POST"]),
+        Route("/settings/logo/remove", pages.remove_logo, methods=["POST"]),
         Route("/settings/relay-check", pages.relay_check, methods=["POST"]),
     ]

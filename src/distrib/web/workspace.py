@@ -27,7 +27,7 @@ from distrib import app as verbs
 from distrib.errors import DistribError, ProblemsError
 from distrib.web.frames import FRAME_CSP, FrameStore
 from distrib.web.i18n import LANGUAGES, negotiate, translator
-from distrib.web.pages import STATIC, language_of, make_templates, render_page
+from distrib.web.pages import STATIC, language_of, make_templates, render_page, warm_templates
 from distrib.web.pages_lists import list_routes
 from distrib.web.pages_preview import PreviewPages
 from distrib.web.pages_releases import release_routes
@@ -235,9 +235,12 @@ class _Pages:
         return self.page(request, "problems.html", summary=summary, problems=problems)
 
 
-def create_app(settings: UiSettings) -> Starlette:
-    """The ASGI application of `distrib ui` for ``settings``."""
+def create_app(settings: UiSettings, *, warm: bool = False) -> Starlette:
+    """The ASGI application of `distrib ui` for ``settings``; ``warm``: its pages compiled and
+    its catalogues read now rather than by the first requests (`warm_templates`)."""
     pages = _Pages(settings)
+    if warm:
+        warm_templates(pages.templates)
     guard = GuardSettings(
         access_token=settings.access_token,
         team=settings.team,
