@@ -112,3 +112,6 @@ def test_a_refused_test_message_is_reported(
     assert code == 3
     assert "0 of 3 test message(s) sent" in out
     assert {row["status"] for row in rows(campaign.log)} == {"failed"}
+    # The officer's own address mistyped is not a journalist to suppress for the workspace.
+    code, out = distrib("suppressions", "--log", str(campaign.log))
+    assert OFFICER not in out

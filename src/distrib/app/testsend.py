@@ -162,7 +162,8 @@ def send_tests(
                 outgoing,
                 log=log,
                 smtp=campaign.smtp,
-                limits=campaign.limits,
+                # A refused test address is the officer's typo, not a journalist to suppress.
+                limits=campaign.limits.model_copy(update={"suppress_codes": ()}),
                 password=smtp_password(campaign.smtp),
                 tokens=relay_tokens(campaign.smtp),
                 total=len(outgoing),
