@@ -33,8 +33,12 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy src
 
+# Twice as many test processes as cores: many tests wait on subprocesses, servers and a browser
+# (measured here, 2 cores: 6 min 47 s with 4 processes against 8 min 4 s with 2).
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint types pytest
 
