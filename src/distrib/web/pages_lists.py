@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from distrib import app as verbs
 from distrib.errors import DistribError, Problem, ProblemsError
-from distrib.web.uploads import UploadRefused, store_upload
+from distrib.web.uploads import UploadRefused, receive_upload
 
 if TYPE_CHECKING:
     from distrib.web.host import PageHost
@@ -84,27 +83,18 @@ class _Lists:
         )
 
     async def add(self, request: Request) -> Response:
-        limit = self.host.settings.max_upload
         async with request.form(max_files=1, max_fields=4, max_part_size=64 * 1024) as form:
-            sent = form.get("file")
-            if not isinstance(sent, UploadFile) or not sent.filename:
-                return self.host.refused(request, UploadRefused(400, "Choose a file to upload."))
-            data = await sent.read(limit + 1)
-            given = sent.filename
-        try:
-            campaign = await run_in_threadpool(verbs.load_campaign, self.file)
-            stored = await run_in_threadpool(
-                store_upload,
-                verbs.uploads_folder(campaign),
-                given,
-                data,
-                limit=limit,
-                kinds=_LIST_KINDS,
-            )
-        except UploadRefused as refused:
-            return self.host.refused(request, refused)
-        except DistribError as exc:
-            return self.host.problems(request, exc)
+            try:
+                stored = await receive_upload(
+                    form,
+                    lambda: verbs.uploads_folder(verbs.load_campaign(self.file)),
+                    limit=self.host.settings.max_upload,
+                    kinds=_LIST_KINDS,
+                )
+            except UploadRefused as refused:
+                return self.host.refused(request, refused)
+            except DistribError as exc:
+                return self.host.problems(request, exc)
         try:
             await run_in_threadpool(verbs.add_media_list, self.file, stored.path, stored.given_name)
         except DistribError as exc:

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from distrib import app as verbs
 from distrib.errors import DistribError, ProblemsError
-from distrib.web.uploads import UploadRefused, store_upload
+from distrib.web.uploads import StoredUpload, UploadRefused, receive_upload
 
 if TYPE_CHECKING:
     from distrib.web.host import PageHost
@@ -139,14 +139,9 @@ class _Releases:
         frame = await run_in_threadpool(self._frame, body)
         return JSONResponse({"frame": frame})
 
-    async def _upload(self, form: FormData, kinds: tuple[str, ...], folder: Path) -> Any:
-        sent = form.get("file")
-        if not isinstance(sent, UploadFile) or not sent.filename:
-            raise UploadRefused(400, "Choose a file to upload.")
-        limit = self.host.settings.max_upload
-        data = await sent.read(limit + 1)
-        return await run_in_threadpool(
-            store_upload, folder, sent.filename, data, limit=limit, kinds=kinds
+    async def _upload(self, form: FormData, kinds: tuple[str, ...], folder: Path) -> StoredUpload:
+        return await receive_upload(
+            form, lambda: folder, limit=self.host.settings.max_upload, kinds=kinds
         )
 
     async def import_text(self, request: Request) -> Response:

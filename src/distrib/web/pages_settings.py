@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from distrib import app as verbs
 from distrib.errors import DistribError, ProblemsError
-from distrib.web.uploads import UploadRefused, store_upload
+from distrib.web.uploads import UploadRefused, receive_upload
 
 if TYPE_CHECKING:
     from distrib.web.host import PageHost
@@ -88,28 +87,19 @@ class _Settings:
 
     async def logo(self, request: Request) -> Response:
         """Store the image, then point ``[press] logo`` at it (with its text and width)."""
-        limit = self.host.settings.max_upload
         async with request.form(max_files=1, max_fields=4, max_part_size=64 * 1024) as form:
-            sent = form.get("file")
-            if not isinstance(sent, UploadFile) or not sent.filename:
-                return self.host.refused(request, UploadRefused(400, "Choose a file to upload."))
-            data = await sent.read(limit + 1)
-            given = sent.filename
             alt, width = str(form.get("logo_alt", "")), str(form.get("logo_width", ""))
-        try:
-            campaign = await run_in_threadpool(verbs.load_campaign, self.file)
-            stored = await run_in_threadpool(
-                store_upload,
-                verbs.uploads_folder(campaign),
-                given,
-                data,
-                limit=limit,
-                kinds=_IMAGES,
-            )
-        except UploadRefused as refused:
-            return self.host.refused(request, refused)
-        except DistribError as exc:
-            return self.host.problems(request, exc)
+            try:
+                stored = await receive_upload(
+                    form,
+                    lambda: verbs.uploads_folder(verbs.load_campaign(self.file)),
+                    limit=self.host.settings.max_upload,
+                    kinds=_IMAGES,
+                )
+            except UploadRefused as refused:
+                return self.host.refused(request, refused)
+            except DistribError as exc:
+                return self.host.problems(request, exc)
         where = stored.path.relative_to(self.file.parent).as_posix()
         changes = {"press.logo": where, "press.logo_alt": alt, "press.logo_width": width}
         try:

@@ -22,8 +22,12 @@ import re
 import secrets
 import unicodedata
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
 
 __all__ = [
     "KINDS",
@@ -32,6 +36,7 @@ __all__ = [
     "UploadRefused",
     "check_upload",
     "display_name",
+    "receive_upload",
     "sniff",
     "store_upload",
 ]
@@ -221,3 +226,18 @@ def store_upload(
 
 def _size(limit: int) -> str:
     return f"{limit / 1_048_576:g} MB" if limit >= 1_048_576 else f"{limit / 1024:g} KB"
+
+
+async def receive_upload(
+    form: FormData, folder: Callable[[], Path], *, limit: int, kinds: tuple[str, ...]
+) -> StoredUpload:
+    """The form's ``file`` field, checked and stored (`store_upload`) in the folder ``folder``
+    returns (asked only once a file was chosen); `UploadRefused` when none was."""
+    sent = form.get("file")
+    if not isinstance(sent, UploadFile) or not sent.filename:
+        raise UploadRefused(400, "Choose a file to upload.")
+    data = await sent.read(limit + 1)
+    where = await run_in_threadpool(folder)
+    return await run_in_threadpool(
+        store_upload, where, sent.filename, data, limit=limit, kinds=kinds
+    )

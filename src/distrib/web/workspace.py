@@ -15,7 +15,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -44,7 +43,7 @@ from distrib.web.security import (
     WorkspaceGuard,
     session_cookie,
 )
-from distrib.web.uploads import KINDS, N_, StoredUpload, UploadRefused, store_upload
+from distrib.web.uploads import KINDS, N_, StoredUpload, UploadRefused, receive_upload
 
 __all__ = ["MAX_UPLOAD", "UiSettings", "create_app", "new_access_token"]
 
@@ -145,23 +144,18 @@ class _Pages:
         )
 
     async def upload(self, request: Request) -> Response:
-        limit = self.settings.max_upload
+        def folder() -> Path:
+            return verbs.uploads_folder(verbs.load_campaign(self.settings.workspace))
+
         async with request.form(max_files=1, max_fields=4, max_part_size=64 * 1024) as form:
-            sent = form.get("file")
-            if not isinstance(sent, UploadFile) or not sent.filename:
-                return self.refused(request, UploadRefused(400, "Choose a file to upload."))
-            data = await sent.read(limit + 1)
-            given = sent.filename
-        try:
-            campaign = await run_in_threadpool(verbs.load_campaign, self.settings.workspace)
-            folder = verbs.uploads_folder(campaign)
-            stored = await run_in_threadpool(
-                store_upload, folder, given, data, limit=limit, kinds=tuple(KINDS)
-            )
-        except UploadRefused as refused:
-            return self.refused(request, refused)
-        except DistribError as exc:
-            return self.problems(request, exc)
+            try:
+                stored = await receive_upload(
+                    form, folder, limit=self.settings.max_upload, kinds=tuple(KINDS)
+                )
+            except UploadRefused as refused:
+                return self.refused(request, refused)
+            except DistribError as exc:
+                return self.problems(request, exc)
         self.uploads[stored.name] = stored
         session: Session = request.state.session
         session.notices.append(stored.given_name)
