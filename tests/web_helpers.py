@@ -44,7 +44,7 @@ def served(app: Any) -> Iterator[Server]:
 
 def signed_in(server: Server) -> httpx.Client:
     """A client that opened the address with the access key (it holds the session cookie)."""
-    client = httpx.Client(base_url=server.url(), follow_redirects=False)
+    client = httpx.Client(base_url=server.url(), follow_redirects=False, timeout=120)
     _CLIENTS.setdefault(id(server), []).append(client)  # closed with the server
     answer = client.get(f"/?token={TOKEN}")
     assert answer.status_code == 303 and answer.headers["location"] == "/", answer.text
