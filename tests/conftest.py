@@ -27,6 +27,20 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 os.environ["DISTRIB_LANG"] = "en"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the longest tests first: the browser ones, then those marked ``slow`` (a real
+    PostgreSQL, several processes, a send killed and resumed), then the rest, each group in
+    file order.  `make test` spreads the tests over several processes (pytest-xdist); with the
+    long ones last, one process was left finishing a browser journey while the others idled."""
+
+    def weight(item: pytest.Item) -> int:
+        if item.get_closest_marker("browser") is not None:
+            return 0
+        return 1 if item.get_closest_marker("slow") is not None else 2
+
+    items.sort(key=weight)
+
+
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
     """A throw-away CA and its certificate file (trustme), shared by the session."""

@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from forked import ForkedProcess
+from forked import ForkedProcess, distrib_forked
 
 TESTS = Path(__file__).resolve().parent
 
@@ -64,6 +64,14 @@ def distrib_process(*args: str, new_session: bool = False, **env: str) -> Popen:
         text=True,
         start_new_session=new_session,
     )
+
+
+def distrib_child(*args: str, **env: str) -> ForkedProcess:
+    """Start ``distrib ARGS`` forked from the fork server (`forked`): it starts in milliseconds
+    rather than the second or more a new interpreter takes to import distrib, so a test that
+    starts two and holds one while the other starts does not depend on the machine's load.
+    Standard output and error together, as `finish` reads them."""
+    return distrib_forked(args, env=environment(**env))
 
 
 def finish(proc: Process, timeout: float = 60) -> tuple[int, str]:

@@ -165,6 +165,14 @@ def distrib_main(*args: str) -> None:
     main()
 
 
+def distrib_forked(
+    args: Sequence[str | Path], *, env: dict[str, str], cwd: str | Path | None = None
+) -> ForkedProcess:
+    """Start ``distrib ARGS`` in a forked child, standard output and error together (collect
+    it with ``communicate``)."""
+    return ForkedProcess(distrib_main, [str(a) for a in args], env=env, cwd=cwd)
+
+
 def run_distrib_forked(
     args: Sequence[str | Path],
     *,

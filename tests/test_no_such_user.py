@@ -29,6 +29,9 @@ def test_a_5_1_1_in_release_1_is_never_written_to_by_release_2(
     tmp_path: Path, smtp_server: SMTPTestServer
 ) -> None:
     ws = write_workspace(tmp_path / "ws", port=smtp_server.port)
+    # The deferral (452) is retried at once rather than after the default 30 s.
+    text = ws.file.read_text(encoding="utf-8").replace("[limits]\n", "[limits]\nretry_delay = 0\n")
+    ws.file.write_text(text, encoding="utf-8")
     gone, moved, full = "marc@fleuve.example", "luc@fleuve.example", "sam@river.example"
     smtp_server.script("RCPT", "550 5.1.1 <marc@fleuve.example>: no such user", address=gone)
     smtp_server.script("RCPT", "550 5.7.1 refused by policy", address=moved, times=1)

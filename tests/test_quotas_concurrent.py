@@ -11,8 +11,6 @@ every process was handed: exactly 5 go, both runs pause at the quota, the rest s
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -21,29 +19,29 @@ from pathlib import Path
 import pytest
 
 from distrib.deliverylog import open_log, utcnow
+from forked import ForkedProcess, distrib_forked
 from smtp_server import SMTPTestServer
 from workspace_helpers import FIRST, LANGUAGES, SECOND, write_workspace
+
+pytestmark = pytest.mark.slow  # several processes: started first (conftest)
 
 #: Not a timing assertion: a process that hangs fails the test instead of blocking the suite.
 GUARD = 300.0
 PER_HOUR = 5
 
 
-def start(*args: str | Path) -> subprocess.Popen[bytes]:
+def start(*args: str | Path) -> ForkedProcess:
+    """Start ``distrib ARGS`` in a process of its own, forked from a server that has imported
+    distrib already (`forked`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIB_")}
     env |= {"DISTRIB_LANG": "en", "COLUMNS": "200"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "distrib", *(str(a) for a in args)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    return distrib_forked(args, env=env)
 
 
-def finish(process: subprocess.Popen[bytes]) -> tuple[int, str]:
+def finish(process: ForkedProcess) -> tuple[int, str]:
     out, _ = process.communicate(timeout=GUARD)
-    return process.returncode, " ".join(out.decode("utf-8", "backslashreplace").split())
+    assert process.returncode is not None
+    return process.returncode, " ".join(out.split())
 
 
 @pytest.mark.parametrize("adapter", ["sqlite", "postgresql"])

@@ -20,9 +20,11 @@ import pytest
 from typer.testing import CliRunner
 
 from campaign_helpers import EXPECTED, CampaignFiles, write_campaign
-from crash_helpers import Killer, distrib_process, finish, wait_for
+from crash_helpers import Killer, distrib_child, finish, wait_for
 from distrib.cli import app
 from smtp_server import SMTPTestServer
+
+pytestmark = pytest.mark.slow  # several processes: started first (conftest)
 
 runner = CliRunner()
 EXTRA = [f"pigiste{i:02d}@redaction{i % 4}.example" for i in range(40)]
@@ -76,7 +78,7 @@ def test_sending_again_after_three_kills_settles_them_and_misses_no_one(
         killer = Killer()
         server.script(verb, disconnect=True, times=1, skip=nth - 1, action=killer)
         first = len(server.messages)
-        proc = killer.target(distrib_process("send", str(files.campaign), "--yes"))
+        proc = killer.target(distrib_child("send", str(files.campaign), "--yes"))
         code, out = finish(proc)
         assert code == -signal.SIGKILL, out
         (address,) = killer.hit
@@ -166,7 +168,7 @@ def test_a_run_being_sent_is_not_settled_by_a_second_send(
     files = campaign_for(tmp_path, smtp_server)
     body_in, go = threading.Event(), threading.Event()
     smtp_server.script("DOT", times=1, hold=go, action=lambda _: body_in.set())
-    proc = distrib_process("send", str(files.campaign), "--yes")
+    proc = distrib_child("send", str(files.campaign), "--yes")
     try:
         assert body_in.wait(60)  # its first message is in `data`, its reply held
         code, out = cli("send", str(files.campaign), "--yes")

@@ -7,7 +7,6 @@ import base64
 import os
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from distrib.deliverylog import DeliveryLog, open_log
 from distrib.errors import SendError, SMTPAuthError, SMTPSecurityError
 from distrib.send import SendReport, send_messages
 from distrib.send.replies import REDACTED, Scrubber
+from forked import run_distrib_forked
 from log_helpers import raw_rows
 from raw_smtp import RawSMTPServer, Session
 from smtp_server import SMTPTestServer, TLSFiles, plan_messages
@@ -196,14 +196,12 @@ def credential_forms(user: str, password: str) -> list[str]:
 
 
 def distrib_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "distrib", *args],
-        env={**os.environ, "COLUMNS": "80", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    """``distrib ARGS`` in a process of its own (forked from a server that imported distrib)."""
+    code, out, err = run_distrib_forked(
+        args, env={**os.environ, "COLUMNS": "80", **env}, timeout=120
     )
+    text = [b.decode("utf-8", "backslashreplace") for b in (out, err)]
+    return subprocess.CompletedProcess(["distrib", *args], code, text[0], text[1])
 
 
 def assert_shown_and_stored_nowhere(

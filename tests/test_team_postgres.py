@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -23,8 +21,11 @@ from time import monotonic, sleep
 import pytest
 
 from distrib.deliverylog import open_log
+from forked import ForkedProcess, distrib_forked
 from smtp_server import SMTPTestServer
 from workspace_helpers import FIRST, LANGUAGES, SECOND, WorkspaceFiles, write_workspace
+
+pytestmark = pytest.mark.slow  # several processes: started first (conftest)
 
 #: Not a timing assertion: a process that hangs fails the test instead of blocking the suite.
 GUARD = 300.0
@@ -43,10 +44,6 @@ class Done:
         return " ".join(self.output.split())
 
 
-def command(*args: str | Path) -> list[str]:
-    return [sys.executable, "-m", "distrib", *(str(a) for a in args)]
-
-
 def environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIB_")}
     env["DISTRIB_LANG"] = "en"
@@ -54,34 +51,21 @@ def environment() -> dict[str, str]:
     return env
 
 
-def run(*args: str | Path) -> Done:
-    """Run ``distrib ARGS`` in a new process and wait for it."""
-    done = subprocess.run(
-        command(*args),
-        env=environment(),
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        timeout=GUARD,
-        check=False,
-    )
-    output = (done.stdout + done.stderr).decode("utf-8", "backslashreplace")
-    return Done(done.returncode, output)
+def start(*args: str | Path) -> ForkedProcess:
+    """Start ``distrib ARGS`` in a process of its own (collect it with `finish`), forked from a
+    server that has imported distrib already (`forked`): a process of its own, started fast."""
+    return distrib_forked(args, env=environment())
 
 
-def start(*args: str | Path) -> subprocess.Popen[bytes]:
-    """Start ``distrib ARGS`` in a new process (collect it with `finish`)."""
-    return subprocess.Popen(
-        command(*args),
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def finish(process: subprocess.Popen[bytes]) -> Done:
+def finish(process: ForkedProcess) -> Done:
     out, _ = process.communicate(timeout=GUARD)
-    return Done(process.returncode, out.decode("utf-8", "backslashreplace"))
+    assert process.returncode is not None
+    return Done(process.returncode, out)
+
+
+def run(*args: str | Path) -> Done:
+    """Run ``distrib ARGS`` in a process of its own and wait for it."""
+    return finish(start(*args))
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 
 from campaign_helpers import EXPECTED, CampaignFiles, write_campaign
-from crash_helpers import Killer, distrib_process, finish, wait_for
+from crash_helpers import Killer, distrib_child, finish, wait_for
 from distrib.deliverylog import MessageRow, open_log
 from smtp_server import SMTPTestServer
+
+pytestmark = pytest.mark.slow  # several processes: started first (conftest)
 
 #: Journalists added to the campaign's French list, so that there is a run to share.
 EXTRA = 36
@@ -68,7 +70,7 @@ def test_two_workers_drain_one_run_and_send_each_message_once(
         # The joiner's third final dot (the starter is held at its first MAIL until then).
         server.script("DOT", disconnect=True, times=1, skip=2, action=joiner_kill)
 
-    starter = starter_kill.target(distrib_process("send", str(files.campaign), "--yes"))
+    starter = starter_kill.target(distrib_child("send", str(files.campaign), "--yes"))
     try:
         assert wait_for(lambda: any(c.verb == "MAIL" for c in server.commands), timeout=60)
         held = first_claimed(postgres_url)  # the starter's, held at MAIL FROM
@@ -78,7 +80,7 @@ def test_two_workers_drain_one_run_and_send_each_message_once(
                 "DOT", disconnect=True, times=1, address=held.address, action=starter_kill
             )
         joiner = joiner_kill.target(
-            distrib_process("send", str(files.campaign), "--resume", "latest", "--join", "--yes")
+            distrib_child("send", str(files.campaign), "--resume", "latest", "--join", "--yes")
         )
         try:
             if kill == "joiner":
