@@ -7,6 +7,7 @@ functions and under ``TYPE_CHECKING``), so a lazy import cannot slip past.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,13 +35,18 @@ def modules() -> Iterator[tuple[str, Path]]:
         yield module_name(path), path
 
 
+@functools.cache
+def parsed(path: Path) -> tuple[ast.AST, ...]:
+    """Every node of ``path``'s syntax tree (parsed once per test process)."""
+    return tuple(ast.walk(ast.parse(path.read_text(encoding="utf-8"))))
+
+
 def imports(path: Path) -> Iterator[str]:
     """Every module ``path`` imports (``from a import b`` yields ``a`` and ``a.b``)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
     package = module_name(path)
     if path.name != "__init__.py":
         package = package.rpartition(".")[0]
-    for node in ast.walk(tree):
+    for node in parsed(path):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -184,7 +190,7 @@ def every_import(path: Path) -> Iterator[str]:
     """`imports`, and the modules named to ``__import__`` or ``importlib.import_module``."""
     if path.is_relative_to(SRC):
         yield from imports(path)  # relative imports too
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in parsed(path):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
