@@ -34,11 +34,15 @@ types: $(STAMP)
 	$(BIN)/mypy src
 
 # Twice as many test processes as cores: many tests wait on subprocesses, servers and a browser
-# (measured here, 2 cores: 6 min 47 s with 4 processes against 8 min 4 s with 2).
+# (measured here, 2 cores: 6 min 47 s with 4 processes against 8 min 4 s with 2).  Each process
+# asks for one test at a time (--maxschedchunk 1) and the longest start first (tests/conftest.py),
+# so no process is left running long tests while the others idle.  PYTHONDONTWRITEBYTECODE is
+# emptied for the run: where it is set, every test process re-rewrote the tests' assertions
+# and every `distrib` the tests start recompiled distrib's source (docs/DEVELOPING.md).
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(PYTEST_WORKERS) --maxschedchunk 1
 
 test: lint types pytest
 

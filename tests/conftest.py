@@ -30,8 +30,10 @@ os.environ["DISTRIB_LANG"] = "en"
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the longest tests first: the browser ones, then those marked ``slow`` (a real
     PostgreSQL, several processes, a send killed and resumed), then the rest, each group in
-    file order.  `make test` spreads the tests over several processes (pytest-xdist); with the
-    long ones last, one process was left finishing a browser journey while the others idled."""
+    file order.  `make test` spreads the tests over several processes (pytest-xdist), each
+    taking the next test when it is free (``--maxschedchunk 1``): with the long ones last, one
+    process was left finishing a browser journey while the others idled; with them first and
+    handed out in chunks, one process got every browser test."""
 
     def weight(item: pytest.Item) -> int:
         if item.get_closest_marker("browser") is not None:
