@@ -166,6 +166,7 @@ def measure(recipients: int, messages: int, work: Path) -> dict[str, Any]:
         "during_median_ms": statistics.median(during) * 1000,
         "during_max_ms": max(during) * 1000,
         "during_all_before_end": done_during,
+        "during_ms": [round(t * 1000, 1) for t in during],
         "after_median_ms": statistics.median(after) * 1000,
         "after_max_ms": max(after) * 1000,
         "check_seconds": check_seconds,

@@ -12,6 +12,9 @@ import typer
 from distrib.app import gettext as _
 from distrib.cli._common import Exit, console, err, fail, user_errors
 
+#: Seconds a thread holds the GIL before another waiting for it gets it (Python's default: 5 ms).
+UI_SWITCH_INTERVAL = 0.0005
+
 WorkspaceArg = Annotated[
     Path | None,
     typer.Argument(
@@ -130,6 +133,11 @@ def ui(
     with user_errors():
         server = Server(create_app(settings, warm=True), host, port)
     app.load_preview_stages()  # before the address is given: the first preview is not slowed
+    # The preview's background check renders every message in a thread of this process: with
+    # Python's default 5 ms switch interval, each time a request's thread gave up the GIL (a
+    # socket read or write) it waited up to 5 ms to get it back, and a message opened during
+    # the check took several times longer than after it (docs/benchmarks.md).
+    sys.setswitchinterval(UI_SWITCH_INTERVAL)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (compared, not bound)
     if team:
         console.print(

@@ -60,6 +60,7 @@ class PreviewPages:
                 verbs.release_named, self.pages.settings.workspace, slug
             )
             session = await run_in_threadpool(verbs.preview_session, campaign)
+            await run_in_threadpool(session.prepare)  # the templates, before the first page
             if job is not None:
                 job.cancel()
             job = self.checks[slug] = CheckJob(session).start()
@@ -126,7 +127,7 @@ class PreviewPages:
         slug, number = request.path_params["slug"], request.path_params["number"]
         try:
             job = await self.check_of(slug)
-            shown = await run_in_threadpool(job.session.render_one, number)
+            shown = await run_in_threadpool(job.session.open_message, number)
         except DistribError as exc:
             return self.pages.problems(request, exc)
         frame = None
