@@ -278,6 +278,32 @@ def test_an_unreadable_reply_to_the_dot_is_unknown_never_a_guess(reply: bytes, w
     assert steps[-1] is False  # the session is out of step: never reused
 
 
+def test_a_reply_read_with_an_unreadable_one_is_still_given_and_the_session_drops_at_once() -> None:
+    """The reply to MAIL FROM and a garbled reply to RCPT TO in one packet: the first is
+    read, then the session is dropped for the second at once (it waited for its whole
+    timeout, then said "no reply in time")."""
+
+    async def go() -> Any:
+        lines = {b"EHLO": b"250-relay.test\r\n250 PIPELINING\r\n", b"MAIL": b"",
+                 b"RCPT": b"250 2.1.0 sender ok\r\nhello there\r\n"}  # fmt: skip
+        async with raw_server(_scripted(lines)) as port:
+            conn = Connection(_smtp(port, timeout=20), password=None, tls=None)
+            await conn.open()
+            try:
+                await conn.envelope_and_data("a@b.example", "c@d.example", options=[],
+                                             utf8=False)  # fmt: skip
+            except Dropped as exc:
+                return exc, conn.is_open
+            finally:
+                await conn.close()
+        return None, None
+
+    dropped, still_open = asyncio.run(go())
+    assert isinstance(dropped, Dropped) and not dropped.body_sent
+    assert "not an SMTP reply" in str(dropped), str(dropped)
+    assert still_open is False
+
+
 def test_no_reply_in_time_drops_the_session() -> None:
     steps = _one_message({b"EHLO": b"250 relay.test\r\n", b"DATA": b"|"}, timeout=0.3)
     dropped = steps[-2]

@@ -263,8 +263,14 @@ class Wire(asyncio.Protocol):
         if self._gone is None:
             self._gone = exc
         waiter = self._waiter
-        if waiter is not None and not waiter.done() and not self._replies:
-            waiter.set_exception(self._gone)
+        if waiter is not None and not waiter.done():
+            # A reply parsed before the failure (in the same packet) is still given to the
+            # read waiting for it; the next read raises.  Left waiting, that read ran out its
+            # whole timeout and lost the reason.
+            if self._replies:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(self._gone)
 
     def _expire(self, waiter: asyncio.Future[None]) -> None:
         if not waiter.done():
