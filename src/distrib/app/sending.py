@@ -525,7 +525,7 @@ def _send_run(
     return SendResult(
         run=outcome.run,
         engine=outcome.report,
-        report=report(prep.log, outcome.run),
+        report=report(prep.log, outcome.run, recipients=False),  # a summary: counts, problems
         followup=followup,
         unknown_elsewhere=_unknown_elsewhere(prep.log, prep.campaign, run.id),
         sent_copy=sent_copy,

@@ -249,6 +249,10 @@ def render_html(
         duration = _duration(
             (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
         )
+    if rep.recipients is None:
+        raise ValueError(
+            "the HTML report lists the recipients: make it with report(..., recipients=True)"
+        )
     sent = rep.by_state.get("sent", 0)
     tried = rep.total - sum(rep.by_state.get(s, 0) for s in NOT_SENT)
     context: dict[str, Any] = {
