@@ -9,6 +9,7 @@ import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -176,3 +177,67 @@ def test_the_settings_refuse_an_unsubscribe_link_that_no_message_could_carry(
         assert client.post("/settings", data=form).status_code == 303
     assert tomllib.loads(ws.file.read_text(encoding="utf-8"))["sender"]["unsubscribe_url"] == fixed
     assert check_url(url) is not None and check_url(fixed) is None  # the renderer's check
+
+
+def test_sign_in_to_the_relay_from_the_settings_page(
+    tmp_path: Path, token_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay that signs in with OAuth2 (Microsoft 365's device code, against the local token
+    service): the settings page offers "Sign in to the relay", the next page shows the address
+    to open and the code, follows the sign-in, and says where it is kept (the file a send
+    reads, 0600); no token appears in any page."""
+    import stat
+    import time
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    user = token_server.state.signed_in_as
+    ws = write_workspace(tmp_path / "ws", port=25)
+    ca = token_server.ca_file
+    oauth = (
+        f'preset = "microsoft365"\nauth = "oauth2"\nusername = "{user}"\n'
+        f'oauth = {{ tenant = "agapc", client_id = "c0ffee", authority_host = '
+        f'"{token_server.base}", ca_file = "{ca}" }}\n'
+    )
+    text = ws.file.read_text(encoding="utf-8").replace("[smtp]\n", f"[smtp]\n{oauth}", 1)
+    ws.file.write_text(text.replace('security = "none"', 'security = "starttls"'), "utf-8")
+    pages: list[str] = []
+
+    def follow(until: str) -> str:
+        """The sign-in page, read again (as its refresh does) until it says ``until``."""
+        for _ in range(600):  # a guard against a hung test, not a timing assertion
+            page = client.get("/settings/relay-login").text
+            pages.append(page)
+            if until in page:
+                return page
+            time.sleep(0.1)
+        raise AssertionError(page)
+
+    with ui_server(ws.file) as server:
+        client = signed_in(server)
+        client.post("/lang", data={"csrf": csrf_of(client.get("/").text), "lang": "en"})
+        settings = client.get("/settings").text
+        assert 'action="/settings/relay-login"' in settings
+        assert client.post("/settings/relay-login", data={}).status_code == 403  # CSRF
+        answer = client.post("/settings/relay-login", data={"csrf": csrf_of(settings)})
+        assert answer.status_code == 303 and answer.headers["location"] == "/settings/relay-login"
+        waiting = follow('id="sign-in-code"')
+        assert 'href="https://microsoft.com/devicelogin"' in waiting
+        assert 'http-equiv="refresh"' in waiting  # the page follows the sign-in by itself
+        assert re.search(r'id="sign-in-code">AGPC[0-9A-F]{4}<', waiting)
+        token_server.approve()  # the officer signs in at the address shown
+        done = follow("Signed in as")
+        assert 'http-equiv="refresh"' not in done
+    (kept,) = list((tmp_path / "xdg" / "distrib" / "tokens").iterdir())
+    assert f"Signed in as {user}. The sign-in is kept in {kept}" in done
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    secrets = list(token_server.state.access) + list(token_server.state.refresh)
+    assert secrets and not any(s in page for s in secrets for page in pages)
+
+
+def test_a_relay_with_a_password_offers_no_sign_in(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path / "ws", port=25)
+    with ui_server(ws.file) as server:
+        client = signed_in(server)
+        assert 'action="/settings/relay-login"' not in client.get("/settings").text
+        page = client.get("/settings/relay-login").text
+        assert "No sign-in under way" in page or "Aucune connexion en cours" in page

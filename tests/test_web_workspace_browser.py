@@ -25,6 +25,7 @@ PAGES = (
     ("release", f"/releases/{FIRST}/text/fr"),
     ("audience", f"/releases/{FIRST}/audience"),
     ("journalist", "/journalists/zoe@fleuve.example"),
+    ("relay-login", "/settings/relay-login"),
 )
 
 

@@ -45,8 +45,9 @@ editing (web)       `update_workspace_settings`, `relay_presets`, `WorkspaceIden
                     `list_releases`, `read_release_text`, `save_release_text`, `markdown_html`,
                     `attach_to_release`;
                     `audience_options`, `count_audience`, `save_audience`
-relay               `relay_account`, `relay_login`, `relay_logout`, `relay_check` (→
-                    `Preflight` of `Step`s; a send runs `check_before_send`); `mailbox_location`,
+relay               `relay_account`, `relay_login`, `sign_in_relay`, `relay_logout`,
+                    `relay_check` (→ `Preflight` of `Step`s; a send runs `check_before_send`);
+                    `mailbox_location`,
                     `imap_settings` (IMAP mailboxes for bounces and opt-outs)
 getting started     `load_campaign`, `capture_mail`
 for showing         `list_runs`, `log_entries`, `attempt_entries`, `format_time`, `in_zone`,
@@ -164,6 +165,7 @@ if TYPE_CHECKING:
         relay_login,
         relay_logout,
         settings_mailbox,
+        sign_in_relay,
         workspace_mailbox,
     )
     from distrib.app.relaycheck import (
@@ -326,7 +328,7 @@ _HOMES = {
     "distrib.app.releases": ("STDIN", "import_release"),
     "distrib.app.relay": ("IMAP_PASSWORD_ENV", "settings_mailbox", "workspace_mailbox",
         "PROVIDERS", "imap_settings", "mailbox_location", "relay_account", "relay_login",
-        "relay_logout",
+        "relay_logout", "sign_in_relay",
     ),
     "distrib.app.relaycheck": (
         "Preflight", "RelayCheckError", "Step", "check_before_send", "relay_check",
@@ -548,6 +550,7 @@ __all__ = [
     "send",
     "set_language",
     "settings_mailbox",
+    "sign_in_relay",
     "start_workspace",
     "suppression_list",
     "test_send",

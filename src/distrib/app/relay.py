@@ -25,7 +25,9 @@ __all__ = [
     "relay_login",
     "relay_logout",
     "relay_tokens",
+    "settings_account",
     "settings_mailbox",
+    "sign_in_relay",
     "workspace_mailbox",
 ]
 
@@ -117,17 +119,17 @@ def imap_settings(password_env: str, ca_file: Path | None = None) -> ImapSetting
     return ImapSettings(password_env=password_env, ca_file=ca_file)
 
 
-def relay_tokens(smtp: SMTPConfig, *, mailbox: bool = False) -> TokenProvider | None:
-    """Where a send gets its OAuth2 access tokens (``smtp.auth = "oauth2"``), from the kept
-    sign-in of `relay_login`: refreshed when expired, never shown.  None with a password.
-    ``mailbox``: tokens for the mailbox too (IMAP), from the same sign-in (``--mailbox``)."""
+def settings_account(
+    smtp: SMTPConfig, *, mailbox: bool = False
+) -> MicrosoftAccount | GoogleAccount | None:
+    """The OAuth2 account the relay settings sign in with (``[smtp] oauth_provider``, its
+    user name and ``oauth`` table); None when the relay takes a password."""
     if smtp.oauth_provider is None or (smtp.auth != "oauth2" and not mailbox):
         return None
     from distrib.config import OAuthConfig
-    from distrib.relay.oauth import token_provider
 
     oauth = smtp.oauth or OAuthConfig()
-    account = relay_account(
+    return relay_account(
         smtp.oauth_provider,
         smtp.username or "",
         tenant=oauth.tenant,
@@ -138,8 +140,37 @@ def relay_tokens(smtp: SMTPConfig, *, mailbox: bool = False) -> TokenProvider | 
         authority_host=oauth.authority_host,
         mailbox=mailbox,
     )
+
+
+def relay_tokens(smtp: SMTPConfig, *, mailbox: bool = False) -> TokenProvider | None:
+    """Where a send gets its OAuth2 access tokens (``smtp.auth = "oauth2"``), from the kept
+    sign-in of `relay_login`: refreshed when expired, never shown.  None with a password.
+    ``mailbox``: tokens for the mailbox too (IMAP), from the same sign-in (``--mailbox``)."""
+    account = settings_account(smtp, mailbox=mailbox)
+    if account is None:
+        return None
+    from distrib.config import OAuthConfig
+    from distrib.relay.oauth import token_provider
+
+    oauth = smtp.oauth or OAuthConfig()
     verify: bool | str = str(oauth.ca_file) if oauth.ca_file is not None else True
     return token_provider(account, _store(oauth.keyring), verify=verify)
+
+
+def sign_in_relay(smtp: SMTPConfig, on_prompt: Callable[[SignInPrompt], None]) -> TokenProvider:
+    """`relay_login` with the account and options the relay settings name (what `distrib ui`'s
+    "Sign in to the relay" does): the sign-in is kept where a send will look for it.
+    `InvalidRequestError` when the relay takes a password."""
+    account = settings_account(smtp)
+    if account is None:
+        raise InvalidRequestError(
+            'the relay signs in with a password, not OAuth2 ([smtp] auth = "oauth2" and'
+            " oauth_provider)"
+        )
+    from distrib.config import OAuthConfig
+
+    oauth = smtp.oauth or OAuthConfig()
+    return relay_login(account, on_prompt, keyring=oauth.keyring, ca_file=oauth.ca_file)
 
 
 _NO_MAILBOX = (

@@ -5,6 +5,7 @@ the keyring."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,9 +43,50 @@ def _current(file: Path) -> dict[str, str]:
     return values
 
 
+def _signs_in(file: Path) -> bool:
+    """Whether the relay signs in with OAuth2 (then the page offers "Sign in to the relay")."""
+    smtp = verbs.load_campaign(file).smtp
+    return smtp.auth == "oauth2" and smtp.oauth_provider is not None
+
+
+class SignIn:
+    """The relay's OAuth2 sign-in (`distrib.app.sign_in_relay`), in a thread of its own: the
+    address to open (and the code to type) once the sign-in service gave them, then how it
+    ended.  The sign-in is kept where a send looks for it; no token is ever shown."""
+
+    def __init__(self, file: Path) -> None:
+        self.user = ""
+        self.prompt: verbs.SignInPrompt | None = None
+        self.kept = ""  # where the sign-in is kept ("" for a service account)
+        self.error = ""
+        self.done = threading.Event()
+        threading.Thread(target=self._run, args=(file,), name="distrib-relay-sign-in",
+                         daemon=True).start()  # fmt: skip
+
+    def _run(self, file: Path) -> None:
+        try:
+            smtp = verbs.load_campaign(file).smtp
+            self.user = smtp.username or ""
+            self.kept = verbs.sign_in_relay(smtp, self._show).cached_in
+        except DistribError as exc:
+            self.error = str(exc)
+        finally:
+            self.done.set()
+
+    def _show(self, prompt: verbs.SignInPrompt) -> None:
+        self.prompt = prompt
+
+    @property
+    def link(self) -> str:
+        """The address to open, when it is one a browser may be sent to (https)."""
+        url = self.prompt.url if self.prompt is not None else ""
+        return url if url.startswith("https://") else ""
+
+
 class _Settings:
     def __init__(self, host: PageHost) -> None:
         self.host = host
+        self.sign_in: SignIn | None = None
 
     @property
     def file(self) -> Path:
@@ -59,6 +101,7 @@ class _Settings:
     ) -> Response:
         try:
             values = values or await run_in_threadpool(_current, self.file)
+            oauth = await run_in_threadpool(_signs_in, self.file)
         except DistribError as exc:
             return self.host.problems(request, exc)
         notice = request.query_params.get("saved")
@@ -73,6 +116,7 @@ class _Settings:
             logo=request.query_params.get("logo"),
             logo_removed=request.query_params.get("logo-removed") == "1",
             check=check,
+            oauth=oauth,
         )
 
     async def save(self, request: Request) -> Response:
@@ -138,6 +182,19 @@ class _Settings:
             return await self.show(request, problems=_problems(exc))
         return await self.show(request, check=found)
 
+    async def start_sign_in(self, request: Request) -> Response:
+        """ "Sign in to the relay": start the sign-in (unless one is under way), then show it."""
+        async with request.form(max_files=0, max_fields=4):
+            pass  # the CSRF token is the guard's
+        if self.sign_in is None or self.sign_in.done.is_set():
+            self.sign_in = SignIn(self.file)
+        return RedirectResponse("/settings/relay-login", status_code=303)
+
+    async def sign_in_page(self, request: Request) -> Response:
+        """The sign-in under way (the address to open, the code), or how it ended; the page
+        reloads itself every two seconds until it ends."""
+        return self.host.page(request, "relay_login.html", sign_in=self.sign_in)
+
 
 def _problems(exc: DistribError) -> list[str]:
     return [str(p) for p in exc.problems] if isinstance(exc, ProblemsError) else [str(exc)]
@@ -152,4 +209,6 @@ def settings_routes(host: PageHost) -> list[Route]:
         Route("/settings/logo", pages.logo, methods=["POST"]),
         Route("/settings/logo/remove", pages.remove_logo, methods=["POST"]),
         Route("/settings/relay-check", pages.relay_check, methods=["POST"]),
+        Route("/settings/relay-login", pages.start_sign_in, methods=["POST"]),
+        Route("/settings/relay-login", pages.sign_in_page, methods=["GET"]),
     ]
