@@ -26,8 +26,9 @@ __all__ = ["settings_routes"]
 _IMAGES = ("png", "jpeg", "gif", "webp")
 
 
-def _current(file: Path) -> dict[str, str]:
-    """Each editable setting's value as the form shows it."""
+def _current(file: Path) -> tuple[dict[str, str], bool]:
+    """Each editable setting's value as the form shows it, and whether the relay signs in with
+    OAuth2 (then the page offers "Sign in to the relay"): one read of the file."""
     workspace = verbs.open_workspace(file)
     values: dict[str, str] = {}
     for key in verbs.EDITABLE_SETTINGS:
@@ -40,13 +41,8 @@ def _current(file: Path) -> dict[str, str]:
                 model = getattr(model, part, None)
             found = model
         values[key] = "" if found is None else str(found)
-    return values
-
-
-def _signs_in(file: Path) -> bool:
-    """Whether the relay signs in with OAuth2 (then the page offers "Sign in to the relay")."""
-    smtp = verbs.load_campaign(file).smtp
-    return smtp.auth == "oauth2" and smtp.oauth_provider is not None
+    smtp = workspace.settings.smtp
+    return values, smtp.auth == "oauth2" and smtp.oauth_provider is not None
 
 
 class SignIn:
@@ -100,8 +96,7 @@ class _Settings:
         check: verbs.Preflight | None = None,
     ) -> Response:
         try:
-            values = values or await run_in_threadpool(_current, self.file)
-            oauth = await run_in_threadpool(_signs_in, self.file)
+            current, oauth = await run_in_threadpool(_current, self.file)
         except DistribError as exc:
             return self.host.problems(request, exc)
         notice = request.query_params.get("saved")
@@ -109,7 +104,7 @@ class _Settings:
             request,
             "settings.html",
             400 if problems else 200,
-            values=values,
+            values=values or current,
             problems=problems or [],
             presets=verbs.relay_presets(),
             notice=notice,
