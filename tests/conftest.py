@@ -33,12 +33,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     file order.  `make test` spreads the tests over several processes (pytest-xdist), each
     taking the next test when it is free (``--maxschedchunk 1``): with the long ones last, one
     process was left finishing a browser journey while the others idled; with them first and
-    handed out in chunks, one process got every browser test."""
+    handed out in chunks, one process got every browser test.
+
+    Among the browser tests, those that send in-process before they ask for the browser
+    (``request.getfixturevalue("browser")``: see `_Chromium`) come first, so that they find
+    no browser open yet in their process."""
 
     def weight(item: pytest.Item) -> int:
         if item.get_closest_marker("browser") is not None:
-            return 0
-        return 1 if item.get_closest_marker("slow") is not None else 2
+            return 1 if "browser" in getattr(item, "fixturenames", ()) else 0
+        return 2 if item.get_closest_marker("slow") is not None else 3
 
     items.sort(key=weight)
 
@@ -76,40 +80,86 @@ def smtp_server(make_smtp_server: Callable[..., SMTPTestServer]) -> SMTPTestServ
     return make_smtp_server()
 
 
+class _Chromium:
+    """One headless Chromium (Debian's, installed by scripts/install-system-deps.sh) driven by
+    Playwright, shared by the browser tests a test process runs one after another.
+
+    Launching Chromium and Playwright's driver costs ~1.6 s of CPU (7 s of wall time with the
+    suite running beside it) and the browser tests are ~25: they share one per process.  It is
+    closed before the process runs any other test: while Playwright's sync API is open,
+    `asyncio.run()` fails ("cannot be called from a running event loop"), which would break
+    every later test that sends in-process.  The browser tests all run first
+    (`pytest_collection_modifyitems`), so each process launches it once at most."""
+
+    playwright: Any = None
+    browser: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls.browser is not None and not cls.browser.is_connected():
+            cls.close()  # a test crashed it: the next one gets a new one
+        if cls.browser is None:
+            import shutil
+
+            from playwright.sync_api import sync_playwright
+
+            executable = os.environ.get("DISTRIB_CHROMIUM") or shutil.which("chromium")
+            if executable is None:
+                pytest.skip("Chromium not installed (scripts/install-system-deps.sh installs it)")
+            cls.playwright = sync_playwright().start()
+            cls.browser = cls.playwright.chromium.launch(
+                executable_path=executable,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
+        return cls.browser
+
+    @classmethod
+    def close(cls) -> None:
+        if cls.playwright is not None:
+            try:
+                if cls.browser is not None:
+                    cls.browser.close()
+            finally:
+                cls.playwright.stop()
+                cls.playwright = cls.browser = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Close the shared browser before a test that does not ask for it from the start: one
+    that is not a browser test, or one that sends in-process first (and asks for the browser
+    only after, with ``request.getfixturevalue``)."""
+    if "browser" not in getattr(item, "fixturenames", ()):
+        _Chromium.close()
+
+
+def pytest_sessionfinish() -> None:
+    _Chromium.close()
+
+
 @pytest.fixture
-def browser() -> Iterator[Any]:
-    """Headless Chromium (Debian's, installed by scripts/install-system-deps.sh) via Playwright.
-
-    Skipped, with the reason, when Chromium is missing (CI installs it: `.ci/run`).  One per
-    test, not per session: while Playwright's sync API is open, `asyncio.run()` fails
-    ("cannot be called from a running event loop"), which would break every later test that
-    sends in-process.
-    """
-    import os
-    import shutil
-
-    from playwright.sync_api import sync_playwright
-
-    executable = os.environ.get("DISTRIB_CHROMIUM") or shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Chromium not installed (scripts/install-system-deps.sh installs it)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+def browser(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Headless Chromium via Playwright (see `_Chromium`); skipped, with the reason, when
+    Chromium is missing (CI installs it: `.ci/run`).  Each test opens its own contexts (or
+    pages, each in a context of its own): every one still open is closed after the test, so no
+    cookie, storage or page outlives it."""
+    assert request.node.get_closest_marker("browser") is not None, (
+        "a test using the browser is marked `browser` (the shared Chromium closes before others)"
+    )
+    chromium = _Chromium.get()
+    try:
+        yield chromium
+    finally:
+        for context in list(chromium.contexts):
+            context.close()
 
 
 @pytest.fixture

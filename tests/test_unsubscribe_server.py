@@ -250,10 +250,9 @@ def axe_serious(page: Any) -> list[str]:
 
 
 @pytest.mark.browser
-def test_axe_finds_what_it_must(request: pytest.FixtureRequest) -> None:
+def test_axe_finds_what_it_must(browser: Any) -> None:
     """The accessibility check is not blind: a page with an unlabelled field, an image
     without text, and grey on grey gets those three named, and the same page fixed gets none."""
-    browser = request.getfixturevalue("browser")
     page = browser.new_page()
     bad = (
         '<!doctype html><html lang="fr"><head><title>t</title></head><body><main>'
