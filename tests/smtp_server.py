@@ -148,7 +148,9 @@ class _State:
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     max_sessions: int | None = None
     active: int = 0
+    admitted: int = 0  # sessions holding one of the max_sessions places
     peak: int = 0
+    refused: int = 0  # connections greeted with 421 because of max_sessions
     pipelining: bool = False
 
     def match(self, command: str, address: str | None) -> Rule | None:
@@ -311,6 +313,7 @@ class _RecordingSMTP(SMTP):
         self.session_id = next(state.ids)
         self.user: str | None = None
         self._counted = False
+        self._admitted = False  # one of the max_sessions places is this session's
         self._greeted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -318,6 +321,13 @@ class _RecordingSMTP(SMTP):
             self._counted = True
             with self.state.lock:
                 self.state.active += 1
+                # First come, first served, as a relay's connection limit counts connections
+                # when they arrive: two clients connecting at once do not both get turned away.
+                cap = self.state.max_sessions
+                if cap is None or self.state.admitted < cap:
+                    self._admitted = True
+                    self.state.admitted += 1
+                    self.state.peak = max(self.state.peak, self.state.admitted)
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -325,18 +335,16 @@ class _RecordingSMTP(SMTP):
             self._counted = False
             with self.state.lock:
                 self.state.active -= 1
+                if self._admitted:
+                    self.state.admitted -= 1
         super().connection_lost(error)
 
     async def push(self, status: Any) -> None:
         if not self._greeted:
             self._greeted = True  # the first push is the 220 greeting
-            with self.state.lock:
-                crowded = self.state.max_sessions is not None and (
-                    self.state.active > self.state.max_sessions
-                )
-                if not crowded:
-                    self.state.peak = max(self.state.peak, self.state.active)
-            if crowded:
+            if not self._admitted:
+                with self.state.lock:
+                    self.state.refused += 1
                 await super().push("421 4.7.0 Too many connections, try again later")
                 await _hang_up(self)
             rule = self.state.match("CONNECT", None)
@@ -478,6 +486,13 @@ class SMTPTestServer:
         """Start listening (in a thread)."""
         self._controller.start()
         self._running = True
+        # aiosmtpd's start-up probe reads the greeting and hangs up; until the server has seen
+        # it go, it counts as a session (a test with max_sessions=1 would be refused by it).
+        deadline = time.monotonic() + 30
+        while self.active_sessions and time.monotonic() < deadline:
+            time.sleep(0.001)
+        with self._state.lock:
+            self._state.peak = 0
         return self
 
     def stop(self) -> None:
@@ -568,6 +583,12 @@ class SMTPTestServer:
         command of a killed client is still waiting to be read)."""
         with self._state.lock:
             return self._state.active
+
+    @property
+    def refused_sessions(self) -> int:
+        """Return how many connections were turned away with 421 because of ``max_sessions``."""
+        with self._state.lock:
+            return self._state.refused
 
     @property
     def peak_sessions(self) -> int:

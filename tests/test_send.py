@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -400,6 +402,35 @@ def test_a_relay_that_caps_connections_gets_fewer_not_a_failed_run(
     report = send(outgoing, log, server.smtp_config(), limits)
     assert report.sent == 6
     assert server.peak_sessions == 1
+    assert set(status(log, run.id).values()) == {"sent"}
+
+
+def test_a_refused_worker_waits_for_a_connection_still_being_greeted(
+    make_smtp_server: Any, log: DeliveryLog
+) -> None:
+    # The first connection's greeting is held until the second worker has been turned away
+    # (421) as many times as it tries: that worker gives up while the first is still opening.
+    # It must wait to see whether that connection opens instead of pausing the run; it used
+    # to pause it when the machine was loaded (the order here is set by events, not time).
+    server = make_smtp_server(max_sessions=1)
+    go = threading.Event()
+    server.script("CONNECT", hold=go, times=1)
+    tries = RECONNECT_ATTEMPTS + 1
+
+    def release() -> None:
+        deadline = time.monotonic() + 60
+        while server.refused_sessions < tries and time.monotonic() < deadline:
+            time.sleep(0.005)
+        go.set()
+
+    releaser = threading.Thread(target=release, daemon=True)
+    releaser.start()
+    run, outgoing = plan_messages(log, addresses(4))
+    limits = FAST.model_copy(update={"connections": 2, "retry_delay": 0.0})
+    report = send(outgoing, log, server.smtp_config(), limits)
+    releaser.join()
+    assert server.refused_sessions == tries
+    assert (report.sent, report.paused, report.stop_reason) == (4, False, None)
     assert set(status(log, run.id).values()) == {"sent"}
 
 

@@ -524,7 +524,13 @@ class _Dispatch:
             # Relays often cap connections per client: while another worker is connected and
             # sending, carry on with fewer connections rather than stopping the run.  A worker
             # whose last connection succeeded counts, open at this instant or not (between two
-            # connections, or still greeting the relay): a moment must not decide the run.
+            # connections, or still greeting the relay): a moment must not decide the run.  A
+            # worker whose attempt is under way is waited for: on a loaded machine the refused
+            # workers can use up their tries before the first connection's greeting is read.
+            while not self.halt.is_set() and any(
+                w.opening for w in self.workers if w is not worker
+            ):
+                await self._changed()
             others = any(w.conn.is_open or w.connected for w in self.workers if w is not worker)
             if not others or self.halt.is_set():
                 if worker.throttled:
@@ -580,6 +586,7 @@ class _Dispatch:
                 )
                 if self.halt.is_set():
                     return False
+            worker.opening = True
             try:
                 await conn.open()
             except ConnectFailed as exc:
@@ -591,6 +598,9 @@ class _Dispatch:
                 self.connections += 1
                 worker.used = 0
                 worker.connected = True
+            finally:
+                worker.opening = False
+                self._notify()
         return True
 
     async def _sleep_unless_halted(self, delay: float) -> None:

@@ -107,6 +107,7 @@ class Worker:
     last_trouble: str = ""
     throttled: bool = False  # the last trouble was the server saying 421 (busy, slow down)
     connected: bool = False  # its last connection attempt succeeded and no trouble came since
+    opening: bool = False  # a connection attempt is under way (greeting, EHLO, STARTTLS, AUTH)
     used: int = 0  # transactions started on the current connection
     waiting: bool = False  # counted in the dispatcher's ``reserved`` (see `_wait_for_work`)
 
