@@ -91,6 +91,10 @@ def test_init_writes_a_workspace_that_sends_to_the_sink(tmp_path: Path) -> None:
         workspace.write_text(workspace.read_text().replace("port = 2525", f"port = {sink.port}"))
         code, out = distrib("send", str(folder / "releases" / "premier-communique"), "--yes")
         assert code == 0, out
+        # Sent to the local capture server, as the starter means; the summary says the release
+        # is still the sample one (a warning: it does not stop the send).
+        assert "not written yet: the release still holds the starter's text:" in out
+        assert re.search(r"premier-communique/fr\.md:2: \d+ lines are still the starter", out)
         assert sorted(m.rcpt_tos for m in sink.captured) == [
             ("camille.fortin@journal.example",),
             ("sam.okafor@dailyriver.example",),

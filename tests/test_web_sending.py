@@ -125,6 +125,30 @@ def test_the_preview_follows_the_release_fixed_after_it_was_checked(ws: Workspac
         assert client.get(f"/releases/{FIRST}/send").status_code == 200
 
 
+def test_the_send_page_says_a_new_release_is_still_the_starter_text(ws: WorkspaceFiles) -> None:
+    with ui_server(ws.root) as server:
+        client = signed_in(server)
+        token = csrf_of(client.get("/releases").text)
+        made = client.post("/releases/new", data={"csrf": token, "slug": "nouveau"})
+        assert made.status_code == 303, made.text
+        client.get("/releases/nouveau/preview")
+        assert last_state(client, "/releases/nouveau/preview/check")["problems"] == 0
+        page = client.get("/releases/nouveau/send")
+        assert page.status_code == 200
+        notice = page.text.split('<div class="error" role="alert">')[1].split("</div>")[0]
+        assert "il contient encore le texte de départ" in notice  # the page is in French
+        assert "nouveau/fr.md:2:" in notice and "nouveau/en.md:2:" in notice
+        assert 'action="/releases/nouveau/send"' in page.text  # a warning: it may still go
+        # Written (here: the first release's text), the notice is gone.
+        for name in ("fr.md", "en.md"):
+            text = (ws.release(FIRST) / name).read_text(encoding="utf-8")
+            (ws.root / "releases" / "nouveau" / name).write_text(text, encoding="utf-8")
+        client.get("/releases/nouveau/preview")
+        assert last_state(client, "/releases/nouveau/preview/check")["problems"] == 0
+        page = client.get("/releases/nouveau/send")
+        assert page.status_code == 200 and "texte de départ" not in page.text
+
+
 def test_forms_without_the_csrf_token_are_refused(ws: WorkspaceFiles) -> None:
     with ui_server(ws.root) as server:
         client = signed_in(server)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distrib.app.audience import Selection, load_audience
+from distrib.app.previewing import run_warnings
 from distrib.app.relay import relay_tokens
 from distrib.config import Campaign, display_path, smtp_password
 from distrib.contacts.model import Contact, ContactBook
@@ -165,7 +166,7 @@ def make_plan(
     skipped: list[tuple[PlannedMessage, int]] = []
     maybe_sent: list[tuple[PlannedMessage, int]] = []
     problems: list[Problem] = []
-    warnings = renderer.check_audience(book.accepted)
+    warnings = list(run_warnings(renderer, book.accepted))
     checked = _check_all(renderer, book.contacts, token, _workers(workers, len(book.contacts)))
     # Most messages share their subject (one per language and outlet variant): keep one copy.
     shared: dict[str, str] = {}

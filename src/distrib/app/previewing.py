@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -26,7 +26,7 @@ from distrib.preview import PreviewEntry, PreviewSet, PreviewWriter
 if TYPE_CHECKING:
     from distrib.app.audience import Selection
     from distrib.config import Campaign
-    from distrib.contacts.model import ContactBook
+    from distrib.contacts.model import Contact, ContactBook
     from distrib.errors import Problem
     from distrib.release import Release
     from distrib.render import RenderedMessage, Renderer
@@ -41,8 +41,17 @@ __all__ = [
     "collect_preview",
     "live_preview",
     "preview_session",
+    "run_warnings",
     "write_preview",
 ]
+
+
+def run_warnings(renderer: Renderer, accepted: Iterable[Contact]) -> tuple[Problem, ...]:
+    """The warnings of a whole send, not of one message: the audience's (a language nobody
+    reads …) and a release still holding the starter's text (`distrib.starter.unedited`)."""
+    from distrib.starter import unedited
+
+    return (*renderer.check_audience(accepted), *unedited(renderer.release))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +125,7 @@ def collect_preview(
         campaign=campaign,
         renderer=renderer,
         entries=tuple(entries),
-        warnings=tuple(renderer.check_audience(book.accepted)),
+        warnings=run_warnings(renderer, book.accepted),
         date=date,
         book_problems=book.rejected,
         audience=book.audience,
@@ -466,7 +475,7 @@ class PreviewSession:
             campaign=self.campaign,
             renderer=renderer,
             entries=tuple(entries),
-            warnings=tuple(renderer.check_audience(self.book.accepted)),
+            warnings=run_warnings(renderer, self.book.accepted),
             date=self.date,
             book_problems=self.book.rejected,
             audience=self.book.audience,

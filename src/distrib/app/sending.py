@@ -94,6 +94,8 @@ class SendSummary:
     audience: AudienceSummary | None = None  # who the release's audience rules left out
     # The messages' language decisions made by fallback (blank or unknown language cells).
     language_fallbacks: tuple[Problem, ...] = ()
+    # Release documents that still hold the starter's text (among ``warnings``).
+    unedited: tuple[Problem, ...] = ()
 
 
 @dataclass
@@ -175,6 +177,7 @@ class SendPreparation:
             hold_until=release.hold_until,
             audience=book.audience,
             language_fallbacks=_fallbacks(plan),
+            unedited=tuple(w for w in plan.warnings if w.code == "starter"),
         )
 
     def close(self) -> None:

@@ -349,6 +349,13 @@ def _summarise(prep: SendPreparation) -> None:
     )
     if s.rejected:
         console.print("  " + _("(see `distrib contacts check` for every rejected row)"))
+    if s.unedited:
+        console.print(
+            "  " + _("not written yet: the release still holds the starter's text:"),
+            markup=False,
+        )
+        for warning in s.unedited:
+            console.print(f"    {warning}", markup=False)
     if s.warnings:
         console.print(
             "  " + _("{n} warning(s): see `distrib preview --serve`").format(n=s.warnings)

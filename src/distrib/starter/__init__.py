@@ -3,13 +3,21 @@ of the built-in templates to customise (`distrib templates copy`)."""
 
 from __future__ import annotations
 
+import unicodedata
+from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from distrib.errors import Problem
+    from distrib.release import Release
 
 __all__ = [
     "FIRST_RELEASE",
     "copy_templates",
     "starter_settings",
+    "unedited",
     "write_release",
     "write_workspace",
 ]
@@ -37,6 +45,62 @@ def _write_all(plan: list[tuple[Path, bytes]]) -> list[Path]:
 
 def _release_plan(folder: Path) -> list[tuple[Path, bytes]]:
     return [(folder / Path(name).name, _starter(name)) for name in _RELEASE_FILES]
+
+
+#: Lines shorter than this are not told apart from a release's own (``---``, ``– 30 –``).
+_SHORTEST = 12
+
+
+def _line(text: str) -> str:
+    return unicodedata.normalize("NFC", " ".join(text.split()))
+
+
+@cache
+def _starter_lines() -> frozenset[str]:
+    """The starter release's lines, in both languages (a French release may hold English
+    starter text pasted in)."""
+    lines = set()
+    for name in _RELEASE_FILES[:2]:
+        for raw in _starter(name).decode("utf-8").splitlines():
+            line = _line(raw)
+            if len(line) >= _SHORTEST:
+                lines.add(line)
+    return frozenset(lines)
+
+
+def unedited(release: Release) -> list[Problem]:
+    """One warning per document that still holds lines of the starter release (`distrib
+    release new`: its title, subject, dateline, sample paragraphs, press contact), with the
+    first such line's number: a release created and sent before it was written."""
+    from distrib.config import display_path
+    from distrib.errors import Location, Problem
+
+    starter = _starter_lines()
+    problems = []
+    for document in release.documents.values():
+        try:
+            text = document.path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue  # the document was read when the release was loaded; it changed since
+        found = [
+            (number, line)
+            for number, line in enumerate(map(_line, text.splitlines()), start=1)
+            if line in starter
+        ]
+        if not found:
+            continue
+        number, line = found[0]
+        shown = line if len(line) <= 60 else line[:59] + "…"
+        count = f"{len(found)} lines are" if len(found) > 1 else "1 line is"
+        problems.append(
+            Problem(
+                f"{count} still the starter's text, the first: «{shown}»; write the release"
+                " before it goes to journalists",
+                Location(display_path(document.path), number),
+                "starter",
+            )
+        )
+    return problems
 
 
 def starter_settings() -> str:
