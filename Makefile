@@ -15,9 +15,9 @@ STAMP  := $(VENV)/.installed
 
 all: test
 
-# The packages are installed by uv (from PyPI, into the venv, by pip): 15 s here against 70 s
-# for pip, which spent most of that compiling every installed file to bytecode.  Python
-# compiles what is imported when it is imported.
+# The packages are installed by uv (from PyPI, into the venv, by pip): 8 to 15 s here against
+# 64 to 70 s for pip, which spent most of that compiling every installed file to bytecode.
+# Python compiles what is imported when it is imported.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --no-compile --disable-pip-version-check 'uv>=0.9,<1'
