@@ -133,6 +133,9 @@ def test_the_send_page_says_a_new_release_is_still_the_starter_text(ws: Workspac
         assert made.status_code == 303, made.text
         client.get("/releases/nouveau/preview")
         assert last_state(client, "/releases/nouveau/preview/check")["problems"] == 0
+        preview = client.get("/releases/nouveau/preview").text
+        warned = preview.split("Avertissements (ils n&#39;empêchent pas l&#39;envoi)")[1]
+        assert "nouveau/fr.md:2: 9 lines are still the starter" in warned.split("</ul>")[0]
         page = client.get("/releases/nouveau/send")
         assert page.status_code == 200
         notice = page.text.split('<div class="error" role="alert">')[1].split("</div>")[0]
