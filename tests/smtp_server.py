@@ -22,7 +22,8 @@ when the rule fires, before anything else (the crash tests kill the client there
 by an event, not by time); ``hold`` (a `threading.Event`) then keeps the command waiting until
 the test sets it.  Commands and messages carry ``at``, the server's ``time.monotonic()`` when read.
 ``max_sessions`` makes the server greet extra concurrent connections with ``421`` and close
-them, as relays that cap connections do.  ``pipelining=True`` advertises PIPELINING (RFC 2920).
+them, as relays that cap connections do (first come, first served, counted as they arrive).
+``pipelining=True`` advertises PIPELINING (RFC 2920).
 ``connections`` counts sessions that said EHLO or HELO (so aiosmtpd's own start-up probe and
 port scans do not count).
 """
@@ -592,7 +593,7 @@ class SMTPTestServer:
 
     @property
     def peak_sessions(self) -> int:
-        """Return the most connections that were open (and welcomed) at the same time."""
+        """Return the most connections that held a ``max_sessions`` place at the same time."""
         with self._state.lock:
             return self._state.peak
 

@@ -28,6 +28,7 @@ from distrib.app.audience import Selection
 from distrib.app.pipeline import Plan, make_plan, send_run, start_run
 from distrib.app.resuming import Joining, Resumption, Settled, settle_interrupted
 from distrib.errors import DistribError, Problem, RunStoppedError
+from distrib.starter import UNEDITED
 
 if TYPE_CHECKING:
     from distrib.app.sentcopy import SentCopy
@@ -177,7 +178,7 @@ class SendPreparation:
             hold_until=release.hold_until,
             audience=book.audience,
             language_fallbacks=_fallbacks(plan),
-            unedited=tuple(w for w in plan.warnings if w.code == "starter"),
+            unedited=tuple(w for w in plan.warnings if w.code == UNEDITED),
         )
 
     def close(self) -> None:

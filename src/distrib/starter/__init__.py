@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FIRST_RELEASE",
+    "UNEDITED",
     "copy_templates",
     "starter_settings",
     "unedited",
@@ -46,6 +47,9 @@ def _write_all(plan: list[tuple[Path, bytes]]) -> list[Path]:
 def _release_plan(folder: Path) -> list[tuple[Path, bytes]]:
     return [(folder / Path(name).name, _starter(name)) for name in _RELEASE_FILES]
 
+
+#: The code of `unedited`'s warnings (`distrib.errors.Problem.code`).
+UNEDITED = "starter"
 
 #: Lines shorter than this are not told apart from a release's own (``---``, ``– 30 –``).
 _SHORTEST = 12
@@ -97,7 +101,7 @@ def unedited(release: Release) -> list[Problem]:
                 f"{count} still the starter's text, the first: «{shown}»; write the release"
                 " before it goes to journalists",
                 Location(display_path(document.path), number),
-                "starter",
+                UNEDITED,
             )
         )
     return problems
